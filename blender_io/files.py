@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Load CLI inputs into the current file and write result objects out; main thread only.
+
+Inputs: .glb .gltf .fbx .obj .ply .stl (imported into an empty file) or a .blend (opened). Each input
+becomes one source object: the chosen ``--object``, or all its meshes joined in world space. Outputs keep
+quads (OBJ, FBX); GLB is triangles only, as glTF requires. Every output file is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import bpy
+
+from ..core import meshfile
+from ..core.errors import InputError
+from .mesh_arrays import mesh_from_arrays
+
+INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
+OUTPUT_FORMATS = ("obj", "fbx", "glb")
+
+
+def _import_file(path: Path) -> None:
+    suffix = path.suffix.lower()
+    filepath = str(path)
+    if suffix in {".glb", ".gltf"}:
+        bpy.ops.import_scene.gltf(filepath=filepath)
+    elif suffix == ".fbx":
+        bpy.ops.import_scene.fbx(filepath=filepath)
+    elif suffix == ".obj":
+        bpy.ops.wm.obj_import(filepath=filepath)
+    elif suffix == ".ply":
+        bpy.ops.wm.ply_import(filepath=filepath)
+    elif suffix == ".stl":
+        if hasattr(bpy.ops.wm, "stl_import"):
+            bpy.ops.wm.stl_import(filepath=filepath)
+        else:
+            bpy.ops.import_mesh.stl(filepath=filepath)
+
+
+def load_input(path: Path, object_name: str | None) -> bpy.types.Object:
+    """Make ``path`` the current file's content and return the one source object to retopologize."""
+    if path.suffix.lower() not in INPUT_SUFFIXES:
+        raise InputError(f"{path.name}: unsupported file type; use one of {' '.join(INPUT_SUFFIXES)}")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; check the path")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from exc
+    try:
+        if path.suffix.lower() == ".blend":
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+        else:
+            bpy.ops.wm.read_homefile(use_empty=True)
+            _import_file(path)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+        raise InputError(f"{path.name}: Blender could not read it ({reason}); check the file") from exc
+    scene = bpy.context.scene
+    if object_name:
+        obj = scene.objects.get(object_name)
+        if obj is None:
+            raise InputError(f"{path.name}: no object named {object_name!r}; check --object")
+        if obj.type != "MESH":
+            raise InputError(f"{path.name}: {object_name!r} is a {obj.type.lower()}, not a mesh")
+        return obj
+    meshes = [o for o in scene.objects if o.type == "MESH"]
+    if not meshes:
+        raise InputError(f"{path.name}: contains no mesh object; export a mesh and try again")
+    if len(meshes) == 1:
+        return meshes[0]
+    return _join_world_space(path.stem, meshes)
+
+
+def _join_world_space(name: str, objects: list[bpy.types.Object]) -> bpy.types.Object:
+    verts, sizes, corners, offset = [], [], [], 0
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for obj in objects:
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+        try:
+            v = np.empty(len(mesh.vertices) * 3, np.float32)
+            mesh.vertices.foreach_get("co", v)
+            s = np.empty(len(mesh.polygons), np.int32)
+            mesh.polygons.foreach_get("loop_total", s)
+            c = np.empty(len(mesh.loops), np.int32)
+            mesh.loops.foreach_get("vertex_index", c)
+        finally:
+            evaluated.to_mesh_clear()
+        matrix = np.array(obj.matrix_world, dtype=np.float64)
+        v = v.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
+        verts.append(v.astype(np.float32))
+        sizes.append(s)
+        corners.append(c + offset)
+        offset += len(v)
+    mesh = mesh_from_arrays(name, np.concatenate(verts), np.concatenate(sizes), np.concatenate(corners))
+    joined = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(joined)
+    return joined
+
+
+def world_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mesh = obj.data
+    v = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", v)
+    s = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("loop_total", s)
+    c = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", c)
+    matrix = np.array(obj.matrix_world, dtype=np.float64)
+    world = v.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
+    return world.astype(np.float32), s, c
+
+
+def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
+    """Write ``obj`` in world space to ``path`` (atomically)."""
+    if fmt == "fbx":
+        tmp = path.with_name(path.name + ".part.fbx")
+        try:
+            with bpy.context.temp_override(selected_objects=[obj], active_object=obj):
+                bpy.ops.export_scene.fbx(filepath=str(tmp), use_selection=True, use_mesh_modifiers=False)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    verts, sizes, corners = world_arrays(obj)
+    if fmt == "obj":
+        meshfile.write_obj(path, verts, sizes, corners, object_name=obj.name)
+    else:
+        meshfile.write_glb(path, verts, sizes, corners)

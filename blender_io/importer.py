@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Bring a finished job's result files into the scene as new objects; main thread only.
+
+Results become ``<name>_retopo`` (LOD0), ``<name>_LOD<i>`` and, for services that return variations,
+``<name>_<provider>_<n>``, in one collection per source object, with the source's transform and material
+slots and provenance custom properties. The source object is never modified. Everything an import creates is
+removed again if any step fails, so nothing half-imported stays in the scene.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import bpy
+
+from ..core.errors import RetopoError
+from ..core.jobs import ResultFile
+from .mesh_arrays import mesh_from_arrays
+
+log = logging.getLogger(__name__)
+
+PROP_PREFIX = "retopo_hub_"
+MESH_IMPORTERS = {".obj": "obj", ".glb": "gltf", ".gltf": "gltf", ".fbx": "fbx"}
+
+
+def result_name(source_name: str, result: ResultFile, provider: str) -> str:
+    if result.variant:
+        return f"{source_name}_{provider}_{result.variant}"
+    return f"{source_name}_retopo" if result.lod == 0 else f"{source_name}_LOD{result.lod}"
+
+
+def results_collection(context: bpy.types.Context, source: bpy.types.Object | None, source_name: str):
+    name = f"{source_name}_RetopoHub"
+    coll = bpy.data.collections.get(name)
+    if coll is None or coll.library is not None:
+        coll = bpy.data.collections.new(name)
+        parent = source.users_collection[0] if source is not None and source.users_collection else None
+        if parent is None or parent.library is not None:
+            parent = context.scene.collection
+        parent.children.link(coll)
+    return coll
+
+
+def import_results(
+    context: bpy.types.Context,
+    *,
+    source_name: str,
+    provider: str,
+    job_id: str,
+    remote_id: str,
+    settings: Mapping[str, Any],
+    results: Iterable[ResultFile],
+) -> list[bpy.types.Object]:
+    """Create the result objects; on any failure, remove whatever was created and re-raise."""
+    source = bpy.data.objects.get(source_name)
+    created_objects: list[bpy.types.Object] = []
+    created_meshes: list[bpy.types.Mesh] = []
+    try:
+        meshes = _load_meshes(results, created_meshes)
+        if not meshes:
+            raise RetopoError("the service returned no mesh: submit again or try another provider")
+        coll = results_collection(context, source, source_name)
+        for result, mesh, own_materials in meshes:
+            name = result_name(source_name, result, provider)
+            mesh.name = name
+            obj = bpy.data.objects.new(name, mesh)
+            created_objects.append(obj)
+            coll.objects.link(obj)
+            if source is not None:
+                obj.matrix_world = source.matrix_world.copy()
+                if not own_materials:
+                    for slot in source.material_slots:
+                        mesh.materials.append(slot.material)
+            _stamp(obj, provider, job_id, remote_id, source_name, result, settings)
+    except BaseException:
+        for obj in created_objects:
+            bpy.data.objects.remove(obj, do_unlink=True)
+        for mesh in created_meshes:
+            if mesh.users == 0:
+                bpy.data.meshes.remove(mesh)
+        raise
+    return created_objects
+
+
+def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, settings) -> None:
+    obj[PROP_PREFIX + "provider"] = provider
+    obj[PROP_PREFIX + "job_id"] = job_id
+    obj[PROP_PREFIX + "remote_id"] = remote_id
+    obj[PROP_PREFIX + "source"] = source_name
+    obj[PROP_PREFIX + "lod"] = result.lod
+    obj[PROP_PREFIX + "switch_threshold"] = float(result.switch_threshold)
+    obj[PROP_PREFIX + "settings"] = json.dumps(dict(settings), sort_keys=True, default=str)
+
+
+def _load_meshes(results: Iterable[ResultFile], created: list) -> list[tuple[ResultFile, bpy.types.Mesh, bool]]:
+    out = []
+    cache: dict[str, Any] = {}
+    for result in sorted(results, key=lambda r: (r.lod, r.variant)):
+        if result.kind == "arrays":
+            data = cache.get(result.path)
+            if data is None:
+                data = cache[result.path] = np.load(result.path)
+            i = result.lod
+            mesh = mesh_from_arrays(
+                "retopo", data[f"lod{i}_verts"], data[f"lod{i}_face_sizes"], data[f"lod{i}_corner_verts"]
+            )
+            created.append(mesh)
+            out.append((result, mesh, False))
+        elif result.kind == "mesh":
+            mesh = import_mesh_file(Path(result.path))
+            created.append(mesh)
+            out.append((result, mesh, len(mesh.materials) > 0))
+    return out
+
+
+def import_mesh_file(path: Path) -> bpy.types.Mesh:
+    """Import one OBJ/GLB/FBX and return a single mesh in the file's space; imported objects are removed."""
+    kind = MESH_IMPORTERS.get(path.suffix.lower())
+    if kind is None:
+        raise RetopoError(f"cannot import {path.name}: unsupported result format {path.suffix}")
+    if not path.is_file():
+        raise RetopoError(f"the result file {path.name} is missing: submit again")
+    before = set(bpy.data.objects)
+    before_meshes = set(bpy.data.meshes)
+    try:
+        with bpy.context.temp_override(selected_objects=[], active_object=None):
+            if kind == "obj":
+                bpy.ops.wm.obj_import(filepath=str(path))
+            elif kind == "gltf":
+                bpy.ops.import_scene.gltf(filepath=str(path))
+            else:
+                bpy.ops.import_scene.fbx(filepath=str(path))
+    except RuntimeError as exc:
+        _remove_new(before, before_meshes)
+        raise RetopoError(f"could not read the result {path.name}: {str(exc).splitlines()[-1]}") from exc
+    new_objects = [o for o in bpy.data.objects if o not in before]
+    mesh_objects = [o for o in new_objects if o.type == "MESH"]
+    result = None
+    try:
+        if not mesh_objects:
+            raise RetopoError(f"the result {path.name} contains no mesh: submit again")
+        result = _merge_world_space(mesh_objects)
+        return result
+    finally:
+        _remove_new(before, before_meshes, keep=result)
+
+
+def _merge_world_space(objects: list[bpy.types.Object]) -> bpy.types.Mesh:
+    # Imported hierarchies carry axis conversions in parent transforms: bake them so the mesh is in
+    # the source's object space, then combine all parts into one new mesh.
+    parts = []
+    materials: list = []
+    for obj in objects:
+        mesh = obj.data.copy()
+        mesh.transform(obj.matrix_world)
+        parts.append(mesh)
+    if len(parts) == 1:
+        return parts[0]
+    verts, sizes, corners, mats, offset = [], [], [], [], 0
+    for mesh in parts:
+        v = np.empty(len(mesh.vertices) * 3, np.float32)
+        mesh.vertices.foreach_get("co", v)
+        s = np.empty(len(mesh.polygons), np.int32)
+        mesh.polygons.foreach_get("loop_total", s)
+        c = np.empty(len(mesh.loops), np.int32)
+        mesh.loops.foreach_get("vertex_index", c)
+        m = np.empty(len(mesh.polygons), np.int32)
+        mesh.polygons.foreach_get("material_index", m)
+        base = len(materials)
+        materials.extend(mesh.materials)
+        verts.append(v.reshape(-1, 3))
+        sizes.append(s)
+        corners.append(c + offset)
+        mats.append(m + base)
+        offset += len(mesh.vertices)
+        bpy.data.meshes.remove(mesh)
+    merged = mesh_from_arrays("retopo", np.concatenate(verts), np.concatenate(sizes), np.concatenate(corners))
+    for material in materials:
+        merged.materials.append(material)
+    if materials:
+        merged.polygons.foreach_set("material_index", np.concatenate(mats))
+    return merged
+
+
+def _remove_new(before_objects: set, before_meshes: set, *, keep: bpy.types.Mesh | None = None) -> None:
+    for obj in [o for o in bpy.data.objects if o not in before_objects]:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for mesh in [m for m in bpy.data.meshes if m not in before_meshes]:
+        if mesh != keep and mesh.users == 0:
+            bpy.data.meshes.remove(mesh)

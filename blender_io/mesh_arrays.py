@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Blender mesh <-> numpy arrays, fast (``foreach_get``/``foreach_set``), main thread only.
+
+``snapshot_object`` reads an object's evaluated mesh (modifiers applied) in object space into a frozen
+``MeshSnapshot`` that worker threads may use; ``mesh_from_arrays`` builds a new mesh datablock from the
+Blender loop layout (verts, face sizes, corner vertex indices).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import bpy
+
+from ..core.errors import InputError
+from ..core.jobs import MeshSnapshot
+
+TEXTURE_SOCKETS = {  # Principled BSDF input -> sboxcool texture slot
+    "Base Color": "color",
+    "Normal": "normal",
+    "Roughness": "roughness",
+    "Metallic": "metalness",
+    "Emission Color": "emissive",
+    "Emission": "emissive",
+}
+
+
+def check_source(obj: bpy.types.Object | None) -> None:
+    """Raise InputError with a one-line fix when ``obj`` cannot be retopologized."""
+    if obj is None:
+        raise InputError("nothing selected: select a mesh object and try again")
+    if obj.type != "MESH":
+        raise InputError(f"'{obj.name}' is a {obj.type.lower()}, not a mesh: convert it to a mesh first")
+    mesh = obj.data
+    if len(mesh.polygons) == 0:
+        if len(mesh.vertices) == 0:
+            raise InputError(f"'{obj.name}' is empty: add geometry or pick another object")
+        raise InputError(f"'{obj.name}' has vertices but no faces: fill it (F) or pick another object")
+
+
+def snapshot_object(
+    obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None = None, *, with_uvs: bool = False
+) -> MeshSnapshot:
+    check_source(obj)
+    evaluated = None
+    if obj.modifiers and depsgraph is not None:
+        evaluated = obj.evaluated_get(depsgraph)
+        mesh = evaluated.to_mesh()
+    else:
+        mesh = obj.data
+    try:
+        snap = _read_mesh(mesh, with_uvs=with_uvs)
+    finally:
+        if evaluated is not None:
+            evaluated.to_mesh_clear()
+    if len(snap["face_sizes"]) == 0:
+        raise InputError(f"'{obj.name}' has no faces after its modifiers: check the modifier stack")
+    if not np.isfinite(snap["verts"]).all():
+        raise InputError(f"'{obj.name}' has invalid (NaN or infinite) vertex positions: fix them first")
+    materials = tuple(slot.material.name if slot.material else "" for slot in obj.material_slots)
+    return MeshSnapshot(
+        verts=snap["verts"],
+        face_sizes=snap["face_sizes"],
+        corner_verts=snap["corner_verts"],
+        corner_uvs=snap.get("corner_uvs"),
+        material_names=materials,
+        textures=tuple(material_textures(obj)),
+        has_armature=any(m.type == "ARMATURE" for m in obj.modifiers),
+    )
+
+
+def _read_mesh(mesh: bpy.types.Mesh, *, with_uvs: bool) -> dict:
+    n_verts, n_faces, n_loops = len(mesh.vertices), len(mesh.polygons), len(mesh.loops)
+    verts = np.empty(n_verts * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", verts)
+    face_sizes = np.empty(n_faces, dtype=np.int32)
+    mesh.polygons.foreach_get("loop_total", face_sizes)
+    corner_verts = np.empty(n_loops, dtype=np.int32)
+    mesh.loops.foreach_get("vertex_index", corner_verts)
+    out = {"verts": verts.reshape(-1, 3), "face_sizes": face_sizes, "corner_verts": corner_verts}
+    uv_layer = mesh.uv_layers.active
+    if with_uvs and uv_layer is not None:
+        uvs = np.empty(n_loops * 2, dtype=np.float32)
+        uv_layer.data.foreach_get("uv", uvs)
+        out["corner_uvs"] = uvs.reshape(-1, 2)
+    return out
+
+
+def material_textures(obj: bpy.types.Object):
+    """Yield (material name, slot, absolute image path) for image textures wired into a Principled BSDF."""
+    for slot in obj.material_slots:
+        material = slot.material
+        if material is None or not material.use_nodes or material.node_tree is None:
+            continue
+        for node in material.node_tree.nodes:
+            if node.type != "BSDF_PRINCIPLED":
+                continue
+            for socket_name, slot_name in TEXTURE_SOCKETS.items():
+                image = _image_feeding(node.inputs.get(socket_name))
+                if image is not None and image.filepath:
+                    yield material.name, slot_name, bpy.path.abspath(image.filepath, library=image.library)
+
+
+def _image_feeding(socket, depth: int = 0):
+    # Follow a short chain (Normal Map node, color ramps) back to the first Image Texture node.
+    if socket is None or not socket.is_linked or depth > 3:
+        return None
+    node = socket.links[0].from_node
+    if node.type == "TEX_IMAGE":
+        return node.image
+    for inp in node.inputs:
+        image = _image_feeding(inp, depth + 1)
+        if image is not None:
+            return image
+    return None
+
+
+def mesh_from_arrays(
+    name: str, verts: np.ndarray, face_sizes: np.ndarray, corner_verts: np.ndarray
+) -> bpy.types.Mesh:
+    verts = np.ascontiguousarray(verts, dtype=np.float32).reshape(-1, 3)
+    face_sizes = np.ascontiguousarray(face_sizes, dtype=np.int32)
+    corner_verts = np.ascontiguousarray(corner_verts, dtype=np.int32)
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(verts))
+    mesh.vertices.foreach_set("co", verts.ravel())
+    mesh.loops.add(len(corner_verts))
+    mesh.loops.foreach_set("vertex_index", corner_verts)
+    mesh.polygons.add(len(face_sizes))
+    starts = np.zeros(len(face_sizes), dtype=np.int32)
+    if len(face_sizes) > 1:
+        np.cumsum(face_sizes[:-1], out=starts[1:])
+    mesh.polygons.foreach_set("loop_start", starts)
+    mesh.update(calc_edges=True)
+    mesh.validate(clean_customdata=False)
+    return mesh
+
+
+def face_stats(mesh: bpy.types.Mesh) -> dict[str, int]:
+    sizes = np.empty(len(mesh.polygons), dtype=np.int32)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    return {"faces": int(len(sizes)), "quads": int((sizes == 4).sum()), "tris": int((sizes == 3).sum())}

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Headless command line: ``blender -c retopo_hub ...`` and ``bin/retopo-hub ...`` share this contract.
+
+    retopo-hub INPUT [INPUT ...] --out DIR [--provider local|csm|tripo|sboxcool] [--faces N]
+               [--quads | --no-quads] [--lods N] [--lod-final-ratio R] [--lod-max-threshold D]
+               [--format obj|fbx|glb] [--cache DIR] [--online-mode] [--json] [--object NAME]
+
+Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input.
+Exit 0 when every input succeeded, 1 when any failed (one line each on stderr), 2 for bad arguments.
+With ``--json`` the last line of stdout is one JSON object with the results and errors. Main thread only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import job_engine
+from .blender_io.files import OUTPUT_FORMATS, export_object, load_input
+from .blender_io.mesh_arrays import face_stats
+from .core.errors import InputError, RetopoError
+from .core.files import atomic_write_json, check_writable_dir
+from .core.validation import validate_options
+
+PROVIDERS = ("local", "csm", "tripo", "sboxcool")
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # raise instead of sys.exit: Blender must keep running
+        raise _ArgumentError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="retopo-hub", description="Retopologize meshes and build LoD chains headless.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".glb .gltf .fbx .obj .ply .stl or .blend")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the results and reports")
+    p.add_argument("--provider", choices=PROVIDERS, default="local")
+    p.add_argument("--mode", choices=("quad", "decimate"), default="quad",
+                   help="local provider: quad retopology (default) or triangle decimation")  # fmt: skip
+    p.add_argument("--faces", type=int, default=5000, metavar="N", help="target face count (default 5000)")
+    p.add_argument("--quads", dest="quads", action="store_true", default=True, help="quad output (default)")
+    p.add_argument("--no-quads", dest="quads", action="store_false", help="triangle output")
+    p.add_argument("--lods", type=int, default=0, metavar="N", help="extra LoD levels, 0..5")
+    p.add_argument("--lod-final-ratio", type=float, default=0.15, metavar="R", help="0.001..1 (default 0.15)")
+    p.add_argument("--lod-max-threshold", type=float, default=50.0, metavar="D", help="1..500 (default 50)")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="obj",
+                   help="output format; obj (default) and fbx keep quads, glb is triangles only")  # fmt: skip
+    p.add_argument("--cache", metavar="DIR", help="where jobs and downloads are kept")
+    p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
+    p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    p.add_argument("--object", metavar="NAME", help="only this object of each input")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "mode": args.mode,
+        "target_faces": args.faces,
+        "quads": args.quads,
+        "lod_levels": args.lods,
+        "lod_final_ratio": args.lod_final_ratio,
+        "lod_max_threshold": args.lod_max_threshold,
+    }
+
+
+def _output_name(stem: str, obj: bpy.types.Object, provider: str) -> str:
+    lod = int(obj.get("retopo_hub_lod", 0))
+    suffix = obj.name.rsplit("_", 2)
+    if len(suffix) == 3 and suffix[1] == provider and suffix[2].isdigit():
+        return f"{stem}_{provider}_{suffix[2]}"
+    return f"{stem}_retopo" if lod == 0 else f"{stem}_LOD{lod}"
+
+
+def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    source = load_input(path, args.object)
+    context = bpy.context
+    job_ids = job_engine.submit_objects(context, [source], provider=args.provider, options=options)
+    started = time.time()
+    (record,) = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
+    if record is None or record.state != "done":
+        message = record.message if record is not None else "the job record disappeared"
+        raise RetopoError(message or f"job ended as {record.state}")
+    outputs = []
+    for name in json.loads(record.result_objects or "[]"):
+        obj = bpy.data.objects[name]
+        target = out_dir / f"{_output_name(path.stem, obj, args.provider)}.{args.format}"
+        export_object(obj, target, args.format)
+        stats = face_stats(obj.data)
+        outputs.append({
+            "path": str(target),
+            "lod": int(obj.get("retopo_hub_lod", 0)),
+            "faces": stats["faces"],
+            "quads": stats["quads"],
+            "tris": stats["tris"],
+            "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
+        })  # fmt: skip
+    result = {
+        "input": str(path),
+        "provider": args.provider,
+        "job_id": record.job_id,
+        "remote_id": record.remote_id,
+        "settings": options,
+        "faces_requested": record.faces_requested,
+        "seconds": round(time.time() - started, 3),
+        "outputs": outputs,
+    }
+    atomic_write_json(out_dir / f"{path.stem}_report.json", result)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        options = options_from_args(args)
+        validate_options(args.provider, options)
+    except _ArgumentError as exc:
+        sys.stderr.write(f"retopo-hub: error: {exc}\n")
+        return 2
+    except InputError as exc:
+        sys.stderr.write(f"retopo-hub: error: {exc}\n")
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    out_dir = Path(args.out).resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        check_writable_dir(out_dir)
+    except (OSError, RetopoError) as exc:
+        sys.stderr.write(f"retopo-hub: error: cannot use --out {out_dir}: {exc}\n")
+        return 2
+    if args.cache:
+        job_engine.set_cache_dir(str(Path(args.cache).resolve()))
+    job_engine.set_online_override(args.online_mode)
+    summary: dict[str, list] = {"results": [], "errors": []}
+    for raw in args.inputs:
+        path = Path(raw).resolve()
+        try:
+            result = run_input(path, args, options, out_dir)
+        except RetopoError as exc:
+            summary["errors"].append({"input": str(path), "message": str(exc)})
+            sys.stderr.write(f"retopo-hub: {path.name}: {exc}\n")
+            continue
+        summary["results"].append(result)
+        for output in result["outputs"]:
+            sys.stdout.write(f"{output['path']}: {output['faces']} faces ({output['quads']} quads)\n")
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.flush()
+    return 1 if summary["errors"] else 0

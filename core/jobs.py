@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one job model every provider shares.
+
+Pure data: states, the frozen ``JobSpec`` a worker receives, the ``JobEvent`` it sends back, and the result
+files it produced. Never imports bpy; instances are immutable, so they can cross threads freely.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    EXPORTING = "exporting"
+    UPLOADING = "uploading"
+    WAITING = "waiting"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    IMPORTING = "importing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATES = frozenset({State.DONE, State.FAILED, State.CANCELLED})
+
+
+def new_job_id() -> str:
+    # Short enough to read in the panel, random enough that two files never share one.
+    return uuid.uuid4().hex[:12]
+
+
+def freeze(options: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(options))
+
+
+@dataclass(frozen=True)
+class MeshSnapshot:
+    """Plain arrays of one source mesh in its object space (Blender's Z-up), taken on the main thread.
+
+    ``corner_uvs`` is optional; ``material_names`` lists the source's material slots.
+    """
+
+    verts: Any  # numpy float32 (N, 3)
+    face_sizes: Any  # numpy int32 (F,)
+    corner_verts: Any  # numpy int32 (sum(face_sizes),)
+    corner_uvs: Any = None  # numpy float32 (sum(face_sizes), 2) or None
+    material_names: tuple[str, ...] = ()
+    textures: tuple[tuple[str, str, str], ...] = ()  # (material, slot, image file path)
+    has_armature: bool = False
+
+    @property
+    def face_count(self) -> int:
+        return len(self.face_sizes)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Secrets for one provider. ``repr`` never shows them, so they cannot leak into logs or reports."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def __repr__(self) -> str:
+        return f"Credentials({sorted(self.values)} set)"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """Everything a worker needs, frozen on the main thread before the worker starts."""
+
+    job_id: str
+    provider: str
+    source_name: str
+    options: Mapping[str, Any]
+    work_dir: str
+    snapshot: MeshSnapshot | None = None
+    input_file: str | None = None  # a file exported on the main thread (FBX needs Blender's exporter)
+    remote_id: str | None = None  # set when resuming or attaching to a job the service already has
+    credentials: Credentials = field(default_factory=Credentials)
+    base_url: str = ""
+    online: bool = False
+    deadline_s: float = 3600.0
+    extension_root: str = ""  # where the engines package lives, for the local child process
+    python_paths: tuple[str, ...] = ()  # the parent's sys.path, so the child finds bundled wheels
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    path: str
+    kind: str  # "mesh" (OBJ/GLB/FBX), "arrays" (local engine npz), "vmdl", "preview", "textures"
+    lod: int = 0
+    variant: int = 0  # CSM returns several variations of the same level
+    switch_threshold: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "lod": self.lod,
+            "variant": self.variant,
+            "switch_threshold": self.switch_threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultFile:
+        return cls(
+            path=str(data["path"]),
+            kind=str(data["kind"]),
+            lod=int(data.get("lod", 0)),
+            variant=int(data.get("variant", 0)),
+            switch_threshold=float(data.get("switch_threshold", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """A change reported by a worker; the main thread applies it to the job record."""
+
+    job_id: str
+    state: State | None = None
+    progress: float | None = None
+    message: str | None = None
+    remote_id: str | None = None
+    results: tuple[ResultFile, ...] | None = None
+    error: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)

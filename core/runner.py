@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs jobs in worker threads and hands their events to the main thread.
+
+Threading rules (the contract of this module; everything that starts work goes through it):
+
+1. Worker threads never import or touch ``bpy``. They receive a frozen ``JobSpec`` (settings, credentials and
+   plain numpy arrays snapshotted on the main thread) and talk back only through ``JobEvent``s on a
+   ``queue.Queue``.
+2. Only the main thread calls ``drain()`` and applies events to Blender data (job records, imports, redraws).
+   The UI drains from a modal timer operator, headless runs from a blocking loop; both call the same step
+   function (``job_engine.step``), so there is one implementation with two drivers.
+3. Cancellation is a ``threading.Event`` per job: workers check it between requests and sleep on it, so a
+   cancel wakes them at once; the local engine's child process is killed.
+4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with semaphores:
+   extra jobs wait in the QUEUED state without contacting the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import Cancelled, RetopoError
+from .jobs import JobEvent, JobSpec, ResultFile, State
+
+log = logging.getLogger(__name__)
+
+
+class Provider(Protocol):
+    name: str
+    max_concurrent: int
+
+    def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]: ...
+
+
+@dataclass
+class WorkerContext:
+    """What a provider's ``run`` may use: report progress, honour cancel, sleep, and respect the deadline."""
+
+    job_id: str
+    cancel_event: threading.Event
+    emit_event: Callable[[JobEvent], None]
+    deadline: float  # time.monotonic() value
+    clock: Callable[[], float] = time.monotonic
+
+    def emit(
+        self,
+        state: State | None = None,
+        progress: float | None = None,
+        message: str | None = None,
+        **extra: object,
+    ) -> None:
+        remote_id = extra.pop("remote_id", None)
+        self.emit_event(
+            JobEvent(
+                self.job_id,
+                state=state,
+                progress=progress,
+                message=message,
+                remote_id=remote_id if isinstance(remote_id, str) else None,
+                extra=dict(extra),
+            )
+        )
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled("cancelled by the user")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that a cancel interrupts at once."""
+        if self.cancel_event.wait(max(0.0, seconds)):
+            raise Cancelled("cancelled by the user")
+
+    def time_left(self) -> float:
+        return self.deadline - self.clock()
+
+
+class JobRunner:
+    """Owns worker threads, their cancel events and the event queue; used from the main thread."""
+
+    def __init__(self, providers: Mapping[str, Provider]) -> None:
+        self._providers = dict(providers)
+        self._events: queue.Queue[JobEvent] = queue.Queue()
+        self._threads: dict[str, threading.Thread] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._slots = {
+            name: threading.BoundedSemaphore(max(1, p.max_concurrent)) for name, p in self._providers.items()
+        }
+        self._lock = threading.Lock()
+
+    # -- main thread -------------------------------------------------------------------------------
+
+    def start(self, spec: JobSpec) -> None:
+        provider = self._providers.get(spec.provider)
+        if provider is None:
+            raise RetopoError(f"unknown provider {spec.provider!r}: pick one of {', '.join(self._providers)}")
+        cancel = threading.Event()
+        thread = threading.Thread(
+            target=self._work,
+            args=(provider, spec, cancel),
+            name=f"retopo-hub-{spec.provider}-{spec.job_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._cancel[spec.job_id] = cancel
+            self._threads[spec.job_id] = thread
+        thread.start()
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            event = self._cancel.get(job_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def is_running(self, job_id: str) -> bool:
+        with self._lock:
+            thread = self._threads.get(job_id)
+        return thread is not None and thread.is_alive()
+
+    def running_ids(self) -> list[str]:
+        with self._lock:
+            return [job_id for job_id, t in self._threads.items() if t.is_alive()]
+
+    def drain(self, max_events: int = 1000) -> list[JobEvent]:
+        events: list[JobEvent] = []
+        while len(events) < max_events:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        self._forget_finished()
+        return events
+
+    def wait_for_event(self, timeout: float) -> bool:
+        """Block until an event is queued (without taking it) or the timeout passes; for blocking drivers."""
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        self._events.put(event)
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            events = list(self._cancel.values())
+            threads = list(self._threads.values())
+        for event in events:
+            event.set()
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _forget_finished(self) -> None:
+        with self._lock:
+            for job_id in [j for j, t in self._threads.items() if not t.is_alive() and t.ident is not None]:
+                del self._threads[job_id]
+                self._cancel.pop(job_id, None)
+
+    # -- worker thread -----------------------------------------------------------------------------
+
+    def _work(self, provider: Provider, spec: JobSpec, cancel: threading.Event) -> None:
+        ctx = WorkerContext(
+            job_id=spec.job_id,
+            cancel_event=cancel,
+            emit_event=self._events.put,
+            deadline=time.monotonic() + spec.deadline_s,
+        )
+        slot = self._slots[spec.provider]
+        acquired = False
+        try:
+            # Wait for a free slot without blocking cancel: queued jobs never contact the service.
+            while not (acquired := slot.acquire(timeout=0.1)):
+                ctx.check_cancelled()
+            ctx.check_cancelled()
+            results = provider.run(spec, ctx)
+            self._events.put(
+                JobEvent(spec.job_id, state=State.IMPORTING, progress=1.0, message="ready to import",
+                         results=tuple(results))
+            )
+        except Cancelled:
+            self._events.put(JobEvent(spec.job_id, state=State.CANCELLED, message="cancelled"))
+        except RetopoError as exc:
+            self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=str(exc), error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a worker must always report, never die silently
+            log.exception("job %s crashed", spec.job_id)
+            message = f"internal error ({type(exc).__name__}); see the log and report it"
+            self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=message, error=message))
+        finally:
+            if acquired:
+                slot.release()

@@ -1,0 +1,281 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Blender side of jobs: submit the selection, apply worker events to job records, import results.
+
+Main thread only. ``step()`` is the one step function: the modal timer operator calls it in the UI, and
+``run_blocking()`` calls it in a loop for ``blender -b``, the ``bpy`` module and the CLI. Workers (see
+``core.runner`` for the threading rules) never see Blender data: they get frozen ``JobSpec``s built here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from .blender_io.importer import import_results
+from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
+from .core.errors import InputError, RetopoError
+from .core.jobs import TERMINAL_STATES, Credentials, JobSpec, ResultFile, State, freeze, new_job_id
+from .core.runner import JobRunner
+from .core.validation import validate_options
+from .preferences import ADDON_ID, base_url_for, credentials_for, deadline_for, get_prefs
+from .providers import all_providers
+
+log = logging.getLogger(__name__)
+
+EXTENSION_ROOT = str(Path(__file__).resolve().parent)
+GENERIC_OPTIONS = ("mode", "target_faces", "quads", "lod_levels", "lod_final_ratio", "lod_max_threshold")
+PROVIDER_PREFIX = {"csm": "csm_", "tripo": "tripo_", "sboxcool": "sbox_"}
+
+
+class _Session:
+    """Process-wide runtime state that must not live in a .blend (threads, queues, overrides)."""
+
+    runner: JobRunner | None = None
+    pending_imports: deque[str] = deque()
+    cache_override: str | None = None
+    online_override: bool = False
+
+
+def runner() -> JobRunner:
+    if _Session.runner is None:
+        _Session.runner = JobRunner(all_providers())
+    return _Session.runner
+
+
+def set_cache_dir(path: str | None) -> None:
+    _Session.cache_override = path
+
+
+def set_online_override(enabled: bool) -> None:
+    _Session.online_override = enabled
+
+
+def online_allowed() -> bool:
+    return bool(bpy.app.online_access or _Session.online_override)
+
+
+def cache_root(context: bpy.types.Context | None = None) -> Path:
+    prefs = get_prefs(context)
+    configured = _Session.cache_override or (prefs.cache_dir if prefs else "")
+    if configured:
+        root = Path(bpy.path.abspath(configured))
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    return Path(bpy.utils.extension_path_user(ADDON_ID, path="jobs", create=True))
+
+
+def options_from_object(obj: bpy.types.Object) -> dict[str, Any]:
+    settings = obj.retopo_hub
+    options: dict[str, Any] = {name: getattr(settings, name) for name in GENERIC_OPTIONS}
+    prefix = PROVIDER_PREFIX.get(settings.provider)
+    if prefix:
+        for prop in settings.bl_rna.properties:
+            if prop.identifier.startswith(prefix):
+                options[prop.identifier] = getattr(settings, prop.identifier)
+    return options
+
+
+def find_record(job_id: str):
+    for scene in bpy.data.scenes:
+        for record in scene.retopo_hub.jobs:
+            if record.job_id == job_id:
+                return record
+    return None
+
+
+# -- submit ----------------------------------------------------------------------------------------
+
+
+def submit_objects(
+    context: bpy.types.Context,
+    objects: Iterable[bpy.types.Object],
+    *,
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> list[str]:
+    """Validate every object first, then start one job per object. Returns the new job ids.
+
+    With ``provider``/``options`` given (the CLI), they replace each object's own settings.
+    """
+    objects = list(objects)
+    if not objects:
+        raise InputError("nothing selected: select one or more mesh objects and try again")
+    plans = []
+    for obj in objects:
+        check_source(obj)
+        job_provider = provider or obj.retopo_hub.provider
+        job_options = dict(options) if options is not None else options_from_object(obj)
+        validate_options(job_provider, job_options, source_faces=len(obj.data.polygons),
+                         source_tris=_triangle_count(obj))  # fmt: skip
+        if job_provider != "local" and not online_allowed():
+            raise InputError(
+                "online access is off: enable 'Allow Online Access' in Preferences > System "
+                "(or pass --online-mode) to use cloud providers"
+            )
+        plans.append((obj, job_provider, job_options))
+    depsgraph = context.evaluated_depsgraph_get()
+    return [_start_job(context, obj, prov, opts, depsgraph) for obj, prov, opts in plans]
+
+
+def _triangle_count(obj: bpy.types.Object) -> int:
+    sizes = face_stats(obj.data)
+    other = len(obj.data.polygons) - sizes["quads"] - sizes["tris"]
+    return sizes["tris"] + 2 * sizes["quads"] + 3 * other  # n-gons: a fair lower estimate
+
+
+def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph) -> str:
+    job_id = new_job_id()
+    work_dir = cache_root(context) / f"{provider}-{job_id}"
+    snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
+    record = context.scene.retopo_hub.jobs.add()
+    now = time.time()
+    record.job_id, record.provider, record.source_name = job_id, provider, obj.name
+    record.state, record.progress, record.message = "queued", 0.0, "queued"
+    record.created = record.updated = now
+    record.faces_requested = int(options.get("target_faces", 0))
+    record.work_dir = str(work_dir)
+    record.settings_json = json.dumps(options, sort_keys=True)
+    context.scene.retopo_hub.active_job_index = len(context.scene.retopo_hub.jobs) - 1
+    spec = JobSpec(
+        job_id=job_id,
+        provider=provider,
+        source_name=obj.name,
+        options=freeze(options),
+        work_dir=str(work_dir),
+        snapshot=snapshot,
+        credentials=Credentials(credentials_for(provider, context)),
+        base_url=base_url_for(provider, context),
+        online=online_allowed(),
+        deadline_s=deadline_for(provider, options, context),
+        extension_root=EXTENSION_ROOT,
+        python_paths=tuple(p for p in sys.path if p),
+    )
+    runner().start(spec)
+    log.info("started %s job %s for %s", provider, job_id, obj.name)
+    return job_id
+
+
+# -- step ------------------------------------------------------------------------------------------
+
+
+def step(context: bpy.types.Context | None = None, *, max_imports: int = 1) -> bool:
+    """Apply queued worker events and import up to ``max_imports`` finished results. True while busy."""
+    context = context or bpy.context
+    for event in runner().drain():
+        record = find_record(event.job_id)
+        if record is None:
+            continue  # the file was closed or the record deleted; nothing to update
+        if event.state is not None:
+            record.state = event.state.value
+        if event.progress is not None:
+            record.progress = max(0.0, min(1.0, event.progress))
+        if event.message is not None:
+            record.message = event.message
+        if event.remote_id:
+            record.remote_id = event.remote_id
+        if event.results is not None:
+            record.results_json = json.dumps([r.to_dict() for r in event.results])
+            _Session.pending_imports.append(event.job_id)
+        if event.state in TERMINAL_STATES:
+            record.finished = time.time()
+        record.updated = time.time()
+    imported = 0
+    while _Session.pending_imports and imported < max_imports:
+        _import_job(context, _Session.pending_imports.popleft())
+        imported += 1
+    return bool(_Session.pending_imports or runner().running_ids())
+
+
+def _import_job(context: bpy.types.Context, job_id: str) -> None:
+    record = find_record(job_id)
+    if record is None or record.imported:
+        return
+    results = [ResultFile.from_dict(d) for d in json.loads(record.results_json or "[]")]
+    try:
+        objects = import_results(
+            context,
+            source_name=record.source_name,
+            provider=record.provider,
+            job_id=record.job_id,
+            remote_id=record.remote_id,
+            settings=json.loads(record.settings_json or "{}"),
+            results=results,
+        )
+    except RetopoError as exc:
+        record.state, record.message = "failed", str(exc)
+        record.finished = time.time()
+        return
+    record.imported = True
+    record.result_objects = json.dumps([o.name for o in objects])
+    lod0 = next((o for o in objects if o.get("retopo_hub_lod", 0) == 0), objects[0])
+    record.faces_achieved = len(lod0.data.polygons)
+    record.state, record.progress = "done", 1.0
+    record.message = f"{len(objects)} object(s): {lod0.name} has {record.faces_achieved} faces"
+    record.finished = time.time()
+
+
+def cancel(job_id: str) -> None:
+    record = find_record(job_id)
+    if not runner().cancel(job_id) and record is not None and record.state not in TERMINAL_STATES:
+        record.state, record.message = "cancelled", "cancelled"
+        record.finished = time.time()
+
+
+def active_job_ids() -> list[str]:
+    return runner().running_ids() + list(_Session.pending_imports)
+
+
+def run_blocking(
+    context: bpy.types.Context,
+    job_ids: Iterable[str],
+    *,
+    on_update: Callable[[Any], None] | None = None,
+    poll_s: float = 0.1,
+) -> list[Any]:
+    """Drive ``step`` until every given job is terminal (headless driver). Returns the records."""
+    job_ids = list(job_ids)
+    last: dict[str, tuple] = {}
+    try:
+        while True:
+            step(context, max_imports=len(job_ids) or 1)
+            records = [find_record(j) for j in job_ids]
+            for record in records:
+                if record is None or on_update is None:
+                    continue
+                key = (record.state, round(record.progress, 2), record.message)
+                if last.get(record.job_id) != key:
+                    last[record.job_id] = key
+                    on_update(record)
+            if all(r is None or r.state in {s.value for s in TERMINAL_STATES} for r in records):
+                return records
+            runner().wait_for_event(poll_s)
+    except KeyboardInterrupt:
+        for job_id in job_ids:
+            cancel(job_id)
+        raise
+
+
+def print_progress(record: Any) -> None:
+    sys.stderr.write(
+        f"[retopo-hub] {record.source_name}: {record.state} {int(record.progress * 100):3d}% {record.message}\n"
+    )
+
+
+def terminal(state: str) -> bool:
+    return State(state) in TERMINAL_STATES
+
+
+def shutdown() -> None:
+    """Cancel and join workers (add-on disabled or Blender quitting); records keep their remote ids."""
+    if _Session.runner is not None:
+        _Session.runner.shutdown()
+        _Session.runner = None
+    _Session.pending_imports.clear()

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``retopo_hub.submit``: retopologize the selected mesh objects, each with its own settings.
+
+EXEC (scripts, ``blender -b``, the ``bpy`` module) blocks until every job is done and leaves the results in
+the scene; INVOKE (a click in the UI) returns at once and lets ``retopo_hub.watch_jobs`` poll with a timer.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import StringProperty
+
+from .. import job_engine
+from ..core.errors import RetopoError
+
+
+def _targets(context: bpy.types.Context, names: str) -> list[bpy.types.Object]:
+    if names:
+        wanted = [n.strip() for n in names.split("\n") if n.strip()]
+        missing = [n for n in wanted if n not in bpy.data.objects]
+        if missing:
+            raise RetopoError(f"no object named {missing[0]!r}: check the name and try again")
+        objects = [bpy.data.objects[n] for n in wanted]
+    else:
+        objects = list(context.selected_objects)
+    meshes = [o for o in objects if o.type == "MESH"]
+    if objects and not meshes:
+        first = objects[0]
+        raise RetopoError(f"'{first.name}' is a {first.type.lower()}, not a mesh: select a mesh object")
+    return meshes
+
+
+class RETOPO_HUB_OT_submit(bpy.types.Operator):
+    """Retopologize the selected meshes with each object's provider and settings"""
+
+    bl_idname = "retopo_hub.submit"
+    bl_label = "Retopologize"
+    bl_options = {"REGISTER"}
+
+    object_names: StringProperty(
+        name="Objects",
+        description="Newline-separated object names to use instead of the selection",
+        options={"HIDDEN", "SKIP_SAVE"},
+    )
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if context.mode != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode first")
+            return False
+        return True
+
+    def _submit(self, context: bpy.types.Context) -> list[str] | None:
+        try:
+            return job_engine.submit_objects(context, _targets(context, self.object_names))
+        except RetopoError as exc:
+            self.report({"ERROR"}, str(exc))
+            return None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job_ids = self._submit(context)
+        if job_ids is None:
+            return {"CANCELLED"}
+        records = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
+        failed = [r for r in records if r is not None and r.state != "done"]
+        for record in records:
+            if record is not None and record.state == "done":
+                self.report({"INFO"}, f"{record.source_name}: {record.message}")
+        for record in failed:
+            self.report({"ERROR"}, f"{record.source_name}: {record.message}")
+        return {"CANCELLED"} if len(failed) == len(records) else {"FINISHED"}
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        job_ids = self._submit(context)
+        if job_ids is None:
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Started {len(job_ids)} retopology job(s); see the Retopo tab")
+        bpy.ops.retopo_hub.watch_jobs("INVOKE_DEFAULT")
+        return {"FINISHED"}
+
+
+CLASSES = (RETOPO_HUB_OT_submit,)

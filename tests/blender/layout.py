@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A recording stand-in for ``UILayout`` so panel ``draw()`` code runs against real properties.
+
+Blender cannot create a UILayout without a window, so the tests hand ``draw()`` this recorder. Everything
+else is real: the context, the objects and the property groups. Every ``prop()`` is checked against the
+data's RNA (a typo fails the test) and every ``operator()`` id against the registered operators.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+
+class RecordingLayout:
+    def __init__(self, log: list | None = None) -> None:
+        self.log = log if log is not None else []
+        self.use_property_split = False
+        self.use_property_decorate = True
+        self.active = True
+        self.enabled = True
+        self.scale_y = 1.0
+
+    def _child(self, *_args, **_kwargs) -> RecordingLayout:
+        return RecordingLayout(self.log)
+
+    row = column = box = split = _child
+
+    def label(self, *, text: str = "", icon: str = "NONE") -> None:
+        self.log.append(("label", text))
+
+    def separator(self, **_kwargs) -> None:
+        pass
+
+    def prop(self, data, name: str, **_kwargs) -> None:
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        self.log.append(("prop", name))
+
+    def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:  # noqa: A002
+        assert 0.0 <= factor <= 1.0
+        self.log.append(("progress", factor, text))
+
+    def operator(self, idname: str, **_kwargs):
+        category, name = idname.split(".")
+        class_name = f"{category.upper()}_OT_{name}"
+        assert hasattr(bpy.types, class_name), f"operator {idname} is not registered"
+        self.log.append(("operator", idname))
+
+        class _Props:
+            pass
+
+        return _Props()
+
+
+def draw_panel(panel_cls, context) -> list:
+    panel = type("PanelUnderTest", (), {})()
+    panel.layout = RecordingLayout()
+    if hasattr(panel_cls, "poll") and not panel_cls.poll(context):
+        return []
+    panel_cls.draw(panel, context)
+    return panel.layout.log

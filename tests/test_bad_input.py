@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Bad input in real Blender: a one-line error that says what to do, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.blender.scene import fingerprint, ico_sphere, mesh_object, scene_state, select_only
+
+
+def _refused(bpy, match: str) -> None:
+    before = scene_state()
+    jobs_before = len(bpy.context.scene.retopo_hub.jobs)
+    with pytest.raises(RuntimeError, match=match) as info:
+        bpy.ops.retopo_hub.submit()
+    message = str(info.value).strip().splitlines()[-1]
+    assert len(message) < 200
+    assert scene_state() == before, "a refused submit must leave the scene as it was"
+    assert len(bpy.context.scene.retopo_hub.jobs) == jobs_before, "no job record for refused input"
+
+
+def test_nothing_selected(blank):
+    ico_sphere("Rock")
+    select_only()
+    _refused(blank, "nothing selected: select")
+
+
+def test_non_mesh_object(blank):
+    bpy = blank
+    bpy.ops.object.camera_add()
+    _refused(bpy, "is a camera, not a mesh")
+
+
+def test_empty_mesh(blank):
+    mesh_object("Empty", [], [])
+    _refused(blank, "is empty: add geometry")
+
+
+def test_loose_vertices_only(blank):
+    mesh_object("Loose", [(0, 0, 0), (1, 0, 0), (0, 1, 0)], [])
+    _refused(blank, "has vertices but no faces")
+
+
+@pytest.mark.parametrize("faces", [2, 10**7])
+def test_target_face_count_out_of_range(blank, faces):
+    rock = ico_sphere("Rock")
+    # The property itself clamps; scripts can still pass a bad value through the engine's options.
+    rock.retopo_hub.target_faces = max(4, min(faces, 1_000_000))
+    if faces > 1000:
+        _refused(blank, r"must be below the source's 20480 triangles")
+    else:
+        _refused_engine(blank, rock, faces)
+
+
+def _refused_engine(bpy, rock, faces):
+    import importlib
+
+    engine = importlib.import_module("bl_ext.user_default.retopo_hub.job_engine")
+    options = engine.options_from_object(rock)
+    options["target_faces"] = faces
+    before = scene_state()
+    with pytest.raises(engine.InputError, match="target faces must be between 4 and"):
+        engine.submit_objects(bpy.context, [rock], provider="local", options=options)
+    assert scene_state() == before
+
+
+def test_degenerate_geometry_fails_cleanly(blank, addon):
+    bpy = blank
+    # Every triangle has zero area: all points on one line.
+    verts = [(i * 0.1, 0, 0) for i in range(30)]
+    faces = [(i, i + 1, i + 2) for i in range(28)]
+    flat = mesh_object("Flat", verts, faces)
+    flat.retopo_hub.target_faces = 10
+    before_print = fingerprint(flat)
+    before = scene_state()
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.retopo_hub.submit()
+    assert "Flat" in str(info.value)
+    assert scene_state() == before and fingerprint(flat) == before_print
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "failed" and record.message
+    assert not os.path.exists(record.work_dir), "a failed local job leaves no half-written files"
+
+
+def test_non_manifold_mesh_still_retopologizes(blank):
+    """An open grid (boundary edges) with a fin sharing an interior edge (three faces on one edge)."""
+    bpy = blank
+    n = 60
+    verts = [(x / n, y / n, 0.05 * ((x * y) % 7) / 7) for y in range(n + 1) for x in range(n + 1)]
+    faces = [
+        (y * (n + 1) + x, y * (n + 1) + x + 1, (y + 1) * (n + 1) + x + 1, (y + 1) * (n + 1) + x)
+        for y in range(n)
+        for x in range(n)
+    ]
+    mid = (n // 2) * (n + 1) + n // 2
+    verts.append((0.5, 0.5, 0.5))
+    faces.append((mid, mid + 1, len(verts) - 1))
+    sheet = mesh_object("Sheet", verts, faces)
+    sheet.retopo_hub.target_faces = 600
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    assert len(bpy.data.objects["Sheet_retopo"].data.polygons) > 300

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The headless CLI contract, in process (as ``blender -c retopo_hub``) and through ``bin/retopo-hub``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+
+from tests.blender.scene import ico_sphere
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sample(blank, tmp_path) -> Path:
+    """A bumpy sphere exported with Blender's own OBJ exporter."""
+    ico_sphere("Sample", location=(0, 0, 0))
+    path = tmp_path / "sample.obj"
+    bpy.ops.wm.obj_export(filepath=str(path), export_selected_objects=True, export_materials=False)
+    return path
+
+
+def _run(addon, argv, capsys):
+    code = addon.cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(addon, [sample, "--out", out_dir, "--faces", 1500, "--lods", 2, "--json",
+                                  "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["errors"] == []
+    (result,) = summary["results"]
+    assert result["provider"] == "local" and result["job_id"]
+    outputs = {Path(o["path"]).name: o for o in result["outputs"]}
+    assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
+    lod0 = outputs["sample_retopo.obj"]
+    assert abs(lod0["faces"] - 1500) <= 150 and lod0["quads"] >= 0.95 * lod0["faces"]
+    assert outputs["sample_LOD2.obj"]["switch_threshold"] == pytest.approx(50.0)
+    report = json.loads((out_dir / "sample_report.json").read_text())
+    assert report["outputs"] == result["outputs"]
+    # The OBJ keeps quads and sits where the input was: re-import it and compare bounds.
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.wm.obj_import(filepath=str(out_dir / "sample_retopo.obj"))
+    obj = bpy.context.selected_objects[0]
+    assert len(obj.data.polygons) == lod0["faces"]
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    assert np.abs(co.reshape(-1, 3)).max() < 1.6 * 1.1
+
+
+@pytest.mark.parametrize("fmt", ["glb", "fbx"])
+def test_other_formats(addon, sample, tmp_path, capsys, fmt):
+    code, out, err = _run(addon, [sample, "--out", tmp_path, "--faces", 800, "--format", fmt, "--json"], capsys)
+    assert code == 0, err
+    (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
+    path = Path(output["path"])
+    assert path.name == f"sample_retopo.{fmt}" and path.stat().st_size > 1000
+    assert not list(tmp_path.glob("*.part*")), "no half-written files"
+
+
+def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
+    missing = tmp_path / "nope.obj"
+    code, out, err = _run(addon, [sample, missing, "--out", tmp_path, "--faces", 700, "--json"], capsys)
+    assert code == 1
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert len(summary["results"]) == 1
+    assert summary["errors"] == [{"input": str(missing), "message": f"{missing}: no such file; check the path"}]
+    assert "nope.obj" in err
+    bad_type = tmp_path / "notes.txt"
+    bad_type.write_text("hello")
+    code, _, err = _run(addon, [bad_type, "--out", tmp_path], capsys)
+    assert code == 1 and "unsupported file type" in err
+    code, _, err = _run(addon, [sample, "--out", tmp_path, "--lods", 9], capsys)
+    assert code == 2 and "LoD levels must be between 0 and 5" in err
+    code, _, err = _run(addon, [sample], capsys)
+    assert code == 2 and "--out" in err
+    code, _, err = _run(addon, [sample, "--out", tmp_path, "--provider", "nope"], capsys)
+    assert code == 2
+
+
+def test_blend_input_with_object_choice(addon, blank, tmp_path, capsys):
+    ico_sphere("Keep", location=(0, 0, 0))
+    ico_sphere("Skip", location=(5, 0, 0))
+    bpy.ops.object.camera_add()
+    blend = tmp_path / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    code, out, err = _run(addon, [blend, "--out", tmp_path / "o", "--object", "Keep", "--faces", 600, "--json"],
+                          capsys)  # fmt: skip
+    assert code == 0, err
+    code, _, err = _run(addon, [blend, "--out", tmp_path / "o", "--object", "Camera"], capsys)
+    assert code == 1 and "not a mesh" in err
+
+
+def test_launcher_runs_the_same_cli(sample, tmp_path):
+    """bin/retopo-hub in a subprocess: the pinned bpy module running this checkout."""
+    env = dict(os.environ, RETOPO_HUB_PYTHON=sys.executable, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run(
+        [str(ROOT / "bin" / "retopo-hub"), str(sample), "--out", str(tmp_path / "o"), "--faces", "900", "--json"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["results"][0]["outputs"][0]["faces"] > 800
+    proc = subprocess.run([str(ROOT / "bin" / "retopo-hub"), "--bogus"], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)  # fmt: skip
+    assert proc.returncode == 2

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The local provider end to end in real Blender: operator -> worker -> child process -> new objects."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.blender.scene import face_sizes, fingerprint, ico_sphere, select_only
+
+
+def _results(bpy, source_name: str) -> dict[str, object]:
+    coll = bpy.data.collections[f"{source_name}_RetopoHub"]
+    return {o.name: o for o in coll.objects}
+
+
+def test_submit_quads_creates_retopo_next_to_untouched_original(blank):
+    bpy = blank
+    rock = ico_sphere("Rock")
+    before = fingerprint(rock)
+    rock.retopo_hub.target_faces = 2000
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+
+    assert fingerprint(rock) == before, "the original must never be modified"
+    results = _results(bpy, "Rock")
+    assert set(results) == {"Rock_retopo"}
+    result = results["Rock_retopo"]
+    sizes = face_sizes(result)
+    assert abs(len(sizes) - 2000) <= 200, len(sizes)
+    assert (sizes == 4).mean() >= 0.95
+    assert np.allclose(np.array(result.matrix_world), np.array(rock.matrix_world))
+    assert result["retopo_hub_provider"] == "local"
+    assert result["retopo_hub_lod"] == 0
+    assert json.loads(result["retopo_hub_settings"])["target_faces"] == 2000
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done" and record.imported
+    assert record.faces_requested == 2000 and record.faces_achieved == len(sizes)
+    # The result lies on the source surface: every result vertex near radius 1..1.05 (before scale).
+    co = np.empty(len(result.data.vertices) * 3, np.float32)
+    result.data.vertices.foreach_get("co", co)
+    radius = np.linalg.norm(co.reshape(-1, 3), axis=1)
+    assert radius.min() > 0.9 and radius.max() < 1.1
+
+
+def test_lod_chain_follows_the_sboxcool_curve(blank):
+    bpy = blank
+    rock = ico_sphere("Crate", subdivisions=5)
+    settings = rock.retopo_hub
+    settings.target_faces, settings.lod_levels, settings.lod_final_ratio = 3000, 3, 0.2
+    settings.lod_max_threshold = 90.0
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    results = _results(bpy, "Crate")
+    assert set(results) == {"Crate_retopo", "Crate_LOD1", "Crate_LOD2", "Crate_LOD3"}
+    lod0 = len(results["Crate_retopo"].data.polygons)
+    for level in (1, 2, 3):
+        obj = results[f"Crate_LOD{level}"]
+        expected = 0.2 ** ((level / 3) ** 1.7) * lod0
+        assert abs(len(obj.data.polygons) - expected) <= 0.1 * expected + 2
+        assert obj["retopo_hub_switch_threshold"] == pytest.approx(90.0 * level / 3)
+        assert obj["retopo_hub_lod"] == level
+
+
+def test_triangle_modes(blank):
+    bpy = blank
+    rock = ico_sphere("Tri")
+    rock.retopo_hub.quads = False
+    rock.retopo_hub.target_faces = 1500
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    sizes = face_sizes(bpy.data.objects["Tri_retopo"])
+    assert (sizes == 3).all() and abs(len(sizes) - 1500) <= 150
+
+    dec = ico_sphere("Dec", location=(5, 0, 0))
+    dec.retopo_hub.mode = "decimate"
+    dec.retopo_hub.target_faces = 4000
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    sizes = face_sizes(bpy.data.objects["Dec_retopo"])
+    assert (sizes == 3).all() and abs(len(sizes) - 4000) <= 400
+
+
+def test_each_object_keeps_its_own_settings(blank):
+    bpy = blank
+    a = ico_sphere("A", location=(0, 0, 0))
+    b = ico_sphere("B", location=(4, 0, 0))
+    a.retopo_hub.target_faces = 1000
+    b.retopo_hub.target_faces = 3000
+    select_only(a, b)
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    assert abs(len(bpy.data.objects["A_retopo"].data.polygons) - 1000) <= 100
+    assert abs(len(bpy.data.objects["B_retopo"].data.polygons) - 3000) <= 300
+    assert len(bpy.context.scene.retopo_hub.jobs) == 2
+
+
+def test_modal_driver_uses_the_same_step(blank, addon):
+    """The UI path: submit without blocking, then tick the step function like the modal timer does."""
+    bpy = blank
+    rock = ico_sphere("Tick")
+    rock.retopo_hub.target_faces = 1200
+    rock.retopo_hub.lod_levels = 1
+    engine = addon.job_engine
+    (job_id,) = engine.submit_objects(bpy.context, [rock])
+    ticks = 0
+    while engine.step(bpy.context):  # one import per tick at most, like the timer
+        ticks += 1
+        engine.runner().wait_for_event(0.05)
+        assert ticks < 2000
+    record = engine.find_record(job_id)
+    assert record.state == "done"
+    assert {"Tick_retopo", "Tick_LOD1"} <= set(bpy.data.objects.keys())
+
+
+def test_cancel_stops_the_child_and_imports_nothing(blank, addon):
+    bpy = blank
+    rock = ico_sphere("Stop", subdivisions=6)
+    rock.retopo_hub.target_faces = 5000
+    engine = addon.job_engine
+    (job_id,) = engine.submit_objects(bpy.context, [rock])
+    engine.cancel(job_id)
+    records = engine.run_blocking(bpy.context, [job_id])
+    assert records[0].state == "cancelled"
+    assert "Stop_retopo" not in bpy.data.objects
+    assert "Stop_RetopoHub" not in bpy.data.collections
+
+
+def test_results_land_in_the_extension_user_folder(blank, addon):
+    bpy = blank
+    rock = ico_sphere("Where")
+    rock.retopo_hub.target_faces = 800
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    user_dir = bpy.utils.extension_path_user(addon.__name__, create=False)
+    assert record.work_dir.startswith(user_dir)
+    assert not record.work_dir.startswith(str(addon.job_engine.EXTENSION_ROOT))
