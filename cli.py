@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", choices=PROVIDERS, default="local")
     p.add_argument("--mode", choices=("quad", "decimate"), default="quad",
                    help="local provider: quad retopology (default) or triangle decimation")  # fmt: skip
-    p.add_argument("--faces", type=int, default=5000, metavar="N", help="target face count (default 5000)")
+    p.add_argument("--faces", type=int, metavar="N",
+                   help="target face count (local: default 5000; tripo: faceLimit, adaptive when omitted)")
     p.add_argument("--quads", dest="quads", action="store_true", default=True, help="quad output (default)")
     p.add_argument("--no-quads", dest="quads", action="store_false", help="triangle output")
     p.add_argument("--lods", type=int, default=0, metavar="N", help="extra LoD levels, 0..5")
@@ -59,18 +60,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
+    csm = p.add_argument_group("csm")
+    csm.add_argument("--model", choices=("swift", "precision"), default="swift", help="CSM model")
+    csm.add_argument("--mesh-url", metavar="URL_OR_ASSET_ID",
+                     help="a public GLB URL or CSM ASSET_ id to retopologize instead of uploading the input")
+    tripo = p.add_argument_group("tripo")
+    tripo.add_argument("--bake", dest="bake", action="store_true", default=True, help="bake textures (default)")
+    tripo.add_argument("--no-bake", dest="bake", action="store_false")
+    sbox = p.add_argument_group("sboxcool")
+    sbox.add_argument("--ratio", type=float, default=0.5, metavar="R", help="decimation ratio 0.01..1")
+    sbox.add_argument("--pipeline", choices=("standard", "source1"), default="standard",
+                      help="source1 also writes an s&box .vmdl")
+    sbox.add_argument("--generate-pbr", action="store_true", help="generate normal/roughness/AO maps")
+    sbox.add_argument("--pbr-normal-strength", type=float, default=1.5, metavar="X", help="0.5..4.0")
+    sbox.add_argument("--pbr-roughness-base", type=int, default=180, metavar="N", help="100..240")
+    sbox.add_argument("--pbr-ao-strength", type=float, default=0.3, metavar="X", help="0..1")
+    sbox.add_argument("--skip-bone-mapping", action="store_true", help="keep the original bone names")
+    sbox.add_argument("--mapping-id", metavar="ID", default="", help="bone mapping id (map_...)")
+    sbox.add_argument("--most-popular-mapping", action="store_true", help="use the best-rated mapping")
+    sbox.add_argument("--auto-match-threshold", type=int, default=80, metavar="N", help="50..100")
+    sbox.add_argument("--skeleton-target", choices=("citizen", "human"), default="citizen")
     return p
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    options: dict[str, Any] = {
         "mode": args.mode,
-        "target_faces": args.faces,
         "quads": args.quads,
         "lod_levels": args.lods,
         "lod_final_ratio": args.lod_final_ratio,
         "lod_max_threshold": args.lod_max_threshold,
     }
+    if args.faces is not None or args.provider == "local":
+        options["target_faces"] = args.faces if args.faces is not None else 5000
+    if args.provider == "csm":
+        options.update(csm_model=args.model, csm_mesh_url=args.mesh_url or "")
+    elif args.provider == "tripo":
+        options["tripo_bake"] = args.bake
+    elif args.provider == "sboxcool":
+        options.update(
+            sbox_ratio=args.ratio, sbox_pipeline=args.pipeline,
+            sbox_format=args.format if args.format in ("fbx", "obj") else "fbx",
+            sbox_generate_pbr=args.generate_pbr, sbox_pbr_normal_strength=args.pbr_normal_strength,
+            sbox_pbr_roughness_base=args.pbr_roughness_base, sbox_pbr_ao_strength=args.pbr_ao_strength,
+            sbox_skip_bone_mapping=args.skip_bone_mapping, sbox_mapping_id=args.mapping_id,
+            sbox_most_popular_mapping=args.most_popular_mapping,
+            sbox_auto_match_threshold=args.auto_match_threshold, sbox_skeleton_target=args.skeleton_target,
+        )  # fmt: skip
+    return options
 
 
 def _output_name(stem: str, obj: bpy.types.Object, provider: str) -> str:

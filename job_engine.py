@@ -19,6 +19,7 @@ from typing import Any
 
 import bpy
 
+from .blender_io.exporter import export_fbx
 from .blender_io.importer import import_results
 from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
 from .core.errors import InputError, RetopoError
@@ -135,12 +136,17 @@ def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph) 
     job_id = new_job_id()
     work_dir = cache_root(context) / f"{provider}-{job_id}"
     snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
+    input_file = None
+    if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx":
+        # Binary FBX needs Blender's exporter, so it is the one upload written on the main thread.
+        input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
     record = context.scene.retopo_hub.jobs.add()
     now = time.time()
     record.job_id, record.provider, record.source_name = job_id, provider, obj.name
     record.state, record.progress, record.message = "queued", 0.0, "queued"
     record.created = record.updated = now
-    record.faces_requested = int(options.get("target_faces", 0))
+    if provider in ("local", "tripo"):
+        record.faces_requested = int(options.get("target_faces") or 0)
     record.work_dir = str(work_dir)
     record.settings_json = json.dumps(options, sort_keys=True)
     context.scene.retopo_hub.active_job_index = len(context.scene.retopo_hub.jobs) - 1
@@ -151,6 +157,7 @@ def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph) 
         options=freeze(options),
         work_dir=str(work_dir),
         snapshot=snapshot,
+        input_file=input_file,
         credentials=Credentials(credentials_for(provider, context)),
         base_url=base_url_for(provider, context),
         online=online_allowed(),
@@ -181,6 +188,10 @@ def step(context: bpy.types.Context | None = None, *, max_imports: int = 1) -> b
             record.message = event.message
         if event.remote_id:
             record.remote_id = event.remote_id
+        if event.extra:
+            details = json.loads(record.details_json or "{}")
+            details.update(event.extra)
+            record.details_json = json.dumps(details)
         if event.results is not None:
             record.results_json = json.dumps([r.to_dict() for r in event.results])
             _Session.pending_imports.append(event.job_id)

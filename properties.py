@@ -127,6 +127,7 @@ class RetopoHubJob(bpy.types.PropertyGroup):
     settings_json: StringProperty(name="Settings")
     results_json: StringProperty(name="Results")
     result_objects: StringProperty(name="Result Objects")
+    details_json: StringProperty(name="Details")  # what a service added (e.g. sboxcool's bone mappings)
     imported: BoolProperty(name="Imported", default=False)
 
 

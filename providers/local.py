@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import Cancelled, InputError, JobTimedOut, RetopoError
+from ..core.errors import Cancelled, InputError, RetopoError
 from ..core.files import atomic_write_json
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.runner import WorkerContext
@@ -120,7 +120,10 @@ class LocalProvider:
         if ctx.cancelled:
             raise Cancelled("cancelled by the user")
         if ctx.time_left() <= 0:
-            raise JobTimedOut("the local engine ran past its deadline; lower the face count or raise the limit")
+            raise RetopoError(
+                "the local engine ran past its deadline: lower the face count or raise the local deadline "
+                "in the preferences"
+            )
         if "error" in final:
             raise InputError(str(final["error"]))
         if proc.returncode != 0 or "done" not in final or not out_path.exists():

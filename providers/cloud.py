@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What every cloud provider shares: online and credential checks, the HTTP client, the submit-once then
+poll-then-download skeleton with an adaptive, service-bounded poll interval, and the deadline.
+
+Runs in a worker thread and never imports bpy. A subclass implements three verbs:
+
+* ``submit(spec, ctx, client) -> remote_id``: upload and create the paid job. Called only when the spec has
+  no remote id yet; the id is emitted at once (``ctx.emit(remote_id=...)``) so the job record and journal
+  hold it before anything else can fail, and a resumed or attached job never submits again.
+* ``poll(spec, ctx, client, remote_id) -> Poll``: one status request.
+* ``collect(spec, ctx, client, remote_id, poll) -> [ResultFile]``: download everything the finished job
+  offers, straight away (result links expire).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import ConfigError, JobFailed, JobTimedOut
+from ..core.http import HttpClient
+from ..core.jobs import JobSpec, ResultFile, State
+from ..core.runner import WorkerContext
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "RetopoHub/0.1 (+Blender extension)"
+MAX_DOWNLOAD_BYTES = 1 << 30  # 1 GiB: far above any retopology result, low enough to stop a runaway link
+
+
+def time_scale() -> float:
+    """Multiplier for poll and backoff delays: 1 in use; the test suite shrinks it to run against the
+    emulators in seconds (``RETOPO_HUB_TIME_SCALE``). Never above 1, so it cannot slow the services down."""
+    try:
+        return min(1.0, max(0.0, float(os.environ.get("RETOPO_HUB_TIME_SCALE", "1"))))
+    except ValueError:
+        return 1.0
+
+
+@dataclass(frozen=True)
+class Poll:
+    done: bool = False
+    failed: str | None = None  # the service's one-line reason when the job failed
+    progress: float | None = None  # 0..1 when the service reports it
+    message: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    eta_s: float | None = None  # the service's own estimate, when it gives one
+
+
+class CloudProvider:
+    name = "cloud"
+    label = "Cloud"
+    needs_network = True
+    max_concurrent = 5
+    service_name = "the service"
+    key_env_var = ""
+    credential_names: tuple[str, ...] = ("api_key",)
+    poll_min_s = 3.0  # first poll delay; grows by POLL_GROWTH up to poll_max_s
+    poll_max_s = 30.0
+    POLL_GROWTH = 1.5
+
+    # -- the verbs a service implements ------------------------------------------------------------
+
+    def auth_headers(self, spec: JobSpec) -> dict[str, str]:
+        raise NotImplementedError
+
+    def submit(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient) -> str:
+        raise NotImplementedError
+
+    def poll(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str) -> Poll:
+        raise NotImplementedError
+
+    def collect(
+        self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str, poll: Poll
+    ) -> list[ResultFile]:
+        raise NotImplementedError
+
+    def poll_bounds(self, spec: JobSpec) -> tuple[float, float]:
+        scale = time_scale()
+        return self.poll_min_s * scale, self.poll_max_s * scale
+
+    # -- the shared skeleton -----------------------------------------------------------------------
+
+    def check_ready(self, spec: JobSpec) -> None:
+        if not spec.online:
+            raise ConfigError(
+                "online access is off: enable 'Allow Online Access' in Preferences > System "
+                "(or pass --online-mode) to use cloud providers"
+            )
+        missing = [n for n in self.credential_names if not spec.credentials.get(n)]
+        if missing:
+            raise ConfigError(
+                f"no {self.service_name} credentials: enter them in Preferences > Add-ons > Retopo Hub "
+                f"or set {self.key_env_var}"
+            )
+
+    def make_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
+        return HttpClient(
+            spec.base_url,
+            auth_headers=lambda: self.auth_headers(spec),
+            user_agent=USER_AGENT,
+            cancel_event=ctx.cancel_event,
+            service_name=self.service_name,
+            key_env_var=self.key_env_var.split(" ")[0] or None,
+            backoff_base=1.0 * time_scale(),
+            backoff_max=30.0 * max(time_scale(), 0.01),
+        )
+
+    def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
+        self.check_ready(spec)
+        Path(spec.work_dir).mkdir(parents=True, exist_ok=True)
+        client = self.make_client(spec, ctx)
+        try:
+            remote_id = spec.remote_id
+            if not remote_id:
+                remote_id = self.submit(spec, ctx, client)
+                ctx.emit(State.WAITING, 0.1, f"submitted as {remote_id}", remote_id=remote_id)
+            else:
+                ctx.emit(State.WAITING, None, f"resuming {remote_id}", remote_id=remote_id)
+            final = self.wait(spec, ctx, client, remote_id)
+            ctx.emit(State.DOWNLOADING, 0.9, "downloading results")
+            return self.collect(spec, ctx, client, remote_id, final)
+        finally:
+            client.close()
+
+    def wait(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str) -> Poll:
+        low, high = self.poll_bounds(spec)
+        delay = low
+        while True:
+            ctx.check_cancelled()
+            if ctx.time_left() <= 0:
+                raise JobTimedOut(remote_id=remote_id)
+            status = self.poll(spec, ctx, client, remote_id)
+            if status.failed is not None:
+                raise JobFailed(remote_id=remote_id, remote_message=status.failed)
+            if status.done:
+                return status
+            progress = None if status.progress is None else 0.1 + 0.8 * max(0.0, min(1.0, status.progress))
+            ctx.emit(State.RUNNING, progress, status.message or "running")
+            if status.eta_s:
+                # Tripo's own SDK waits about half the remaining time; never outside the service's bounds.
+                delay = status.eta_s * 0.5 * time_scale()
+            ctx.sleep(max(low, min(high, delay, max(0.0, ctx.time_left()))))
+            delay = min(high, delay * self.POLL_GROWTH)
+
+    def download_to(
+        self, client: HttpClient, url: str, dest: Path, *, expected_size: int | None = None
+    ) -> Path:
+        return client.download(client.url_for(url), dest, max_bytes=MAX_DOWNLOAD_BYTES, expected_size=expected_size)
