@@ -25,7 +25,7 @@ from . import job_engine
 from .blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from .blender_io.mesh_arrays import face_stats
 from .core.errors import InputError, RetopoError
-from .core.files import atomic_write_json, check_writable_dir
+from .core.files import atomic_write_bytes, atomic_write_json, check_writable_dir
 from .core.validation import validate_options
 
 PROVIDERS = ("local", "csm", "tripo", "sboxcool")
@@ -47,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", choices=PROVIDERS, default="local")
     p.add_argument("--mode", choices=("quad", "decimate"), default="quad",
                    help="local provider: quad retopology (default) or triangle decimation")  # fmt: skip
-    p.add_argument("--faces", type=int, metavar="N",
-                   help="target face count (local: default 5000; tripo: faceLimit, adaptive when omitted)")
+    p.add_argument(
+        "--faces",
+        type=int,
+        metavar="N",
+        help="target face count (local: default 5000; tripo: faceLimit, adaptive when omitted)",
+    )
     p.add_argument("--quads", dest="quads", action="store_true", default=True, help="quad output (default)")
     p.add_argument("--no-quads", dest="quads", action="store_false", help="triangle output")
     p.add_argument("--lods", type=int, default=0, metavar="N", help="extra LoD levels, 0..5")
@@ -62,15 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
     csm = p.add_argument_group("csm")
     csm.add_argument("--model", choices=("swift", "precision"), default="swift", help="CSM model")
-    csm.add_argument("--mesh-url", metavar="URL_OR_ASSET_ID",
-                     help="a public GLB URL or CSM ASSET_ id to retopologize instead of uploading the input")
+    csm.add_argument(
+        "--mesh-url",
+        metavar="URL_OR_ASSET_ID",
+        help="a public GLB URL or CSM ASSET_ id to retopologize instead of uploading the input",
+    )
     tripo = p.add_argument_group("tripo")
-    tripo.add_argument("--bake", dest="bake", action="store_true", default=True, help="bake textures (default)")
+    tripo.add_argument(
+        "--bake", dest="bake", action="store_true", default=True, help="bake textures (default)"
+    )
     tripo.add_argument("--no-bake", dest="bake", action="store_false")
     sbox = p.add_argument_group("sboxcool")
     sbox.add_argument("--ratio", type=float, default=0.5, metavar="R", help="decimation ratio 0.01..1")
-    sbox.add_argument("--pipeline", choices=("standard", "source1"), default="standard",
-                      help="source1 also writes an s&box .vmdl")
+    sbox.add_argument(
+        "--pipeline",
+        choices=("standard", "source1"),
+        default="standard",
+        help="source1 also writes an s&box .vmdl",
+    )
     sbox.add_argument("--generate-pbr", action="store_true", help="generate normal/roughness/AO maps")
     sbox.add_argument("--pbr-normal-strength", type=float, default=1.5, metavar="X", help="0.5..4.0")
     sbox.add_argument("--pbr-roughness-base", type=int, default=180, metavar="N", help="100..240")
@@ -125,6 +138,8 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
     started = time.time()
     (record,) = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
     if record is None or record.state != "done":
+        if record is not None:
+            _print_mappings(record)
         message = record.message if record is not None else "the job record disappeared"
         raise RetopoError(message or f"job ended as {record.state}")
     outputs = []
@@ -141,7 +156,9 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             "tris": stats["tris"],
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
         })  # fmt: skip
+    extras = _copy_extras(record, out_dir, path.stem)
     result = {
+        **extras,
         "input": str(path),
         "provider": args.provider,
         "job_id": record.job_id,
@@ -153,6 +170,36 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result
+
+
+def _print_mappings(record: Any) -> None:
+    mappings = json.loads(record.details_json or "{}").get("mappings") or []
+    if mappings:
+        sys.stderr.write("retopo-hub: bone mappings you can pass with --mapping-id:\n")
+    for m in mappings:
+        sys.stderr.write(
+            f"  {m.get('publicId')}  {m.get('name')} by {m.get('author')}, {m.get('matchPercent')}% match, "
+            f"+{m.get('upvotes', 0)}/-{m.get('downvotes', 0)}\n"
+        )
+
+
+def _copy_extras(record: Any, out_dir: Path, stem: str) -> dict[str, str]:
+    """Copy what comes besides meshes (the s&box .vmdl, PBR maps) into --out, atomically per file."""
+    extras: dict[str, str] = {}
+    for item in json.loads(record.results_json or "[]"):
+        source = Path(item["path"])
+        if item["kind"] == "vmdl" and source.is_file():
+            target = out_dir / f"{stem}.vmdl"
+            atomic_write_bytes(target, source.read_bytes())
+            extras["vmdl"] = str(target)
+        elif item["kind"] == "textures" and source.is_dir():
+            folder = out_dir / f"{stem}_pbr"
+            for file in sorted(p for p in source.rglob("*") if p.is_file()):
+                target = folder / file.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, file.read_bytes())
+            extras["textures"] = str(folder)
+    return extras
 
 
 def main(argv: list[str]) -> int:

@@ -276,7 +276,8 @@ def run_blocking(
 
 def print_progress(record: Any) -> None:
     sys.stderr.write(
-        f"[retopo-hub] {record.source_name}: {record.state} {int(record.progress * 100):3d}% {record.message}\n"
+        f"[retopo-hub] {record.source_name}: {record.state} {int(record.progress * 100):3d}% "
+        f"{record.message}\n"
     )
 
 

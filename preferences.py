@@ -98,7 +98,11 @@ def credentials_for(provider: str, context: bpy.types.Context | None = None) -> 
 def base_url_for(provider: str, context: bpy.types.Context | None = None) -> str:
     prefs = get_prefs(context)
     configured = getattr(prefs, f"{provider}_base_url", "") if prefs else ""
-    return configured or os.environ.get(BASE_URL_ENV.get(provider, ""), "") or DEFAULT_BASE_URLS.get(provider, "")
+    return (
+        configured
+        or os.environ.get(BASE_URL_ENV.get(provider, ""), "")
+        or DEFAULT_BASE_URLS.get(provider, "")
+    )
 
 
 def deadline_for(provider: str, options: dict, context: bpy.types.Context | None = None) -> float:

@@ -94,16 +94,20 @@ class RetopoHubObjectSettings(bpy.types.PropertyGroup):
         items=(("fbx", "FBX", "Binary FBX (keeps bones)"), ("obj", "OBJ", "Wavefront OBJ (static meshes)")),
         default="fbx",
     )
-    sbox_generate_pbr: BoolProperty(name="Generate PBR Maps", default=False,
-                                    description="Generate normal, roughness and AO maps from the color map")  # fmt: skip
+    sbox_generate_pbr: BoolProperty(
+        name="Generate PBR Maps", default=False,
+        description="Generate normal, roughness and AO maps from the color map",
+    )  # fmt: skip
     sbox_pbr_normal_strength: FloatProperty(name="Normal Strength", default=1.5, min=0.5, max=4.0)
     sbox_pbr_roughness_base: IntProperty(name="Roughness Base", default=180, min=100, max=240)
     sbox_pbr_ao_strength: FloatProperty(name="AO Strength", default=0.3, min=0.0, max=1.0)
     sbox_skip_bone_mapping: BoolProperty(name="Skip Bone Mapping", default=False,
                                          description="Keep the original bone names")  # fmt: skip
     sbox_mapping_id: StringProperty(name="Mapping ID", description="Public bone mapping id (map_...)")
-    sbox_most_popular_mapping: BoolProperty(name="Most Popular Mapping", default=False,
-                                            description="Auto-select the highest-rated matching mapping")  # fmt: skip
+    sbox_most_popular_mapping: BoolProperty(
+        name="Most Popular Mapping", default=False,
+        description="Auto-select the highest-rated matching mapping",
+    )  # fmt: skip
     sbox_auto_match_threshold: IntProperty(name="Auto-Match %", default=80, min=50, max=100)
     sbox_skeleton_target: EnumProperty(
         name="Skeleton", items=(("citizen", "Citizen", ""), ("human", "Human", "")), default="citizen"

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Meshes the repository generates for the demo and the benchmarks, with real Blender (the bpy module).
 
-    python bench/meshes.py sample OUT.obj        a bumpy rock, 81,920 triangles (make demo)
-    python bench/meshes.py sphere N OUT.obj      a bumpy subdivided icosphere with about N triangles
+python bench/meshes.py sample OUT.obj        a bumpy rock, 81,920 triangles (make demo)
+python bench/meshes.py sphere N OUT.obj      a bumpy subdivided icosphere with about N triangles
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 
 def bumpy_sphere(triangles: int, name: str = "Rock") -> bpy.types.Object:
@@ -27,7 +26,9 @@ def bumpy_sphere(triangles: int, name: str = "Rock") -> bpy.types.Object:
     obj.data.vertices.foreach_get("co", co)
     co = co.reshape(-1, 3)
     x, y, z = co.T
-    bumps = 1.0 + 0.08 * np.sin(5 * x + 1) * np.cos(4 * y) + 0.04 * np.sin(11 * z + 2 * x) + 0.02 * np.cos(23 * y)
+    bumps = (
+        1.0 + 0.08 * np.sin(5 * x + 1) * np.cos(4 * y) + 0.04 * np.sin(11 * z + 2 * x) + 0.02 * np.cos(23 * y)
+    )
     obj.data.vertices.foreach_set("co", (co * bumps[:, None]).ravel())
     obj.data.update()
     return obj

@@ -17,8 +17,8 @@ EXTENSION_ID = "retopo_hub"
 
 def enable_checkout() -> object:
     os.environ.setdefault("BLENDER_USER_RESOURCES", str(ROOT / ".venv" / "blender-user"))
-    import addon_utils  # noqa: PLC0415 - only importable once bpy is
-    import bpy  # noqa: PLC0415, F401 - importing bpy starts Blender
+    import addon_utils
+    import bpy
 
     repo_dir = Path(bpy.utils.user_resource("EXTENSIONS", path="user_default", create=True))
     link = repo_dir / EXTENSION_ID
@@ -33,7 +33,7 @@ def enable_checkout() -> object:
 
 
 def main() -> int:
-    import bpy  # noqa: PLC0415, F401 - ensure Blender is initialised before the add-on machinery
+    import bpy  # noqa: F401 - ensure Blender is initialised before the add-on machinery
 
     package = enable_checkout()
     return package.cli.main(sys.argv[1:])

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 from ..core import meshfile
 from ..core.errors import InputError

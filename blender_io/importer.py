@@ -15,12 +15,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
+from .materials import attach_extras
 from .mesh_arrays import mesh_from_arrays
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def import_results(
                     for slot in source.material_slots:
                         mesh.materials.append(slot.material)
             _stamp(obj, provider, job_id, remote_id, source_name, result, settings)
+        attach_extras(created_objects, results, source, source_name)
     except BaseException:
         for obj in created_objects:
             bpy.data.objects.remove(obj, do_unlink=True)
@@ -94,11 +95,14 @@ def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, se
     obj[PROP_PREFIX + "remote_id"] = remote_id
     obj[PROP_PREFIX + "source"] = source_name
     obj[PROP_PREFIX + "lod"] = result.lod
+    obj[PROP_PREFIX + "variant"] = result.variant
     obj[PROP_PREFIX + "switch_threshold"] = float(result.switch_threshold)
     obj[PROP_PREFIX + "settings"] = json.dumps(dict(settings), sort_keys=True, default=str)
 
 
-def _load_meshes(results: Iterable[ResultFile], created: list) -> list[tuple[ResultFile, bpy.types.Mesh, bool]]:
+def _load_meshes(
+    results: Iterable[ResultFile], created: list
+) -> list[tuple[ResultFile, bpy.types.Mesh, bool]]:
     out = []
     cache: dict[str, Any] = {}
     for result in sorted(results, key=lambda r: (r.lod, r.variant)):

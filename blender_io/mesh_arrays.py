@@ -8,9 +8,8 @@ Blender loop layout (verts, face sizes, corner vertex indices).
 
 from __future__ import annotations
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 from ..core.errors import InputError
 from ..core.jobs import MeshSnapshot
@@ -139,4 +138,4 @@ def mesh_from_arrays(
 def face_stats(mesh: bpy.types.Mesh) -> dict[str, int]:
     sizes = np.empty(len(mesh.polygons), dtype=np.int32)
     mesh.polygons.foreach_get("loop_total", sizes)
-    return {"faces": int(len(sizes)), "quads": int((sizes == 4).sum()), "tris": int((sizes == 3).sum())}
+    return {"faces": len(sizes), "quads": int((sizes == 4).sum()), "tris": int((sizes == 3).sum())}

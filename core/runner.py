@@ -185,14 +185,19 @@ class JobRunner:
             ctx.check_cancelled()
             results = provider.run(spec, ctx)
             self._events.put(
-                JobEvent(spec.job_id, state=State.IMPORTING, progress=1.0, message="ready to import",
-                         results=tuple(results))
+                JobEvent(
+                    spec.job_id,
+                    state=State.IMPORTING,
+                    progress=1.0,
+                    message="ready to import",
+                    results=tuple(results),
+                )
             )
         except Cancelled:
             self._events.put(JobEvent(spec.job_id, state=State.CANCELLED, message="cancelled"))
         except RetopoError as exc:
             self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=str(exc), error=str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a worker must always report, never die silently
+        except Exception as exc:
             log.exception("job %s crashed", spec.job_id)
             message = f"internal error ({type(exc).__name__}); see the log and report it"
             self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=message, error=message))

@@ -43,7 +43,9 @@ def _check_range(options: Mapping[str, Any], key: str, low: float, high: float, 
         return
     value = options[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InputError(f"{label} must be between {low} and {high} (got {value}): change it and submit again")
+        raise InputError(
+            f"{label} must be between {low} and {high} (got {value}): change it and submit again"
+        )
 
 
 def validate_options(

@@ -126,3 +126,31 @@ CLASSES = (
     RETOPO_HUB_OT_remove_job,
     RETOPO_HUB_OT_clear_finished,
 )
+
+
+class RETOPO_HUB_OT_use_mapping(bpy.types.Operator):
+    """Resubmit this object to sboxcool with the chosen bone mapping"""
+
+    bl_idname = "retopo_hub.use_mapping"
+    bl_label = "Use Bone Mapping"
+    bl_options = {"INTERNAL"}
+
+    job_id: StringProperty(options={"HIDDEN"})
+    mapping_id: StringProperty(options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        record = job_engine.find_record(self.job_id)
+        source = bpy.data.objects.get(record.source_name) if record is not None else None
+        if source is None:
+            self.report({"ERROR"}, "The source object of this job no longer exists")
+            return {"CANCELLED"}
+        settings = source.retopo_hub
+        settings.provider = "sboxcool"
+        settings.sbox_mapping_id = self.mapping_id
+        settings.sbox_skip_bone_mapping = False
+        settings.sbox_most_popular_mapping = False
+        invoke = "EXEC_DEFAULT" if bpy.app.background or context.window is None else "INVOKE_DEFAULT"
+        return bpy.ops.retopo_hub.submit(invoke, object_names=source.name)
+
+
+CLASSES = (*CLASSES, RETOPO_HUB_OT_use_mapping)

@@ -112,7 +112,9 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
     box = layout.box()
     row = box.row(align=True)
     icon = ACTIVE_ICONS.get(record.state, "SORTTIME")
-    row.label(text=f"{record.source_name} · {PROVIDER_NAMES.get(record.provider, record.provider)}", icon=icon)
+    row.label(
+        text=f"{record.source_name} · {PROVIDER_NAMES.get(record.provider, record.provider)}", icon=icon
+    )
     row.label(text=_elapsed(record))
     if record.state in ACTIVE_ICONS:
         op = row.operator("retopo_hub.remove_job", text="", icon="X", emboss=False)
@@ -134,6 +136,16 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
         box.label(text=f"Remote job: {record.remote_id}")
     if record.result_objects:
         box.label(text=", ".join(json.loads(record.result_objects)), icon="OUTLINER_OB_MESH")
+    mappings = json.loads(record.details_json or "{}").get("mappings") if record.state == "failed" else None
+    if mappings:
+        col = box.column(align=True)
+        col.label(text="Pick a bone mapping and resubmit:", icon="ARMATURE_DATA")
+        for mapping in mappings:
+            row = col.row(align=True)
+            row.label(text=f"{mapping.get('name')} by {mapping.get('author')}")
+            row.label(text=f"{mapping.get('matchPercent')}% · +{mapping.get('upvotes', 0)}")
+            op = row.operator("retopo_hub.use_mapping", text="Use")
+            op.job_id, op.mapping_id = record.job_id, str(mapping.get("publicId", ""))
 
 
 class VIEW3D_PT_retopo_hub_jobs(RetopoHubPanel, bpy.types.Panel):

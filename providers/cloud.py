@@ -149,4 +149,6 @@ class CloudProvider:
     def download_to(
         self, client: HttpClient, url: str, dest: Path, *, expected_size: int | None = None
     ) -> Path:
-        return client.download(client.url_for(url), dest, max_bytes=MAX_DOWNLOAD_BYTES, expected_size=expected_size)
+        return client.download(
+            client.url_for(url), dest, max_bytes=MAX_DOWNLOAD_BYTES, expected_size=expected_size
+        )

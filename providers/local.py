@@ -26,7 +26,15 @@ from ..core.runner import WorkerContext
 
 log = logging.getLogger(__name__)
 
-ENGINE_PARAMS = ("mode", "target_faces", "quads", "lod_levels", "lod_final_ratio", "lod_max_threshold", "seed")
+ENGINE_PARAMS = (
+    "mode",
+    "target_faces",
+    "quads",
+    "lod_levels",
+    "lod_final_ratio",
+    "lod_max_threshold",
+    "seed",
+)
 STDERR_TAIL = 4000  # enough of the child's stderr to explain a crash in the log, not a flood
 
 
@@ -67,7 +75,7 @@ class LocalProvider:
         in_path, params_path, out_path = work / "input.npz", work / "params.json", work / "result.npz"
         tmp = work / "input.tmp.npz"
         np.savez(tmp, verts=np.asarray(spec.snapshot.verts, dtype=np.float32), tris=tris)
-        os.replace(tmp, in_path)
+        tmp.replace(in_path)
         atomic_write_json(params_path, {k: spec.options[k] for k in ENGINE_PARAMS if k in spec.options})
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Test set-up shared by every suite.
 
-The repository root is the extension package. Pure unit tests import it from source under the name
-``retopo_hub`` (its ``__init__`` is side-effect free); Blender tests use the copy installed from the built zip.
+The repository root is the extension package. Pure unit tests import it from source as
+``retopo_hub`` (its ``__init__`` is side-effect free); Blender tests use the copy installed from the
+built zip.
 """
 
 import importlib.util

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +81,7 @@ def test_degenerate_geometry_fails_cleanly(blank, addon):
     assert scene_state() == before and fingerprint(flat) == before_print
     record = bpy.context.scene.retopo_hub.jobs[-1]
     assert record.state == "failed" and record.message
-    assert not os.path.exists(record.work_dir), "a failed local job leaves no half-written files"
+    assert not Path(record.work_dir).exists(), "a failed local job leaves no half-written files"
 
 
 def test_non_manifold_mesh_still_retopologizes(blank):

@@ -61,7 +61,9 @@ def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["glb", "fbx"])
 def test_other_formats(addon, sample, tmp_path, capsys, fmt):
-    code, out, err = _run(addon, [sample, "--out", tmp_path, "--faces", 800, "--format", fmt, "--json"], capsys)
+    code, out, err = _run(
+        addon, [sample, "--out", tmp_path, "--faces", 800, "--format", fmt, "--json"], capsys
+    )
     assert code == 0, err
     (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
     path = Path(output["path"])
@@ -75,7 +77,9 @@ def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
     assert code == 1
     summary = json.loads(out.strip().splitlines()[-1])
     assert len(summary["results"]) == 1
-    assert summary["errors"] == [{"input": str(missing), "message": f"{missing}: no such file; check the path"}]
+    assert summary["errors"] == [
+        {"input": str(missing), "message": f"{missing}: no such file; check the path"}
+    ]
     assert "nope.obj" in err
     bad_type = tmp_path / "notes.txt"
     bad_type.write_text("hello")
@@ -95,8 +99,8 @@ def test_blend_input_with_object_choice(addon, blank, tmp_path, capsys):
     bpy.ops.object.camera_add()
     blend = tmp_path / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    code, out, err = _run(addon, [blend, "--out", tmp_path / "o", "--object", "Keep", "--faces", 600, "--json"],
-                          capsys)  # fmt: skip
+    argv = [blend, "--out", tmp_path / "o", "--object", "Keep", "--faces", 600, "--json"]
+    code, _, err = _run(addon, argv, capsys)
     assert code == 0, err
     code, _, err = _run(addon, [blend, "--out", tmp_path / "o", "--object", "Camera"], capsys)
     assert code == 1 and "not a mesh" in err
@@ -105,10 +109,9 @@ def test_blend_input_with_object_choice(addon, blank, tmp_path, capsys):
 def test_launcher_runs_the_same_cli(sample, tmp_path):
     """bin/retopo-hub in a subprocess: the pinned bpy module running this checkout."""
     env = dict(os.environ, RETOPO_HUB_PYTHON=sys.executable, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run(
-        [str(ROOT / "bin" / "retopo-hub"), str(sample), "--out", str(tmp_path / "o"), "--faces", "900", "--json"],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
+    launcher = str(ROOT / "bin" / "retopo-hub")
+    argv = [launcher, str(sample), "--out", str(tmp_path / "o"), "--faces", "900", "--json"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["results"][0]["outputs"][0]["faces"] > 800

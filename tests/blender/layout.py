@@ -35,7 +35,7 @@ class RecordingLayout:
         assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
         self.log.append(("prop", name))
 
-    def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:  # noqa: A002
+    def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:
         assert 0.0 <= factor <= 1.0
         self.log.append(("progress", factor, text))
 

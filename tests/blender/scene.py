@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 
 def ico_sphere(name: str = "Rock", *, subdivisions: int = 5, location=(1.0, 2.0, 3.0)) -> bpy.types.Object:

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Extras that come with results: preview renders (CSM) become images, PBR maps (sboxcool) are wired into
+a material on every level of the result. Main thread only; called inside the importer's all-or-nothing block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import bpy
+
+from ..core.jobs import ResultFile
+
+MAP_KEYWORDS = {  # first keyword found in a file name decides its role
+    "normal": ("normal", "nrm"),
+    "roughness": ("rough",),
+    "ao": ("_ao", "ao.", "occlusion"),
+    "metalness": ("metal",),
+    "color": ("color", "albedo", "basecolor", "diffuse"),
+}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tga", ".tif", ".tiff", ".exr")
+
+
+def attach_extras(
+    objects: list[bpy.types.Object],
+    results: Iterable[ResultFile],
+    source: bpy.types.Object | None,
+    source_name: str,
+) -> None:
+    results = list(results)
+    for result in results:
+        if result.kind == "preview" and Path(result.path).is_file():
+            image = bpy.data.images.load(result.path, check_existing=True)
+            for obj in objects:
+                if obj.get("retopo_hub_variant", 0) == result.variant:
+                    obj["retopo_hub_preview"] = image.name
+        elif result.kind == "textures" and Path(result.path).is_dir():
+            material = pbr_material(Path(result.path), source, f"{source_name}_PBR")
+            if material is not None:
+                for obj in objects:
+                    obj.data.materials.clear()
+                    obj.data.materials.append(material)
+
+
+def classify_maps(folder: Path) -> dict[str, Path]:
+    maps: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        name = path.name.lower()
+        for role, keywords in MAP_KEYWORDS.items():
+            if role not in maps and any(k in name for k in keywords):
+                maps[role] = path
+                break
+    return maps
+
+
+def _source_color_image(source: bpy.types.Object | None):
+    if source is None:
+        return None
+    for slot in source.material_slots:
+        tree = slot.material.node_tree if slot.material and slot.material.use_nodes else None
+        for node in tree.nodes if tree else ():
+            if node.type == "BSDF_PRINCIPLED" and node.inputs["Base Color"].is_linked:
+                upstream = node.inputs["Base Color"].links[0].from_node
+                if upstream.type == "TEX_IMAGE":
+                    return upstream.image
+    return None
+
+
+def pbr_material(folder: Path, source: bpy.types.Object | None, name: str) -> bpy.types.Material | None:
+    maps = classify_maps(folder)
+    color = _source_color_image(source)
+    if not maps and color is None:
+        return None
+    material = bpy.data.materials.new(name)
+    material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+
+    def image_node(path: Path | None, image=None, *, data: bool, y: float):
+        node = nodes.new("ShaderNodeTexImage")
+        node.image = image or bpy.data.images.load(str(path), check_existing=True)
+        if data:
+            node.image.colorspace_settings.name = "Non-Color"
+        node.location = (-600, y)
+        return node
+
+    if "color" in maps or color is not None:
+        tex = image_node(maps.get("color"), None if "color" in maps else color, data=False, y=300)
+        links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    if "roughness" in maps:
+        tex = image_node(maps["roughness"], data=True, y=0)
+        links.new(tex.outputs["Color"], bsdf.inputs["Roughness"])
+    if "metalness" in maps:
+        tex = image_node(maps["metalness"], data=True, y=-150)
+        links.new(tex.outputs["Color"], bsdf.inputs["Metallic"])
+    if "normal" in maps:
+        tex = image_node(maps["normal"], data=True, y=-300)
+        normal_map = nodes.new("ShaderNodeNormalMap")
+        normal_map.location = (-300, -300)
+        links.new(tex.outputs["Color"], normal_map.inputs["Color"])
+        links.new(normal_map.outputs["Normal"], bsdf.inputs["Normal"])
+    if "ao" in maps:
+        # Principled BSDF has no AO input; keep the map in the material (glTF exports pick it up by label).
+        tex = image_node(maps["ao"], data=True, y=-500)
+        tex.label = "Occlusion"
+    return material
