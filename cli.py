@@ -13,6 +13,7 @@ With ``--json`` the last line of stdout is one JSON object with the results and 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -21,7 +22,7 @@ from typing import Any
 
 import bpy
 
-from . import job_engine
+from . import job_engine, job_resume
 from .blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from .blender_io.mesh_arrays import face_stats
 from .core.errors import InputError, RetopoError
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
+    p.add_argument("--attach", metavar="ID",
+                   help="poll and import this remote job/session id instead of submitting (one INPUT)")
     csm = p.add_argument_group("csm")
     csm.add_argument("--model", choices=("swift", "precision"), default="swift", help="CSM model")
     csm.add_argument(
@@ -131,10 +134,25 @@ def _output_name(stem: str, obj: bpy.types.Object, provider: str) -> str:
     return f"{stem}_retopo" if lod == 0 else f"{stem}_LOD{lod}"
 
 
+def dedupe_key(path: Path, args: argparse.Namespace, options: dict[str, Any]) -> str:
+    """Same input file (path, size, mtime), provider and options give the same key: a re-run resumes."""
+    stat = path.stat()
+    material = json.dumps(
+        [str(path), stat.st_size, stat.st_mtime_ns, args.provider, args.object, options], sort_keys=True
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
 def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     source = load_input(path, args.object)
     context = bpy.context
-    job_ids = job_engine.submit_objects(context, [source], provider=args.provider, options=options)
+    if args.attach:
+        job_ids = [job_resume.attach(context, args.provider, args.attach, source, options)]
+    else:
+        key = dedupe_key(path, args, options)
+        job_ids = job_engine.submit_objects(
+            context, [source], provider=args.provider, options=options, dedupe_key=key
+        )
     started = time.time()
     (record,) = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
     if record is None or record.state != "done":
@@ -222,9 +240,27 @@ def main(argv: list[str]) -> int:
     except (OSError, RetopoError) as exc:
         sys.stderr.write(f"retopo-hub: error: cannot use --out {out_dir}: {exc}\n")
         return 2
+    if args.attach and (args.provider == "local" or len(args.inputs) != 1):
+        sys.stderr.write("retopo-hub: error: --attach needs a cloud --provider and exactly one INPUT\n")
+        return 2
     if args.cache:
         job_engine.set_cache_dir(str(Path(args.cache).resolve()))
     job_engine.set_online_override(args.online_mode)
+    job_engine.set_cli_mode(True)
+    try:
+        summary = run_all(args, options, out_dir)
+    finally:
+        # In-process callers (scripts, tests) get the add-on back as they had it.
+        job_engine.set_cache_dir(None)
+        job_engine.set_online_override(False)
+        job_engine.set_cli_mode(False)
+    if args.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.flush()
+    return 1 if summary["errors"] else 0
+
+
+def run_all(args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, list]:
     summary: dict[str, list] = {"results": [], "errors": []}
     for raw in args.inputs:
         path = Path(raw).resolve()
@@ -237,7 +273,4 @@ def main(argv: list[str]) -> int:
         summary["results"].append(result)
         for output in result["outputs"]:
             sys.stdout.write(f"{output['path']}: {output['faces']} faces ({output['quads']} quads)\n")
-    if args.json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-    sys.stdout.flush()
-    return 1 if summary["errors"] else 0
+    return summary

@@ -24,6 +24,7 @@ from .blender_io.importer import import_results
 from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
 from .core.errors import InputError, RetopoError
 from .core.jobs import TERMINAL_STATES, Credentials, JobSpec, ResultFile, State, freeze, new_job_id
+from .core.journal import Journal
 from .core.runner import JobRunner
 from .core.validation import validate_options
 from .preferences import ADDON_ID, base_url_for, credentials_for, deadline_for, get_prefs
@@ -43,6 +44,7 @@ class _Session:
     pending_imports: deque[str] = deque()
     cache_override: str | None = None
     online_override: bool = False
+    cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
 
 
 def runner() -> JobRunner:
@@ -57,6 +59,14 @@ def set_cache_dir(path: str | None) -> None:
 
 def set_online_override(enabled: bool) -> None:
     _Session.online_override = enabled
+
+
+def set_cli_mode(enabled: bool) -> None:
+    _Session.cli_mode = enabled
+
+
+def cli_mode() -> bool:
+    return _Session.cli_mode
 
 
 def online_allowed() -> bool:
@@ -101,10 +111,13 @@ def submit_objects(
     *,
     provider: str | None = None,
     options: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
 ) -> list[str]:
     """Validate every object first, then start one job per object. Returns the new job ids.
 
-    With ``provider``/``options`` given (the CLI), they replace each object's own settings.
+    With ``provider``/``options`` given (the CLI), they replace each object's own settings. A
+    ``dedupe_key`` (the CLI's hash of inputs and options) resumes the journaled remote job of an interrupted
+    earlier run instead of submitting and paying again.
     """
     objects = list(objects)
     if not objects:
@@ -123,7 +136,14 @@ def submit_objects(
             )
         plans.append((obj, job_provider, job_options))
     depsgraph = context.evaluated_depsgraph_get()
-    return [_start_job(context, obj, prov, opts, depsgraph) for obj, prov, opts in plans]
+    job_ids = []
+    for obj, prov, opts in plans:
+        earlier = _resumable(context, dedupe_key) if dedupe_key else None
+        if earlier is not None:
+            job_ids.append(resume_entry(context, earlier, source=obj))
+        else:
+            job_ids.append(_start_job(context, obj, prov, opts, depsgraph, dedupe_key=dedupe_key))
+    return job_ids
 
 
 def _triangle_count(obj: bpy.types.Object) -> int:
@@ -132,7 +152,55 @@ def _triangle_count(obj: bpy.types.Object) -> int:
     return sizes["tris"] + 2 * sizes["quads"] + 3 * other  # n-gons: a fair lower estimate
 
 
-def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph) -> str:
+def journal(context: bpy.types.Context | None = None) -> Journal:
+    return Journal(cache_root(context) / "journal")
+
+
+def _resumable(context, dedupe_key: str) -> dict[str, Any] | None:
+    entry = journal(context).find(dedupe_key)
+    if entry is None or entry.get("state") in {"done", "failed", "cancelled"}:
+        return None
+    if entry.get("provider") != "local" and not entry.get("remote_id") and not entry.get("results"):
+        return None  # never confirmed by the service: nothing to resume
+    return entry
+
+
+def _new_record(context, *, job_id, provider, source, options, work_dir, remote_id=""):
+    record = context.scene.retopo_hub.jobs.add()
+    now = time.time()
+    record.job_id, record.provider = job_id, provider
+    record.source_name = source.name if source is not None else ""
+    record.source_uid = source.session_uid if source is not None else 0
+    record.state, record.progress, record.message = "queued", 0.0, "queued"
+    record.created = record.updated = now
+    if provider in ("local", "tripo"):
+        record.faces_requested = int(options.get("target_faces") or 0)
+    record.work_dir = str(work_dir)
+    record.remote_id = remote_id or ""
+    record.settings_json = json.dumps(options, sort_keys=True)
+    context.scene.retopo_hub.active_job_index = len(context.scene.retopo_hub.jobs) - 1
+    return record
+
+
+def make_spec(context, *, job_id, provider, source_name, options, work_dir, **extra) -> JobSpec:
+    return JobSpec(
+        job_id=job_id,
+        provider=provider,
+        source_name=source_name,
+        options=freeze(options),
+        work_dir=str(work_dir),
+        credentials=Credentials(credentials_for(provider, context)),
+        base_url=base_url_for(provider, context),
+        online=online_allowed(),
+        deadline_s=deadline_for(provider, options, context),
+        extension_root=EXTENSION_ROOT,
+        python_paths=tuple(p for p in sys.path if p),
+        journal_dir=str(journal(context).folder),
+        **extra,
+    )
+
+
+def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph, *, dedupe_key=None) -> str:
     job_id = new_job_id()
     work_dir = cache_root(context) / f"{provider}-{job_id}"
     snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
@@ -140,33 +208,49 @@ def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph) 
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx":
         # Binary FBX needs Blender's exporter, so it is the one upload written on the main thread.
         input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
-    record = context.scene.retopo_hub.jobs.add()
-    now = time.time()
-    record.job_id, record.provider, record.source_name = job_id, provider, obj.name
-    record.state, record.progress, record.message = "queued", 0.0, "queued"
-    record.created = record.updated = now
-    if provider in ("local", "tripo"):
-        record.faces_requested = int(options.get("target_faces") or 0)
-    record.work_dir = str(work_dir)
-    record.settings_json = json.dumps(options, sort_keys=True)
-    context.scene.retopo_hub.active_job_index = len(context.scene.retopo_hub.jobs) - 1
-    spec = JobSpec(
-        job_id=job_id,
-        provider=provider,
-        source_name=obj.name,
-        options=freeze(options),
-        work_dir=str(work_dir),
-        snapshot=snapshot,
-        input_file=input_file,
-        credentials=Credentials(credentials_for(provider, context)),
-        base_url=base_url_for(provider, context),
-        online=online_allowed(),
-        deadline_s=deadline_for(provider, options, context),
-        extension_root=EXTENSION_ROOT,
-        python_paths=tuple(p for p in sys.path if p),
-    )
+    _new_record(context, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
+    journal(context).write({
+        "job_id": job_id, "provider": provider, "source_name": obj.name,
+        "blend_file": f"cli:{dedupe_key}" if dedupe_key else bpy.data.filepath,
+        "options": options, "work_dir": str(work_dir), "state": "queued", "created": time.time(),
+        "dedupe_key": dedupe_key,
+    })  # fmt: skip
+    spec = make_spec(context, job_id=job_id, provider=provider, source_name=obj.name, options=options,
+                     work_dir=work_dir, snapshot=snapshot, input_file=input_file)  # fmt: skip
     runner().start(spec)
     log.info("started %s job %s for %s", provider, job_id, obj.name)
+    return job_id
+
+
+def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | None = None) -> str:
+    """Bring a journaled job back: import downloaded results, or poll its remote id again (never resubmit)."""
+    job_id, provider = entry["job_id"], entry["provider"]
+    options = dict(entry.get("options") or {})
+    source = source or bpy.data.objects.get(entry.get("source_name") or "")
+    record = find_record(job_id) or _new_record(
+        context, job_id=job_id, provider=provider, source=source, options=options,
+        work_dir=entry.get("work_dir") or "", remote_id=entry.get("remote_id") or "",
+    )  # fmt: skip
+    if source is not None:
+        record.source_name, record.source_uid = source.name, source.session_uid
+    if entry.get("results"):
+        record.results_json = json.dumps(entry["results"])
+        record.state, record.message = "importing", "importing downloaded results"
+        if job_id not in _Session.pending_imports:
+            _Session.pending_imports.append(job_id)
+        return job_id
+    if provider == "local":
+        if source is None or source.type != "MESH":
+            record.state, record.message = "failed", "the source object is gone: submit again"
+            return job_id
+        depsgraph = context.evaluated_depsgraph_get()
+        spec = make_spec(context, job_id=job_id, provider=provider, source_name=source.name, options=options,
+                         work_dir=record.work_dir, snapshot=snapshot_object(source, depsgraph))  # fmt: skip
+    else:
+        record.state, record.message = "waiting", f"resuming {entry['remote_id']}"
+        spec = make_spec(context, job_id=job_id, provider=provider, source_name=record.source_name,
+                         options=options, work_dir=record.work_dir, remote_id=entry["remote_id"])  # fmt: skip
+    runner().start(spec)
     return job_id
 
 
@@ -219,12 +303,15 @@ def _import_job(context: bpy.types.Context, job_id: str) -> None:
             remote_id=record.remote_id,
             settings=json.loads(record.settings_json or "{}"),
             results=results,
+            source_uid=record.source_uid,
         )
     except RetopoError as exc:
         record.state, record.message = "failed", str(exc)
         record.finished = time.time()
+        journal(context).update(job_id, state="failed", message=str(exc))
         return
     record.imported = True
+    journal(context).remove(job_id)
     record.result_objects = json.dumps([o.name for o in objects])
     lod0 = next((o for o in objects if o.get("retopo_hub_lod", 0) == 0), objects[0])
     record.faces_achieved = len(lod0.data.polygons)

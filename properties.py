@@ -118,6 +118,7 @@ class RetopoHubJob(bpy.types.PropertyGroup):
     job_id: StringProperty(name="Job ID")
     provider: StringProperty(name="Provider")
     source_name: StringProperty(name="Source Object")
+    source_uid: IntProperty(name="Source Session UID")  # follows a rename while the job runs
     state: EnumProperty(name="State", items=STATE_ITEMS, default="queued")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")

@@ -9,7 +9,7 @@ import logging
 
 import bpy
 
-from . import cli, job_engine, operators, panels, preferences, properties
+from . import cli, job_engine, job_resume, operators, panels, preferences, properties
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.VIEW3D_MT_object.append(panels.draw_object_menu)
+    job_resume.register()
     if hasattr(bpy.utils, "register_cli_command"):
         _cli_handle = bpy.utils.register_cli_command("retopo_hub", cli.main)
 
@@ -33,6 +34,7 @@ def unregister() -> None:
     job_engine.shutdown()
     steps = [
         lambda: bpy.utils.unregister_cli_command(_cli_handle) if _cli_handle is not None else None,
+        job_resume.unregister,
         lambda: bpy.types.VIEW3D_MT_object.remove(panels.draw_object_menu),
         *[(lambda c=cls: bpy.utils.unregister_class(c)) for cls in reversed(CLASSES)],
         properties.unregister,

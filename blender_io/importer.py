@@ -56,9 +56,16 @@ def import_results(
     remote_id: str,
     settings: Mapping[str, Any],
     results: Iterable[ResultFile],
+    source_uid: int = 0,
 ) -> list[bpy.types.Object]:
-    """Create the result objects; on any failure, remove whatever was created and re-raise."""
-    source = bpy.data.objects.get(source_name)
+    """Create the result objects; on any failure, remove whatever was created and re-raise.
+
+    The source is found by its session uid first, so a rename while the job ran is followed; a deleted
+    source still gets its results, placed at the origin under the recorded name.
+    """
+    source = find_source(source_name, source_uid)
+    if source is not None:
+        source_name = source.name
     created_objects: list[bpy.types.Object] = []
     created_meshes: list[bpy.types.Mesh] = []
     try:
@@ -87,6 +94,14 @@ def import_results(
                 bpy.data.meshes.remove(mesh)
         raise
     return created_objects
+
+
+def find_source(name: str, uid: int = 0) -> bpy.types.Object | None:
+    if uid:
+        for obj in bpy.data.objects:
+            if obj.session_uid == uid:
+                return obj
+    return bpy.data.objects.get(name) if name else None
 
 
 def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, settings) -> None:

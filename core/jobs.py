@@ -91,6 +91,7 @@ class JobSpec:
     deadline_s: float = 3600.0
     extension_root: str = ""  # where the engines package lives, for the local child process
     python_paths: tuple[str, ...] = ()  # the parent's sys.path, so the child finds bundled wheels
+    journal_dir: str = ""  # where the worker records remote ids and states as soon as it learns them
 
 
 @dataclass(frozen=True)

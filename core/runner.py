@@ -27,6 +27,7 @@ from typing import Protocol
 
 from .errors import Cancelled, RetopoError
 from .jobs import JobEvent, JobSpec, ResultFile, State
+from .journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,36 @@ class JobRunner:
 
     # -- worker thread -----------------------------------------------------------------------------
 
+    def _emitter(self, spec: JobSpec) -> Callable[[JobEvent], None]:
+        """Queue events for the main thread, journaling what must survive a crash first (worker thread)."""
+        journal = Journal(spec.journal_dir) if spec.journal_dir else None
+
+        def emit(event: JobEvent) -> None:
+            if journal is not None:
+                changes: dict[str, object] = {}
+                if event.remote_id:
+                    changes["remote_id"] = event.remote_id
+                if event.state is not None:
+                    changes["state"] = event.state.value
+                if event.results is not None:
+                    changes["results"] = [r.to_dict() for r in event.results]
+                if event.message is not None and event.state is not None:
+                    changes["message"] = event.message
+                if changes:
+                    try:
+                        journal.update(spec.job_id, **changes)
+                    except OSError:
+                        log.warning("could not journal job %s", spec.job_id, exc_info=True)
+            self._events.put(event)
+
+        return emit
+
     def _work(self, provider: Provider, spec: JobSpec, cancel: threading.Event) -> None:
+        emit = self._emitter(spec)
         ctx = WorkerContext(
             job_id=spec.job_id,
             cancel_event=cancel,
-            emit_event=self._events.put,
+            emit_event=emit,
             deadline=time.monotonic() + spec.deadline_s,
         )
         slot = self._slots[spec.provider]

@@ -154,3 +154,43 @@ class RETOPO_HUB_OT_use_mapping(bpy.types.Operator):
 
 
 CLASSES = (*CLASSES, RETOPO_HUB_OT_use_mapping)
+
+
+class RETOPO_HUB_OT_attach_job(bpy.types.Operator):
+    """Poll and import a job the service already has, by its job or session id (results go next to the
+    active object)"""
+
+    bl_idname = "retopo_hub.attach_job"
+    bl_label = "Attach Job"
+    bl_options = {"REGISTER"}
+
+    provider: bpy.props.EnumProperty(
+        name="Provider",
+        items=(("csm", "CSM.ai", ""), ("tripo", "Tripo (Scenario)", ""), ("sboxcool", "sboxcool", "")),
+    )
+    remote_id: StringProperty(name="Job ID", description="The job or session id the service gave")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        from .. import job_resume
+        from ..core.errors import RetopoError
+
+        active = context.active_object
+        source = active if active is not None and active.type == "MESH" else None
+        try:
+            job_id = job_resume.attach(context, self.provider, self.remote_id, source)
+        except RetopoError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if bpy.app.background or context.window is None:
+            (record,) = job_engine.run_blocking(context, [job_id], on_update=job_engine.print_progress)
+            level = "INFO" if record.state == "done" else "ERROR"
+            self.report({level}, f"{self.remote_id}: {record.message}")
+            return {"FINISHED"} if record.state == "done" else {"CANCELLED"}
+        self.report({"INFO"}, f"Attached {self.remote_id}; see the Retopo tab")
+        return {"FINISHED"}
+
+
+CLASSES = (*CLASSES, RETOPO_HUB_OT_attach_job)

@@ -157,10 +157,13 @@ class VIEW3D_PT_retopo_hub_jobs(RetopoHubPanel, bpy.types.Panel):
         jobs = context.scene.retopo_hub.jobs
         if not jobs:
             layout.label(text="No jobs in this file yet")
+            layout.operator("retopo_hub.attach_job", icon="LINKED")
             return
         for record in reversed(jobs):
             draw_job(layout, record)
-        layout.operator("retopo_hub.clear_finished", icon="TRASH")
+        row = layout.row(align=True)
+        row.operator("retopo_hub.attach_job", icon="LINKED")
+        row.operator("retopo_hub.clear_finished", icon="TRASH")
 
 
 def draw_object_menu(self, context: bpy.types.Context) -> None:

@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A crash-safe journal of jobs, one small JSON file per job in the cache folder.
+
+It survives Blender crashing before the .blend was saved (or a file never saved at all) and lets a re-run of
+the same CLI command find its paid remote job again instead of submitting twice. Entries hold no secret:
+only ids, states, options, paths and result file lists. Writes are atomic; any thread may call it (the
+runner's workers write state changes, the main thread writes at submit and removes after import).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+FIELDS = (
+    "job_id", "provider", "remote_id", "source_name", "blend_file", "options", "work_dir", "state",
+    "results", "created", "dedupe_key", "message",
+)  # fmt: skip
+
+
+class Journal:
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+
+    def _path(self, job_id: str) -> Path:
+        return self.folder / f"{job_id}.json"
+
+    def write(self, entry: Mapping[str, Any]) -> None:
+        data = {k: entry.get(k) for k in FIELDS}
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self._path(str(data["job_id"])), data)
+
+    def update(self, job_id: str, **changes: Any) -> None:
+        with self._lock:
+            current = self._read(self._path(job_id))
+            if current is None:
+                return  # removed (imported) already, or never journaled
+            current.update({k: v for k, v in changes.items() if k in FIELDS})
+            atomic_write_json(self._path(job_id), current)
+
+    def remove(self, job_id: str) -> None:
+        with self._lock:
+            self._path(job_id).unlink(missing_ok=True)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        return self._read(self._path(job_id))
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.folder.is_dir():
+            return []
+        found = (self._read(p) for p in sorted(self.folder.glob("*.json")))
+        return sorted((e for e in found if e), key=lambda e: e.get("created") or 0)
+
+    def find(self, dedupe_key: str) -> dict[str, Any] | None:
+        matches = [e for e in self.entries() if e.get("dedupe_key") == dedupe_key]
+        return matches[-1] if matches else None
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable journal entry %s", path.name)
+            return None
+        return data if isinstance(data, dict) else None
