@@ -18,5 +18,11 @@ PROVIDER_LABELS = {
 
 
 def all_providers() -> dict[str, Provider]:
+    from .csm import CsmProvider
+    from .sboxcool import SboxcoolProvider
+    from .tripo import TripoProvider
+
     providers: dict[str, Provider] = {"local": LocalProvider()}
+    providers.update(csm=CsmProvider(), tripo=TripoProvider())
+    providers["sboxcool"] = SboxcoolProvider()
     return providers

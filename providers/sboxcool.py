@@ -1,0 +1,339 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""sboxcool Model Importer (s&box): decimation, an LoD chain, optional PBR maps and a ``.vmdl`` manifest.
+
+Contract: ``run`` (inherited from ``CloudProvider``) executes in a worker thread; this module never imports
+bpy and touches only the frozen ``JobSpec`` (its ``MeshSnapshot`` and the FBX the main thread exported).
+
+Documented behaviour followed (sboxcool-model-importer.txt, NOTES.md section 3):
+
+* ``Authorization: Bearer <key>``; ``POST /api/tools/model`` multipart (``file`` FBX/OBJ up to 100 MB plus
+  the fields built in ``sboxcool_form``) answers 202 ``{ok, jobId, statusUrl, message}``.
+* ``GET statusUrl`` (``/api/tools/model/{jobId}``): ``queued`` / ``running`` / ``done`` / ``error`` with a
+  ``progress`` log; the docs poll every 3 s. A rigged model without a usable mapping ends in ``error`` with
+  ``result.availableMappings``: they are emitted (``ctx.emit(mappings=...)``, kept in the job record's
+  details for the panel and the CLI) before the job fails with a one-line "pick a mapping" message.
+* At most 5 concurrent model jobs per user; more get 429 "until a slot opens". A 429 is never a failure
+  while the deadline allows waiting: the submit is repeated with growing waits (a 429 means nothing was
+  created, so repeating cannot make a second paid job).
+* ``downloads`` (``lod0..lodN`` GLBs, ``vmdl``, ``pbrTextures`` zip) are site-relative temp links that need
+  no auth and expire after an hour: all are fetched as soon as the job is done, without the key.
+
+Inferences (undocumented):
+
+* Relative links resolve against the configured base URL's host (default https://sboxcool.com), as the
+  docs' Python example does with ``statusUrl``.
+* The status answer has no numeric progress; the latest ``progress`` line is the message. A status outside
+  the documented four is treated as still running (the deadline bounds it); ``failed`` reads as ``error``.
+* A LoD link with a ``.obj``/``.fbx`` suffix keeps it ("standard pipeline: output is the same format as
+  input"); otherwise LoDs are GLB. Unknown ``downloads`` keys are fetched too (they expire) but not imported.
+* Switch thresholds come from ``result.lods[].threshold``, else from the ``.vmdl``, else the documented
+  linear spread up to ``lodMaxThreshold``. A 401/403 on a key-less temp link means the link is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+import shutil
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..core.errors import (
+    AuthError,
+    InputError,
+    JobFailed,
+    MalformedResponse,
+    RateLimitError,
+    ResultExpired,
+    one_line,
+    remote_text,
+)
+from ..core.files import human_bytes, safe_extract_zip
+from ..core.http import HttpClient
+from ..core.jobs import JobSpec, ResultFile, State
+from ..core.meshfile import write_obj
+from ..core.runner import WorkerContext
+from ..core.validation import validate_options
+from ..core.vmdl import parse_vmdl_lods
+from .cloud import USER_AGENT, CloudProvider, Poll, time_scale
+from .sboxcool_form import (
+    build_form,
+    clean_mappings,
+    mapping_required_message,
+    option,
+    safe_name,
+    texture_fields,
+)
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/api/tools/model"
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # documented: "Max 100MB"
+SLOT_WAIT_MAX_S = 60.0  # longest pause between submits while every sboxcool slot is taken
+_LOD_KEY = re.compile(r"lod(\d+)")
+_MESH_SUFFIXES = (".glb", ".obj", ".fbx")
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+class SboxcoolProvider(CloudProvider):
+    name = "sboxcool"
+    label = "sboxcool"
+    service_name = "sboxcool"
+    key_env_var = "SBOXCOOL_API_KEY"
+    credential_names = ("api_key",)
+    max_concurrent = 5  # documented per-user limit; the runner queues the rest without contacting sboxcool
+    poll_min_s = 3.0  # the docs poll every 3 s
+    poll_max_s = 15.0
+
+    def __init__(self) -> None:
+        # statusUrl of each job submitted by this process, by local job id (one provider serves all threads).
+        self._status_urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
+        try:
+            return super().run(spec, ctx)
+        finally:
+            with self._lock:
+                self._status_urls.pop(spec.job_id, None)
+
+    def auth_headers(self, spec: JobSpec) -> dict[str, str]:
+        return {"Authorization": f"Bearer {spec.credentials.get('api_key')}"}
+
+    def _redact(self, spec: JobSpec, text: str) -> str:
+        key = spec.credentials.get("api_key")
+        return text.replace(key, "***") if key and len(key) >= 6 else text
+
+    # -- submit ------------------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient) -> str:
+        validate_options(self.name, spec.options)  # again here: scripts and resumed specs bypass the UI
+        form = build_form(spec)
+        upload = self._upload_file(spec, ctx, form["format"])
+        textures = texture_fields(spec.snapshot.textures if spec.snapshot is not None else ())
+        size = upload.stat().st_size
+        low, high = self.poll_bounds(spec)
+        delay, refused = low, 0
+        while True:
+            ctx.check_cancelled()
+            ctx.emit(State.UPLOADING, 0.05, f"uploading {human_bytes(size)} to sboxcool")
+            try:
+                body = self._post(spec, client, form, upload, textures)
+                break
+            except RateLimitError as err:
+                refused += 1
+                left = ctx.time_left()
+                if left <= 0:
+                    raise RateLimitError(
+                        f"sboxcool had no free job slot before the deadline ({refused} tries): let your "
+                        "other sboxcool jobs finish, then submit again",
+                        status=429, service=self.service_name,
+                    ) from err  # fmt: skip
+                hint = (err.retry_after or 0.0) * time_scale()
+                wait = min(left, max(delay, hint))
+                log.info("sboxcool refused the submit of job %s with 429 (%d); next try in %.1f s",
+                         spec.job_id, refused, wait)  # fmt: skip
+                ctx.emit(State.QUEUED, None, f"waiting for a free sboxcool slot (try {refused + 1} next)")
+                ctx.sleep(wait)
+                delay = min(max(high, SLOT_WAIT_MAX_S * time_scale()), delay * self.POLL_GROWTH)
+        job_id = body.get("jobId")
+        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+            raise MalformedResponse(
+                service=self.service_name, remote_message="the submit answer has no jobId"
+            )
+        status_url = body.get("statusUrl")
+        if isinstance(status_url, str) and status_url and client.same_origin(client.url_for(status_url)):
+            with self._lock:
+                self._status_urls[spec.job_id] = status_url
+        log.info("sboxcool job %s accepted as %s", spec.job_id, job_id)
+        return job_id
+
+    def _upload_file(self, spec: JobSpec, ctx: WorkerContext, fmt: str) -> Path:
+        if fmt == "fbx":
+            if not spec.input_file or not Path(spec.input_file).is_file():
+                raise InputError("the FBX export of this object is missing: submit it again from Blender")
+            path = Path(spec.input_file)
+        else:
+            snap = spec.snapshot
+            if snap is None:
+                raise InputError("nothing to upload: the job has no mesh snapshot")
+            ctx.emit(State.EXPORTING, 0.02, "writing the OBJ upload")
+            path = Path(spec.work_dir) / "upload.obj"
+            try:
+                write_obj(path, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
+                          object_name=spec.source_name)  # fmt: skip
+            except ValueError as exc:
+                raise InputError(f"'{spec.source_name}' cannot be written as OBJ: {exc}") from exc
+        size = path.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise InputError(
+                f"the {fmt.upper()} upload of '{spec.source_name}' is {human_bytes(size)}, over sboxcool's "
+                f"{human_bytes(MAX_UPLOAD_BYTES)} limit: reduce it (e.g. a Decimate modifier) and submit "
+                "again"
+            )
+        return path
+
+    def _post(self, spec: JobSpec, client: HttpClient, form: dict[str, str], upload: Path,
+              textures: list[tuple[str, Path]]) -> dict[str, Any]:  # fmt: skip
+        # Files are opened per attempt; HttpClient rewinds them for its own retries.
+        with ExitStack() as stack:
+            name = f"{safe_name(spec.source_name)}.{form['format']}"
+            files: dict[str, tuple[str, Any, str]] = {
+                "file": (name, stack.enter_context(upload.open("rb")), "application/octet-stream")
+            }
+            for field, path in textures:
+                ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                tex_name = safe_name(path.stem, "texture") + path.suffix.lower()
+                files[field] = (tex_name, stack.enter_context(path.open("rb")), ctype)
+            return client.json("POST", API_PATH, data=form, files=files, expected=(200, 202))
+
+    # -- poll --------------------------------------------------------------------------------------
+
+    def poll(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str) -> Poll:
+        with self._lock:
+            url = self._status_urls.get(spec.job_id) or f"{API_PATH}/{quote(remote_id, safe='')}"
+        try:
+            body = client.json("GET", url)
+        except RateLimitError:
+            # The job keeps running remotely; a throttled status check only delays the next look.
+            return Poll(message="sboxcool is limiting requests; checking again shortly")
+        lines = body.get("progress")
+        last = next((s for s in reversed(lines) if isinstance(s, str) and s.strip()), "") if isinstance(
+            lines, list) else ""  # fmt: skip
+        message = self._redact(spec, one_line(last, 200))
+        status = str(body.get("status", "")).lower()
+        if status == "done":
+            return Poll(done=True, progress=1.0, message=message, payload=body)
+        if status in ("error", "failed"):
+            reason = remote_text(body.get("error")) or message or "no reason given"
+            error = self._redact(spec, one_line(reason))
+            result = body.get("result") if isinstance(body.get("result"), dict) else {}
+            mappings = clean_mappings(result.get("availableMappings"), lambda s: self._redact(spec, s))
+            if mappings:
+                ctx.emit(mappings=mappings)
+                raise JobFailed(mapping_required_message(result, error), remote_id=remote_id,
+                                remote_message=error)  # fmt: skip
+            return Poll(failed=error)
+        if status == "queued":
+            return Poll(progress=0.0, message=message or "queued at sboxcool")
+        if status != "running":
+            log.debug("sboxcool job %s reports status %r; treated as running", remote_id, status)
+        return Poll(message=message or "sboxcool is processing the model")
+
+    # -- collect -----------------------------------------------------------------------------------
+
+    def collect(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str,
+                poll: Poll) -> list[ResultFile]:  # fmt: skip
+        body = poll.payload
+        result = body.get("result") if isinstance(body.get("result"), dict) else {}
+        links = self._links(body)
+        work = Path(spec.work_dir)
+        plan = [(key, url, self._destination(work, spec, key, url)) for key, url in links.items()]
+        written: list[Path] = []
+        public = self._public_client(spec, ctx)  # temp links need no key: never send it there
+        try:
+            for number, (key, url, dest) in enumerate(plan):
+                ctx.check_cancelled()
+                ctx.emit(State.DOWNLOADING, 0.9 + 0.08 * number / len(plan), f"downloading {key}")
+                try:
+                    self.download_to(public, url, dest)
+                except AuthError as exc:
+                    raise ResultExpired(status=exc.status) from exc
+                written.append(dest)
+            results = self._results(spec, result, plan)
+            pbr = next((dest for key, _url, dest in plan if key == "pbrTextures"), None)
+            if pbr is not None:
+                folder = work / "pbr"
+                safe_extract_zip(pbr, folder)
+                pbr.unlink(missing_ok=True)
+                results.append(ResultFile(path=str(folder), kind="textures"))
+        except BaseException:
+            # A job that cannot deliver everything delivers nothing: no half set of LoDs to import.
+            for path in written:
+                path.unlink(missing_ok=True)
+            shutil.rmtree(work / "pbr", ignore_errors=True)
+            raise
+        finally:
+            public.close()
+        details = {
+            k: result[k] for k in ("originalFaces", "resultFaces", "boneMappingApplied") if k in result
+        }
+        if details:
+            ctx.emit(sboxcool=details)
+        return results
+
+    def _links(self, body: dict[str, Any]) -> dict[str, str]:
+        downloads = body.get("downloads")
+        links = {str(k): v for k, v in downloads.items() if isinstance(v, str) and v} if isinstance(
+            downloads, dict) else {}  # fmt: skip
+        if "lod0" not in links and isinstance(body.get("downloadUrl"), str) and body["downloadUrl"]:
+            links["lod0"] = body["downloadUrl"]  # documented as the LOD0 file
+        if "lod0" not in links:
+            raise MalformedResponse(
+                service=self.service_name, remote_message="the finished job has no LOD0 link"
+            )
+        return links
+
+    @staticmethod
+    def _destination(work: Path, spec: JobSpec, key: str, url: str) -> Path:
+        # Our names, never the service's: a link cannot choose where a file lands.
+        suffix = Path(urlsplit(url).path).suffix.lower()
+        match = _LOD_KEY.fullmatch(key)
+        if match:
+            return work / f"sbox_lod{int(match[1])}{suffix if suffix in _MESH_SUFFIXES else '.glb'}"
+        if key == "vmdl":
+            return work / f"{safe_name(spec.source_name)}.vmdl"
+        if key == "pbrTextures":
+            return work / "sbox_pbr_textures.zip"
+        tail = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ".bin"
+        return work / f"sbox_{safe_name(key, 'extra')}{tail}"
+
+    def _results(self, spec: JobSpec, result: dict[str, Any],
+                 plan: list[tuple[str, str, Path]]) -> list[ResultFile]:  # fmt: skip
+        lods = sorted((int(m[1]), dest) for key, _u, dest in plan if (m := _LOD_KEY.fullmatch(key)))
+        vmdl = next((dest for key, _u, dest in plan if key == "vmdl"), None)
+        thresholds = self._thresholds(spec, result, vmdl, [level for level, _ in lods])
+        out = [ResultFile(path=str(dest), kind="mesh", lod=level, switch_threshold=thresholds[level])
+               for level, dest in lods]  # fmt: skip
+        if vmdl is not None:
+            out.append(ResultFile(path=str(vmdl), kind="vmdl"))
+        wanted = int(option(spec.options, "lod_levels"))
+        if len(lods) != wanted + 1:
+            log.warning("sboxcool returned %d LoD file(s) for %d requested level(s)", len(lods), wanted)
+        return out
+
+    def _thresholds(self, spec: JobSpec, result: dict[str, Any], vmdl: Path | None,
+                    levels: list[int]) -> dict[int, float]:  # fmt: skip
+        found: dict[int, float] = {}
+        for lod in result.get("lods") or []:
+            if isinstance(lod, dict) and isinstance(lod.get("level"), int):
+                try:
+                    found[lod["level"]] = float(lod["threshold"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+        if vmdl is not None and any(level not in found for level in levels if level):
+            try:
+                for index, (name, threshold, _file) in enumerate(parse_vmdl_lods(vmdl.read_text("utf-8"))):
+                    match = re.search(r"(\d+)$", name)
+                    found.setdefault(int(match[1]) if match else index, threshold)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                log.warning("could not read LoD thresholds from the .vmdl: %s", exc)
+        count = max(max(levels, default=0), 1)
+        top = float(option(spec.options, "lod_max_threshold"))
+        # Documented: "Each LoD gets a switch threshold distributed linearly up to lodMaxThreshold".
+        return {level: 0.0 if level == 0 else found.get(level, top * level / count) for level in levels}
+
+    def _public_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
+        return HttpClient(
+            spec.base_url,
+            auth_headers=None,
+            user_agent=USER_AGENT,
+            cancel_event=ctx.cancel_event,
+            service_name=self.service_name,
+            backoff_base=1.0 * time_scale(),
+            backoff_max=30.0 * max(time_scale(), 0.01),
+        )
