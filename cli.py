@@ -26,8 +26,9 @@ from . import job_engine, job_resume
 from .blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from .blender_io.mesh_arrays import face_stats
 from .core.errors import InputError, RetopoError
-from .core.files import atomic_write_bytes, atomic_write_json, check_writable_dir
+from .core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from .core.validation import validate_options
+from .core.vmdl import write_vmdl
 
 PROVIDERS = ("local", "csm", "tripo", "sboxcool")
 
@@ -65,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
-    p.add_argument("--attach", metavar="ID",
-                   help="poll and import this remote job/session id instead of submitting (one INPUT)")
+    p.add_argument(
+        "--attach",
+        metavar="ID",
+        help="poll and import this remote job/session id instead of submitting (one INPUT)",
+    )
     csm = p.add_argument_group("csm")
     csm.add_argument("--model", choices=("swift", "precision"), default="swift", help="CSM model")
     csm.add_argument(
@@ -175,6 +179,8 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
         })  # fmt: skip
     extras = _copy_extras(record, out_dir, path.stem)
+    if "vmdl" in extras:
+        extras["vmdl"] = _write_vmdl(out_dir, path.stem, outputs)
     result = {
         **extras,
         "input": str(path),
@@ -218,6 +224,21 @@ def _copy_extras(record: Any, out_dir: Path, stem: str) -> dict[str, str]:
                 atomic_write_bytes(target, file.read_bytes())
             extras["textures"] = str(folder)
     return extras
+
+
+def _write_vmdl(out_dir: Path, stem: str, outputs: list[dict[str, Any]]) -> str:
+    """The service's .vmdl names the service's files; ours points at the files written beside it.
+
+    Paths are relative to the s&box project's Assets folder: copy the outputs to ``Assets/models/<stem>/``.
+    """
+    lods = [
+        {"name": f"LOD{o['lod']}", "filename": f"models/{stem}/{Path(o['path']).name}",
+         "switch_threshold": float(o["switch_threshold"]) if o["lod"] else 0.0}
+        for o in sorted(outputs, key=lambda o: o["lod"])
+    ]  # fmt: skip
+    target = out_dir / f"{stem}.vmdl"
+    atomic_write_text(target, write_vmdl(lods))
+    return str(target)
 
 
 def main(argv: list[str]) -> int:

@@ -60,7 +60,7 @@ def _source_color_image(source: bpy.types.Object | None):
     if source is None:
         return None
     for slot in source.material_slots:
-        tree = slot.material.node_tree if slot.material and slot.material.use_nodes else None
+        tree = slot.material.node_tree if slot.material else None
         for node in tree.nodes if tree else ():
             if node.type == "BSDF_PRINCIPLED" and node.inputs["Base Color"].is_linked:
                 upstream = node.inputs["Base Color"].links[0].from_node
@@ -75,7 +75,8 @@ def pbr_material(folder: Path, source: bpy.types.Object | None, name: str) -> bp
     if not maps and color is None:
         return None
     material = bpy.data.materials.new(name)
-    material.use_nodes = True
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True  # always on (and deprecated) from Blender 5.0
     nodes, links = material.node_tree.nodes, material.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
 

@@ -89,7 +89,7 @@ def material_textures(obj: bpy.types.Object):
     """Yield (material name, slot, absolute image path) for image textures wired into a Principled BSDF."""
     for slot in obj.material_slots:
         material = slot.material
-        if material is None or not material.use_nodes or material.node_tree is None:
+        if material is None or material.node_tree is None:
             continue
         for node in material.node_tree.nodes:
             if node.type != "BSDF_PRINCIPLED":

@@ -34,6 +34,7 @@ def reset(addon) -> None:
     for provider in PREF_KEYS:
         setattr(prefs, f"{provider}_base_url", "")
     os.environ.pop("RETOPO_HUB_TIME_SCALE", None)
+    bpy.context.preferences.system.use_online_access = False
 
 
 def low_poly_fbx() -> bytes:
