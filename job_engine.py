@@ -165,11 +165,11 @@ def _resumable(context, dedupe_key: str) -> dict[str, Any] | None:
     return entry
 
 
-def _new_record(context, *, job_id, provider, source, options, work_dir, remote_id=""):
+def _new_record(context, *, job_id, provider, source, options, work_dir, remote_id="", source_name=""):
     record = context.scene.retopo_hub.jobs.add()
     now = time.time()
     record.job_id, record.provider = job_id, provider
-    record.source_name = source.name if source is not None else ""
+    record.source_name = source.name if source is not None else source_name
     record.source_uid = source.session_uid if source is not None else 0
     record.state, record.progress, record.message = "queued", 0.0, "queued"
     record.created = record.updated = now
@@ -230,6 +230,7 @@ def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | N
     record = find_record(job_id) or _new_record(
         context, job_id=job_id, provider=provider, source=source, options=options,
         work_dir=entry.get("work_dir") or "", remote_id=entry.get("remote_id") or "",
+        source_name=entry.get("source_name") or "",
     )  # fmt: skip
     if source is not None:
         record.source_name, record.source_uid = source.name, source.session_uid

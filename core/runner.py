@@ -97,6 +97,7 @@ class JobRunner:
             name: threading.BoundedSemaphore(max(1, p.max_concurrent)) for name, p in self._providers.items()
         }
         self._lock = threading.Lock()
+        self._closing = False  # set by shutdown(): stopped jobs stay resumable in the journal
 
     # -- main thread -------------------------------------------------------------------------------
 
@@ -153,6 +154,9 @@ class JobRunner:
         return True
 
     def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker (add-on disabled, Blender quitting). Unlike a cancel, the journal keeps the
+        jobs as they were, so the next session resumes them instead of losing a paid job."""
+        self._closing = True
         with self._lock:
             events = list(self._cancel.values())
             threads = list(self._threads.values())
@@ -175,7 +179,7 @@ class JobRunner:
         journal = Journal(spec.journal_dir) if spec.journal_dir else None
 
         def emit(event: JobEvent) -> None:
-            if journal is not None:
+            if journal is not None and not (self._closing and event.state is State.CANCELLED):
                 changes: dict[str, object] = {}
                 if event.remote_id:
                     changes["remote_id"] = event.remote_id

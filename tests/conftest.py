@@ -64,10 +64,16 @@ def addon():
 
 
 @pytest.fixture
-def blank(addon):
-    """An empty file with the extension enabled; yields bpy."""
+def blank(addon, tmp_path):
+    """An empty file with the extension enabled and a job folder of its own; yields bpy.
+
+    A fresh job folder per test keeps the journal of one test from being resumed by the next.
+    """
     import bpy
 
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    prefs.cache_dir = str(tmp_path / "jobs")
     bpy.ops.wm.read_homefile(use_empty=True)
     yield bpy
     addon.job_engine.shutdown()
+    prefs.cache_dir = ""

@@ -125,6 +125,7 @@ def test_cancel_stops_the_child_and_imports_nothing(blank, addon):
 
 def test_results_land_in_the_extension_user_folder(blank, addon):
     bpy = blank
+    bpy.context.preferences.addons[addon.__name__].preferences.cache_dir = ""
     rock = ico_sphere("Where")
     rock.retopo_hub.target_faces = 800
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
