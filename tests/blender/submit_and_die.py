@@ -5,13 +5,15 @@ kill this process with SIGKILL, as a crash would (no cleanup, no unregister, no 
     python submit_and_die.py PROVIDER BASE_URL API_KEY JOB_DIR BLEND_OR_- [save]
 """
 
+import importlib
 import os
 import signal
 import sys
 import time
 
-import bpy  # noqa: I001 - bpy must come first: it makes addon_utils importable
-import addon_utils
+import bpy
+
+addon_utils = importlib.import_module("addon_utils")  # importable only once bpy is
 
 provider, base_url, api_key, job_dir, blend = sys.argv[1:6]
 save = sys.argv[6:] == ["save"]
