@@ -155,7 +155,7 @@ def test_cli_with_environment_credentials(csm, addon, tmp_path, capsys, monkeypa
 def test_missing_key_and_online_access_off_send_nothing(csm, addon):
     rock = ico_sphere("Rock")
     rock.retopo_hub.provider = "csm"
-    reset(addon)
+    configure(addon, "csm", csm.base_url, api_key="")
     message = _submit_fails("no CSM.ai credentials")
     assert "CSM_API_KEY" in message and "Preferences > Add-ons > Retopo Hub" in message
     assert bpy.context.scene.retopo_hub.jobs[-1].state == "failed"
