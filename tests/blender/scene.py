@@ -9,8 +9,8 @@ import bpy
 import numpy as np
 
 
-def ico_sphere(name: str = "Rock", *, subdivisions: int = 5, location=(1.0, 2.0, 3.0)) -> bpy.types.Object:
-    """A slightly bumpy icosphere (20480 triangles at 5 subdivisions), selected and active."""
+def ico_sphere(name: str = "Rock", *, subdivisions: int = 6, location=(1.0, 2.0, 3.0)) -> bpy.types.Object:
+    """A slightly bumpy icosphere, selected and active: 20 * 4 ** (subdivisions - 1) triangles (20480 at 6)."""
     bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=subdivisions, radius=1.0, location=location)
     obj = bpy.context.active_object
     obj.name = obj.data.name = name
@@ -23,6 +23,7 @@ def ico_sphere(name: str = "Rock", *, subdivisions: int = 5, location=(1.0, 2.0,
     obj.rotation_euler = (0.3, 0.0, 0.7)
     obj.scale = (1.5, 1.5, 1.5)
     select_only(obj)
+    bpy.context.view_layer.update()  # so matrix_world (and fingerprints) reflect the transform
     return obj
 
 

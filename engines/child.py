@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Child-process entry point: ``python -m engines.child IN.npz PARAMS.json OUT.npz``.
+
+Contract: IN.npz holds ``verts`` float32 (N, 3) and ``tris`` int32 (M, 3); PARAMS.json holds the
+``EngineParams`` fields. Stdout carries one JSON object per line and nothing else:
+``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``. OUT.npz gets,
+per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
+and ``lod{i}_target_faces`` (plus ``lod_count``), written to a temporary name beside it and moved into place
+with os.replace, so readers never see half a file. Exit codes: 0 done, 2 EngineError (``{"error": ...}``,
+the message is for the user; a cancelled job adds ``"cancelled": true``), 1 anything else
+(``{"error": "internal error: <type>: <msg>"}``). SIGTERM asks for a cooperative stop at the next stage
+boundary (a running Instant Meshes or decimation call is not interrupted; kill the process for that).
+Native libraries print to file descriptor 1; it is pointed at /dev/null for the duration so only protocol
+lines reach the parent. Imports the stdlib, numpy and the engine's own modules only; never touches bpy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import EngineCancelled, EngineError, EngineInputError, one_line
+from .pipeline import EngineParams, LodResult, run
+
+log = logging.getLogger(__name__)
+
+USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz"
+# Progress lines closer together than this are dropped unless the message changes; keeps the pipe quiet.
+PROGRESS_INTERVAL = 0.1
+
+
+class _Protocol:
+    """Writes the JSON-lines protocol through sys.stdout (which main points at the real stdout)."""
+
+    def __init__(self) -> None:
+        self._last_time = 0.0
+        self._last_message = ""
+
+    @staticmethod
+    def emit(payload: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(payload, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+
+    def progress(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if message == self._last_message and now - self._last_time < PROGRESS_INTERVAL:
+            return
+        self._last_time, self._last_message = now, message
+        self.emit({"progress": round(float(fraction), 4), "message": one_line(message)})
+
+
+@contextmanager
+def _protocol_stdout() -> Iterator[None]:
+    """Keep a private copy of the real stdout for protocol lines and silence fd 1 for native code."""
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved_stdout = sys.stdout
+    stream: TextIO = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", buffering=1)
+    try:
+        os.dup2(devnull, 1)
+        sys.stdout = stream
+        yield
+    finally:
+        with suppress(OSError, ValueError):
+            stream.flush()
+        sys.stdout = saved_stdout
+        os.dup2(saved_fd, 1)
+        for fd in (saved_fd, devnull):
+            os.close(fd)
+        stream.close()
+
+
+@contextmanager
+def _cancel_on_sigterm() -> Iterator[list[bool]]:
+    flag = [False]
+    if not hasattr(signal, "SIGTERM") or not _is_main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        flag[0] = True
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _is_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def load_params(path: str | os.PathLike[str]) -> EngineParams:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise EngineInputError(f"could not read engine parameters {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EngineInputError(f"engine parameters in {path} must be a JSON object")
+    return EngineParams.from_dict(data)
+
+
+def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return np.asarray(data["verts"]), np.asarray(data["tris"])
+    except KeyError as exc:
+        raise EngineInputError(f"{path} must hold 'verts' and 'tris' arrays; missing {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise EngineInputError(f"could not read the mesh file {path}: {exc}") from exc
+
+
+def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {"lod_count": np.asarray(len(results), dtype=np.int64)}
+    for item in results:
+        key = f"lod{item.lod}_"
+        arrays[key + "verts"] = item.mesh.verts
+        arrays[key + "face_sizes"] = item.mesh.face_sizes
+        arrays[key + "corner_verts"] = item.mesh.corner_verts
+        arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
+        arrays[key + "target_faces"] = np.asarray(item.target_faces, dtype=np.int64)
+    return arrays
+
+
+def write_results(path: str | os.PathLike[str], results: Sequence[LodResult]) -> None:
+    """Write OUT.npz atomically: temp file in the same folder, then os.replace."""
+    final = Path(path)
+    temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        # Writing through an open handle stops np.savez from appending ".npz" to the temp name.
+        with open(temp, "wb") as fh:
+            np.savez(fh, **result_arrays(results))
+            fh.flush()
+            os.fsync(fh.fileno())
+        temp.replace(final)
+    except OSError as exc:
+        with suppress(OSError):
+            temp.unlink()
+        raise EngineInputError(f"could not write the result file {final}: {exc}") from exc
+
+
+def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "lod": item.lod,
+            "faces": item.mesh.face_count,
+            "quads": item.mesh.quad_count,
+            "tris": item.mesh.tri_count,
+            "verts": item.mesh.vert_count,
+            "target_faces": item.target_faces,
+            "switch_threshold": item.switch_threshold,
+        }
+        for item in results
+    ]
+
+
+def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> int:
+    in_path, params_path, out_path = argv
+    params = load_params(params_path)
+    verts, tris = load_mesh(in_path)
+    protocol.progress(0.0, f"loaded {tris.shape[0]:,} triangles")
+    results = run(params, verts, tris, progress=protocol.progress, cancelled=lambda: cancel_flag[0])
+    write_results(out_path, results)
+    protocol.emit({"done": True, "lods": summary(results)})
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one job; returns the process exit code (0 ok, 2 engine error, 1 internal error)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    protocol = _Protocol()
+    with _protocol_stdout(), _cancel_on_sigterm() as cancel_flag:
+        if len(args) != 3:
+            protocol.emit({"error": USAGE})
+            return 2
+        try:
+            return _work(args, protocol, cancel_flag)
+        except EngineCancelled as exc:
+            protocol.emit({"error": one_line(str(exc)), "cancelled": True})
+            return 2
+        except EngineError as exc:
+            protocol.emit({"error": one_line(str(exc))})
+            return 2
+        except Exception as exc:
+            log.exception("engine child failed")
+            protocol.emit({"error": one_line(f"internal error: {type(exc).__name__}: {exc}")})
+            return 1
+
+
+if __name__ == "__main__":
+    # Logs go to stderr (stdout is the protocol); RETOPO_HUB_ENGINE_LOG=DEBUG shows the stage timings.
+    level_name = os.environ.get("RETOPO_HUB_ENGINE_LOG", "WARNING").upper()
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level_name, logging.WARNING),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    sys.exit(main())

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Procedural reference meshes for the engine's tests and benchmarks.
+
+Contract: each function returns (verts float32 (N, 3), tris int32 (M, 3)) in unit-scale object space,
+built with numpy only, deterministically. Never touches bpy; nothing in the add-on's runtime path uses it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_ICOSAHEDRON_FACES = np.array(
+    [
+        [0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11],
+        [1, 5, 9], [5, 11, 4], [11, 10, 2], [10, 7, 6], [7, 1, 8],
+        [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8], [3, 8, 9],
+        [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1],
+    ]
+)  # fmt: skip
+
+
+def icosphere(subdivisions: int, radius: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit icosphere with 20 * 4**subdivisions triangles (5 -> 20,480; 6 -> 81,920; 8 -> 1,310,720)."""
+    golden = (1.0 + 5.0**0.5) / 2.0
+    verts = np.array(
+        [
+            [-1, golden, 0], [1, golden, 0], [-1, -golden, 0], [1, -golden, 0],
+            [0, -1, golden], [0, 1, golden], [0, -1, -golden], [0, 1, -golden],
+            [golden, 0, -1], [golden, 0, 1], [-golden, 0, -1], [-golden, 0, 1],
+        ],
+        dtype=np.float64,
+    )  # fmt: skip
+    faces = _ICOSAHEDRON_FACES.copy()
+    for _ in range(subdivisions):
+        edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+        unique, inverse = np.unique(edges, axis=0, return_inverse=True)
+        mids = (verts[unique[:, 0]] + verts[unique[:, 1]]) / 2.0
+        m = inverse.reshape(3, -1).T + verts.shape[0]
+        verts = np.vstack([verts, mids])
+        a, b, c = faces.T
+        ab, bc, ca = m.T
+        faces = np.concatenate(
+            [np.stack(t, axis=1) for t in ((a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca))]
+        )
+    verts *= radius / np.linalg.norm(verts, axis=1, keepdims=True)
+    return verts.astype(np.float32), faces.astype(np.int32)
+
+
+def uv_sphere(segments: int, rings: int, radius: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Latitude/longitude sphere: 2 * segments * (rings - 1) triangles with thin fans at the poles.
+
+    ``uv_sphere(200, 141)`` has 56,000 triangles.
+    """
+    theta = np.linspace(0.0, np.pi, rings + 1)[1:-1]
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    tt, pp = np.meshgrid(theta, phi, indexing="ij")
+    body = np.stack([np.sin(tt) * np.cos(pp), np.sin(tt) * np.sin(pp), np.cos(tt)], axis=-1).reshape(-1, 3)
+    verts = np.vstack([body, [[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]]) * radius
+    north, south = body.shape[0], body.shape[0] + 1
+    # Rows of the grid run over latitude (rings - 1 of them), columns wrap around in longitude.
+    bands = _grid_faces(rings - 1, segments, False, True)
+    j = np.arange(segments)
+    top = np.stack([np.full(segments, north), j, (j + 1) % segments], axis=1)
+    last = (rings - 2) * segments
+    bottom = np.stack([np.full(segments, south), last + (j + 1) % segments, last + j], axis=1)
+    faces = np.concatenate([bands, top, bottom])
+    return verts.astype(np.float32), faces.astype(np.int32)
+
+
+def _grid_faces(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> np.ndarray:
+    cu = nu if wrap_u else nu - 1
+    cv = nv if wrap_v else nv - 1
+    i = np.arange(cu)[:, None]
+    j = np.arange(cv)[None, :]
+    a = i * nv + j
+    b = ((i + 1) % nu) * nv + j
+    c = ((i + 1) % nu) * nv + (j + 1) % nv
+    d = i * nv + (j + 1) % nv
+    return np.concatenate(
+        [np.stack([a, b, c], -1).reshape(-1, 3), np.stack([a, c, d], -1).reshape(-1, 3)]
+    ).astype(np.int32)
+
+
+def torus(nu: int, nv: int, major: float = 1.0, minor: float = 0.35, bumps: float = 0.0):
+    """Torus of 2 * nu * nv triangles; ``bumps`` adds a smooth sin*sin relief (fraction of ``minor``).
+
+    ``torus(708, 708, bumps=0.1)`` is the 1,002,528-triangle benchmark mesh.
+    """
+    u = np.linspace(0.0, 2.0 * np.pi, nu, endpoint=False)
+    w = np.linspace(0.0, 2.0 * np.pi, nv, endpoint=False)
+    uu, ww = np.meshgrid(u, w, indexing="ij")
+    r = minor * (1.0 + bumps * np.sin(7 * uu) * np.sin(5 * ww))
+    ring = major + r * np.cos(ww)
+    verts = np.stack([ring * np.cos(uu), ring * np.sin(uu), r * np.sin(ww)], axis=-1).reshape(-1, 3)
+    return verts.astype(np.float32), _grid_faces(nu, nv, True, True)
+
+
+def wavy_plane(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Open unit square with a gentle wave, 2 * (n - 1) * (m - 1) triangles, one boundary loop."""
+    x, y = np.meshgrid(np.linspace(0.0, 1.0, n), np.linspace(0.0, 1.0, m), indexing="ij")
+    z = 0.05 * np.sin(6.0 * x) * np.cos(5.0 * y)
+    verts = np.stack([x, y, z], axis=-1).reshape(-1, 3)
+    return verts.astype(np.float32), _grid_faces(n, m, False, False)

@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The engine child process: JSON-lines protocol, atomic result file, exit codes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from retopo_hub.engines import child
+from retopo_hub.engines.shapes import icosphere, torus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("pynanoinstantmeshes")
+pytest.importorskip("fast_simplification")
+
+
+def _write_job(folder: Path, verts: np.ndarray, tris: np.ndarray, params: dict) -> tuple[Path, Path, Path]:
+    mesh = folder / "in.npz"
+    np.savez(mesh, verts=verts.astype(np.float32), tris=tris.astype(np.int32))
+    settings = folder / "params.json"
+    settings.write_text(json.dumps(params), encoding="utf-8")
+    return mesh, settings, folder / "out.npz"
+
+
+def _run_child(*args: Path | str) -> tuple[int, list[dict], str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "engines.child", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # Every stdout line must be a JSON object: native chatter must not leak into the protocol.
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert all(isinstance(line, dict) for line in lines)
+    return proc.returncode, lines, proc.stderr
+
+
+def test_round_trip(tmp_path):
+    mesh, settings, out = _write_job(
+        tmp_path, *torus(120, 80), {"mode": "quad", "target_faces": 1500, "lod_levels": 2, "seed": 1}
+    )
+    code, lines, stderr = _run_child(mesh, settings, out)
+    assert code == 0, stderr
+    progress = [line for line in lines if "progress" in line]
+    assert progress and all(0.0 <= line["progress"] <= 1.0 and line["message"] for line in progress)
+    done = lines[-1]
+    assert done["done"] is True and [lod["lod"] for lod in done["lods"]] == [0, 1, 2]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temp file left behind"
+    with np.load(out) as data:
+        assert int(data["lod_count"]) == 3
+        for summary in done["lods"]:
+            key = f"lod{summary['lod']}_"
+            verts = data[key + "verts"]
+            sizes = data[key + "face_sizes"]
+            corners = data[key + "corner_verts"]
+            assert verts.dtype == np.float32 and verts.shape[1] == 3
+            assert sizes.dtype == np.int32 and corners.dtype == np.int32
+            assert sizes.shape[0] == summary["faces"] and corners.shape[0] == int(sizes.sum())
+            assert int(np.count_nonzero(sizes == 4)) == summary["quads"]
+            assert int(np.count_nonzero(sizes == 3)) == summary["tris"]
+            assert float(data[key + "switch_threshold"]) == summary["switch_threshold"]
+            assert int(data[key + "target_faces"]) == summary["target_faces"]
+    lod0 = done["lods"][0]
+    assert abs(lod0["faces"] - 1500) <= 150 and lod0["quads"] == lod0["faces"]
+    assert done["lods"][2]["switch_threshold"] == 50.0
+
+
+def test_output_name_without_npz_suffix_is_kept(tmp_path):
+    mesh, settings, _ = _write_job(tmp_path, *icosphere(3), {"mode": "decimate", "target_faces": 300})
+    target = tmp_path / "result.bin"
+    code, lines, stderr = _run_child(mesh, settings, target)
+    assert code == 0, stderr
+    assert target.exists() and not (tmp_path / "result.bin.npz").exists()
+    assert lines[-1]["lods"][0]["faces"] == 300
+
+
+def test_engine_error_exits_2_with_one_line(tmp_path):
+    verts, tris = icosphere(2)
+    verts = verts.copy()
+    verts[3] = np.nan
+    mesh, settings, out = _write_job(tmp_path, verts, tris, {"mode": "quad", "target_faces": 100})
+    code, lines, _ = _run_child(mesh, settings, out)
+    assert code == 2
+    assert "NaN" in lines[-1]["error"] and "\n" not in lines[-1]["error"]
+    assert not out.exists()
+
+
+def test_bad_parameters_and_usage(tmp_path):
+    mesh, settings, out = _write_job(tmp_path, *icosphere(2), {"mode": "quad"})
+    code, lines, _ = _run_child(mesh, settings, out)
+    assert code == 2 and "missing engine parameter" in lines[-1]["error"]
+    settings.write_text("{not json", encoding="utf-8")
+    code, lines, _ = _run_child(mesh, settings, out)
+    assert code == 2 and "could not read engine parameters" in lines[-1]["error"]
+    code, lines, _ = _run_child(mesh, settings)
+    assert code == 2 and lines[-1]["error"].startswith("usage:")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM terminates at once on Windows")
+def test_sigterm_cancels_between_stages(tmp_path):
+    mesh, settings, out = _write_job(
+        tmp_path, *torus(200, 140), {"mode": "quad", "target_faces": 3000, "lod_levels": 5}
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engines.child", str(mesh), str(settings), str(out)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    first = json.loads(proc.stdout.readline())
+    assert "progress" in first
+    proc.send_signal(signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=120)
+    last = json.loads(rest.splitlines()[-1])
+    assert proc.returncode == 2 and last["cancelled"] is True
+    assert not out.exists()
+
+
+def test_internal_error_exits_1(tmp_path, monkeypatch, capfd):
+    mesh, settings, out = _write_job(tmp_path, *icosphere(2), {"mode": "decimate", "target_faces": 100})
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(child, "run", boom)
+    assert child.main([str(mesh), str(settings), str(out)]) == 1
+    lines = [json.loads(line) for line in capfd.readouterr().out.splitlines()]
+    assert lines[-1] == {"error": "internal error: RuntimeError: boom second line"}
+
+
+def test_in_process_main_restores_stdout(tmp_path, capfd):
+    mesh, settings, out = _write_job(tmp_path, *icosphere(3), {"mode": "quad", "target_faces": 200})
+    assert child.main([str(mesh), str(settings), str(out)]) == 0
+    print("after")
+    captured = capfd.readouterr().out.splitlines()
+    assert captured[-1] == "after"
+    assert json.loads(captured[-2])["done"] is True

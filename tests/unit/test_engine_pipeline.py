@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The whole job: parameters, LOD0, LoD chain, progress and cancellation."""
+
+import numpy as np
+import pytest
+from retopo_hub.engines import EngineCancelled, EngineInputError
+from retopo_hub.engines.lod import lod_ratios, switch_thresholds
+from retopo_hub.engines.pipeline import EngineParams, run, triangle_equivalent
+from retopo_hub.engines.shapes import icosphere, torus
+
+pytest.importorskip("pynanoinstantmeshes")
+pytest.importorskip("fast_simplification")
+
+
+@pytest.fixture(scope="module")
+def torus56k() -> tuple[np.ndarray, np.ndarray]:
+    return torus(200, 140, bumps=0.1)
+
+
+def test_quad_job_with_lods(torus56k):
+    params = EngineParams(mode="quad", target_faces=3000, lod_levels=3, lod_final_ratio=0.15)
+    seen: list[tuple[float, str]] = []
+    results = run(params, *torus56k, progress=lambda f, m: seen.append((f, m)))
+    assert [r.lod for r in results] == [0, 1, 2, 3]
+    lod0 = results[0].mesh
+    assert abs(lod0.face_count - 3000) <= 300 and lod0.quad_count == lod0.face_count
+    assert results[0].target_faces == 3000
+    base = triangle_equivalent(lod0)
+    assert base == 2 * lod0.face_count
+    ratios = lod_ratios(3, 0.15)
+    for item, ratio, threshold in zip(results, ratios, switch_thresholds(3, 50.0), strict=True):
+        assert item.switch_threshold == threshold
+        if item.lod:
+            assert item.target_faces == round(ratio * base)
+            assert item.mesh.tri_count == item.mesh.face_count
+            assert abs(item.mesh.face_count - item.target_faces) <= 0.1 * item.target_faces
+    counts = [r.mesh.face_count for r in results[1:]]
+    assert counts == sorted(counts, reverse=True)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+
+
+def test_decimate_job(torus56k):
+    results = run(EngineParams(mode="decimate", target_faces=8000, lod_levels=2), *torus56k)
+    assert abs(results[0].mesh.face_count - 8000) <= 800
+    assert results[-1].target_faces == round(0.15 * results[0].mesh.face_count)
+
+
+def test_triangle_lod0(torus56k):
+    results = run(EngineParams(mode="quad", target_faces=4000, quads=False, lod_levels=1), *torus56k)
+    assert results[0].mesh.tri_count == results[0].mesh.face_count
+    assert abs(results[0].mesh.face_count - 4000) <= 400
+
+
+def test_tiny_lods_keep_at_least_a_tetrahedron():
+    results = run(
+        EngineParams(mode="decimate", target_faces=20, lod_levels=2, lod_final_ratio=0.01), *icosphere(2)
+    )
+    assert results[-1].target_faces == 4
+    assert results[-1].mesh.face_count >= 4
+
+
+def test_cancellation_between_stages(torus56k):
+    calls = {"n": 0}
+
+    def cancelled() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    with pytest.raises(EngineCancelled):
+        run(EngineParams(mode="decimate", target_faces=5000, lod_levels=3), *torus56k, cancelled=cancelled)
+    with pytest.raises(EngineCancelled):
+        run(EngineParams(mode="quad", target_faces=500), *torus56k, cancelled=lambda: True)
+
+
+def test_decimate_target_must_be_below_source():
+    with pytest.raises(EngineInputError, match="below the source's 320 faces"):
+        run(EngineParams(mode="decimate", target_faces=400), *icosphere(2))
+
+
+def test_bad_input_mesh_reaches_the_caller():
+    verts, tris = icosphere(2)
+    verts = verts.copy()
+    verts[5] = np.nan
+    with pytest.raises(EngineInputError, match="NaN"):
+        run(EngineParams(mode="quad", target_faces=100), verts, tris)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"mode": "voxel", "target_faces": 100}, "one of quad, decimate"),
+        ({"mode": "quad", "target_faces": 2}, "from 4 to 1,000,000"),
+        ({"mode": "quad", "target_faces": 100.5}, "whole number"),
+        ({"mode": "quad", "target_faces": 100, "lod_levels": 9}, "0 to 5"),
+        ({"mode": "quad", "target_faces": 100, "lod_final_ratio": 0.0}, "above 0.001"),
+        ({"mode": "quad", "target_faces": 100, "lod_max_threshold": 0}, "from 1 to 500"),
+        ({"mode": "quad", "target_faces": 100, "quads": "yes"}, "true or false"),
+    ],
+)
+def test_parameter_validation(fields, message):
+    with pytest.raises(EngineInputError, match=message):
+        EngineParams(**fields)
+
+
+def test_params_round_trip_through_dicts():
+    params = EngineParams(mode="quad", target_faces=1234, lod_levels=2, seed=7)
+    assert EngineParams.from_dict(params.to_dict()) == params
+    assert EngineParams.from_dict({"mode": "decimate", "target_faces": 500.0}).target_faces == 500
+    with pytest.raises(EngineInputError, match="unknown engine parameter"):
+        EngineParams.from_dict({"mode": "quad", "target_faces": 10, "colour": "red"})
+    with pytest.raises(EngineInputError, match="missing engine parameter"):
+        EngineParams.from_dict({"mode": "quad"})
