@@ -18,6 +18,7 @@ from typing import Any
 import bpy
 import numpy as np
 
+from ..core import meshfile
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
 from .materials import attach_extras
@@ -26,6 +27,7 @@ from .mesh_arrays import mesh_from_arrays
 log = logging.getLogger(__name__)
 
 PROP_PREFIX = "retopo_hub_"
+OWN_OBJ_READER_MAX_BYTES = 64 << 20  # larger OBJs go to Blender's importer, which is faster on big files
 MESH_IMPORTERS = {".obj": "obj", ".glb": "gltf", ".gltf": "gltf", ".fbx": "fbx"}
 
 
@@ -145,6 +147,8 @@ def import_mesh_file(path: Path) -> bpy.types.Mesh:
         raise RetopoError(f"cannot import {path.name}: unsupported result format {path.suffix}")
     if not path.is_file():
         raise RetopoError(f"the result file {path.name} is missing: submit again")
+    if kind == "obj" and path.stat().st_size <= OWN_OBJ_READER_MAX_BYTES:
+        return _read_obj(path)
     before = set(bpy.data.objects)
     before_meshes = set(bpy.data.meshes)
     try:
@@ -168,6 +172,20 @@ def import_mesh_file(path: Path) -> bpy.types.Mesh:
         return result
     finally:
         _remove_new(before, before_meshes, keep=result)
+
+
+def _read_obj(path: Path) -> bpy.types.Mesh:
+    # Our reader for service OBJs: no operator, no context, and it keeps quads and UVs exactly. Blender
+    # 4.2's threaded OBJ importer crashed now and then with our worker threads running.
+    try:
+        data = meshfile.read_obj(path)
+    except ValueError as exc:
+        raise RetopoError(f"could not read the result {path.name}: {exc}") from exc
+    if len(data["face_sizes"]) == 0:
+        raise RetopoError(f"the result {path.name} contains no mesh: submit again")
+    return mesh_from_arrays(
+        "retopo", data["verts"], data["face_sizes"], data["corner_verts"], data.get("corner_uvs")
+    )
 
 
 def _merge_world_space(objects: list[bpy.types.Object]) -> bpy.types.Mesh:

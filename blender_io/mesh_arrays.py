@@ -115,7 +115,11 @@ def _image_feeding(socket, depth: int = 0):
 
 
 def mesh_from_arrays(
-    name: str, verts: np.ndarray, face_sizes: np.ndarray, corner_verts: np.ndarray
+    name: str,
+    verts: np.ndarray,
+    face_sizes: np.ndarray,
+    corner_verts: np.ndarray,
+    corner_uvs: np.ndarray | None = None,
 ) -> bpy.types.Mesh:
     verts = np.ascontiguousarray(verts, dtype=np.float32).reshape(-1, 3)
     face_sizes = np.ascontiguousarray(face_sizes, dtype=np.int32)
@@ -130,6 +134,9 @@ def mesh_from_arrays(
     if len(face_sizes) > 1:
         np.cumsum(face_sizes[:-1], out=starts[1:])
     mesh.polygons.foreach_set("loop_start", starts)
+    if corner_uvs is not None and len(corner_uvs) == len(corner_verts):
+        layer = mesh.uv_layers.new(name="UVMap")
+        layer.data.foreach_set("uv", np.ascontiguousarray(corner_uvs, dtype=np.float32).ravel())
     mesh.update(calc_edges=True)
     mesh.validate(clean_customdata=False)
     return mesh

@@ -40,13 +40,14 @@ def test_key_never_lands_in_blend_journal_reports_or_logs(addon, blank, sbox, tm
     job_dir = Path(bpy.context.preferences.addons[addon.__name__].preferences.cache_dir)
     assert _grep_tree(job_dir, KEY.encode()) == []
     for record in bpy.context.scene.retopo_hub.jobs:
-        assert KEY not in "".join(str(getattr(record, p)) for p in record.bl_rna.properties.keys())
+        assert KEY not in "".join(str(getattr(record, p)) for p in record.bl_rna.properties.keys())  # noqa: SIM118 - bpy collection
 
     out = tmp_path / "out"
     obj = tmp_path / "rock.obj"
     select_only(rock)
     bpy.ops.wm.obj_export(filepath=str(obj), export_selected_objects=True, export_materials=False)
-    code = addon.cli.main([str(obj), "--out", str(out), "--provider", "sboxcool", "--format", "obj", "--json"])
+    argv = [str(obj), "--out", str(out), "--provider", "sboxcool", "--format", "obj", "--json"]
+    code = addon.cli.main(argv)
     assert code == 0
     assert _grep_tree(out, KEY.encode()) == []
     captured = capfd.readouterr()

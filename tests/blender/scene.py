@@ -10,7 +10,7 @@ import numpy as np
 
 
 def ico_sphere(name: str = "Rock", *, subdivisions: int = 6, location=(1.0, 2.0, 3.0)) -> bpy.types.Object:
-    """A slightly bumpy icosphere, selected and active: 20 * 4 ** (subdivisions - 1) triangles (20480 at 6)."""
+    """A slightly bumpy icosphere, selected and active: 20 * 4 ** (subdivisions - 1) triangles."""
     bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=subdivisions, radius=1.0, location=location)
     obj = bpy.context.active_object
     obj.name = obj.data.name = name
