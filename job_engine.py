@@ -2,8 +2,9 @@
 """The Blender side of jobs: submit the selection, apply worker events to job records, import results.
 
 Main thread only. ``step()`` is the one step function: the modal timer operator calls it in the UI, and
-``run_blocking()`` calls it in a loop for ``blender -b``, the ``bpy`` module and the CLI. Workers (see
-``core.runner`` for the threading rules) never see Blender data: they get frozen ``JobSpec``s built here.
+``run_blocking()`` calls it in a loop for ``blender -b``, the ``bpy`` module and the CLI. Workers run in
+the worker host process (``core.host``; ``core.runner`` states the threading rules): they never see Blender
+data, only the frozen ``JobSpec``s built here, and Blender's own process runs no worker thread at all.
 """
 
 from __future__ import annotations
@@ -25,9 +26,16 @@ from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
 from .core.errors import InputError, RetopoError
 from .core.jobs import TERMINAL_STATES, Credentials, JobSpec, ResultFile, State, freeze, new_job_id
 from .core.journal import Journal
-from .core.runner import JobRunner
+from .core.host_client import WorkerHost
 from .core.validation import validate_options
-from .preferences import ADDON_ID, base_url_for, credentials_for, deadline_for, get_prefs
+from .preferences import (
+    ADDON_ID,
+    base_url_for,
+    credentials_for,
+    deadline_for,
+    get_prefs,
+    missing_credentials,
+)
 from .providers import all_providers
 
 log = logging.getLogger(__name__)
@@ -40,16 +48,17 @@ PROVIDER_PREFIX = {"csm": "csm_", "tripo": "tripo_", "sboxcool": "sbox_"}
 class _Session:
     """Process-wide runtime state that must not live in a .blend (threads, queues, overrides)."""
 
-    runner: JobRunner | None = None
+    runner: WorkerHost | None = None
     pending_imports: deque[str] = deque()
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
 
 
-def runner() -> JobRunner:
+def runner() -> WorkerHost:
+    """The worker host process: Blender itself runs no worker thread (see core.host for why)."""
     if _Session.runner is None:
-        _Session.runner = JobRunner(all_providers())
+        _Session.runner = WorkerHost(EXTENSION_ROOT, all_providers())
     return _Session.runner
 
 
@@ -91,6 +100,10 @@ def options_from_object(obj: bpy.types.Object) -> dict[str, Any]:
         for prop in settings.bl_rna.properties:
             if prop.identifier.startswith(prefix):
                 options[prop.identifier] = getattr(settings, prop.identifier)
+    if settings.provider == "tripo" and options.pop("tripo_adaptive_faces", False):
+        del options["target_faces"]  # no faceLimit: Tripo picks the face count itself
+    if settings.provider == "csm":
+        del options["target_faces"]  # CSM has no face-count parameter
     return options
 
 
@@ -134,6 +147,10 @@ def submit_objects(
                 "online access is off: enable 'Allow Online Access' in Preferences > System "
                 "(or pass --online-mode) to use cloud providers"
             )
+        service = runner().provider(job_provider)
+        if missing_credentials(job_provider, context) and hasattr(service, "missing_credentials_message"):
+            # Refuse before a job record exists: nothing would be sent anyway.
+            raise InputError(service.missing_credentials_message())
         plans.append((obj, job_provider, job_options))
     depsgraph = context.evaluated_depsgraph_get()
     job_ids = []

@@ -95,6 +95,12 @@ def credentials_for(provider: str, context: bpy.types.Context | None = None) -> 
     return values
 
 
+def missing_credentials(provider: str, context: bpy.types.Context | None = None) -> list[str]:
+    """Environment variable names of the credentials neither the preferences nor the environment give."""
+    have = credentials_for(provider, context)
+    return [env for _attr, env, name in CREDENTIALS.get(provider, ()) if not have.get(name)]
+
+
 def base_url_for(provider: str, context: bpy.types.Context | None = None) -> str:
     prefs = get_prefs(context)
     configured = getattr(prefs, f"{provider}_base_url", "") if prefs else ""

@@ -78,6 +78,10 @@ class RetopoHubObjectSettings(bpy.types.PropertyGroup):
     # Tripo through Scenario
     tripo_bake: BoolProperty(name="Bake Textures", description="Bake textures onto the low-poly mesh",
                              default=True)  # fmt: skip
+    tripo_adaptive_faces: BoolProperty(
+        name="Adaptive Face Count", default=False,
+        description="Let Tripo choose the face count (no face limit is sent)",
+    )  # fmt: skip
     # sboxcool
     sbox_ratio: FloatProperty(name="Ratio", description="Base decimation ratio (lower = fewer faces)",
                               default=0.5, min=0.01, max=1.0)  # fmt: skip

@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Runs jobs in worker threads and hands their events to the main thread.
+"""Runs jobs in worker threads and hands their events on; it lives in the worker host process.
 
 Threading rules (the contract of this module; everything that starts work goes through it):
 
 1. Worker threads never import or touch ``bpy``. They receive a frozen ``JobSpec`` (settings, credentials and
-   plain numpy arrays snapshotted on the main thread) and talk back only through ``JobEvent``s on a
-   ``queue.Queue``.
-2. Only the main thread calls ``drain()`` and applies events to Blender data (job records, imports, redraws).
-   The UI drains from a modal timer operator, headless runs from a blocking loop; both call the same step
-   function (``job_engine.step``), so there is one implementation with two drivers.
+   plain numpy arrays snapshotted on Blender's main thread) and talk back only through ``JobEvent``s on a
+   ``queue.Queue``. These threads run in the worker host (``core.host``), never inside Blender: Blender's
+   operators release the GIL, and Python threads running meanwhile crash it (Blender's docs say so, and our
+   tests saw it). The host pumps the queue to Blender over a pipe.
+2. Only Blender's main thread applies events to Blender data (job records, imports, redraws), through the
+   step function ``job_engine.step``: the UI calls it from a modal timer operator, headless runs from a
+   blocking loop, so there is one implementation with two drivers.
 3. Cancellation is a ``threading.Event`` per job: workers check it between requests and sleep on it, so a
    cancel wakes them at once; the local engine's child process is killed.
 4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with semaphores:
@@ -116,6 +118,9 @@ class JobRunner:
             self._cancel[spec.job_id] = cancel
             self._threads[spec.job_id] = thread
         thread.start()
+
+    def provider(self, name: str) -> Provider | None:
+        return self._providers.get(name)
 
     def cancel(self, job_id: str) -> bool:
         with self._lock:

@@ -34,7 +34,10 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "quads")
         layout.prop(settings, "csm_mesh_url")
     elif provider == "tripo":
-        layout.prop(settings, "target_faces", text="Face Limit")
+        layout.prop(settings, "tripo_adaptive_faces")
+        row = layout.row()
+        row.active = not settings.tripo_adaptive_faces
+        row.prop(settings, "target_faces", text="Face Limit")
         layout.prop(settings, "quads")
         layout.prop(settings, "tripo_bake")
     elif provider == "sboxcool":

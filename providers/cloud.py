@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, JobFailed, JobTimedOut
+from ..core.errors import ConfigError, JobFailed, JobTimedOut, ServerError
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.runner import WorkerContext
@@ -38,6 +38,12 @@ def time_scale() -> float:
         return min(1.0, max(0.0, float(os.environ.get("RETOPO_HUB_TIME_SCALE", "1"))))
     except ValueError:
         return 1.0
+
+
+def unsure_submit(exc: ServerError, advice: str) -> ServerError:
+    """The same error, saying the paid job may exist: a 5xx does not prove the service did not take it."""
+    text = f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}"
+    return ServerError(text, status=exc.status, remote_message=exc.remote_message, service=exc.service)
 
 
 @dataclass(frozen=True)
@@ -92,10 +98,13 @@ class CloudProvider:
             )
         missing = [n for n in self.credential_names if not spec.credentials.get(n)]
         if missing:
-            raise ConfigError(
-                f"no {self.service_name} credentials: enter them in Preferences > Add-ons > Retopo Hub "
-                f"or set {self.key_env_var}"
-            )
+            raise ConfigError(self.missing_credentials_message())
+
+    def missing_credentials_message(self) -> str:
+        return (
+            f"no {self.service_name} credentials: enter them in Preferences > Add-ons > Retopo Hub "
+            f"or set {self.key_env_var}"
+        )
 
     def make_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
         return HttpClient(

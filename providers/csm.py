@@ -45,7 +45,7 @@ from ..core.http import HttpClient, safe_url
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.meshfile import glb_data_uri, write_glb
 from ..core.runner import WorkerContext
-from .cloud import CloudProvider, Poll, time_scale
+from .cloud import CloudProvider, Poll, time_scale, unsure_submit
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +201,6 @@ class CsmProvider(CloudProvider):
         except RetopoError as exc:
             log.warning("csm: preview %s not downloaded: %s", dest.name, exc)
             return None
-
-
-def unsure_submit(exc: ServerError, advice: str) -> ServerError:
-    """The same error, saying the paid job may exist: a 5xx does not prove the service did not take it."""
-    text = f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}"
-    return ServerError(text, status=exc.status, remote_message=exc.remote_message, service=exc.service)
 
 
 def _output_meshes(session: dict[str, Any]) -> list[dict[str, Any]]:

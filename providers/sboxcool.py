@@ -49,6 +49,7 @@ from ..core.errors import (
     MalformedResponse,
     RateLimitError,
     ResultExpired,
+    ServerError,
     one_line,
     remote_text,
 )
@@ -59,7 +60,7 @@ from ..core.meshfile import write_obj
 from ..core.runner import WorkerContext
 from ..core.validation import validate_options
 from ..core.vmdl import parse_vmdl_lods
-from .cloud import USER_AGENT, CloudProvider, Poll, time_scale
+from .cloud import USER_AGENT, CloudProvider, Poll, time_scale, unsure_submit
 from .sboxcool_form import (
     build_form,
     clean_mappings,
@@ -189,7 +190,10 @@ class SboxcoolProvider(CloudProvider):
                 ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 tex_name = safe_name(path.stem, "texture") + path.suffix.lower()
                 files[field] = (tex_name, stack.enter_context(path.open("rb")), ctype)
-            return client.json("POST", API_PATH, data=form, files=files, expected=(200, 202))
+            try:
+                return client.json("POST", API_PATH, data=form, files=files, expected=(200, 202))
+            except ServerError as exc:
+                raise unsure_submit(exc, "check your sboxcool jobs before submitting again") from exc
 
     # -- poll --------------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ from ..core.jobs import JobSpec, ResultFile, State
 from ..core.meshfile import write_glb
 from ..core.runner import WorkerContext
 from ..core.validation import TRIPO_FACES, TRIPO_QUAD_FACES
-from .cloud import CloudProvider, Poll, time_scale
+from .cloud import CloudProvider, Poll, time_scale, unsure_submit
 
 log = logging.getLogger(__name__)
 
@@ -244,12 +244,6 @@ class TripoProvider(CloudProvider):
             path.unlink(missing_ok=True)
             raise self.malformed("the result is neither GLB nor FBX")
         return path.replace(stem.with_suffix(f".{sniffed}"))
-
-
-def unsure_submit(exc: ServerError, advice: str) -> ServerError:
-    """The same error, saying the paid job may exist: a 5xx does not prove the service did not take it."""
-    text = f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}"
-    return ServerError(text, status=exc.status, remote_message=exc.remote_message, service=exc.service)
 
 
 def _upload_of(answer: dict[str, Any]) -> dict[str, Any]:

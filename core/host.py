@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The worker host: a child process that runs every job's network and geometry work for Blender.
+
+Blender's own documentation says Python threads inside Blender crash it in hard-to-diagnose ways (its
+operators release the GIL), and we saw exactly that in tests. So Blender runs no worker thread at all: this
+process runs the ``JobRunner`` (worker threads are safe here, there is no bpy) and talks to Blender over its
+stdin/stdout with ``core.ipc`` lines. Protocol output owns the real stdout; anything else that prints goes to
+stderr, like the logs.
+
+When Blender goes away (stdin closes) or asks to shut down, the running jobs are stopped the way
+``JobRunner.shutdown`` does it: their journal entries stay as they were, so the next session resumes them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+
+from . import ipc
+from .jobs import JobEvent, State
+from .runner import JobRunner
+
+log = logging.getLogger(__name__)
+
+
+def main(providers: dict) -> int:
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
+    logging.basicConfig(
+        level=os.environ.get("RETOPO_HUB_LOG_LEVEL", "INFO"),
+        stream=sys.stderr,
+        format="[retopo-hub worker] %(levelname)s %(name)s: %(message)s",
+    )
+    runner = JobRunner(providers)
+    write_lock = threading.Lock()
+    stop = threading.Event()
+
+    def send(message: dict) -> None:
+        with write_lock:
+            protocol.write(ipc.dumps(message))
+
+    def pump() -> None:
+        while not stop.is_set() or runner.running_ids():
+            runner.wait_for_event(0.2)
+            for event in runner.drain():
+                send({"event": ipc.encode_event(event)})
+
+    pumper = threading.Thread(target=pump, name="retopo-hub-host-pump", daemon=True)
+    pumper.start()
+    try:
+        for raw in sys.stdin.buffer:
+            try:
+                message = json.loads(raw)
+                if _handle(message, runner):
+                    break
+            except Exception as exc:  # one bad message must not take every running job down
+                log.exception("bad message from Blender")
+                job_id = message.get("spec", {}).get("job_id") if isinstance(message, dict) else None
+                if job_id:
+                    reason = f"the worker could not start this job ({type(exc).__name__}); see the console"
+                    failed = JobEvent(job_id, state=State.FAILED, message=reason, error=reason)
+                    send({"event": ipc.encode_event(failed)})
+    finally:
+        runner.shutdown()
+        stop.set()
+        pumper.join(timeout=5)
+    return 0
+
+
+def _handle(message: dict, runner: JobRunner) -> bool:
+    op = message.get("op")
+    if op == "start":
+        runner.start(ipc.decode_spec(message["spec"]))
+    elif op == "cancel":
+        runner.cancel(str(message.get("job_id")))
+    elif op == "shutdown":
+        return True
+    return False

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Blender's side of the worker host: start it, send it jobs, read its events without blocking.
+
+Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown),
+so the job engine does not care where workers run. Runs on Blender's main thread and starts no thread: the
+step function polls the host's stdout (``ipc.LineReader``). If the host dies, its running jobs are reported
+failed with advice to reopen the file, which resumes them from the journal. Never imports bpy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import ipc
+from .jobs import TERMINAL_STATES, JobEvent, JobSpec, State
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_NAME = "snapshot.npz"
+
+
+class WorkerHost:
+    def __init__(self, extension_root: str, providers: Mapping[str, object]) -> None:
+        self.extension_root = extension_root
+        self._providers = dict(providers)
+        self._proc: subprocess.Popen | None = None
+        self._reader: ipc.LineReader | None = None
+        self._running: set[str] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def _ensure_started(self, python_paths: tuple[str, ...]) -> subprocess.Popen:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        argv = [sys.executable, str(Path(self.extension_root) / "worker_main.py")]
+        self._proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
+        )
+        self._reader = ipc.LineReader(self._proc.stdout.fileno())
+        log.info("started the worker host (pid %s)", self._proc.pid)
+        return self._proc
+
+    def _send(self, message: dict) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            raise BrokenPipeError("the worker host is not running")
+        proc.stdin.write(ipc.dumps(message))
+        proc.stdin.flush()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            self._send({"op": "shutdown"})
+            proc.stdin.close()
+            proc.wait(timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait()
+        self._proc, self._reader = None, None
+        self._running.clear()
+
+    # -- the JobRunner interface -------------------------------------------------------------------
+
+    def provider(self, name: str) -> object | None:
+        return self._providers.get(name)
+
+    def start(self, spec: JobSpec) -> None:
+        snapshot_path = None
+        if spec.snapshot is not None:
+            snapshot_path = Path(spec.work_dir) / SNAPSHOT_NAME
+            ipc.save_snapshot(spec.snapshot, snapshot_path)
+        self._ensure_started(spec.python_paths)
+        self._send({"op": "start", "spec": ipc.encode_spec(spec, snapshot_path)})
+        self._running.add(spec.job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        if job_id not in self._running:
+            return False
+        try:
+            self._send({"op": "cancel", "job_id": job_id})
+        except OSError:
+            return False
+        return True
+
+    def is_running(self, job_id: str) -> bool:
+        return job_id in self._running
+
+    def running_ids(self) -> list[str]:
+        return sorted(self._running)
+
+    def drain(self, max_events: int = 1000) -> list[JobEvent]:
+        events: list[JobEvent] = []
+        if self._reader is not None:
+            for line in self._reader.read_lines()[:max_events]:
+                try:
+                    events.append(ipc.decode_event(json.loads(line)["event"]))
+                except (ValueError, KeyError, TypeError):
+                    log.warning("ignoring a malformed line from the worker host")
+        for event in events:
+            if event.state in TERMINAL_STATES or event.results is not None:
+                self._running.discard(event.job_id)
+        events.extend(self._lost_jobs())
+        return events
+
+    def _lost_jobs(self) -> list[JobEvent]:
+        proc = self._proc
+        if proc is None or proc.poll() is None or not self._running:
+            return []
+        # Read what it said before dying first; then whatever is still running is lost with it.
+        message = (
+            f"the worker process stopped unexpectedly (exit code {proc.returncode}): "
+            "reopen the file to resume the job"
+        )
+        lost = [JobEvent(job_id, state=State.FAILED, message=message) for job_id in sorted(self._running)]
+        self._running.clear()
+        self._proc, self._reader = None, None
+        return lost
+
+    def wait_for_event(self, timeout: float) -> bool:
+        if self._reader is None:
+            return False
+        self._reader.wait(timeout)
+        return True

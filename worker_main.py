@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Entry point of the worker host process (``python worker_main.py``); never imports bpy.
+
+The extension's real package name (under ``bl_ext``, by repository) only exists inside Blender, so the host
+imports this folder under a private name; ``__init__`` is free of side effects, which makes that safe.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+PACKAGE = "retopo_hub_worker"
+
+
+def _load_package() -> None:
+    root = Path(__file__).resolve().parent
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)
+
+
+if __name__ == "__main__":
+    _load_package()
+    host = importlib.import_module(f"{PACKAGE}.core.host")
+    providers = importlib.import_module(f"{PACKAGE}.providers")
+    sys.exit(host.main(providers.all_providers()))
