@@ -63,6 +63,28 @@ def addon():
     return importlib.import_module(EXTENSION_MODULE)
 
 
+@pytest.fixture(autouse=True)
+def _guard_operators_from_emulator_threads(request, monkeypatch):
+    """Hold the emulators' lock while the product runs Blender operators (see emulators.wire)."""
+    if "addon" not in request.fixturenames:
+        return
+    from emulators.wire import PYTHON_GUARD
+
+    addon = request.getfixturevalue("addon")
+
+    def guarded(function):
+        def call(*args, **kwargs):
+            with PYTHON_GUARD:
+                return function(*args, **kwargs)
+
+        return call
+
+    importer = addon.blender_io.importer
+    monkeypatch.setattr(importer, "import_mesh_file", guarded(importer.import_mesh_file))
+    monkeypatch.setattr(addon.job_engine, "export_fbx", guarded(addon.job_engine.export_fbx))
+    monkeypatch.setattr(addon.cli, "export_object", guarded(addon.cli.export_object))
+
+
 @pytest.fixture
 def blank(addon, tmp_path):
     """An empty file with the extension enabled and a job folder of its own; yields bpy.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,6 +65,12 @@ class Reply:
 
 def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+# Blender's operators release the GIL; Python running in another thread meanwhile can crash Blender. The test
+# suite holds this lock around the product's operator calls (imports, FBX exports), and every emulator
+# request is handled under it, so the emulators never run Python while Blender is inside an operator.
+PYTHON_GUARD = threading.Lock()
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -121,6 +128,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _serve(self) -> None:
+        with PYTHON_GUARD:
+            self._serve_guarded()
+
+    def _serve_guarded(self) -> None:
         emu = self.server.emulator
         try:
             body = self._read_body()
@@ -131,7 +142,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         fault = emu._take_fault(req)
         kind = fault.kind if fault else None
         if fault and kind == "slow":
-            time.sleep(float(fault.options.get("seconds", 1.0)))
+            PYTHON_GUARD.release()  # a slow answer must not hold Blender's operators back
+            try:
+                time.sleep(float(fault.options.get("seconds", 1.0)))
+            finally:
+                PYTHON_GUARD.acquire()
         process = kind in (None, "slow", "truncate") or bool(fault and fault.options.get("process"))
         reply = emu._run(req) if process else None
         if fault and kind in ("status", "expire"):
