@@ -293,5 +293,7 @@ def run_all(args: argparse.Namespace, options: dict[str, Any], out_dir: Path) ->
             continue
         summary["results"].append(result)
         for output in result["outputs"]:
-            sys.stdout.write(f"{output['path']}: {output['faces']} faces ({output['quads']} quads)\n")
+            counts = f"{output['faces']} faces ({output['quads']} quads, {output['tris']} triangles)"
+            sys.stdout.write(f"{output['path']}: {counts}\n")
+        sys.stdout.write(f"report: {Path(out_dir) / (path.stem + '_report.json')}\n")
     return summary
