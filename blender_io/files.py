@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core import meshfile
 from ..core.errors import InputError
-from .mesh_arrays import mesh_from_arrays
+from .mesh_arrays import mesh_from_arrays, read_arrays
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
 OUTPUT_FORMATS = ("obj", "fbx", "glb")
@@ -80,19 +80,11 @@ def _join_world_space(name: str, objects: list[bpy.types.Object]) -> bpy.types.O
     depsgraph = bpy.context.evaluated_depsgraph_get()
     for obj in objects:
         evaluated = obj.evaluated_get(depsgraph)
-        mesh = evaluated.to_mesh()
         try:
-            v = np.empty(len(mesh.vertices) * 3, np.float32)
-            mesh.vertices.foreach_get("co", v)
-            s = np.empty(len(mesh.polygons), np.int32)
-            mesh.polygons.foreach_get("loop_total", s)
-            c = np.empty(len(mesh.loops), np.int32)
-            mesh.loops.foreach_get("vertex_index", c)
+            v, s, c = read_arrays(evaluated.to_mesh(), obj.matrix_world)
         finally:
             evaluated.to_mesh_clear()
-        matrix = np.array(obj.matrix_world, dtype=np.float64)
-        v = v.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
-        verts.append(v.astype(np.float32))
+        verts.append(v)
         sizes.append(s)
         corners.append(c + offset)
         offset += len(v)
@@ -100,19 +92,6 @@ def _join_world_space(name: str, objects: list[bpy.types.Object]) -> bpy.types.O
     joined = bpy.data.objects.new(name, mesh)
     bpy.context.scene.collection.objects.link(joined)
     return joined
-
-
-def world_arrays(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mesh = obj.data
-    v = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", v)
-    s = np.empty(len(mesh.polygons), np.int32)
-    mesh.polygons.foreach_get("loop_total", s)
-    c = np.empty(len(mesh.loops), np.int32)
-    mesh.loops.foreach_get("vertex_index", c)
-    matrix = np.array(obj.matrix_world, dtype=np.float64)
-    world = v.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
-    return world.astype(np.float32), s, c
 
 
 def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
@@ -126,7 +105,7 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
         finally:
             tmp.unlink(missing_ok=True)
         return
-    verts, sizes, corners = world_arrays(obj)
+    verts, sizes, corners = read_arrays(obj.data, obj.matrix_world)
     if fmt == "obj":
         meshfile.write_obj(path, verts, sizes, corners, object_name=obj.name)
     else:

@@ -22,7 +22,7 @@ from ..core import meshfile
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
 from .materials import attach_extras
-from .mesh_arrays import mesh_from_arrays
+from .mesh_arrays import mesh_from_arrays, read_arrays
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +201,12 @@ def _merge_world_space(objects: list[bpy.types.Object]) -> bpy.types.Mesh:
         return parts[0]
     verts, sizes, corners, mats, offset = [], [], [], [], 0
     for mesh in parts:
-        v = np.empty(len(mesh.vertices) * 3, np.float32)
-        mesh.vertices.foreach_get("co", v)
-        s = np.empty(len(mesh.polygons), np.int32)
-        mesh.polygons.foreach_get("loop_total", s)
-        c = np.empty(len(mesh.loops), np.int32)
-        mesh.loops.foreach_get("vertex_index", c)
+        v, s, c = read_arrays(mesh)
         m = np.empty(len(mesh.polygons), np.int32)
         mesh.polygons.foreach_get("material_index", m)
         base = len(materials)
         materials.extend(mesh.materials)
-        verts.append(v.reshape(-1, 3))
+        verts.append(v)
         sizes.append(s)
         corners.append(c + offset)
         mats.append(m + base)

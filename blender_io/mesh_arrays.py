@@ -68,18 +68,27 @@ def snapshot_object(
     )
 
 
-def _read_mesh(mesh: bpy.types.Mesh, *, with_uvs: bool) -> dict:
-    n_verts, n_faces, n_loops = len(mesh.vertices), len(mesh.polygons), len(mesh.loops)
-    verts = np.empty(n_verts * 3, dtype=np.float32)
+def read_arrays(mesh: bpy.types.Mesh, matrix=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(verts (N, 3) float32, face sizes, corner vertex indices) of ``mesh``, optionally transformed."""
+    verts = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
     mesh.vertices.foreach_get("co", verts)
-    face_sizes = np.empty(n_faces, dtype=np.int32)
+    face_sizes = np.empty(len(mesh.polygons), dtype=np.int32)
     mesh.polygons.foreach_get("loop_total", face_sizes)
-    corner_verts = np.empty(n_loops, dtype=np.int32)
+    corner_verts = np.empty(len(mesh.loops), dtype=np.int32)
     mesh.loops.foreach_get("vertex_index", corner_verts)
-    out = {"verts": verts.reshape(-1, 3), "face_sizes": face_sizes, "corner_verts": corner_verts}
+    verts = verts.reshape(-1, 3)
+    if matrix is not None:
+        m = np.array(matrix, dtype=np.float64)
+        verts = (verts @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
+    return verts, face_sizes, corner_verts
+
+
+def _read_mesh(mesh: bpy.types.Mesh, *, with_uvs: bool) -> dict:
+    verts, face_sizes, corner_verts = read_arrays(mesh)
+    out = {"verts": verts, "face_sizes": face_sizes, "corner_verts": corner_verts}
     uv_layer = mesh.uv_layers.active
     if with_uvs and uv_layer is not None:
-        uvs = np.empty(n_loops * 2, dtype=np.float32)
+        uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
         uv_layer.data.foreach_get("uv", uvs)
         out["corner_uvs"] = uvs.reshape(-1, 2)
     return out
