@@ -20,6 +20,7 @@ from .errors import EngineInputError
 log = logging.getLogger(__name__)
 
 
+# eq=False: element-wise array comparison has no single truth value, so identity equality it is.
 @dataclass(frozen=True, eq=False)
 class MeshArrays:
     """Polygons as flat arrays; construction coerces dtypes so callers may pass any integer/float arrays."""

@@ -6,10 +6,12 @@ outputs are closest surface points (Q, 3), unsigned distances (Q,) in those unit
 closest triangle (Q,). Imports numpy and the stdlib only (no scipy); never touches bpy and runs in the
 engine child process or a worker thread.
 
-How: triangles are binned by bounding box into a sparse uniform grid (sorted cell keys). A query first
-looks at the 2x2x2 cells nearest to it, which is exact whenever the best hit lies within half a cell;
-the few unresolved queries are retried with wider blocks and, as a last resort, against every triangle.
-Work is chunked by candidate-pair count, so memory stays bounded for a million triangles.
+How: a sparse "loose" grid (sorted int64 cell keys) holds each ordinary triangle once, in the cell of its
+bounding-box centre; the rare large ones go in every cell they touch or, when huge, on a list tested
+against every query. A query looks at the 2x2x2 block of cells around it, then at wider blocks while it is
+unresolved; queries far from the surface rank all cells by box distance instead. Candidates are pruned
+with float32 box distances before the exact float64 point-triangle test, and the work is chunked by
+candidate-pair count, so memory stays bounded for a million triangles. Results are exact.
 """
 
 from __future__ import annotations
@@ -298,6 +300,7 @@ class TriangleIndex:
         self._reduce(state, pair_q[keep], self.entry_tri[entry[keep]].astype(np.int64))
 
     def _against(self, state: tuple, qids: np.ndarray, tri_ids: np.ndarray) -> None:
+        """Test every query in ``qids`` against every triangle in ``tri_ids`` (the big-triangle list)."""
         step = max(1, PAIR_BUDGET // max(tri_ids.shape[0], 1))
         for start in range(0, qids.shape[0], step):
             chunk = qids[start : start + step]

@@ -2,7 +2,8 @@
 """Procedural reference meshes for the engine's tests and benchmarks.
 
 Contract: each function returns (verts float32 (N, 3), tris int32 (M, 3)) in unit-scale object space,
-built with numpy only, deterministically. Never touches bpy; nothing in the add-on's runtime path uses it.
+built with numpy only, deterministically. Imports numpy only and never touches bpy; it runs wherever the
+tests, the bench or the engine child process do, though nothing in the add-on's runtime path uses it.
 """
 
 from __future__ import annotations

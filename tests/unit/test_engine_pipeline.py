@@ -52,6 +52,14 @@ def test_triangle_lod0(torus56k):
     assert abs(results[0].mesh.face_count - 4000) <= 400
 
 
+def test_decimate_target_just_below_the_source_keeps_it():
+    verts, tris = icosphere(4)  # 5120 triangles
+    params = EngineParams(mode="decimate", target_faces=5100, lod_levels=1, lod_final_ratio=0.5)
+    results = run(params, verts, tris)
+    assert results[0].mesh.face_count == 5120
+    assert results[1].target_faces == 2560
+
+
 def test_tiny_lods_keep_at_least_a_tetrahedron():
     results = run(
         EngineParams(mode="decimate", target_faces=20, lod_levels=2, lod_final_ratio=0.01), *icosphere(2)
