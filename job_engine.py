@@ -21,12 +21,13 @@ from typing import Any
 import bpy
 
 from .blender_io.exporter import export_fbx
-from .blender_io.importer import import_results
+from .blender_io.fallback import run_fallback
+from .blender_io.importer import find_source, import_results
 from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
 from .core.errors import InputError, RetopoError
+from .core.host_client import WorkerHost
 from .core.jobs import TERMINAL_STATES, Credentials, JobSpec, ResultFile, State, freeze, new_job_id
 from .core.journal import Journal
-from .core.host_client import WorkerHost
 from .core.validation import validate_options
 from .preferences import (
     ADDON_ID,
@@ -300,11 +301,29 @@ def step(context: bpy.types.Context | None = None, *, max_imports: int = 1) -> b
         if event.state in TERMINAL_STATES:
             record.finished = time.time()
         record.updated = time.time()
+        if event.state is State.FAILED and json.loads(record.details_json or "{}").get("fallback"):
+            _blender_fallback(context, record, event.message or "")
     imported = 0
     while _Session.pending_imports and imported < max_imports:
         _import_job(context, _Session.pending_imports.popleft())
         imported += 1
     return bool(_Session.pending_imports or runner().running_ids())
+
+
+def _blender_fallback(context: bpy.types.Context, record, reason: str) -> None:
+    """The local engine's wheels are missing on this platform: use Blender's QuadriFlow/Decimate instead."""
+    source = find_source(record.source_name, record.source_uid)
+    if source is None:
+        return
+    log.warning("local engine unavailable (%s): falling back to Blender's own remesher", reason)
+    record.state, record.message = "running", "using Blender's own remesher (blocking)"
+    try:
+        results = run_fallback(source, json.loads(record.settings_json or "{}"), Path(record.work_dir))
+    except RetopoError as exc:
+        record.state, record.message = "failed", str(exc)
+        return
+    record.results_json = json.dumps([r.to_dict() for r in results])
+    _Session.pending_imports.append(record.job_id)
 
 
 def _import_job(context: bpy.types.Context, job_id: str) -> None:

@@ -132,7 +132,7 @@ class LineReader:
 
     def _available(self) -> int:
         if sys.platform == "win32":  # Windows pipes cannot be non-blocking; ask how much is waiting
-            import _winapi  # noqa: PLC2701 - the documented way multiprocessing peeks at a pipe
+            import _winapi
             import msvcrt
 
             try:

@@ -219,7 +219,7 @@ class JobRunner:
                 ctx.check_cancelled()
             ctx.check_cancelled()
             results = provider.run(spec, ctx)
-            self._events.put(
+            emit(  # journaled: results downloaded before a crash are imported from disk, not fetched again
                 JobEvent(
                     spec.job_id,
                     state=State.IMPORTING,

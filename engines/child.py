@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .errors import EngineCancelled, EngineError, EngineInputError, one_line
+from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
 from .pipeline import EngineParams, LodResult, run
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _work(args, protocol, cancel_flag)
         except EngineCancelled as exc:
             protocol.emit({"error": one_line(str(exc)), "cancelled": True})
+            return 2
+        except EngineUnavailable as exc:
+            # The Blender side falls back to its own Decimate/QuadriFlow on this flag.
+            protocol.emit({"error": one_line(str(exc)), "unavailable": True})
             return 2
         except EngineError as exc:
             protocol.emit({"error": one_line(str(exc))})

@@ -11,6 +11,7 @@ process or a worker thread.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from types import ModuleType
@@ -33,6 +34,8 @@ AGGRESSION_STEPS = (3.0, 5.0, 7.0, 10.0)
 
 def _simplifier() -> ModuleType:
     try:
+        if os.environ.get("RETOPO_HUB_ENGINE_WITHOUT_WHEELS"):  # lets the tests take the fallback path
+            raise ImportError("disabled by RETOPO_HUB_ENGINE_WITHOUT_WHEELS")
         import fast_simplification  # optional native dependency, imported on first use
     except ImportError as exc:
         raise EngineUnavailable(

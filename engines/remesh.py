@@ -54,6 +54,8 @@ CLUSTER_MIN_GAIN = 1.2
 
 def _instant_meshes() -> ModuleType:
     try:
+        if os.environ.get("RETOPO_HUB_ENGINE_WITHOUT_WHEELS"):  # lets the tests take the fallback path
+            raise ImportError("disabled by RETOPO_HUB_ENGINE_WITHOUT_WHEELS")
         import pynanoinstantmeshes  # optional native dependency, imported on first use
     except ImportError as exc:
         raise EngineUnavailable(

@@ -132,6 +132,10 @@ class LocalProvider:
                 "the local engine ran past its deadline: lower the face count or raise the local deadline "
                 "in the preferences"
             )
+        if final.get("unavailable"):
+            # A wheel is missing on this platform: Blender's own Decimate/QuadriFlow take over (main thread).
+            ctx.emit(fallback=True)
+            raise RetopoError(str(final["error"]))
         if "error" in final:
             raise InputError(str(final["error"]))
         if proc.returncode != 0 or "done" not in final or not out_path.exists():

@@ -135,3 +135,24 @@ def test_results_land_in_the_extension_user_folder(blank, addon):
     user_dir = bpy.utils.extension_path_user(addon.__name__, create=False)
     assert record.work_dir.startswith(user_dir)
     assert not record.work_dir.startswith(str(addon.job_engine.EXTENSION_ROOT))
+
+
+def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeypatch):
+    """On a platform without the bundled wheels, QuadriFlow/Decimate take over, through the same importer."""
+    bpy = blank
+    addon.job_engine.shutdown()  # the worker host reads its environment when it starts
+    monkeypatch.setenv("RETOPO_HUB_ENGINE_WITHOUT_WHEELS", "1")
+    try:
+        rock = ico_sphere("Fallback", subdivisions=5)
+        before = fingerprint(rock)
+        rock.retopo_hub.target_faces, rock.retopo_hub.lod_levels = 1000, 1
+        assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+        results = _results(bpy, "Fallback")
+        assert set(results) == {"Fallback_retopo", "Fallback_LOD1"}
+        lod0 = len(results["Fallback_retopo"].data.polygons)
+        assert 500 < lod0 < 2000
+        assert len(results["Fallback_LOD1"].data.polygons) < 2 * lod0
+        assert fingerprint(rock) == before
+        assert "retopo_hub_fallback" not in bpy.data.objects, "temporary objects are removed"
+    finally:
+        addon.job_engine.shutdown()
