@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The wire format between Blender and the worker host process: one JSON object per line.
 
-Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``, ``{"op": "shutdown"}``.
-Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``, ``{"log": "..."}`` never (logs go to stderr).
+Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
+``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr).
 
 A spec's mesh snapshot travels as an uncompressed ``.npz`` in the job's folder (written on the main thread,
 which is far cheaper than any exporter); credentials travel only over the pipe, never to disk. Pure Python
