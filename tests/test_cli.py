@@ -118,3 +118,25 @@ def test_launcher_runs_the_same_cli(sample, tmp_path):
     proc = subprocess.run([str(ROOT / "bin" / "retopo-hub"), "--bogus"], capture_output=True, text=True,
                           env=env, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("suffix", [".glb", ".fbx", ".ply", ".stl"])
+def test_every_input_format(addon, blank, tmp_path, capsys, suffix):
+    """Inputs written by Blender's own exporters come back retopologized at the input's place."""
+    ico_sphere("Part", location=(0, 0, 0))
+    path = tmp_path / f"part{suffix}"
+    exporters = {
+        ".glb": lambda: bpy.ops.export_scene.gltf(filepath=str(path), use_selection=True),
+        ".fbx": lambda: bpy.ops.export_scene.fbx(filepath=str(path), use_selection=True),
+        ".ply": lambda: bpy.ops.wm.ply_export(filepath=str(path), export_selected_objects=True),
+        ".stl": lambda: (
+            bpy.ops.wm.stl_export(filepath=str(path), export_selected_objects=True)
+            if hasattr(bpy.ops.wm, "stl_export")
+            else bpy.ops.export_mesh.stl(filepath=str(path), use_selection=True)
+        ),
+    }
+    exporters[suffix]()
+    code, out, err = _run(addon, [path, "--out", tmp_path / "o", "--faces", 1000, "--json"], capsys)
+    assert code == 0, err
+    (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
+    assert abs(output["faces"] - 1000) <= 100
