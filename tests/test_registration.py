@@ -99,3 +99,8 @@ def test_jobs_panel_shows_progress_and_counts(blank):
 
 def test_object_menu_entry(addon):
     assert addon.panels.draw_object_menu in bpy.types.VIEW3D_MT_object._dyn_ui_initialize()
+
+
+def test_cli_command_is_registered_for_blender_c(addon):
+    """``blender -c retopo_hub ...`` runs the same ``cli.main`` as bin/retopo-hub."""
+    assert addon.registration._cli_handle is not None
