@@ -138,7 +138,9 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
     if record.remote_id:
         box.label(text=f"Remote job: {record.remote_id}")
     if record.result_objects:
-        box.label(text=", ".join(json.loads(record.result_objects)), icon="OUTLINER_OB_MESH")
+        names = json.loads(record.result_objects)
+        box.label(text=", ".join(names), icon="OUTLINER_OB_MESH")
+        _draw_previews(box, names)
     mappings = json.loads(record.details_json or "{}").get("mappings") if record.state == "failed" else None
     if mappings:
         col = box.column(align=True)
@@ -149,6 +151,25 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
             row.label(text=f"{mapping.get('matchPercent')}% · +{mapping.get('upvotes', 0)}")
             op = row.operator("retopo_hub.use_mapping", text="Use")
             op.job_id, op.mapping_id = record.job_id, str(mapping.get("publicId", ""))
+
+
+def _draw_previews(layout: bpy.types.UILayout, object_names: list[str]) -> None:
+    """CSM sends a render of each variation; show them side by side so the artist can pick one."""
+    images = []
+    for name in object_names:
+        obj = bpy.data.objects.get(name)
+        image = bpy.data.images.get(obj.get("retopo_hub_preview", "")) if obj is not None else None
+        if image is not None:
+            images.append((name, image))
+    if not images:
+        return
+    row = layout.row()
+    for name, image in images:
+        col = row.column()
+        preview = image.preview_ensure() if hasattr(image, "preview_ensure") else image.preview
+        if preview is not None:
+            col.template_icon(icon_value=preview.icon_id, scale=5.0)
+        col.label(text=name)
 
 
 class VIEW3D_PT_retopo_hub_jobs(RetopoHubPanel, bpy.types.Panel):

@@ -18,6 +18,7 @@ from emulators import CsmEmulator
 from emulators.checks import obj_stats, png_stats
 
 from tests.blender.cloud import configure, reset
+from tests.blender.layout import draw_panel
 from tests.blender.scene import fingerprint, ico_sphere
 
 KEY = "csm-secret-key-0123456789"
@@ -106,6 +107,9 @@ def test_operator_sends_inline_glb_and_imports_every_variation(csm, addon):
         image = bpy.data.images[results[f"Rock_csm_{n}"]["retopo_hub_preview"]]
         assert Path(bpy.path.abspath(image.filepath)) == work / f"csm_{n}.png"
         assert tuple(image.size) == (128, 128)
+    # The jobs panel shows both renders side by side.
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    assert sum(1 for entry in log if entry[0] == "icon") == 2
 
 
 def _sample_obj(tmp_path: Path) -> Path:

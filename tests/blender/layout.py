@@ -35,6 +35,9 @@ class RecordingLayout:
         assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
         self.log.append(("prop", name))
 
+    def template_icon(self, *, icon_value: int, scale: float = 1.0) -> None:
+        self.log.append(("icon", icon_value))
+
     def progress(self, *, factor: float, type: str = "BAR", text: str = "") -> None:
         assert 0.0 <= factor <= 1.0
         self.log.append(("progress", factor, text))
