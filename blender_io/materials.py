@@ -5,6 +5,7 @@ a material on every level of the result. Main thread only; called inside the imp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -36,24 +37,54 @@ def attach_extras(
                 if obj.get("retopo_hub_variant", 0) == result.variant:
                     obj["retopo_hub_preview"] = image.name
         elif result.kind == "textures" and Path(result.path).is_dir():
-            material = pbr_material(Path(result.path), source, f"{source_name}_PBR")
-            if material is not None:
-                for obj in objects:
-                    obj.data.materials.clear()
-                    obj.data.materials.append(material)
+            _wire_pbr(objects, Path(result.path), source, source_name)
 
 
-def classify_maps(folder: Path) -> dict[str, Path]:
-    maps: dict[str, Path] = {}
+def _safe(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "_", name.lower()).strip("_")
+
+
+def _wire_pbr(objects, folder: Path, source, source_name: str) -> None:
+    """One PBR material per material of the source when the maps are named per material (``<mat>_normal``),
+    else one material for every slot."""
+    groups = group_maps(folder)
+    slot_names = (
+        [_safe(s.material.name) if s.material else "" for s in source.material_slots] if source else []
+    )
+    per_slot = len(groups) > 1 and all(name in groups for name in slot_names if name)
+    if per_slot and slot_names:
+        materials = [
+            pbr_material(groups.get(name, {}), source, f"{source_name}_{name or 'slot'}_PBR")
+            for name in slot_names
+        ]
+    else:
+        merged: dict[str, Path] = {}
+        for maps in groups.values():
+            for role, path in maps.items():
+                merged.setdefault(role, path)
+        materials = [pbr_material(merged, source, f"{source_name}_PBR")]
+    if not any(materials):
+        return
+    for obj in objects:
+        obj.data.materials.clear()
+        for material in materials:
+            obj.data.materials.append(material)
+
+
+def group_maps(folder: Path) -> dict[str, dict[str, Path]]:
+    """Image files by material prefix (the name before its role keyword), then by role."""
+    groups: dict[str, dict[str, Path]] = {}
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         name = path.name.lower()
         for role, keywords in MAP_KEYWORDS.items():
-            if role not in maps and any(k in name for k in keywords):
-                maps[role] = path
+            hit = next((k for k in keywords if k in name), None)
+            if hit is not None:
+                prefix = _safe(name[: name.index(hit)])
+                groups.setdefault(prefix, {}).setdefault(role, path)
                 break
-    return maps
+    return groups
 
 
 def _source_color_image(source: bpy.types.Object | None):
@@ -69,8 +100,9 @@ def _source_color_image(source: bpy.types.Object | None):
     return None
 
 
-def pbr_material(folder: Path, source: bpy.types.Object | None, name: str) -> bpy.types.Material | None:
-    maps = classify_maps(folder)
+def pbr_material(
+    maps: dict[str, Path], source: bpy.types.Object | None, name: str
+) -> bpy.types.Material | None:
     color = _source_color_image(source)
     if not maps and color is None:
         return None
