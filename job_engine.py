@@ -56,6 +56,10 @@ class _Session:
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
 
 
+def pending_imports() -> deque[str]:
+    return _Session.pending_imports
+
+
 def runner() -> WorkerHost:
     """The worker host process: Blender itself runs no worker thread (see core.host for why)."""
     if _Session.runner is None:
@@ -153,12 +157,14 @@ def submit_objects(
             # Refuse before a job record exists: nothing would be sent anyway.
             raise InputError(service.missing_credentials_message())
         plans.append((obj, job_provider, job_options))
+    from . import job_resume  # it imports this module: resolve the cycle at call time
+
     depsgraph = context.evaluated_depsgraph_get()
     job_ids = []
     for obj, prov, opts in plans:
-        earlier = _resumable(context, dedupe_key) if dedupe_key else None
+        earlier = job_resume.resumable(context, dedupe_key) if dedupe_key else None
         if earlier is not None:
-            job_ids.append(resume_entry(context, earlier, source=obj))
+            job_ids.append(job_resume.resume_entry(context, earlier, source=obj))
         else:
             job_ids.append(_start_job(context, obj, prov, opts, depsgraph, dedupe_key=dedupe_key))
     return job_ids
@@ -174,16 +180,7 @@ def journal(context: bpy.types.Context | None = None) -> Journal:
     return Journal(cache_root(context) / "journal")
 
 
-def _resumable(context, dedupe_key: str) -> dict[str, Any] | None:
-    entry = journal(context).find(dedupe_key)
-    if entry is None or entry.get("state") in {"done", "failed", "cancelled"}:
-        return None
-    if entry.get("provider") != "local" and not entry.get("remote_id") and not entry.get("results"):
-        return None  # never confirmed by the service: nothing to resume
-    return entry
-
-
-def _new_record(context, *, job_id, provider, source, options, work_dir, remote_id="", source_name=""):
+def new_record(context, *, job_id, provider, source, options, work_dir, remote_id="", source_name=""):
     record = context.scene.retopo_hub.jobs.add()
     now = time.time()
     record.job_id, record.provider = job_id, provider
@@ -226,7 +223,7 @@ def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph, 
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx":
         # Binary FBX needs Blender's exporter, so it is the one upload written on the main thread.
         input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
-    _new_record(context, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
+    new_record(context, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
     journal(context).write({
         "job_id": job_id, "provider": provider, "source_name": obj.name,
         "blend_file": f"cli:{dedupe_key}" if dedupe_key else bpy.data.filepath,
@@ -237,39 +234,6 @@ def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph, 
                      work_dir=work_dir, snapshot=snapshot, input_file=input_file)  # fmt: skip
     runner().start(spec)
     log.info("started %s job %s for %s", provider, job_id, obj.name)
-    return job_id
-
-
-def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | None = None) -> str:
-    """Bring a journaled job back: import downloaded results, or poll its remote id again (never resubmit)."""
-    job_id, provider = entry["job_id"], entry["provider"]
-    options = dict(entry.get("options") or {})
-    source = source or bpy.data.objects.get(entry.get("source_name") or "")
-    record = find_record(job_id) or _new_record(
-        context, job_id=job_id, provider=provider, source=source, options=options,
-        work_dir=entry.get("work_dir") or "", remote_id=entry.get("remote_id") or "",
-        source_name=entry.get("source_name") or "",
-    )  # fmt: skip
-    if source is not None:
-        record.source_name, record.source_uid = source.name, source.session_uid
-    if entry.get("results"):
-        record.results_json = json.dumps(entry["results"])
-        record.state, record.message = "importing", "importing downloaded results"
-        if job_id not in _Session.pending_imports:
-            _Session.pending_imports.append(job_id)
-        return job_id
-    if provider == "local":
-        if source is None or source.type != "MESH":
-            record.state, record.message = "failed", "the source object is gone: submit again"
-            return job_id
-        depsgraph = context.evaluated_depsgraph_get()
-        spec = make_spec(context, job_id=job_id, provider=provider, source_name=source.name, options=options,
-                         work_dir=record.work_dir, snapshot=snapshot_object(source, depsgraph))  # fmt: skip
-    else:
-        record.state, record.message = "waiting", f"resuming {entry['remote_id']}"
-        spec = make_spec(context, job_id=job_id, provider=provider, source_name=record.source_name,
-                         options=options, work_dir=record.work_dir, remote_id=entry["remote_id"])  # fmt: skip
-    runner().start(spec)
     return job_id
 
 

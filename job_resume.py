@@ -20,6 +20,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import job_engine
+from .blender_io.mesh_arrays import snapshot_object
 from .core.errors import InputError
 from .core.jobs import new_job_id
 from .core.validation import validate_options
@@ -29,6 +30,50 @@ log = logging.getLogger(__name__)
 TIMER_INTERVAL_S = 0.2
 UNFINISHED = {"queued", "exporting", "uploading", "waiting", "running", "downloading", "importing"}
 JOURNAL_MAX_AGE_S = 30 * 24 * 3600  # older unfinished entries are forgotten: their links have long expired
+
+
+def resumable(context, dedupe_key: str) -> dict[str, Any] | None:
+    entry = job_engine.journal(context).find(dedupe_key)
+    if entry is None or entry.get("state") in {"done", "failed", "cancelled"}:
+        return None
+    if entry.get("provider") != "local" and not entry.get("remote_id") and not entry.get("results"):
+        return None  # never confirmed by the service: nothing to resume
+    return entry
+
+
+def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | None = None) -> str:
+    """Bring a journaled job back: import downloaded results, or poll its remote id again (never resubmit)."""
+    job_id, provider = entry["job_id"], entry["provider"]
+    options = dict(entry.get("options") or {})
+    source = source or bpy.data.objects.get(entry.get("source_name") or "")
+    record = job_engine.find_record(job_id) or job_engine.new_record(
+        context, job_id=job_id, provider=provider, source=source, options=options,
+        work_dir=entry.get("work_dir") or "", remote_id=entry.get("remote_id") or "",
+        source_name=entry.get("source_name") or "",
+    )  # fmt: skip
+    if source is not None:
+        record.source_name, record.source_uid = source.name, source.session_uid
+    if entry.get("results"):
+        record.results_json = json.dumps(entry["results"])
+        record.state, record.message = "importing", "importing downloaded results"
+        if job_id not in job_engine.pending_imports():
+            job_engine.pending_imports().append(job_id)
+        return job_id
+    if provider == "local":
+        if source is None or source.type != "MESH":
+            record.state, record.message = "failed", "the source object is gone: submit again"
+            return job_id
+        depsgraph = context.evaluated_depsgraph_get()
+        spec = job_engine.make_spec(
+            context, job_id=job_id, provider=provider, source_name=source.name, options=options,
+            work_dir=record.work_dir, snapshot=snapshot_object(source, depsgraph),
+        )  # fmt: skip
+    else:
+        record.state, record.message = "waiting", f"resuming {entry['remote_id']}"
+        spec = job_engine.make_spec(context, job_id=job_id, provider=provider, source_name=record.source_name,
+                         options=options, work_dir=record.work_dir, remote_id=entry["remote_id"])  # fmt: skip
+    job_engine.runner().start(spec)
+    return job_id
 
 
 def _record_entry(record) -> dict[str, Any]:
@@ -74,7 +119,7 @@ def _resume_record(context, record) -> list[str]:
             "interrupted before the service confirmed the job; check your account before submitting again"
         )
         return []
-    return [job_engine.resume_entry(context, entry)]
+    return [resume_entry(context, entry)]
 
 
 def _resume_journal(context, known: set[str]) -> list[str]:
@@ -90,7 +135,7 @@ def _resume_journal(context, known: set[str]) -> list[str]:
         if entry["provider"] != "local" and not entry.get("remote_id") and not entry.get("results"):
             continue
         log.info("resuming journaled job %s (%s)", entry["job_id"], entry["provider"])
-        resumed.append(job_engine.resume_entry(context, entry))
+        resumed.append(resume_entry(context, entry))
     return resumed
 
 
@@ -129,7 +174,7 @@ def attach(
         "created": time.time(),
     }
     job_engine.journal(context).write(entry)
-    job_engine.resume_entry(context, entry, source=source)
+    resume_entry(context, entry, source=source)
     ensure_timer()
     return job_id
 
