@@ -266,6 +266,12 @@ def main(argv: list[str]) -> int:
         return 2
     if args.cache:
         job_engine.set_cache_dir(str(Path(args.cache).resolve()))
+        try:
+            job_engine.cache_root()
+        except RetopoError as exc:
+            job_engine.set_cache_dir(None)
+            sys.stderr.write(f"retopo-hub: error: {exc}\n")
+            return 2
     job_engine.set_online_override(args.online_mode)
     job_engine.set_cli_mode(True)
     try:

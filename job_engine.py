@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import time
 from collections import deque
@@ -24,7 +25,8 @@ from .blender_io.exporter import export_fbx
 from .blender_io.fallback import run_fallback
 from .blender_io.importer import find_source, import_results
 from .blender_io.mesh_arrays import check_source, face_stats, snapshot_object
-from .core.errors import InputError, RetopoError
+from .core.errors import ConfigError, InputError, RetopoError
+from .core.files import check_writable_dir
 from .core.host_client import WorkerHost
 from .core.jobs import TERMINAL_STATES, Credentials, JobSpec, ResultFile, State, freeze, new_job_id
 from .core.journal import Journal
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_ROOT = str(Path(__file__).resolve().parent)
 GENERIC_OPTIONS = ("mode", "target_faces", "quads", "lod_levels", "lod_final_ratio", "lod_max_threshold")
+MAX_HOST_LOSSES, HOST_LOSS_WINDOW_S = 3, 60.0  # a host dying more often than this is not restarted
 PROVIDER_PREFIX = {"csm": "csm_", "tripo": "tripo_", "sboxcool": "sbox_"}
 
 
@@ -92,8 +95,14 @@ def cache_root(context: bpy.types.Context | None = None) -> Path:
     configured = _Session.cache_override or (prefs.cache_dir if prefs else "")
     if configured:
         root = Path(bpy.path.abspath(configured))
-        root.mkdir(parents=True, exist_ok=True)
-        return root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            return check_writable_dir(root)
+        except (OSError, ConfigError) as exc:
+            raise ConfigError(
+                f"cannot use the job folder {root}: pick another one in Preferences > Add-ons > Retopo Hub "
+                "or with --cache"
+            ) from exc
     return Path(bpy.utils.extension_path_user(ADDON_ID, path="jobs", create=True))
 
 
@@ -160,13 +169,27 @@ def submit_objects(
     from . import job_resume  # it imports this module: resolve the cycle at call time
 
     depsgraph = context.evaluated_depsgraph_get()
+    root = cache_root(context)
+    # Everything that can still fail (snapshots, FBX exports) happens before the first job starts, so a bad
+    # object in a selection starts nothing; the work folders already made are removed again.
+    prepared = []
+    try:
+        for obj, prov, opts in plans:
+            earlier = job_resume.resumable(context, dedupe_key) if dedupe_key else None
+            prepared.append(
+                (obj, prov, opts, earlier, None if earlier else _prepare(obj, prov, opts, depsgraph, root))
+            )
+    except BaseException:
+        for *_rest, ready in prepared:
+            if ready is not None:
+                shutil.rmtree(ready["work_dir"], ignore_errors=True)
+        raise
     job_ids = []
-    for obj, prov, opts in plans:
-        earlier = job_resume.resumable(context, dedupe_key) if dedupe_key else None
+    for obj, prov, opts, earlier, ready in prepared:
         if earlier is not None:
             job_ids.append(job_resume.resume_entry(context, earlier, source=obj))
         else:
-            job_ids.append(_start_job(context, obj, prov, opts, depsgraph, dedupe_key=dedupe_key))
+            job_ids.append(_start_job(context, obj, prov, opts, ready, dedupe_key=dedupe_key))
     return job_ids
 
 
@@ -215,14 +238,20 @@ def make_spec(context, *, job_id, provider, source_name, options, work_dir, **ex
     )
 
 
-def _start_job(context, obj, provider: str, options: dict[str, Any], depsgraph, *, dedupe_key=None) -> str:
+def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path) -> dict[str, Any]:
     job_id = new_job_id()
-    work_dir = cache_root(context) / f"{provider}-{job_id}"
+    work_dir = root / f"{provider}-{job_id}"
     snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx":
         # Binary FBX needs Blender's exporter, so it is the one upload written on the main thread.
         input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
+    return {"job_id": job_id, "work_dir": work_dir, "snapshot": snapshot, "input_file": input_file}
+
+
+def _start_job(context, obj, provider: str, options: dict[str, Any], ready, *, dedupe_key=None) -> str:
+    job_id, work_dir = ready["job_id"], ready["work_dir"]
+    snapshot, input_file = ready["snapshot"], ready["input_file"]
     new_record(context, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
     journal(context).write({
         "job_id": job_id, "provider": provider, "source_name": obj.name,
@@ -265,13 +294,34 @@ def step(context: bpy.types.Context | None = None, *, max_imports: int = 1) -> b
         if event.state in TERMINAL_STATES:
             record.finished = time.time()
         record.updated = time.time()
-        if event.state is State.FAILED and json.loads(record.details_json or "{}").get("fallback"):
+        if event.state is State.FAILED and event.extra.get("host_lost"):
+            _resume_after_host_loss(context, record)
+        elif event.state is State.FAILED and json.loads(record.details_json or "{}").get("fallback"):
             _blender_fallback(context, record, event.message or "")
     imported = 0
     while _Session.pending_imports and imported < max_imports:
         _import_job(context, _Session.pending_imports.popleft())
         imported += 1
     return bool(_Session.pending_imports or runner().running_ids())
+
+
+def _resume_after_host_loss(context: bpy.types.Context, record) -> None:
+    """The worker host died: pick its jobs up again from the journal, unless it keeps dying."""
+    now = time.monotonic()
+    if sum(1 for t in runner().deaths if now - t < HOST_LOSS_WINDOW_S) > MAX_HOST_LOSSES:
+        return  # crashing over and over: leave the jobs failed with their message rather than loop
+    from . import job_resume
+
+    entry = journal(context).get(record.job_id)
+    if entry is None:
+        return
+    if record.provider != "local" and not entry.get("remote_id") and not entry.get("results"):
+        record.message = (
+            "interrupted before the service confirmed the job; check your account before submitting again"
+        )
+        return
+    record.finished = 0.0
+    job_resume.resume_entry(context, entry)
 
 
 def _blender_fallback(context: bpy.types.Context, record, reason: str) -> None:

@@ -53,6 +53,8 @@ def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | N
     )  # fmt: skip
     if source is not None:
         record.source_name, record.source_uid = source.name, source.session_uid
+    if job_engine.runner().is_running(job_id):
+        return job_id  # still running (the file was reopened meanwhile): its events find this record
     if entry.get("results"):
         record.results_json = json.dumps(entry["results"])
         record.state, record.message = "importing", "importing downloaded results"
@@ -63,6 +65,7 @@ def resume_entry(context, entry: dict[str, Any], *, source: bpy.types.Object | N
         if source is None or source.type != "MESH":
             record.state, record.message = "failed", "the source object is gone: submit again"
             return job_id
+        record.state, record.message = "queued", "restarting the local engine"
         depsgraph = context.evaluated_depsgraph_get()
         spec = job_engine.make_spec(
             context, job_id=job_id, provider=provider, source_name=source.name, options=options,
@@ -132,7 +135,13 @@ def _resume_journal(context, known: set[str]) -> list[str]:
             continue
         if (entry.get("blend_file") or "") != current:
             continue
-        if entry["provider"] != "local" and not entry.get("remote_id") and not entry.get("results"):
+        running = job_engine.runner().is_running(entry["job_id"])
+        if (
+            not running
+            and entry["provider"] != "local"
+            and not entry.get("remote_id")
+            and not entry.get("results")
+        ):
             continue
         log.info("resuming journaled job %s (%s)", entry["job_id"], entry["provider"])
         resumed.append(resume_entry(context, entry))

@@ -45,6 +45,8 @@ class RetopoError(Exception):
     """Base of every error the add-on reports to the user."""
 
     default_message = "something went wrong in Retopo Hub; see the system console for details"
+    # Set by the HTTP client on a failed submit that may still have reached the service (paid job unknown).
+    maybe_processed = False
 
     def __init__(self, message: str | None = None) -> None:
         self.message = one_line(message, _MESSAGE_LIMIT) or self.default_message

@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class WorkerHost:
         self._proc: subprocess.Popen | None = None
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
+        self.deaths: list[float] = []  # monotonic times the host died with jobs running
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -122,7 +124,11 @@ class WorkerHost:
             f"the worker process stopped unexpectedly (exit code {proc.returncode}): "
             "reopen the file to resume the job"
         )
-        lost = [JobEvent(job_id, state=State.FAILED, message=message) for job_id in sorted(self._running)]
+        self.deaths.append(time.monotonic())
+        lost = [
+            JobEvent(job_id, state=State.FAILED, message=message, extra={"host_lost": True})
+            for job_id in sorted(self._running)
+        ]
         self._running.clear()
         self._proc, self._reader = None, None
         return lost

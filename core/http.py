@@ -38,6 +38,7 @@ from .errors import (
     RateLimitError,
     RequestTimeout,
     RetopoError,
+    ServerError,
     ServiceError,
     error_for_status,
     one_line,
@@ -241,12 +242,15 @@ class HttpClient:
                 error, ok = self._network_error(exc, url, safe)
                 delay = self._plan_retry(error, ok and (safe or not self._hops), attempt, method, url)
                 if delay is None:
+                    # A submit that reached the service and then lost its answer may have created the job.
+                    error.maybe_processed = not safe and not (ok and not self._hops)
                     raise error from exc
             except (ServiceError, NetworkError) as err:
                 # 429 means refused before any work was done, so even a submit may be repeated.
                 ok = safe or (isinstance(err, RateLimitError) and not self._hops)
                 delay = self._plan_retry(err, ok and _retryable(err), attempt, method, url)
                 if delay is None:
+                    err.maybe_processed = not safe and isinstance(err, (ServerError, MalformedResponse))
                     raise
             self.stats["retries"] += 1
             self._sleep_fn(delay)

@@ -7,10 +7,13 @@ Pure Python, never imports bpy.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from .errors import InputError
+from .errors import InputError, one_line
+from .http import safe_url
 
 # (option, low, high, label) with the documented ranges of each service
 GENERIC_RANGES = (
@@ -48,6 +51,29 @@ def _check_range(options: Mapping[str, Any], key: str, low: float, high: float, 
         )
 
 
+ASSET_ID = re.compile(r"ASSET_[A-Za-z0-9_]+")
+
+
+def mesh_reference(value: str) -> str:
+    """The ``input.mesh`` the user gave (an https GLB URL or an ``ASSET_`` id), or InputError."""
+    text = value.strip()
+    if ASSET_ID.fullmatch(text):
+        return text
+    try:
+        parts = urlsplit(text)
+        # CSM fetches the link itself: only a public https GLB can work (a local or http:// one never does).
+        ok = parts.scheme.lower() == "https" and bool(parts.hostname) and parts.path.lower().endswith(".glb")
+    except ValueError:
+        ok = False
+    if not ok or re.search(r"\s", text):
+        shown = safe_url(text) if "://" in text else one_line(text, 60)  # a query may hold a signature
+        raise InputError(
+            f"the CSM mesh URL must be an https:// link to a .glb file or a CSM ASSET_ id (got {shown!r}): "
+            "fix it, or clear it to send the object itself"
+        )
+    return text
+
+
 def validate_options(
     provider: str, options: Mapping[str, Any], *, source_faces: int = 0, source_tris: int = 0
 ) -> None:
@@ -67,7 +93,10 @@ def validate_options(
     elif provider == "sboxcool":
         for key, low, high, label in SBOX_RANGES:
             _check_range(options, key, low, high, label)
-    elif provider != "csm":
+    elif provider == "csm":
+        if options.get("csm_mesh_url"):
+            mesh_reference(str(options["csm_mesh_url"]))
+    else:
         raise InputError(f"unknown provider {provider!r}: use local, csm, tripo or sboxcool")
 
 

@@ -14,13 +14,14 @@ Runs in a worker thread and never imports bpy. A subclass implements three verbs
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, JobFailed, JobTimedOut, ServerError
+from ..core.errors import ConfigError, JobFailed, JobTimedOut, RetopoError, one_line
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.runner import WorkerContext
@@ -40,10 +41,15 @@ def time_scale() -> float:
         return 1.0
 
 
-def unsure_submit(exc: ServerError, advice: str) -> ServerError:
-    """The same error, saying the paid job may exist: a 5xx does not prove the service did not take it."""
-    text = f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}"
-    return ServerError(text, status=exc.status, remote_message=exc.remote_message, service=exc.service)
+def unsure_submit(exc: RetopoError, advice: str) -> RetopoError:
+    """The same error, saying the paid job may exist: a 5xx, a timeout after sending or an unreadable answer
+    does not prove the service did not take it. Errors that prove it did not are returned unchanged."""
+    if not exc.maybe_processed:
+        return exc
+    text = one_line(f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}", 900)
+    unsure = copy.copy(exc)
+    unsure.message, unsure.args = text, (text,)
+    return unsure
 
 
 @dataclass(frozen=True)

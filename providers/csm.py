@@ -27,52 +27,32 @@ Inferences (undocumented, marked so they are easy to revisit):
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from ..core.errors import (
     Cancelled,
     InputError,
     MalformedResponse,
+    NetworkError,
     RetopoError,
-    ServerError,
+    ServiceError,
     one_line,
     remote_text,
 )
-from ..core.http import HttpClient, safe_url
+from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.meshfile import glb_data_uri, write_glb
 from ..core.runner import WorkerContext
+from ..core.validation import mesh_reference
 from .cloud import CloudProvider, Poll, time_scale, unsure_submit
 
 log = logging.getLogger(__name__)
 
-ASSET_ID = re.compile(r"ASSET_[A-Za-z0-9_]+")
 # A JSON body far past this is more likely to be cut off by a proxy than accepted; CSM publishes no limit.
 MAX_INLINE_BYTES = 64 << 20
 POLL_BOUNDS = {"swift": (10.0, 30.0), "precision": (30.0, 60.0)}
-
-
-def mesh_reference(value: str) -> str:
-    """The ``input.mesh`` the user gave (an https GLB URL or an ``ASSET_`` id), or InputError."""
-    text = value.strip()
-    if ASSET_ID.fullmatch(text):
-        return text
-    try:
-        parts = urlsplit(text)
-        # CSM fetches the link itself: only a public https GLB can work (a local or http:// one never does).
-        ok = parts.scheme.lower() == "https" and bool(parts.hostname) and parts.path.lower().endswith(".glb")
-    except ValueError:
-        ok = False
-    if not ok or re.search(r"\s", text):
-        shown = safe_url(text) if "://" in text else one_line(text, 60)  # a query may hold a signature
-        raise InputError(
-            f"the CSM mesh URL must be an https:// link to a .glb file or a CSM ASSET_ id (got {shown!r}): "
-            "fix it, or clear it to send the object itself"
-        )
-    return text
 
 
 class CsmProvider(CloudProvider):
@@ -109,7 +89,7 @@ class CsmProvider(CloudProvider):
         ctx.emit(State.UPLOADING, 0.06, "creating the CSM session")
         try:
             session = client.json("POST", "v3/sessions", json=body, expected=(200, 201))
-        except ServerError as exc:
+        except (ServiceError, NetworkError) as exc:
             raise unsure_submit(exc, "check your CSM.ai sessions before submitting again") from exc
         session_id = session.get("_id")
         if not isinstance(session_id, str) or not session_id.strip():

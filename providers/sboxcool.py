@@ -47,9 +47,10 @@ from ..core.errors import (
     InputError,
     JobFailed,
     MalformedResponse,
+    NetworkError,
     RateLimitError,
     ResultExpired,
-    ServerError,
+    ServiceError,
     one_line,
     remote_text,
 )
@@ -192,7 +193,7 @@ class SboxcoolProvider(CloudProvider):
                 files[field] = (tex_name, stack.enter_context(path.open("rb")), ctype)
             try:
                 return client.json("POST", API_PATH, data=form, files=files, expected=(200, 202))
-            except ServerError as exc:
+            except (ServiceError, NetworkError) as exc:
                 raise unsure_submit(exc, "check your sboxcool jobs before submitting again") from exc
 
     # -- poll --------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from urllib.parse import quote, urlsplit
 from ..core.errors import (
     InputError,
     MalformedResponse,
-    ServerError,
+    NetworkError,
     ServiceError,
     one_line,
     remote_text,
@@ -115,7 +115,7 @@ class TripoProvider(CloudProvider):
         ctx.emit(State.UPLOADING, 0.09, "starting Tripo retopology")
         try:
             answer = client.json("POST", MODEL_PATH, json=body)
-        except ServerError as exc:
+        except (ServiceError, NetworkError) as exc:
             raise unsure_submit(exc, "check your Scenario jobs before submitting again") from exc
         job = answer.get("job") if isinstance(answer.get("job"), dict) else answer
         job_id = job.get("jobId") or job.get("id")
