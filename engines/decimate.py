@@ -11,14 +11,13 @@ process or a worker thread.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 
-from .errors import EngineInputError, EngineUnavailable
+from .errors import EngineInputError, native_module
 from .meshdata import MeshArrays
 
 log = logging.getLogger(__name__)
@@ -33,15 +32,7 @@ AGGRESSION_STEPS = (3.0, 5.0, 7.0, 10.0)
 
 
 def _simplifier() -> ModuleType:
-    try:
-        if os.environ.get("RETOPO_HUB_ENGINE_WITHOUT_WHEELS"):  # lets the tests take the fallback path
-            raise ImportError("disabled by RETOPO_HUB_ENGINE_WITHOUT_WHEELS")
-        import fast_simplification  # optional native dependency, imported on first use
-    except ImportError as exc:
-        raise EngineUnavailable(
-            f"fast_simplification is not installed ({exc}): using Blender's Decimate"
-        ) from exc
-    return fast_simplification
+    return native_module("fast_simplification", "fast_simplification", "Decimate")
 
 
 def simplify_triangles(

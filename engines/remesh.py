@@ -27,7 +27,7 @@ from types import ModuleType
 import numpy as np
 
 from .cluster import cluster_vertices
-from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable
+from .errors import EngineCancelled, EngineError, EngineInputError, native_module
 from .meshdata import MeshArrays
 from .project import TriangleIndex
 
@@ -53,15 +53,7 @@ CLUSTER_MIN_GAIN = 1.2
 
 
 def _instant_meshes() -> ModuleType:
-    try:
-        if os.environ.get("RETOPO_HUB_ENGINE_WITHOUT_WHEELS"):  # lets the tests take the fallback path
-            raise ImportError("disabled by RETOPO_HUB_ENGINE_WITHOUT_WHEELS")
-        import pynanoinstantmeshes  # optional native dependency, imported on first use
-    except ImportError as exc:
-        raise EngineUnavailable(
-            f"Instant Meshes is not installed ({exc}): using Blender's QuadriFlow"
-        ) from exc
-    return pynanoinstantmeshes
+    return native_module("pynanoinstantmeshes", "Instant Meshes", "QuadriFlow")
 
 
 def check_target(target_faces: int, source_faces: int) -> int:
