@@ -28,6 +28,7 @@ import numpy as np
 
 from .cluster import cluster_vertices
 from .errors import EngineCancelled, EngineError, EngineInputError, native_module
+from .holes import fill_small_holes, open_edges
 from .meshdata import MeshArrays
 from .project import TriangleIndex
 
@@ -50,6 +51,8 @@ FACES_PER_VERTEX = {True: 4.0, False: 2.0}
 CLUSTER_DIVISIONS = 4.0
 # Cluster only when that shrinks the input at least this much; otherwise it is not worth the detour.
 CLUSTER_MIN_GAIN = 1.2
+# Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh).
+HOLE_RETRIES = 2
 
 
 def _instant_meshes() -> ModuleType:
@@ -246,13 +249,25 @@ def quad_remesh(
         report(0.02, "preparing a lighter copy for Instant Meshes")
         work_v, work_t = cluster_vertices(unit, tris, cell)
         log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
-    runner = _Runner(work_v, work_t, quads, seed)
-    out_v, out_f = _calibrated_runs(runner, target, report, cancelled)
-    if cancelled is not None and cancelled():
-        raise EngineCancelled("remeshing was cancelled")
-    report(0.85, "projecting onto the original surface")
     index = TriangleIndex(unit, tris)
-    projected = index.query(out_v)[0]
-    result = _drop_degenerate(projected * scale + center, out_f)
+
+    def attempt(run_seed: int) -> MeshArrays:
+        out_v, out_f = _calibrated_runs(_Runner(work_v, work_t, quads, run_seed), target, report, cancelled)
+        if cancelled is not None and cancelled():
+            raise EngineCancelled("remeshing was cancelled")
+        report(0.85, "projecting onto the original surface")
+        return _drop_degenerate(index.query(out_v)[0] * scale + center, out_f)
+
+    result = attempt(seed)
+    if open_edges(result) and not open_edges(MeshArrays.from_triangles(unit, tris)):
+        # Extraction left holes in a closed surface (they move with the seed): try other seeds, keep the best.
+        for retry in range(1, HOLE_RETRIES + 1):
+            report(0.85, f"closing extraction holes (retry {retry})")
+            candidate = attempt(seed + retry)
+            if open_edges(candidate) < open_edges(result):
+                result = candidate
+            if not open_edges(result):
+                break
+    result = fill_small_holes(result)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     return result
