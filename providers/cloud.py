@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, JobFailed, JobTimedOut, RetopoError, one_line
+from ..core.errors import ConfigError, InputError, JobFailed, JobTimedOut, RetopoError, one_line
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
+from ..core.meshfile import write_glb
 from ..core.runner import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,37 @@ def unsure_submit(exc: RetopoError, advice: str) -> RetopoError:
     unsure = copy.copy(exc)
     unsure.message, unsure.args = text, (text,)
     return unsure
+
+
+def export_glb(spec: JobSpec, ctx: WorkerContext) -> bytes:
+    """The snapshot as GLB bytes (worker side), with UVs and, when the source has a PNG base color, that
+    texture embedded, so services that bake (Tripo) have something to bake."""
+    snap = spec.snapshot
+    if snap is None:
+        raise InputError("nothing to upload: the job has no mesh snapshot")
+    ctx.emit(State.EXPORTING, 0.02, "exporting the mesh as GLB")
+    color = next(
+        (Path(p) for _m, slot, p in snap.textures if slot == "color" and p.lower().endswith(".png")), None
+    )
+    png = (
+        color.read_bytes() if color is not None and color.is_file() and snap.corner_uvs is not None else None
+    )
+    try:
+        try:
+            return write_glb(
+                None, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
+                base_color_png=png, object_name=spec.source_name or "mesh",
+            )  # fmt: skip
+        except ValueError:
+            if png is None:
+                raise
+            log.warning(
+                "the base color image of %s is not a usable PNG: sending the mesh without it", spec.job_id
+            )
+            return write_glb(None, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
+                             object_name=spec.source_name or "mesh")  # fmt: skip
+    except ValueError as exc:
+        raise InputError(f"could not export '{spec.source_name}' as GLB: {one_line(exc)}") from exc
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,10 @@ from ..core.errors import (
 )
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.meshfile import glb_data_uri, write_glb
+from ..core.meshfile import glb_data_uri
 from ..core.runner import WorkerContext
 from ..core.validation import mesh_reference
-from .cloud import CloudProvider, Poll, time_scale, unsure_submit
+from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +101,9 @@ class CsmProvider(CloudProvider):
         given = str(spec.options.get("csm_mesh_url") or "").strip()
         if given:
             return mesh_reference(given)
-        snap = spec.snapshot
-        if snap is None:
+        if spec.snapshot is None:
             raise InputError("nothing to send: the job has no mesh snapshot and no CSM mesh URL")
-        ctx.emit(State.EXPORTING, 0.02, "exporting the mesh as GLB")
-        try:
-            glb = write_glb(None, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
-                            object_name=spec.source_name or "mesh")  # fmt: skip
-        except ValueError as exc:
-            raise InputError(f"could not export '{spec.source_name}' as GLB: {one_line(exc)}") from exc
+        glb = export_glb(spec, ctx)
         if len(glb) > MAX_INLINE_BYTES:
             raise InputError(
                 f"'{spec.source_name}' exports to {len(glb) >> 20} MB, too large to send inline: decimate it "

@@ -47,10 +47,9 @@ from ..core.errors import (
 )
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.meshfile import write_glb
 from ..core.runner import WorkerContext
 from ..core.validation import TRIPO_FACES, TRIPO_QUAD_FACES
-from .cloud import CloudProvider, Poll, time_scale, unsure_submit
+from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +124,7 @@ class TripoProvider(CloudProvider):
         return job_id.strip()
 
     def _export(self, spec: JobSpec, ctx: WorkerContext) -> bytes:
-        snap = spec.snapshot
-        if snap is None:
-            raise InputError("nothing to upload: the job has no mesh snapshot")
-        ctx.emit(State.EXPORTING, 0.02, "exporting the mesh as GLB")
-        try:
-            return write_glb(None, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
-                             object_name=spec.source_name or "mesh")  # fmt: skip
-        except ValueError as exc:
-            raise InputError(f"could not export '{spec.source_name}' as GLB: {one_line(exc)}") from exc
+        return export_glb(spec, ctx)
 
     def _upload(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, glb: bytes) -> str:
         parts = max(1, math.ceil(len(glb) / self.part_bytes))

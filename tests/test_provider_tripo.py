@@ -285,3 +285,27 @@ def test_result_type_comes_from_mime_then_url(addon):
     assert ext("model/fbx", "https://cdn.example.com/a.glb") == "fbx"
     assert ext("application/octet-stream", "https://cdn.example.com/r.FBX?Expires=1&Signature=x") == "fbx"
     assert ext("", "https://cdn.example.com/asset") is None  # downloaded as .bin, then sniffed
+
+
+def test_the_source_color_texture_travels_with_the_upload(scenario, addon, tmp_path):
+    """Tripo bakes textures onto the low-poly mesh: the PNG base color of the source goes into the GLB."""
+    emu = scenario()
+    rock = ico_sphere("Rock", subdivisions=3)
+    bpy.ops.mesh.uv_texture_add()
+    image = bpy.data.images.new("rock_color", 4, 4)
+    image.filepath_raw = str(tmp_path / "rock_color.png")
+    image.file_format = "PNG"
+    image.save()
+    material = bpy.data.materials.new("RockPaint")
+    if bpy.app.version < (5, 0, 0):
+        material.use_nodes = True
+    tex = material.node_tree.nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    bsdf = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    material.node_tree.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    rock.data.materials.append(material)
+    _tripo(rock, target_faces=1000, quads=False, tripo_bake=True)
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    glb = _only(emu, "PUT", r"^/multipart/").body
+    png = (tmp_path / "rock_color.png").read_bytes()
+    assert png in glb, "the base color PNG is embedded in the uploaded GLB"
