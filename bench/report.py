@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Turns the measured figures into bench/results.json, bench/RESULTS.md and bench/results.png.
+
+Measures nothing. Every goal gets a plain yes/no next to its figure; a missed goal is said so in words, with
+the numbers that explain it (``notes``). The plot is made with matplotlib's Agg backend (no display); if
+matplotlib is missing, the Markdown says so and no picture is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from notes import gap_notes, goal_rows
+
+PLOT = "results.png"
+
+
+def _yes(value: bool | None) -> str:
+    return "n/a" if value is None else ("**yes**" if value else "**NO**")
+
+
+def _quad_table(rows: list[dict]) -> list[str]:
+    out = [
+        "| mesh | source faces | target | faces ours / QF | quads ours / QF | seconds ours / QF | time "
+        "ratio | Hausdorff % ours / QF | mean % ours / QF | open edges ours / QF / source | goals met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        missed = [k for k, ok in r["goals"].items() if not ok]
+        out.append(
+            f"| {r['mesh']} | {r['source_faces']:,} | {r['faces_target']:,} | {r['faces']:,} / "
+            f"{r['faces_quadriflow']:,} | {100 * r['quad_fraction']:.1f}% / "
+            f"{100 * r['quad_fraction_quadriflow']:.1f}% | {r['seconds']:.2f} / "
+            f"{r['seconds_quadriflow']:.2f} | {r['time_ratio_vs_quadriflow']:.3f}x | "
+            f"{r['hausdorff_pct']:.3f} / {r['hausdorff_pct_quadriflow']:.3f} | {r['mean_pct']:.4f} / "
+            f"{r['mean_pct_quadriflow']:.4f} | {r['boundary_edges']:,} / {r['boundary_edges_quadriflow']:,} "
+            f"/ {r['boundary_edges_source']:,} | {'all' if not missed else 'missed: ' + ', '.join(missed)} |"
+        )
+    return out
+
+
+def _lod_table(lod: dict) -> list[str]:
+    out = [
+        "| LoD | triangle budget | ratio of source | Hausdorff % ours | Hausdorff % Decimate (copies) | "
+        "Hausdorff % Decimate (chained) | ratio ours / Decimate | mean % ours / Decimate |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for lv in lod["levels"]:
+        out.append(
+            f"| {lv['lod']} | {lv['target_triangles']:,} | {lv['ratio_of_source']:.3f} | "
+            f"{lv['hausdorff_pct']:.4f} | {lv['hausdorff_pct_decimate']:.4f} | "
+            f"{lv['hausdorff_pct_decimate_chained']:.4f} | {lv['hausdorff_ratio_vs_decimate']:.2f}x | "
+            f"{lv['mean_pct']:.5f} / {lv['mean_pct_decimate']:.5f} |"
+        )
+    return out
+
+
+def _ui_lines(ui: dict) -> list[str]:
+    out = []
+    for i, f in enumerate(ui["freeze"], start=1):
+        st, im = f["steps"], f["imports"]
+        out.append(
+            f"- Trial {i}: {f['jobs_done']}/{f['jobs']} jobs done in {f['wall_seconds']:.1f} s; "
+            f"{st.get('count', 0)} steps: max **{st.get('max_ms', 0):.2f} ms** (main-thread CPU max "
+            f"{f['steps_cpu_max_ms']:.2f} ms), p99 {st.get('p99_ms', 0):.2f} ms, median "
+            f"{st.get('median_ms', 0):.3f} ms. Imports of the finished results (excluded above): "
+            f"{im.get('count', 0)}, median {im.get('median_ms', 0):.1f} ms, max {im.get('max_ms', 0):.1f} "
+            f"ms. Submitting all {f['jobs']} jobs took {f['submit_20_jobs_ms']:.0f} ms."
+        )
+    sub = ui["submit"]
+    out += [
+        "",
+        f"Submit on `{sub['mesh']}` ({sub['faces']:,} faces); Blender's glTF exporter alone: "
+        f"{sub['gltf_export_seconds']:.2f} s.",
+        "",
+        "| provider | submit main-thread seconds | of which snapshot / snapshot file / FBX export | ratio "
+        "vs glTF export | goal <= 0.25x |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, c in sub["by_provider"].items():
+        ok = c["ratio_vs_gltf_export"] <= 0.25
+        p = c["parts_seconds"]
+        out.append(
+            f"| {name} | {c['seconds']:.3f} | {p['snapshot']:.3f} / {p['snapshot_file']:.3f} / "
+            f"{p['fbx_export']:.3f} | {c['ratio_vs_gltf_export']:.3f}x | {_yes(ok)} |"
+        )
+    return out
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` "
+        f"({'QUICK development run: not the published figures' if results.get('quick') else 'full run'}) on "
+        f"{results['machine']}, {results.get('date', '')}, in {results.get('total_seconds', 0):.0f} s. "
+        "Every ratio compares two things measured in the same run on the same input (these machines are "
+        "shared and noisy); times are medians of the repeats listed in results.json.",
+        "",
+        "## Goals",
+        "",
+        "| # | what | measured | goal | met |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {what} | {measured} | {goal} | {_yes(ok)} |"
+        for n, what, measured, goal, ok in goal_rows(results)
+    ]
+    notes = gap_notes(results)
+    if notes:
+        lines += ["", "### Missed goals, plainly", ""] + [f"- {n}" for n in notes]
+    if (Path(results["_out"]) / PLOT).is_file():
+        lines += ["", f"![measured / goal per benchmark, and fidelity per mesh and LoD]({PLOT})"]
+    lines += ["", "## Inputs", ""]
+    for key, item in results.get("inputs", {}).items():
+        lines.append(f"- `{item['object']}` ({key}): {item['faces']:,} faces, {item['description']}")
+    if "quad_remesh" in results:
+        lines += [
+            "",
+            "## 1. Quad remesh vs QuadriFlow",
+            "",
+            "Ours: `bpy.ops.retopo_hub.submit()` (snapshot, engine child process, import) wall time. "
+            "QuadriFlow: "
+            '`bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=N, seed=0)` on a copy. Distances '
+            "are symmetric, sampled on both surfaces, in % of the source's bounding-box diagonal.",
+            "",
+        ]
+        lines += _quad_table(results["quad_remesh"])
+        lines += [
+            "",
+            "Open edges are edges used by one face: on a closed source, holes. Where our time goes (engine "
+            "alone = the same job in-process; submit and import = Blender's main thread): "
+            + "; ".join(
+                f"{r['mesh']}: engine {r['seconds_engine_only']:.2f} s, submit {r['seconds_submit']:.2f} s, "
+                f"import {r['seconds_import']:.2f} s"
+                for r in results["quad_remesh"]
+            )
+            + ".",
+        ]
+    if "lod_chain" in results:
+        lod = results["lod_chain"]
+        lines += [
+            "",
+            "## 2. LoD chain vs Decimate",
+            "",
+            f"`{lod['mesh']}` ({lod['source_triangles']:,} triangles), {lod['lod_levels']} levels, "
+            f'lodFinalRatio {lod["lod_final_ratio"]}. Ours: `submit()` with `mode="decimate"`, LOD0 target '
+            f"{lod['levels'][0]['target_triangles']:,} then the product's chain: {lod['seconds']:.2f} s "
+            f"(the engine alone, in-process: {lod['seconds_engine_only']:.2f} s; main thread: submit "
+            f"{lod['seconds_submit']:.2f} s, import {lod['seconds_import']:.2f} s). Blender: one Decimate "
+            "(COLLAPSE) modifier per level on copies of the source at the same triangle budgets, evaluated "
+            f"by one depsgraph update: {lod['seconds_decimate']:.2f} s "
+            f"(**{lod['time_ratio_vs_decimate']:.3f}x**); chained level after level like ours: "
+            f"{lod['seconds_decimate_chained']:.2f} s ({lod['time_ratio_vs_decimate_chained']:.3f}x).",
+            "",
+        ]
+        lines += _lod_table(lod)
+    if "ui" in results:
+        lines += ["", "## 3. Main-thread time", "", *_ui_lines(results["ui"])]
+    if "memory" in results:
+        m = results["memory"]
+        lines += [
+            "",
+            "## 4. Memory",
+            "",
+            f"Peak RSS of the engine child remeshing `{m['mesh']}` ({m['source_faces']:,} faces) to "
+            f"{m['faces_target']:,}: **{m['peak_rss_mb_1m_remesh']:.0f} MiB**, read from the kernel's "
+            f"high-water mark (VmHWM); the worker host peaked at {m['peak_rss_mb_worker_host']:.0f} MiB. "
+            "`getrusage(RUSAGE_CHILDREN)` is not used: after a fork from Blender it reports Blender's size "
+            "(see bench/memory.py).",
+        ]
+    if "import" in results:
+        lines += [
+            "",
+            "## 5. Import of result files (~100K faces, `import_mesh_file`)",
+            "",
+            "| format | returned by | faces (quads) | file MB | seconds |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for name, r in results["import"].items():
+            lines.append(
+                f"| {name} | {r['providers']} | {r['faces']:,} ({r['quads']:,}) | {r['file_mb']} | "
+                f"{r['seconds']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_all(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    results.setdefault("date", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    try:
+        from plot import plot
+
+        plot(results, out / PLOT)
+    except ImportError:
+        (out / PLOT).unlink(missing_ok=True)
+    (out / "RESULTS.md").write_text(markdown({**results, "_out": str(out)}), encoding="utf-8")
