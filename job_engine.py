@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_ROOT = str(Path(__file__).resolve().parent)
 GENERIC_OPTIONS = ("mode", "target_faces", "quads", "lod_levels", "lod_final_ratio", "lod_max_threshold")
+TERMINAL_VALUES = frozenset(s.value for s in TERMINAL_STATES)
 MAX_HOST_LOSSES, HOST_LOSS_WINDOW_S = 3, 60.0  # a host dying more often than this is not restarted
 PROVIDER_PREFIX = {"csm": "csm_", "tripo": "tripo_", "sboxcool": "sbox_"}
 
@@ -276,6 +277,11 @@ def step(context: bpy.types.Context | None = None, *, max_imports: int = 1) -> b
         record = find_record(event.job_id)
         if record is None:
             continue  # the file was closed or the record deleted; nothing to update
+        if record.state in TERMINAL_VALUES and event.state not in (*TERMINAL_STATES, State.IMPORTING):
+            # A late progress line of a job that already ended must not bring it back to life.
+            if event.remote_id:
+                record.remote_id = event.remote_id
+            continue
         if event.state is not None:
             record.state = event.state.value
         if event.progress is not None:

@@ -70,12 +70,15 @@ def snapshot_object(
 
 def read_arrays(mesh: bpy.types.Mesh, matrix=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(verts (N, 3) float32, face sizes, corner vertex indices) of ``mesh``, optionally transformed."""
+    # The generic attribute arrays are about 6x faster to read than vertices/loops (1.3M triangles: 0.08 s
+    # against 0.5 s), which is most of a submit's main-thread time.
     verts = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
-    mesh.vertices.foreach_get("co", verts)
-    face_sizes = np.empty(len(mesh.polygons), dtype=np.int32)
-    mesh.polygons.foreach_get("loop_total", face_sizes)
+    mesh.attributes["position"].data.foreach_get("vector", verts)
+    starts = np.empty(len(mesh.polygons), dtype=np.int32)
+    mesh.polygons.foreach_get("loop_start", starts)
+    face_sizes = np.diff(np.append(starts, len(mesh.loops))).astype(np.int32)
     corner_verts = np.empty(len(mesh.loops), dtype=np.int32)
-    mesh.loops.foreach_get("vertex_index", corner_verts)
+    mesh.attributes[".corner_vert"].data.foreach_get("value", corner_verts)
     verts = verts.reshape(-1, 3)
     if matrix is not None:
         m = np.array(matrix, dtype=np.float64)
@@ -89,7 +92,7 @@ def _read_mesh(mesh: bpy.types.Mesh, *, with_uvs: bool) -> dict:
     uv_layer = mesh.uv_layers.active
     if with_uvs and uv_layer is not None:
         uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
-        uv_layer.data.foreach_get("uv", uvs)
+        uv_layer.uv.foreach_get("vector", uvs)
         out["corner_uvs"] = uvs.reshape(-1, 2)
     return out
 
@@ -129,15 +132,18 @@ def mesh_from_arrays(
     face_sizes: np.ndarray,
     corner_verts: np.ndarray,
     corner_uvs: np.ndarray | None = None,
+    *,
+    validate: bool = True,
 ) -> bpy.types.Mesh:
+    """A new mesh datablock; ``validate=False`` skips Blender's checks for our own engine's output."""
     verts = np.ascontiguousarray(verts, dtype=np.float32).reshape(-1, 3)
     face_sizes = np.ascontiguousarray(face_sizes, dtype=np.int32)
     corner_verts = np.ascontiguousarray(corner_verts, dtype=np.int32)
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(len(verts))
-    mesh.vertices.foreach_set("co", verts.ravel())
+    mesh.attributes["position"].data.foreach_set("vector", verts.ravel())
     mesh.loops.add(len(corner_verts))
-    mesh.loops.foreach_set("vertex_index", corner_verts)
+    mesh.attributes[".corner_vert"].data.foreach_set("value", corner_verts)
     mesh.polygons.add(len(face_sizes))
     starts = np.zeros(len(face_sizes), dtype=np.int32)
     if len(face_sizes) > 1:
@@ -145,9 +151,10 @@ def mesh_from_arrays(
     mesh.polygons.foreach_set("loop_start", starts)
     if corner_uvs is not None and len(corner_uvs) == len(corner_verts):
         layer = mesh.uv_layers.new(name="UVMap")
-        layer.data.foreach_set("uv", np.ascontiguousarray(corner_uvs, dtype=np.float32).ravel())
+        layer.uv.foreach_set("vector", np.ascontiguousarray(corner_uvs, dtype=np.float32).ravel())
     mesh.update(calc_edges=True)
-    mesh.validate(clean_customdata=False)
+    if validate:
+        mesh.validate(clean_customdata=False)
     return mesh
 
 

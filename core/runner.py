@@ -150,13 +150,13 @@ class JobRunner:
         return events
 
     def wait_for_event(self, timeout: float) -> bool:
-        """Block until an event is queued (without taking it) or the timeout passes; for blocking drivers."""
-        try:
-            event = self._events.get(timeout=timeout)
-        except queue.Empty:
-            return False
-        self._events.put(event)
-        return True
+        """Block until an event is queued or the timeout passes, without taking it: events keep their order
+        (taking one and putting it back would move a 'cancelled' behind a stale progress event)."""
+        events = self._events
+        with events.not_empty:
+            if not events.queue:
+                events.not_empty.wait(timeout)
+            return bool(events.queue)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every worker (add-on disabled, Blender quitting). Unlike a cancel, the journal keeps the
