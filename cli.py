@@ -267,7 +267,7 @@ def main(argv: list[str]) -> int:
     if args.cache:
         job_engine.set_cache_dir(str(Path(args.cache).resolve()))
         try:
-            job_engine.cache_root()
+            job_engine.cache_root(probe=True)
         except RetopoError as exc:
             job_engine.set_cache_dir(None)
             sys.stderr.write(f"retopo-hub: error: {exc}\n")

@@ -91,14 +91,16 @@ def online_allowed() -> bool:
     return bool(bpy.app.online_access or _Session.online_override)
 
 
-def cache_root(context: bpy.types.Context | None = None) -> Path:
+def cache_root(context: bpy.types.Context | None = None, *, probe: bool = False) -> Path:
+    """The job folder. ``probe`` also proves a file can be written there: done once per submit (and for
+    ``--cache``), not on every journal write, which runs on the main thread's step."""
     prefs = get_prefs(context)
     configured = _Session.cache_override or (prefs.cache_dir if prefs else "")
     if configured:
         root = Path(bpy.path.abspath(configured))
         try:
             root.mkdir(parents=True, exist_ok=True)
-            return check_writable_dir(root)
+            return check_writable_dir(root) if probe else root
         except (OSError, ConfigError) as exc:
             raise ConfigError(
                 f"cannot use the job folder {root}: pick another one in Preferences > Add-ons > Retopo Hub "
@@ -170,7 +172,7 @@ def submit_objects(
     from . import job_resume  # it imports this module: resolve the cycle at call time
 
     depsgraph = context.evaluated_depsgraph_get()
-    root = cache_root(context)
+    root = cache_root(context, probe=True)
     # Everything that can still fail (snapshots, FBX exports) happens before the first job starts, so a bad
     # object in a selection starts nothing; the work folders already made are removed again.
     prepared = []
