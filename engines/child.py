@@ -1,8 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Child-process entry point: ``python -m engines.child IN.npz PARAMS.json OUT.npz``.
 
-Contract: IN.npz holds ``verts`` float32 (N, 3) and ``tris`` int32 (M, 3); PARAMS.json holds the
-``EngineParams`` fields. Stdout carries one JSON object per line and nothing else:
+Contract: IN.npz holds ``verts`` float32 (N, 3) and either ``tris`` int32 (M, 3) or polygons in Blender's
+loop layout (``face_sizes``, ``corner_verts``: the snapshot file Blender writes, read as it is); PARAMS.json
+holds the ``EngineParams`` fields. ``python -m engines.child --standby`` starts a process ahead of its job:
+it loads numpy, the engine and its native libraries, then waits for one line on stdin, a JSON list of the
+three paths, and runs that job exactly as above (end of stdin: exit 0 without work). Starting Python and
+those libraries costs about 0.2 s, which a standby process takes off the critical path of the next job.
+Stdout carries one JSON object per line and nothing else:
 ``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``. OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
 and ``lod{i}_target_faces`` (plus ``lod_count``), written to a temporary name beside it and moved into place
@@ -16,6 +21,7 @@ lines reach the parent. Imports the stdlib, numpy and the engine's own modules o
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -31,11 +37,18 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
+from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
 
 log = logging.getLogger(__name__)
 
-USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz"
+USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz (or --standby, then the paths on stdin)"
+STANDBY = "--standby"
+# Loaded by a standby process before its job arrives; a missing one is reported by the job itself.
+NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification")
+# Engine processes yield the CPU to everything at normal priority: Blender's UI first, and the job that is
+# running while a standby process loads its libraries (that load slowed a running remesh by a third).
+NICENESS = 10
 # Progress lines closer together than this are dropped unless the message changes; keeps the pipe quiet.
 PROGRESS_INTERVAL = 0.1
 
@@ -117,11 +130,23 @@ def load_params(path: str | os.PathLike[str]) -> EngineParams:
 def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
-            return np.asarray(data["verts"]), np.asarray(data["tris"])
+            verts = np.asarray(data["verts"])
+            if "tris" in data:
+                return verts, np.asarray(data["tris"])
+            sizes, corners = np.asarray(data["face_sizes"]), np.asarray(data["corner_verts"])
     except KeyError as exc:
-        raise EngineInputError(f"{path} must hold 'verts' and 'tris' arrays; missing {exc}") from exc
+        raise EngineInputError(
+            f"{path} must hold 'verts' and 'tris' (or 'face_sizes' and 'corner_verts') arrays; missing {exc}"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise EngineInputError(f"could not read the mesh file {path}: {exc}") from exc
+    if sizes.ndim != 1 or corners.ndim != 1 or int(sizes.astype(np.int64).sum()) != corners.shape[0]:
+        raise EngineInputError(f"{path}: face_sizes and corner_verts do not describe the same polygons")
+    if sizes.size and sizes.min() < 3:
+        raise EngineInputError(f"{path}: every face needs at least 3 corners")
+    if sizes.size and corners.size and (corners.min() < 0 or corners.max() >= len(verts)):
+        raise EngineInputError(f"{path}: a face uses a vertex that does not exist")
+    return verts, MeshArrays(verts, sizes, corners).triangles()
 
 
 def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
@@ -179,9 +204,38 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     return 0
 
 
+def preload() -> None:
+    for name in NATIVE_MODULES:
+        with suppress(ImportError):
+            importlib.import_module(name)
+
+
+def standby_job(stdin: TextIO) -> list[str] | None:
+    """Preload, then wait for the job's paths on ``stdin``; None when the parent closed it first."""
+    preload()
+    line = stdin.readline()
+    if not line.strip():
+        return None
+    try:
+        paths = json.loads(line)
+    except ValueError:
+        paths = None
+    if not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
+        return ["<malformed standby request>"]  # fails the usage check below with a clear message
+    return paths
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one job; returns the process exit code (0 ok, 2 engine error, 1 internal error)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if hasattr(os, "nice"):
+        with suppress(OSError):
+            os.nice(NICENESS)
+    if args == [STANDBY]:
+        job = standby_job(sys.stdin)
+        if job is None:
+            return 0
+        args = job
     protocol = _Protocol()
     with _protocol_stdout(), _cancel_on_sigterm() as cancel_flag:
         if len(args) != 3:

@@ -56,6 +56,7 @@ class EngineParams:
     lod_final_ratio: float = 0.15
     lod_max_threshold: float = 50.0
     seed: int = 0
+    reproducible: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -64,8 +65,9 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        if not isinstance(self.quads, (bool, np.bool_)):
-            raise EngineInputError(f"quads must be true or false; got {self.quads!r}")
+        for name in ("quads", "reproducible"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:
             raise EngineInputError(
                 f"target face count must be from {MIN_TARGET} to {MAX_TARGET:,}; got {self.target_faces!r}"
@@ -157,6 +159,7 @@ def run(
             progress=stage,
             cancelled=cancelled,
             seed=params.seed,
+            reproducible=params.reproducible,
         )
     else:
         check_target(params.target_faces, source.face_count)

@@ -2,16 +2,17 @@
 """Field-aligned quad (or isotropic triangle) remeshing to a face budget, via Instant Meshes.
 
 Contract: ``quad_remesh(source, target_faces)`` takes a ``MeshArrays`` in object units and returns a new
-``MeshArrays`` in the same units whose vertices lie on the source surface and whose face count lands
-within 10% of ``target_faces`` (counting quads when ``quads=True``, triangles otherwise). With quads the
-result is all quads. Deterministic for a given ``seed``. Imports numpy, the engine's own modules and,
-lazily, pynanoinstantmeshes (EngineUnavailable if it is missing); never touches bpy and runs in the engine
-child process or a worker thread. Instant Meshes writes its log to the process's native stdout, which the
-child process redirects away from its protocol stream.
+``MeshArrays`` in the same units whose vertices lie on the source surface and whose face count lands within
+10% of ``target_faces`` (counting quads when ``quads=True``, triangles otherwise). With quads the result is
+all quads. With ``reproducible=True`` (Linux) the same input and ``seed`` give the same result in a fresh
+process; otherwise Instant Meshes uses every core and runs may differ slightly. Imports numpy, the engine's
+own modules and, lazily, pynanoinstantmeshes (EngineUnavailable if it is missing); never touches bpy and
+runs in the engine child process or a worker thread. Instant Meshes writes its log to the process's native
+stdout, which the child process redirects away from its protocol stream.
 
 Pipeline: normalise -> (dense sources only) cluster to an even resolution a few times finer than the output
-edge -> Instant Meshes, re-run with a corrected vertex budget when the face count misses -> project the
-vertices onto the full-resolution source -> drop degenerate faces.
+edge, or quadric-decimate far denser ones -> Instant Meshes, re-run with a corrected vertex budget when the
+face count misses -> project the vertices onto the full-resolution source -> drop degenerate faces.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from types import ModuleType
 
 import numpy as np
 
 from .cluster import cluster_vertices
+from .decimate import simplify_triangles
 from .errors import EngineCancelled, EngineError, EngineInputError, native_module
 from .holes import fill_small_holes, open_edges
 from .meshdata import MeshArrays
@@ -45,12 +47,20 @@ MAX_RUNS = 3
 # Instant Meshes subdivides its quad-dominant result into pure quads (one quad per corner), which leaves
 # about four quads per requested vertex; its triangle mode leaves about two triangles per vertex.
 FACES_PER_VERTEX = {True: 4.0, False: 2.0}
-# Clustering cell = output edge / this. Finer keeps more detail for the field, coarser is faster. At 4 the
-# result was as close to the source as feeding Instant Meshes the full mesh (1M-triangle torus: Hausdorff
-# 0.12% of the diagonal, mean 0.014%) at about a tenth of its time; at 3 Instant Meshes began to leave holes.
-CLUSTER_DIVISIONS = 4.0
+# Clustering cell = output edge / this. Finer keeps more detail for the field, coarser is faster. Measured
+# against QuadriFlow at 5K quads (bunny, 82K sphere, raw face scan): at 3 every mesh stayed at or under
+# QuadriFlow's Hausdorff and mean distance and Instant Meshes took a quarter less time than at 4; at 2.5 it
+# began to leave holes (seed retries, a Hausdorff 1.1x QuadriFlow's on the sphere).
+CLUSTER_DIVISIONS = 3.0
 # Cluster only when that shrinks the input at least this much; otherwise it is not worth the detour.
 CLUSTER_MIN_GAIN = 1.2
+# Above this reduction grid clustering merges dozens of vertices per cell and leaves non-manifold fans that
+# Instant Meshes extracts with holes (1.3M-triangle sphere -> 10K quads: Hausdorff 3x QuadriFlow's), so the
+# working copy comes from quadric decimation instead, to this share of the clustering budget: there the
+# same job met QuadriFlow's Hausdorff (0.10% against 0.12%) in 3.1 s against 5.1 s. Below it clustering
+# is the faster of the two at the same fidelity.
+DECIMATE_ABOVE_GAIN = 10.0
+DECIMATED_SHARE = 0.6
 # Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh).
 HOLE_RETRIES = 2
 
@@ -78,9 +88,11 @@ def check_target(target_faces: int, source_faces: int) -> int:
 
 
 def _surface_area(verts: np.ndarray, tris: np.ndarray) -> float:
-    a = verts[tris[:, 0]]
-    cross = np.cross(verts[tris[:, 1]] - a, verts[tris[:, 2]] - a)
-    return 0.5 * float(np.sqrt(np.einsum("ij,ij->i", cross, cross)).sum())
+    # float32 is ample for a size estimate and about 3x faster on a million triangles.
+    v = np.asarray(verts, dtype=np.float32)
+    a = v[tris[:, 0]]
+    cross = np.cross(v[tris[:, 1]] - a, v[tris[:, 2]] - a)
+    return 0.5 * float(np.sqrt(np.einsum("ij,ij->i", cross, cross)).sum(dtype=np.float64))
 
 
 def _edge_length(area: float, vertex_count: int, quads: bool) -> float:
@@ -92,13 +104,14 @@ def _edge_length(area: float, vertex_count: int, quads: bool) -> float:
 
 @contextmanager
 def _one_core() -> Iterator[None]:
-    """Pin the calling thread to one CPU while Instant Meshes runs (Linux only).
+    """Pin the calling thread to one CPU while Instant Meshes runs (Linux only), for reproducible runs.
 
     Its threaded extraction races on non-manifold input (clustered meshes, holes): runs differed from call
-    to call even with deterministic=True. The bundled TBB sizes its pool from the affinity of the thread
-    that first calls it, so pinning makes every later run single-threaded and reproducible. With clustering
-    in front, the whole 1M-triangle -> 10K-quad remesh took 2-3 s either way on 2 cores (56K -> 5K: ~0.5 s
-    pinned). Only this thread is affected; other platforms keep Instant Meshes' own threading.
+    to call even with deterministic=True (raw face scan: 4,948 to 5,036 faces). The bundled TBB sizes its
+    pool from the affinity of the thread that first calls it, so pinning before the process's first run
+    makes every later run single-threaded and reproducible. It costs speed: on 2 cores Instant Meshes took
+    0.34 s pinned against 0.23 s free (82K-triangle sphere -> 5K quads), so only ``reproducible`` jobs pin.
+    Only this thread is affected; other platforms keep Instant Meshes' own threading.
     """
     getter = getattr(os, "sched_getaffinity", None)
     setter = getattr(os, "sched_setaffinity", None)
@@ -124,9 +137,12 @@ def _one_core() -> Iterator[None]:
 class _Runner:
     """Holds the prepared Instant Meshes input so calibration re-runs reuse it."""
 
-    def __init__(self, verts: np.ndarray, tris: np.ndarray, quads: bool, seed: int) -> None:
+    def __init__(
+        self, verts: np.ndarray, tris: np.ndarray, quads: bool, seed: int, reproducible: bool = False
+    ) -> None:
         self.module = _instant_meshes()
         self.quads = quads
+        self.reproducible = reproducible
         if seed:
             # The solver's random start depends on vertex order, so a seeded shuffle gives a different,
             # still reproducible, layout.
@@ -140,7 +156,7 @@ class _Runner:
 
     def run(self, vertex_count: int) -> tuple[np.ndarray, np.ndarray]:
         rosy, posy = (4, 4) if self.quads else (6, 3)
-        with _one_core():
+        with _one_core() if self.reproducible else nullcontext():
             out_v, out_f = self.module.remesh(
                 self.verts,
                 self.tris,
@@ -224,6 +240,7 @@ def quad_remesh(
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
     seed: int = 0,
+    reproducible: bool = False,
 ) -> MeshArrays:
     """Remesh ``source`` to about ``target_faces`` quads (or triangles when ``quads`` is False)."""
     tris = source.triangles().astype(np.int64)
@@ -245,14 +262,20 @@ def quad_remesh(
     cell = _edge_length(area, vertex_budget, quads) / CLUSTER_DIVISIONS
     work_v, work_t = unit, tris
     expected = 2.0 * area / (cell * cell)
-    if tris.shape[0] > CLUSTER_MIN_GAIN * expected:
+    if tris.shape[0] > DECIMATE_ABOVE_GAIN * expected:
+        report(0.02, "preparing a lighter copy for Instant Meshes")
+        budget = max(MIN_TARGET, round(DECIMATED_SHARE * expected))
+        work_v, work_t = simplify_triangles(unit, tris, budget)
+        log.debug("decimated %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
+    elif tris.shape[0] > CLUSTER_MIN_GAIN * expected:
         report(0.02, "preparing a lighter copy for Instant Meshes")
         work_v, work_t = cluster_vertices(unit, tris, cell)
         log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
     index = TriangleIndex(unit, tris)
 
     def attempt(run_seed: int) -> MeshArrays:
-        out_v, out_f = _calibrated_runs(_Runner(work_v, work_t, quads, run_seed), target, report, cancelled)
+        runner = _Runner(work_v, work_t, quads, run_seed, reproducible)
+        out_v, out_f = _calibrated_runs(runner, target, report, cancelled)
         if cancelled is not None and cancelled():
             raise EngineCancelled("remeshing was cancelled")
         report(0.85, "projecting onto the original surface")

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The local provider: offline retopology in a child process, driven from a worker thread.
 
-The worker writes the snapshot's triangles to ``input.npz``, starts ``python -m engines.child`` with the
-extension root on its path, relays the child's JSON progress lines as events, and returns ``result.npz``.
-A crash or a kill of the child cannot take Blender down; cancel kills it at once. Never imports bpy.
+The worker hands the engine child the snapshot file Blender wrote for the job (``snapshot.npz``, read as it
+is; ``input.npz`` is written only when there is none), relays the child's JSON progress lines as events, and
+returns ``result.npz``. A crash or a kill of the child cannot take Blender down; cancel kills it at once.
+Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
+Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
+process goes away (its stdin closes). Never imports bpy.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -15,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -34,21 +39,86 @@ ENGINE_PARAMS = (
     "lod_final_ratio",
     "lod_max_threshold",
     "seed",
+    "reproducible",
 )
 STDERR_TAIL = 4000  # enough of the child's stderr to explain a crash in the log, not a flood
+SNAPSHOT_NAME = "snapshot.npz"  # core.host_client writes each job's mesh there
+ENGINE_COMMAND = (sys.executable, "-m", "engines.child")
 
 
-def triangulate(face_sizes: np.ndarray, corner_verts: np.ndarray) -> np.ndarray:
-    """Fan-triangulate polygons given in Blender's loop layout (int32 (T, 3))."""
-    face_sizes = np.asarray(face_sizes, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(face_sizes)[:-1]))
-    tri_counts = np.maximum(face_sizes - 2, 0)
-    face_of_tri = np.repeat(np.arange(len(face_sizes)), tri_counts)
-    # k-th triangle of a face uses corners 0, k+1, k+2.
-    k = np.arange(tri_counts.sum()) - np.repeat(np.cumsum(tri_counts) - tri_counts, tri_counts)
-    base = starts[face_of_tri]
-    corners = np.stack([base, base + k + 1, base + k + 2], axis=1)
-    return np.asarray(corner_verts, dtype=np.int32)[corners]
+def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, *, stdin: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, cwd=cwd, env=env, text=True
+    )
+
+
+class _Standby:
+    """At most one engine child started ahead of its job; handed out only to a job with the same
+    environment (extension path, test switches), else replaced."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._env: dict[str, str] | None = None
+
+    def take(self, env: dict[str, str], job_paths: list[str]) -> subprocess.Popen | None:
+        """The standby process, already told to run ``job_paths``; None when there is no usable one."""
+        with self._lock:
+            proc, same = self._proc, self._env == env
+            self._proc = self._env = None
+        if proc is None:
+            return None
+        try:
+            if not same or proc.poll() is not None:
+                raise OSError("stale standby engine")
+            proc.stdin.write(json.dumps(job_paths) + "\n")
+            proc.stdin.close()
+            return proc
+        except (OSError, ValueError):
+            _discard(proc)
+            return None
+
+    def prepare(self, env: dict[str, str], cwd: str | None) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None and self._env == env:
+                return
+            old, self._proc, self._env = self._proc, None, None
+        if old is not None:
+            _discard(old)
+        try:
+            proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
+        except OSError:
+            log.debug("could not start a standby engine", exc_info=True)
+            return
+        with self._lock:
+            if self._proc is None:
+                self._proc, self._env = proc, env
+                return
+        _discard(proc)  # another job prepared one meanwhile
+
+    def close(self) -> None:
+        with self._lock:
+            proc, self._proc, self._env = self._proc, None, None
+        if proc is not None:
+            _discard(proc)
+
+
+def _discard(proc: subprocess.Popen) -> None:
+    """Stop a standby child: closing its stdin ends it cleanly; kill it if it does not go."""
+    with suppress(OSError, ValueError):
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        with suppress(OSError, ValueError):
+            stream.close()
+
+
+STANDBY = _Standby()
+atexit.register(STANDBY.close)
 
 
 class LocalProvider:
@@ -71,11 +141,14 @@ class LocalProvider:
 
     def _run(self, spec: JobSpec, ctx: WorkerContext, work: Path) -> list[ResultFile]:
         ctx.emit(State.EXPORTING, 0.02, "preparing the mesh")
-        tris = triangulate(spec.snapshot.face_sizes, spec.snapshot.corner_verts)
-        in_path, params_path, out_path = work / "input.npz", work / "params.json", work / "result.npz"
-        tmp = work / "input.tmp.npz"
-        np.savez(tmp, verts=np.asarray(spec.snapshot.verts, dtype=np.float32), tris=tris)
-        tmp.replace(in_path)
+        params_path, out_path = work / "params.json", work / "result.npz"
+        in_path = work / SNAPSHOT_NAME
+        if not in_path.is_file():  # the job did not come through the host client (tests, tools)
+            in_path = work / "input.npz"
+            tmp = work / "input.tmp.npz"
+            snap = spec.snapshot
+            np.savez(tmp, verts=snap.verts, face_sizes=snap.face_sizes, corner_verts=snap.corner_verts)
+            tmp.replace(in_path)
         atomic_write_json(params_path, {k: spec.options[k] for k in ENGINE_PARAMS if k in spec.options})
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")
@@ -96,16 +169,15 @@ class LocalProvider:
         env = dict(os.environ)
         paths = [spec.extension_root, *spec.python_paths] if spec.extension_root else list(spec.python_paths)
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-        argv = [sys.executable, "-m", "engines.child", str(in_path), str(params_path), str(out_path)]
-        proc = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            cwd=spec.work_dir,
-            env=env,
-            text=True,
-        )
+        job_paths = [str(in_path), str(params_path), str(out_path)]
+        # -m puts the working folder first on sys.path: the extension root holds nothing but the add-on.
+        cwd = spec.extension_root or None
+        proc = STANDBY.take(env, job_paths)
+        if proc is None:
+            proc = _spawn([*ENGINE_COMMAND, *job_paths], env, cwd, stdin=subprocess.DEVNULL)
+        # Started now rather than at the end, so it is ready even for a job queued right behind this one
+        # (several objects, a batch); loading costs one core about 0.2 s while this job runs.
+        STANDBY.prepare(env, cwd)
         stderr_chunks: list[str] = []
         reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
         reader.start()

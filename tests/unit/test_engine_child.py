@@ -145,3 +145,55 @@ def test_in_process_main_restores_stdout(tmp_path, capfd):
     captured = capfd.readouterr().out.splitlines()
     assert captured[-1] == "after"
     assert json.loads(captured[-2])["done"] is True
+
+
+def _standby() -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "engines.child", "--standby"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_standby_runs_the_job_it_is_given(tmp_path):
+    mesh, settings, out = _write_job(tmp_path, *icosphere(3), {"mode": "decimate", "target_faces": 300})
+    proc = _standby()
+    stdout, stderr = proc.communicate(json.dumps([str(mesh), str(settings), str(out)]) + "\n", timeout=120)
+    assert proc.returncode == 0, stderr
+    assert json.loads(stdout.splitlines()[-1])["lods"][0]["faces"] == 300
+    assert out.exists()
+
+
+def test_standby_without_a_job_exits_quietly():
+    proc = _standby()
+    stdout, _ = proc.communicate("", timeout=60)
+    assert proc.returncode == 0 and stdout == ""
+
+
+def test_standby_rejects_a_malformed_request():
+    proc = _standby()
+    stdout, _ = proc.communicate('{"not": "a list"}\n', timeout=60)
+    assert proc.returncode == 2 and json.loads(stdout.splitlines()[-1])["error"].startswith("usage:")
+
+
+def test_reads_blender_polygons_as_the_snapshot_holds_them(tmp_path):
+    # A quad grid in Blender's loop layout, as core.ipc writes a snapshot: no triangles on the way in.
+    n = 30
+    xs, ys = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    verts = np.stack([xs.ravel(), ys.ravel(), 0.05 * np.sin(6 * xs.ravel())], axis=1).astype(np.float32)
+    i, j = np.meshgrid(np.arange(n - 1), np.arange(n - 1), indexing="ij")
+    quads = np.stack([i * n + j, (i + 1) * n + j, (i + 1) * n + j + 1, i * n + j + 1], -1).reshape(-1, 4)
+    mesh = tmp_path / "snapshot.npz"
+    np.savez(mesh, verts=verts, face_sizes=np.full(len(quads), 4, np.int32), corner_verts=quads.ravel())
+    settings = tmp_path / "params.json"
+    settings.write_text(json.dumps({"mode": "decimate", "target_faces": 400}), encoding="utf-8")
+    code, lines, stderr = _run_child(mesh, settings, tmp_path / "out.npz")
+    assert code == 0, stderr
+    assert abs(lines[-1]["lods"][0]["faces"] - 400) <= 40  # within the decimator's 10%
+    np.savez(mesh, verts=verts, face_sizes=np.full(len(quads), 4, np.int32), corner_verts=quads.ravel()[:-1])
+    code, lines, _ = _run_child(mesh, settings, tmp_path / "out.npz")
+    assert code == 2 and "do not describe the same polygons" in lines[-1]["error"]
