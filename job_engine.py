@@ -173,8 +173,8 @@ def submit_objects(
 
     depsgraph = context.evaluated_depsgraph_get()
     root = cache_root(context, probe=True)
-    # Everything that can still fail (snapshots, FBX exports) happens before the first job starts, so a bad
-    # object in a selection starts nothing; the work folders already made are removed again.
+    # Everything that can still fail (snapshots, a rigged mesh's FBX export) happens before the first job
+    # starts, so a bad object in a selection starts nothing; the work folders already made are removed again.
     prepared = []
     try:
         for obj, prov, opts in plans:
@@ -246,8 +246,9 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     work_dir = root / f"{provider}-{job_id}"
     snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
     input_file = None
-    if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx":
-        # Binary FBX needs Blender's exporter, so it is the one upload written on the main thread.
+    if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
+        # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on
+        # the main thread. Every other upload is written by the worker from the snapshot.
         input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
     return {"job_id": job_id, "work_dir": work_dir, "snapshot": snapshot, "input_file": input_file}
 

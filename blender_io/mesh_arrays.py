@@ -2,7 +2,8 @@
 """Blender mesh <-> numpy arrays, fast (``foreach_get``/``foreach_set``), main thread only.
 
 ``snapshot_object`` reads an object's evaluated mesh (modifiers applied) in object space into a frozen
-``MeshSnapshot`` that worker threads may use; ``mesh_from_arrays`` builds a new mesh datablock from the
+``MeshSnapshot`` that worker threads may use (with each face's material slot when the mesh has a
+``material_index`` attribute); ``mesh_from_arrays`` builds a new mesh datablock from the
 Blender loop layout (verts, face sizes, corner vertex indices).
 """
 
@@ -62,6 +63,7 @@ def snapshot_object(
         face_sizes=snap["face_sizes"],
         corner_verts=snap["corner_verts"],
         corner_uvs=snap.get("corner_uvs"),
+        face_materials=snap.get("face_materials"),
         material_names=materials,
         textures=tuple(material_textures(obj)),
         has_armature=any(m.type == "ARMATURE" for m in obj.modifiers),
@@ -94,6 +96,12 @@ def _read_mesh(mesh: bpy.types.Mesh, *, with_uvs: bool) -> dict:
         uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
         uv_layer.uv.foreach_get("vector", uvs)
         out["corner_uvs"] = uvs.reshape(-1, 2)
+    # Blender creates the attribute only once a face leaves slot 0, so most meshes cost nothing here.
+    indices = mesh.attributes.get("material_index")
+    if indices is not None and indices.domain == "FACE" and indices.data_type == "INT":
+        face_materials = np.empty(len(mesh.polygons), dtype=np.int32)
+        indices.data.foreach_get("value", face_materials)
+        out["face_materials"] = face_materials
     return out
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile, State
 
-SNAPSHOT_ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs")
+SNAPSHOT_ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials")
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:
@@ -41,6 +41,7 @@ def load_snapshot(path: Path, meta: dict[str, Any]) -> MeshSnapshot:
         face_sizes=arrays["face_sizes"],
         corner_verts=arrays["corner_verts"],
         corner_uvs=arrays.get("corner_uvs"),
+        face_materials=arrays.get("face_materials"),
         material_names=tuple(meta.get("material_names", ())),
         textures=tuple(tuple(t) for t in meta.get("textures", ())),
         has_armature=bool(meta.get("has_armature", False)),

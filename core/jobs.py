@@ -44,13 +44,15 @@ def freeze(options: Mapping[str, Any]) -> Mapping[str, Any]:
 class MeshSnapshot:
     """Plain arrays of one source mesh in its object space (Blender's Z-up), taken on the main thread.
 
-    ``corner_uvs`` is optional; ``material_names`` lists the source's material slots.
+    ``corner_uvs`` is optional; ``material_names`` lists the source's material slots and ``face_materials``
+    gives each face's slot (None when the mesh has no material index: every face uses the first slot).
     """
 
     verts: Any  # numpy float32 (N, 3)
     face_sizes: Any  # numpy int32 (F,)
     corner_verts: Any  # numpy int32 (sum(face_sizes),)
     corner_uvs: Any = None  # numpy float32 (sum(face_sizes), 2) or None
+    face_materials: Any = None  # numpy int32 (F,) material slot per face, or None
     material_names: tuple[str, ...] = ()
     textures: tuple[tuple[str, str, str], ...] = ()  # (material, slot, image file path)
     has_armature: bool = False
@@ -83,7 +85,7 @@ class JobSpec:
     options: Mapping[str, Any]
     work_dir: str
     snapshot: MeshSnapshot | None = None
-    input_file: str | None = None  # a file exported on the main thread (FBX needs Blender's exporter)
+    input_file: str | None = None  # a rigged mesh's FBX, exported on the main thread with its armature
     remote_id: str | None = None  # set when resuming or attaching to a job the service already has
     credentials: Credentials = field(default_factory=Credentials)
     base_url: str = ""

@@ -5,8 +5,9 @@ Contract: pure Python + numpy, never imports ``bpy``, keeps no shared state, so 
 
 Geometry is ``verts`` float32 (N, 3) in Blender's Z-up object space, ``face_sizes`` int (F,) (each >= 3),
 ``corner_verts`` int (sum(face_sizes),) and optional ``corner_uvs`` float32 (C, 2) in Blender's convention
-(v = 0 at the bottom of the image). With ``y_up=True`` files use the Y-up convention of both formats,
-(x, y, z) -> (x, z, -y) on write and the inverse on read, which Blender's OBJ and glTF importers undo
+(v = 0 at the bottom of the image); optional ``face_materials`` int (F,) gives each face's slot in
+``material_names`` (see ``material_slots``). With ``y_up=True`` files use the Y-up convention of both
+formats, (x, y, z) -> (x, z, -y) on write and the inverse on read, which Blender's OBJ and glTF importers undo
 with their default axis settings. glTF stores v = 1 - blender_v; the glTF reader flips it back.
 Writers go through ``core.files.atomic_output`` (temporary file in the target folder, fsync, then
 ``os.replace``): readers never see a partial file. Malformed input raises ValueError.
@@ -41,7 +42,7 @@ _BATCH = 1 << 17
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _check_mesh(verts, face_sizes, corner_verts, corner_uvs=None):
+def check_mesh(verts, face_sizes, corner_verts, corner_uvs=None):
     """Validate shapes, ranges and finiteness; return float32 / int64 contiguous arrays."""
     v = np.ascontiguousarray(verts, dtype=np.float32)
     sizes = np.asarray(face_sizes).astype(np.int64, copy=False).ravel()
@@ -61,6 +62,32 @@ def _check_mesh(verts, face_sizes, corner_verts, corner_uvs=None):
             raise ValueError(f"corner_uvs must be finite with shape ({cv.size}, 2), got {uvs.shape}")
         uvs = uvs + np.float32(0.0)  # folds -0.0 into 0.0 so equal UVs also compare equal bitwise
     return v, sizes, cv, uvs
+
+
+def material_slots(face_materials, material_names, face_count: int) -> tuple[list[str], np.ndarray | None]:
+    """The materials a file should name, and each face's index into them, as Blender's exporters do it.
+
+    Empty slots (``""``) are skipped and a material in several slots is named once; a face whose slot is
+    empty or out of range uses the first named material. Returns ``([], None)`` when no slot has one.
+    """
+    names = [str(name) for name in material_names]
+    per_slot = np.zeros(len(names), dtype=np.int32)
+    unique: dict[str, int] = {}
+    for slot, name in enumerate(names):
+        per_slot[slot] = unique.setdefault(name, len(unique)) if name else -1
+    if face_materials is not None:
+        slots = np.asarray(face_materials)
+        if slots.shape != (face_count,) or slots.dtype.kind not in "iu":
+            raise ValueError(
+                f"face_materials must be integers with shape ({face_count},), got {slots.dtype} {slots.shape}"
+            )
+    if not unique:
+        return [], None
+    if face_materials is None:
+        return list(unique), np.zeros(face_count, dtype=np.int32)
+    per_slot[per_slot < 0] = 0  # the first named material has index 0: where Blender puts stray faces
+    inside = (slots >= 0) & (slots < len(names))
+    return list(unique), np.where(inside, per_slot[np.where(inside, slots, 0)], 0).astype(np.int32)
 
 
 def _axes(v: np.ndarray, to_y_up: bool) -> np.ndarray:
@@ -106,6 +133,15 @@ def _face_lines(sizes: np.ndarray, cv: np.ndarray, uv_index: np.ndarray | None) 
         yield fmt % tuple(values.ravel().tolist())
 
 
+def _grouped(sizes: np.ndarray, cv: np.ndarray, uv_index: np.ndarray | None, per_face: np.ndarray):
+    """Faces reordered so each material's faces are contiguous (stable), and the face count of each."""
+    order = np.argsort(per_face, kind="stable")
+    new_sizes = sizes[order]
+    shift = (np.cumsum(sizes) - sizes)[order] - (np.cumsum(new_sizes) - new_sizes)
+    corners = np.repeat(shift, new_sizes) + np.arange(cv.size)
+    return new_sizes, cv[corners], None if uv_index is None else uv_index[corners], np.bincount(per_face)
+
+
 def write_obj(
     path: PathLike,
     verts,
@@ -113,25 +149,45 @@ def write_obj(
     corner_verts,
     *,
     corner_uvs=None,
+    face_materials=None,
+    material_names=(),
     object_name: str = "mesh",
     y_up: bool = True,
 ) -> None:
-    """Write an OBJ keeping quads and n-gons, UVs as deduplicated ``vt`` (no normals, no .mtl)."""
+    """Write an OBJ keeping quads and n-gons, UVs as deduplicated ``vt`` (no normals, no .mtl).
+
+    With ``material_names`` the faces are grouped per material, in slot order, each group after a
+    ``usemtl <name>`` (whitespace in names becomes ``_``): one group per material, as importers that make
+    one part per ``usemtl`` expect.
+    """
     started = time.perf_counter()
-    v, sizes, cv, uvs = _check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+    v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+    materials, per_face = material_slots(face_materials, material_names, sizes.size)
     uv_values = uv_index = None
     if uvs is not None:
         # Equal UVs share one vt line: the float pair is compared bit-exactly as one 64-bit key.
         _, first, uv_index = np.unique(uvs.view(np.uint64).ravel(), return_index=True, return_inverse=True)
         uv_values = uvs[first]
     name = " ".join(str(object_name).split()) or "mesh"  # an OBJ statement cannot span lines
+    counts = [sizes.size]
+    if per_face is not None:
+        sizes, cv, uv_index, counts = _grouped(sizes, cv, uv_index, per_face)
 
     def chunks() -> Iterator[bytes]:
         yield f"# Retopo Hub OBJ: {len(v)} vertices, {sizes.size} faces\no {name}\n".encode()
         yield from _float_lines(b"v", _axes(v, True) if y_up else v)
         if uv_values is not None:
             yield from _float_lines(b"vt", uv_values)
-        yield from _face_lines(sizes, cv, uv_index)
+        face = corner = 0
+        for number, count in enumerate(counts):
+            if not count:
+                continue
+            corners = int(sizes[face : face + count].sum())
+            if materials:
+                yield f"usemtl {'_'.join(materials[number].split()) or 'material'}\n".encode()
+            uv_part = None if uv_index is None else uv_index[corner : corner + corners]
+            yield from _face_lines(sizes[face : face + count], cv[corner : corner + corners], uv_part)
+            face, corner = face + count, corner + corners
 
     with atomic_output(path) as out:  # temp file in the same folder, fsync, then os.replace
         out.writelines(chunks())
@@ -165,7 +221,7 @@ def write_glb(
     When ``path`` is given the bytes are also written there atomically.
     """
     started = time.perf_counter()
-    v, sizes, cv, uvs = _check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+    v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
     if sizes.size == 0:
         raise ValueError("glTF cannot store a mesh without faces")
     if base_color_png is not None and (uvs is None or bytes(base_color_png[:8]) != _PNG_MAGIC):

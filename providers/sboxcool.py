@@ -2,7 +2,9 @@
 """sboxcool Model Importer (s&box): decimation, an LoD chain, optional PBR maps and a ``.vmdl`` manifest.
 
 Contract: ``run`` (inherited from ``CloudProvider``) executes in a worker thread; this module never imports
-bpy and touches only the frozen ``JobSpec`` (its ``MeshSnapshot`` and the FBX the main thread exported).
+bpy and touches only the frozen ``JobSpec``. The upload is written here from its ``MeshSnapshot``
+(``core.fbxfile`` or ``core.meshfile``'s OBJ), except for a rigged mesh's FBX: bones and skin weights need
+Blender's exporter, so the main thread exported that one (``JobSpec.input_file``).
 
 Documented behaviour followed (sboxcool-model-importer.txt, NOTES.md section 3):
 
@@ -54,6 +56,7 @@ from ..core.errors import (
     one_line,
     remote_text,
 )
+from ..core.fbxfile import write_fbx
 from ..core.files import human_bytes, safe_extract_zip
 from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
@@ -155,21 +158,27 @@ class SboxcoolProvider(CloudProvider):
         return job_id
 
     def _upload_file(self, spec: JobSpec, ctx: WorkerContext, fmt: str) -> Path:
-        if fmt == "fbx":
+        snap = spec.snapshot
+        if fmt == "fbx" and (spec.input_file or (snap is not None and snap.has_armature)):
+            # A rigged mesh: Blender's exporter wrote it with its armature on the main thread.
             if not spec.input_file or not Path(spec.input_file).is_file():
                 raise InputError("the FBX export of this object is missing: submit it again from Blender")
             path = Path(spec.input_file)
         else:
-            snap = spec.snapshot
             if snap is None:
                 raise InputError("nothing to upload: the job has no mesh snapshot")
-            ctx.emit(State.EXPORTING, 0.02, "writing the OBJ upload")
-            path = Path(spec.work_dir) / "upload.obj"
+            ctx.emit(State.EXPORTING, 0.02, f"writing the {fmt.upper()} upload")
+            path = Path(spec.work_dir) / f"upload.{fmt}"
+            names = snap.material_names
+            if fmt == "obj":  # spelled as the tex_{name}_{slot} fields spell them, so the two always match
+                names = tuple(safe_name(name, "material") if name else "" for name in names)
+            writer = write_fbx if fmt == "fbx" else write_obj
             try:
-                write_obj(path, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
-                          object_name=spec.source_name)  # fmt: skip
+                writer(path, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
+                       face_materials=snap.face_materials, material_names=names,
+                       object_name=spec.source_name)  # fmt: skip
             except ValueError as exc:
-                raise InputError(f"'{spec.source_name}' cannot be written as OBJ: {exc}") from exc
+                raise InputError(f"'{spec.source_name}' cannot be written as {fmt.upper()}: {exc}") from exc
         size = path.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             raise InputError(

@@ -161,6 +161,7 @@ def test_upload_over_sboxcool_limit_is_refused_before_sending(addon, services, m
 
     monkeypatch.setattr(addon.job_engine, "export_fbx", sparse_fbx)
     huge = sphere("Huge", "sboxcool", sbox_format="fbx")
+    huge.modifiers.new("Armature", "ARMATURE")  # rigged: its FBX is the one the main thread exports
     before = scene_state()
     (record,) = drive(addon.job_engine, addon.job_engine.submit_objects(bpy.context, [huge]))
     assert record.state == "failed"

@@ -161,6 +161,24 @@ def test_obj_shares_vt_lines_between_equal_uvs(tmp_path: Path) -> None:
     assert all("/" in corner for line in lines if line.startswith("f ") for corner in line.split()[1:])
 
 
+def test_obj_groups_faces_per_material_in_slot_order(tmp_path: Path) -> None:
+    mesh, path = mixed_mesh(), tmp_path / "m.obj"  # a triangle, a quad and a pentagon
+    write_obj(path, **mesh, face_materials=np.array([1, 0, 1]), material_names=["Red \tPaint", "", "Blue"])
+    assert [line.split()[0] for line in path.read_text().splitlines() if line[:2] in ("us", "f ")] == [
+        "usemtl", "f", "f", "f",  # slot 1 is empty: its faces join the first named material, as in Blender
+    ]  # fmt: skip
+    write_obj(path, **mesh, face_materials=np.array([2, 0, 2]), material_names=["Red \tPaint", "", "Blue"])
+    rows = [line for line in path.read_text().splitlines() if line[:2] in ("us", "f ")]
+    assert [row if row.startswith("usemtl") else len(row.split()) - 1 for row in rows] == [
+        "usemtl Red_Paint", 4, "usemtl Blue", 3, 5,
+    ]  # fmt: skip
+    back = read_obj(path, y_up=True)  # our reader skips usemtl and reads the regrouped faces
+    np.testing.assert_array_equal(back["face_sizes"], [4, 3, 5])
+    quad_first = [3, 4, 5, 6, 0, 1, 2, 7, 8, 9, 10, 11]
+    np.testing.assert_array_equal(back["corner_verts"], mesh["corner_verts"][quad_first])
+    np.testing.assert_array_equal(back["verts"], mesh["verts"])
+
+
 def test_obj_write_failure_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "keep.obj"
     path.write_text("previous")
