@@ -152,18 +152,18 @@ def _split(total: float, engine: float, submit: float, imported: float) -> tuple
     text = (
         f"of its {total:.2f} s the engine's own work is {engine:.2f} s (same job in-process), the main "
         f"thread spends {submit:.2f} s submitting (snapshot) and {imported:.2f} s importing, and {rest:.2f} "
-        "s is the hand-over around the engine (worker host, engine process start with numpy and the native "
-        "libraries, npz files both ways)"
+        "s is the hand-over around the engine (worker host, the engine process's start when no standby was "
+        "ready, its exit, npz files both ways)"
     )
     shares = {"engine": engine, "main": submit + imported, "handover": rest}
     levers = {
-        "engine": "the engine itself has to get faster (fewer Instant Meshes calibration passes, a coarser "
-        "clustered input, fewer decimation passes)",
-        "main": "the main thread's snapshot and import have to get faster (read and build meshes through the "
-        "attribute API, `.corner_vert` and `position`, instead of `loops`/`vertices` foreach calls, and "
-        "skip `mesh.validate()` on the engine's own results)",
-        "handover": "the hand-over has to shrink (a pre-started engine process, shared memory instead of npz "
-        "files)",
+        "engine": "the engine itself has to get faster: most of it is one Instant Meshes solve (hierarchy, "
+        "orientation and position fields) on the clustered copy, already at the coarsest copy that left no "
+        "holes (output edge / 3), so what is left is a faster field solver or more cores",
+        "main": "the main thread's snapshot and import have to get faster (both already go through the "
+        "attribute API; building the LoD meshes in one bmesh-free pass per level is what remains)",
+        "handover": "the hand-over has to shrink (shared memory instead of npz files, the engine's result "
+        "taken before its process exits)",
     }
     ranked = sorted(shares, key=lambda k: shares[k], reverse=True)
     # Name the runner-up too when it is nearly as large: closing the gap then needs both.
@@ -257,15 +257,13 @@ def _ui_notes(ui: dict) -> list[str]:
     if not ui["goals"]["submit"]:
         sub = ui["submit"]
         for name, c in sub["by_provider"].items():
-            if c["ratio_vs_gltf_export"] <= 0.25:
+            if c["ratio_vs_gltf_export"] <= 0.25 or not c.get("in_goal", True):
                 continue
             p = c["parts_seconds"]
             if p["fbx_export"] >= 0.5 * c["seconds"]:
                 why = (
                     f"{p['fbx_export']:.2f} s of it is Blender's FBX exporter writing the upload on the main "
-                    "thread (job_engine._start_job -> blender_io.exporter.export_fbx); writing the FBX in "
-                    "the worker host from the snapshot, like the GLB and OBJ uploads, or uploading OBJ by "
-                    "default for meshes without an armature would remove it"
+                    "thread (job_engine._prepare -> blender_io.exporter.export_fbx)"
                 )
             else:
                 why = (

@@ -82,11 +82,20 @@ def _ui_lines(ui: dict) -> list[str]:
     ]
     for name, c in sub["by_provider"].items():
         ok = c["ratio_vs_gltf_export"] <= 0.25
+        verdict = _yes(ok) if c.get("in_goal", True) else f"outside the goal ({'met' if ok else 'over'})"
         p = c["parts_seconds"]
         out.append(
             f"| {name} | {c['seconds']:.3f} | {p['snapshot']:.3f} / {p['snapshot_file']:.3f} / "
-            f"{p['fbx_export']:.3f} | {c['ratio_vs_gltf_export']:.3f}x | {_yes(ok)} |"
+            f"{p['fbx_export']:.3f} | {c['ratio_vs_gltf_export']:.3f}x | {verdict} |"
         )
+    rigged = [name for name, c in sub["by_provider"].items() if not c.get("in_goal", True)]
+    if rigged:
+        out += [
+            "",
+            f"{', '.join(rigged)}: the same mesh with an Armature modifier. Its FBX upload carries bones and "
+            "skin weights, which only Blender's FBX exporter writes, on the main thread; the goal's mesh is "
+            "static, so this row is shown for what a rigged character costs, not counted in the headline.",
+        ]
     return out
 
 

@@ -9,11 +9,12 @@ the main thread's CPU time to tell preemption by other processes apart). Ticks w
 waiting are driven with ``step(max_imports=1)`` and reported apart as import times; every other tick runs
 ``step(max_imports=0)``. The headline ``max_step_ms`` is the longest of those over every trial.
 
-SUBMIT: the main-thread time of ``job_engine.submit_objects`` on the big mesh (snapshot, plus the FBX export
-sboxcool's FBX upload does on the main thread) for each provider, against
-``bpy.ops.export_scene.gltf(use_selection=True)`` of the same mesh. Each job is cancelled and drained right
-after its submit returns, so workers never compete with the next measurement. The headline ratio is the
-worst provider's.
+SUBMIT: the main-thread time of ``job_engine.submit_objects`` on the big mesh (the snapshot; every upload
+file is written by the worker) for each provider, against ``bpy.ops.export_scene.gltf(use_selection=True)``
+of the same mesh. Each job is cancelled and drained right after its submit returns, so workers never compete
+with the next measurement. The headline ratio is the worst provider's on that mesh. One more case is
+reported beside it, outside the goal: the same mesh given an Armature modifier, whose sboxcool FBX upload
+Blender's exporter writes on the main thread (bones and skin weights).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import importlib
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +37,16 @@ LATENCY_S = 1.0
 DEADLINE_S = 240.0
 GOAL_STEP_MS = 2.0
 GOAL_SUBMIT_RATIO = 0.25
-# (provider, settings) per submit case; sboxcool's default upload format is FBX, exported on the main thread.
+# (provider, settings) per submit case; sboxcool's default upload format is FBX. RIGGED_CASES run with an
+# Armature modifier on the mesh and are reported outside the goal (a different input).
+RIGGED_CASES = {"sboxcool_fbx_rigged"}
 SUBMIT_CASES = {
     "local": {"provider": "local", "mode": "quad", "target_faces": 10_000},
     "csm": {"provider": "csm", "csm_model": "swift"},
     "tripo": {"provider": "tripo", "target_faces": 5000, "quads": False, "tripo_bake": False},
     "sboxcool_obj": {"provider": "sboxcool", "sbox_format": "obj"},
     "sboxcool_fbx": {"provider": "sboxcool", "sbox_format": "fbx"},
+    "sboxcool_fbx_rigged": {"provider": "sboxcool", "sbox_format": "fbx"},
 }
 FREEZE_SETTINGS = (
     {"provider": "csm", "csm_model": "swift"},
@@ -52,6 +58,30 @@ FREEZE_SETTINGS = (
 def _apply(obj: bpy.types.Object, settings: dict[str, Any]) -> None:
     for name, value in settings.items():
         setattr(obj.retopo_hub, name, value)
+
+
+@contextmanager
+def _rigged(obj: bpy.types.Object) -> Iterator[None]:
+    """``obj`` deformed by a one-bone armature for the duration (its vertices unweighted: the export cost
+    is the mesh's)."""
+    data = bpy.data.armatures.new(f"{obj.name}_bench_rig")
+    rig = bpy.data.objects.new(data.name, data)
+    bpy.context.scene.collection.objects.link(rig)
+    with bpy.context.temp_override(active_object=rig, object=rig, selected_objects=[rig]):
+        bpy.context.view_layer.objects.active = rig
+        bpy.ops.object.mode_set(mode="EDIT")
+        bone = data.edit_bones.new("root")
+        bone.head, bone.tail = (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+        bpy.ops.object.mode_set(mode="OBJECT")
+    modifier = obj.modifiers.new("bench_rig", "ARMATURE")
+    modifier.object = rig
+    try:
+        yield
+    finally:
+        obj.modifiers.remove(modifier)
+        bpy.data.objects.remove(rig, do_unlink=True)
+        bpy.data.armatures.remove(data)
+        select_only(obj)
 
 
 def _records(job_ids: list[str]) -> list:
@@ -181,25 +211,27 @@ def submit_cost(addon, obj: bpy.types.Object, repeats: int, gltf_repeats: int) -
         for case, settings in SUBMIT_CASES.items():
             _apply(obj, settings)
             runs, parts = [], []
-            for _ in range(repeats):
-                select_only(obj)
-                with _submit_phases(addon) as phases:
-                    seconds, (job_id,) = timed(lambda: engine.submit_objects(bpy.context, [obj]))
-                runs.append(seconds)
-                parts.append(phases.seconds)
-                engine.cancel(job_id)
-                _drain(engine, job_id)
+            with _rigged(obj) if case in RIGGED_CASES else nullcontext():
+                for _ in range(repeats):
+                    select_only(obj)
+                    with _submit_phases(addon) as phases:
+                        seconds, (job_id,) = timed(lambda: engine.submit_objects(bpy.context, [obj]))
+                    runs.append(seconds)
+                    parts.append(phases.seconds)
+                    engine.cancel(job_id)
+                    _drain(engine, job_id)
             cases[case] = {
                 "seconds": round(median(runs), 4),
                 "seconds_runs": [round(s, 4) for s in runs],
                 "ratio_vs_gltf_export": round(median(runs) / median(gltf), 4),
                 # Where the main thread's time went (medians), the rest being validation and bookkeeping.
                 "parts_seconds": {k: round(median([p[k] for p in parts]), 4) for k in parts[0]},
+                "in_goal": case not in RIGGED_CASES,
             }
             say(f"  submit {case}: {median(runs) * 1000:.0f} ms = {cases[case]['ratio_vs_gltf_export']:.3f}x")
     engine.shutdown()
     _apply(obj, {"provider": "local"})
-    worst = max(cases, key=lambda c: cases[c]["ratio_vs_gltf_export"])
+    worst = max((c for c in cases if cases[c]["in_goal"]), key=lambda c: cases[c]["ratio_vs_gltf_export"])
     return {
         "mesh": obj.name,
         "faces": len(obj.data.polygons),
