@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quads", dest="quads", action="store_true", default=True, help="quad output (default)")
     p.add_argument("--no-quads", dest="quads", action="store_false", help="triangle output")
     p.add_argument("--lods", type=int, default=0, metavar="N", help="extra LoD levels, 0..5")
+    p.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="local: the same input always gives the same mesh (one core for Instant Meshes, slower)",
+    )
     p.add_argument("--lod-final-ratio", type=float, default=0.15, metavar="R", help="0.001..1 (default 0.15)")
     p.add_argument("--lod-max-threshold", type=float, default=50.0, metavar="D", help="1..500 (default 50)")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="obj",
@@ -113,6 +118,8 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.faces is not None or args.provider == "local":
         options["target_faces"] = args.faces if args.faces is not None else 5000
+    if args.provider == "local" and args.reproducible:
+        options["reproducible"] = True
     if args.provider == "csm":
         options.update(csm_model=args.model, csm_mesh_url=args.mesh_url or "")
     elif args.provider == "tripo":

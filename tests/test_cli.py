@@ -140,3 +140,17 @@ def test_every_input_format(addon, blank, tmp_path, capsys, suffix):
     assert code == 0, err
     (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
     assert abs(output["faces"] - 1000) <= 100
+
+
+def test_reproducible_runs_give_the_same_mesh(addon, sample, tmp_path, capsys):
+    outputs = []
+    for run in ("a", "b"):
+        out_dir = tmp_path / run
+        code, _, err = _run(addon, [sample, "--out", out_dir, "--faces", 800, "--reproducible",
+                                    "--cache", tmp_path / f"cache-{run}"], capsys)  # fmt: skip
+        assert code == 0, err
+        outputs.append((out_dir / "sample_retopo.obj").read_bytes())
+        # The flag reaches the engine (which then pins Instant Meshes to one core: engines/remesh.py).
+        (params,) = (tmp_path / f"cache-{run}").rglob("params.json")
+        assert json.loads(params.read_text())["reproducible"] is True
+    assert outputs[0] == outputs[1]
