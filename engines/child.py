@@ -267,4 +267,11 @@ if __name__ == "__main__":
         level=getattr(logging, level_name, logging.WARNING),
         format="%(levelname)s %(name)s: %(message)s",
     )
-    sys.exit(main())
+    exit_code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The result file is written and synced and the last protocol line sent: skipping the interpreter's
+    # teardown (freeing every numpy array and module) ends the process about 25 ms sooner, and the parent
+    # waits for the exit.
+    os._exit(exit_code)
