@@ -23,8 +23,6 @@ from .jobs import TERMINAL_STATES, JobEvent, JobSpec, State
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_NAME = "snapshot.npz"
-
 
 class WorkerHost:
     def __init__(self, extension_root: str, providers: Mapping[str, object]) -> None:
@@ -80,7 +78,7 @@ class WorkerHost:
     def start(self, spec: JobSpec) -> None:
         snapshot_path = None
         if spec.snapshot is not None:
-            snapshot_path = Path(spec.work_dir) / SNAPSHOT_NAME
+            snapshot_path = Path(spec.work_dir) / ipc.SNAPSHOT_NAME
             ipc.save_snapshot(spec.snapshot, snapshot_path)
         self._ensure_started(spec.python_paths)
         self._send({"op": "start", "spec": ipc.encode_spec(spec, snapshot_path)})

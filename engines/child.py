@@ -140,13 +140,7 @@ def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
         ) from exc
     except (OSError, ValueError) as exc:
         raise EngineInputError(f"could not read the mesh file {path}: {exc}") from exc
-    if sizes.ndim != 1 or corners.ndim != 1 or int(sizes.astype(np.int64).sum()) != corners.shape[0]:
-        raise EngineInputError(f"{path}: face_sizes and corner_verts do not describe the same polygons")
-    if sizes.size and sizes.min() < 3:
-        raise EngineInputError(f"{path}: every face needs at least 3 corners")
-    if sizes.size and corners.size and (corners.min() < 0 or corners.max() >= len(verts)):
-        raise EngineInputError(f"{path}: a face uses a vertex that does not exist")
-    return verts, MeshArrays(verts, sizes, corners).triangles()
+    return verts, MeshArrays(verts, sizes, corners).validate().triangles()
 
 
 def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
@@ -221,16 +215,13 @@ def standby_job(stdin: TextIO) -> list[str] | None:
     except ValueError:
         paths = None
     if not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
-        return ["<malformed standby request>"]  # fails the usage check below with a clear message
+        return []  # fails main's usage check with a clear message
     return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one job; returns the process exit code (0 ok, 2 engine error, 1 internal error)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if hasattr(os, "nice"):
-        with suppress(OSError):
-            os.nice(NICENESS)
     if args == [STANDBY]:
         job = standby_job(sys.stdin)
         if job is None:
@@ -267,6 +258,10 @@ if __name__ == "__main__":
         level=getattr(logging, level_name, logging.WARNING),
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Only the process entry lowers its priority: main() may also run inside a caller's process.
+    if hasattr(os, "nice"):
+        with suppress(OSError):
+            os.nice(NICENESS)
     exit_code = main()
     logging.shutdown()
     sys.stdout.flush()

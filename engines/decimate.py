@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 
 from .errors import EngineInputError, native_module
-from .meshdata import MeshArrays
+from .meshdata import MeshArrays, triangle_areas
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,8 @@ def _error_units(verts: np.ndarray, tris: np.ndarray) -> tuple[float, np.ndarray
     diag = float(np.linalg.norm(hi - lo)) or 1.0
     # A strided sample of the triangles estimates the mean area as well as all of them, at a fraction.
     step = max(1, tris.shape[0] // AREA_SAMPLES)
-    t = tris[::step].astype(np.int64, copy=False)
-    p = verts[t].astype(np.float32) / np.float32(diag)
-    cross = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-    mean_area = 0.5 * float(np.sqrt(np.einsum("ij,ij->i", cross, cross)).mean()) if len(t) else 0.0
+    sample = tris[::step]
+    mean_area = float(triangle_areas(verts, sample).mean()) / (diag * diag) if len(sample) else 0.0
     h2 = max(2.0 * mean_area, 1e-30)
     return ERROR_SCALE / h2 / diag, (lo + hi) / 2.0
 

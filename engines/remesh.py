@@ -31,7 +31,7 @@ from .cluster import cluster_vertices
 from .decimate import simplify_triangles
 from .errors import EngineCancelled, EngineError, EngineInputError, native_module
 from .holes import fill_small_holes, open_edges
-from .meshdata import MeshArrays
+from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,7 @@ def check_target(target_faces: int, source_faces: int) -> int:
 
 
 def _surface_area(verts: np.ndarray, tris: np.ndarray) -> float:
-    # float32 is ample for a size estimate and about 3x faster on a million triangles.
-    v = np.asarray(verts, dtype=np.float32)
-    a = v[tris[:, 0]]
-    cross = np.cross(v[tris[:, 1]] - a, v[tris[:, 2]] - a)
-    return 0.5 * float(np.sqrt(np.einsum("ij,ij->i", cross, cross)).sum(dtype=np.float64))
+    return float(triangle_areas(verts, tris).sum(dtype=np.float64))
 
 
 def _edge_length(area: float, vertex_count: int, quads: bool) -> float:

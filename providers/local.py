@@ -26,6 +26,7 @@ import numpy as np
 
 from ..core.errors import Cancelled, InputError, RetopoError
 from ..core.files import atomic_write_json
+from ..core.ipc import SNAPSHOT_NAME
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.runner import WorkerContext
 
@@ -42,7 +43,6 @@ ENGINE_PARAMS = (
     "reproducible",
 )
 STDERR_TAIL = 4000  # enough of the child's stderr to explain a crash in the log, not a flood
-SNAPSHOT_NAME = "snapshot.npz"  # core.host_client writes each job's mesh there
 ENGINE_COMMAND = (sys.executable, "-m", "engines.child")
 
 
@@ -68,15 +68,15 @@ class _Standby:
             self._proc = self._env = None
         if proc is None:
             return None
-        try:
-            if not same or proc.poll() is not None:
-                raise OSError("stale standby engine")
-            proc.stdin.write(json.dumps(job_paths) + "\n")
-            proc.stdin.close()
-            return proc
-        except (OSError, ValueError):
-            _discard(proc)
-            return None
+        if same and proc.poll() is None:
+            try:
+                proc.stdin.write(json.dumps(job_paths) + "\n")
+                proc.stdin.close()
+                return proc
+            except (OSError, ValueError):
+                pass  # it died between the check and the write
+        _discard(proc)
+        return None
 
     def prepare(self, env: dict[str, str], cwd: str | None) -> None:
         with self._lock:
