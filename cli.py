@@ -184,6 +184,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             "quads": stats["quads"],
             "tris": stats["tris"],
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
+            "engine": str(obj.get("retopo_hub_engine", "")),
         })  # fmt: skip
     extras = _copy_extras(record, out_dir, path.stem)
     if "vmdl" in extras:

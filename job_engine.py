@@ -58,6 +58,7 @@ class _Session:
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
+    engine_problem: str = ""  # why the local engine's wheels could not load in this Blender, once known
 
 
 def pending_imports() -> deque[str]:
@@ -85,6 +86,12 @@ def set_cli_mode(enabled: bool) -> None:
 
 def cli_mode() -> bool:
     return _Session.cli_mode
+
+
+def local_engine_problem() -> str:
+    """Why the local engine's wheels could not load in this Blender ('' while they could): the panel says
+    it once, above the local settings, until the extension is disabled (``shutdown``)."""
+    return _Session.engine_problem
 
 
 def online_allowed() -> bool:
@@ -338,7 +345,9 @@ def _blender_fallback(context: bpy.types.Context, record, reason: str) -> None:
     source = find_source(record.source_name, record.source_uid)
     if source is None:
         return
-    log.warning("local engine unavailable (%s): falling back to Blender's own remesher", reason)
+    if not _Session.engine_problem:
+        log.warning("local engine unavailable (%s): falling back to Blender's own remesher", reason)
+    _Session.engine_problem = reason
     record.state, record.message = "running", "using Blender's own remesher (blocking)"
     try:
         results = run_fallback(source, json.loads(record.settings_json or "{}"), Path(record.work_dir))
@@ -438,3 +447,4 @@ def shutdown() -> None:
         _Session.runner.shutdown()
         _Session.runner = None
     _Session.pending_imports.clear()
+    _Session.engine_problem = ""

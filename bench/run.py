@@ -139,10 +139,18 @@ def main(argv: list[str]) -> int:
         import harness
         import report
 
+        # Which Blender is measured (make bench: the newest supported, .venv's bpy); also in results.json.
+        blender = f"Blender {bpy.app.version_string} (bpy module, Python {sys.version.split()[0]})"
+        sys.stderr.write(f"bench: measuring {blender}\n")
         addon = harness.install_extension()
         bpy.ops.wm.read_homefile(use_empty=True)
         cfg = _settings(args.quick)
-        results: dict[str, Any] = {"machine": harness.machine(), "quick": args.quick, "settings": cfg}
+        results: dict[str, Any] = {
+            "machine": harness.machine(),
+            "blender": blender,
+            "quick": args.quick,
+            "settings": cfg,
+        }
         inputs = data.load_all(args.quick)
         results["inputs"] = {
             k: {"object": v.obj.name, "faces": len(v.obj.data.polygons), "description": v.description}

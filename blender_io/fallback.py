@@ -21,6 +21,9 @@ from .mesh_arrays import read_arrays
 
 log = logging.getLogger(__name__)
 
+# Provenance of each level (the result's ``retopo_hub_engine``), so a fallback is never silent.
+QUADRIFLOW, DECIMATE = "quadriflow", "decimate"
+
 
 def _lod_ratios(levels: int, final_ratio: float) -> list[float]:
     return [1.0] + [final_ratio ** ((i / levels) ** 1.7) for i in range(1, levels + 1)]
@@ -51,12 +54,12 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
     bpy.context.scene.collection.objects.link(temp)
     try:
         quads = options.get("mode", "quad") == "quad" and options.get("quads", True)
-        lod0 = None
+        lod0, lod0_engine = None, DECIMATE
         if quads:
             with bpy.context.temp_override(active_object=temp, object=temp, selected_objects=[temp]):
                 try:
                     bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=target, seed=0)
-                    lod0 = temp.data.copy()
+                    lod0, lod0_engine = temp.data.copy(), QUADRIFLOW
                 except RuntimeError:
                     log.warning("QuadriFlow refused %s (not manifold?): decimating instead", source.name)
         if lod0 is None:
@@ -73,7 +76,8 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
             temp.modifiers.clear()
             temp_meshes.append(mesh)
             levels_data.append(read_arrays(mesh))
-        return _write(levels_data, float(options.get("lod_max_threshold", 50.0)), work_dir)
+        engines = [lod0_engine] + [DECIMATE] * (len(levels_data) - 1)
+        return _write(levels_data, engines, float(options.get("lod_max_threshold", 50.0)), work_dir)
     except RuntimeError as exc:
         raise RetopoError(f"Blender's own remesher failed on '{source.name}': {exc}") from exc
     finally:
@@ -83,7 +87,7 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
                 bpy.data.meshes.remove(mesh)
 
 
-def _write(levels_data: list, max_threshold: float, work_dir: Path) -> list[ResultFile]:
+def _write(levels_data: list, engines: list[str], max_threshold: float, work_dir: Path) -> list[ResultFile]:
     work_dir.mkdir(parents=True, exist_ok=True)
     count = len(levels_data)
     thresholds = [max_threshold * i / (count - 1) if count > 1 else 0.0 for i in range(count)]
@@ -97,5 +101,6 @@ def _write(levels_data: list, max_threshold: float, work_dir: Path) -> list[Resu
     np.savez(tmp, **arrays)
     tmp.replace(path)
     return [
-        ResultFile(path=str(path), kind="arrays", lod=i, switch_threshold=thresholds[i]) for i in range(count)
+        ResultFile(path=str(path), kind="arrays", lod=i, switch_threshold=thresholds[i], engine=engines[i])
+        for i in range(count)
     ]

@@ -114,6 +114,8 @@ def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, se
     obj[PROP_PREFIX + "lod"] = result.lod
     obj[PROP_PREFIX + "variant"] = result.variant
     obj[PROP_PREFIX + "switch_threshold"] = float(result.switch_threshold)
+    # A cloud service's own result is made by that service.
+    obj[PROP_PREFIX + "engine"] = result.engine or provider
     obj[PROP_PREFIX + "settings"] = json.dumps(dict(settings), sort_keys=True, default=str)
 
 

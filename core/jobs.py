@@ -103,6 +103,9 @@ class ResultFile:
     lod: int = 0
     variant: int = 0  # CSM returns several variations of the same level
     switch_threshold: float = 0.0
+    # What made this level: "instant-meshes", "fast-simplification", Blender's "quadriflow" or "decimate"
+    # (the fallback when the engine's wheels cannot load), or "" for a cloud service's own result.
+    engine: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class ResultFile:
             "lod": self.lod,
             "variant": self.variant,
             "switch_threshold": self.switch_threshold,
+            "engine": self.engine,
         }
 
     @classmethod
@@ -121,6 +125,7 @@ class ResultFile:
             lod=int(data.get("lod", 0)),
             variant=int(data.get("variant", 0)),
             switch_threshold=float(data.get("switch_threshold", 0.0)),
+            engine=str(data.get("engine", "")),
         )
 
 

@@ -182,6 +182,7 @@ def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
             "verts": item.mesh.vert_count,
             "target_faces": item.target_faces,
             "switch_threshold": item.switch_threshold,
+            "engine": item.engine,
         }
         for item in results
     ]

@@ -22,6 +22,9 @@ from .meshdata import MeshArrays, triangle_areas
 
 log = logging.getLogger(__name__)
 
+# Provenance of a decimated level (the result's ``retopo_hub_engine``).
+ENGINE_NAME = "fast-simplification"
+
 ProgressFn = Callable[[float, str], None]
 
 # fast_simplification keeps the mesh being simplified in module-level C++ state, so two threads must never

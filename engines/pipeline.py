@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import decimate
 from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
+from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MAX_TARGET, MIN_TARGET, check_target, quad_remesh
 from .validate import clean_input
 
@@ -45,6 +47,8 @@ MIN_LOD_TRIANGLES = 4
 SKIP_DECIMATION = 0.02
 # Share of the progress bar per stage; LOD0 dominates the run time.
 LOD0_SPAN = (0.03, 0.8)
+# Provenance of a LOD0 that is the cleaned source itself (decimate mode, already at the budget).
+KEPT = "source"
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class LodResult:
     mesh: MeshArrays
     target_faces: int
     switch_threshold: float
+    engine: str  # what made this level: see remesh.ENGINE_NAME, decimate.ENGINE_NAME, KEPT
 
 
 def triangle_equivalent(mesh: MeshArrays) -> int:
@@ -161,14 +166,15 @@ def run(
             seed=params.seed,
             reproducible=params.reproducible,
         )
+        lod0_engine = REMESHER
     else:
         check_target(params.target_faces, source.face_count)
         if source.face_count <= params.target_faces * (1.0 + SKIP_DECIMATION):
             # Already at the budget: a full collapse pass over the mesh would change almost nothing.
-            lod0 = source
+            lod0, lod0_engine = source, KEPT
         else:
-            lod0 = decimate(source, params.target_faces, progress=stage)
-    results = [LodResult(0, lod0, int(params.target_faces), thresholds[0])]
+            lod0, lod0_engine = decimate(source, params.target_faces, progress=stage), DECIMATOR
+    results = [LodResult(0, lod0, int(params.target_faces), thresholds[0], lod0_engine)]
     previous = lod0
     targets = lod_targets(lod0, ratios)
     span = 1.0 - LOD0_SPAN[1]
@@ -178,7 +184,7 @@ def run(
         report(low, f"building LoD {level} ({target:,} triangles)")
         # Chaining from the previous level: each step is small and fast; see the module docstring.
         mesh = decimate(previous, target, progress=_scaled(progress, low, low + span / len(targets)))
-        results.append(LodResult(level, mesh, target, thresholds[level]))
+        results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))
         previous = mesh
     report(1.0, "done")
     for item in results:

@@ -36,6 +36,9 @@ from .project import TriangleIndex
 
 log = logging.getLogger(__name__)
 
+# Provenance of a remeshed level (the result's ``retopo_hub_engine``).
+ENGINE_NAME = "instant-meshes"
+
 ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 

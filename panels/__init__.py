@@ -10,6 +10,7 @@ import time
 
 import bpy
 
+from ..job_engine import local_engine_problem
 from ..properties import PROVIDER_ITEMS
 
 PROVIDER_NAMES = {key: label for key, label, _ in PROVIDER_ITEMS}
@@ -25,6 +26,11 @@ class RetopoHubPanel:
 def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
     provider = settings.provider
     if provider == "local":
+        if problem := local_engine_problem():
+            # Results still come, from Blender's QuadriFlow/Decimate: say why, so the fallback is not silent.
+            box = layout.box()
+            box.label(text="Local engine unavailable in this Blender:", icon="ERROR")
+            box.label(text=problem)
         layout.prop(settings, "mode")
         layout.prop(settings, "target_faces")
         if settings.mode == "quad":

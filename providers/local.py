@@ -159,6 +159,7 @@ class LocalProvider:
                 kind="arrays",
                 lod=int(info["lod"]),
                 switch_threshold=float(info.get("switch_threshold", 0.0)),
+                engine=str(info.get("engine", "")),
             )
             for info in lods
         ]

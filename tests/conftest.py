@@ -36,6 +36,8 @@ import tempfile  # noqa: E402
 import pytest  # noqa: E402
 
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="retopo-hub-user-")
+# The worker host and engine children fail on a deprecation warning too, as the suite's own process does.
+os.environ["PYTHONWARNINGS"] = "error::DeprecationWarning,error::PendingDeprecationWarning"
 EXTENSION_MODULE = "bl_ext.user_default.retopo_hub"
 
 

@@ -47,6 +47,8 @@ def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
     lod0 = outputs["sample_retopo.obj"]
     assert abs(lod0["faces"] - 1500) <= 150 and lod0["quads"] >= 0.95 * lod0["faces"]
     assert outputs["sample_LOD2.obj"]["switch_threshold"] == pytest.approx(50.0)
+    assert lod0["engine"] == "instant-meshes"
+    assert outputs["sample_LOD1.obj"]["engine"] == "fast-simplification"
     report = json.loads((out_dir / "sample_report.json").read_text())
     assert report["outputs"] == result["outputs"]
     # The OBJ keeps quads and sits where the input was: re-import it and compare bounds.

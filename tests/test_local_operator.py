@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.blender.layout import draw_panel
 from tests.blender.scene import face_sizes, fingerprint, ico_sphere, select_only
 
 
@@ -32,6 +33,7 @@ def test_submit_quads_creates_retopo_next_to_untouched_original(blank):
     assert (sizes == 4).mean() >= 0.95
     assert np.allclose(np.array(result.matrix_world), np.array(rock.matrix_world))
     assert result["retopo_hub_provider"] == "local"
+    assert result["retopo_hub_engine"] == "instant-meshes"
     assert result["retopo_hub_lod"] == 0
     assert json.loads(result["retopo_hub_settings"])["target_faces"] == 2000
     record = bpy.context.scene.retopo_hub.jobs[-1]
@@ -42,6 +44,20 @@ def test_submit_quads_creates_retopo_next_to_untouched_original(blank):
     result.data.vertices.foreach_get("co", co)
     radius = np.linalg.norm(co.reshape(-1, 3), axis=1)
     assert radius.min() > 0.9 and radius.max() < 1.1
+
+
+def test_subdivided_suzanne_is_remeshed_by_the_bundled_engine(blank):
+    """The check a new user makes on any supported Blender: the zip's own wheels remesh a Suzanne."""
+    bpy = blank
+    bpy.ops.mesh.primitive_monkey_add()
+    suzanne = bpy.context.active_object
+    suzanne.modifiers.new("Subdivision", "SUBSURF").levels = 2
+    bpy.ops.object.modifier_apply(modifier="Subdivision")
+    suzanne.retopo_hub.target_faces = 2000
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    result = _results(bpy, suzanne.name)[f"{suzanne.name}_retopo"]
+    assert result["retopo_hub_engine"] == "instant-meshes"
+    assert abs(len(result.data.polygons) - 2000) <= 200
 
 
 def test_lod_chain_follows_the_sboxcool_curve(blank):
@@ -62,6 +78,7 @@ def test_lod_chain_follows_the_sboxcool_curve(blank):
         assert abs(len(obj.data.polygons) - expected) <= 0.1 * expected + 2
         assert obj["retopo_hub_switch_threshold"] == pytest.approx(90.0 * level / 3)
         assert obj["retopo_hub_lod"] == level
+        assert obj["retopo_hub_engine"] == "fast-simplification"
 
 
 def test_triangle_modes(blank):
@@ -154,5 +171,11 @@ def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeyp
         assert len(results["Fallback_LOD1"].data.polygons) < 2 * lod0
         assert fingerprint(rock) == before
         assert "retopo_hub_fallback" not in bpy.data.objects, "temporary objects are removed"
+        # Never silent: each result names Blender's remesher, and the panel says why, once.
+        assert results["Fallback_retopo"]["retopo_hub_engine"] == "quadriflow"
+        assert results["Fallback_LOD1"]["retopo_hub_engine"] == "decimate"
+        log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
+        notices = [e for e in log if e[0] == "label" and "RETOPO_HUB_ENGINE_WITHOUT_WHEELS" in e[1]]
+        assert len(notices) == 1, log
     finally:
         addon.job_engine.shutdown()

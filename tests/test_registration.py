@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -24,6 +26,22 @@ def test_manifest():
     assert {"windows-x64", "macos-arm64", "linux-x64"} <= set(manifest["platforms"])
     for wheel in manifest["wheels"]:
         assert (ROOT / wheel).is_file(), f"{wheel} missing: run make build"
+    # Every library has a build for each Python the supported Blenders ship (4.2-5.0: 3.11; 5.1+: 3.13),
+    # on every platform, at the version requirements/wheels.txt pins.
+    pins = dict(
+        line.split("==") for line in (ROOT / "requirements/wheels.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )  # fmt: skip
+    builds: dict[tuple[str, str], set[str]] = {}
+    for wheel in manifest["wheels"]:
+        dist, version, python_tag, abi_tag, platform = Path(wheel).name.removesuffix(".whl").split("-")
+        assert pins.get(dist.replace("_", "-")) == version, wheel
+        arch = next(a for a in ("win_amd64", "macosx_11_0_arm64", "x86_64") if platform.endswith(a))
+        builds.setdefault((dist, arch), set()).add(f"{python_tag}-{abi_tag}")
+    assert len(builds) == 3 * len(pins), builds
+    for key, tags in builds.items():
+        assert "cp311-cp311" in tags, key
+        assert tags & {"cp313-cp313", "cp312-abi3", "cp311-abi3"}, key
 
 
 def test_everything_registers(addon):
@@ -37,8 +55,18 @@ def test_everything_registers(addon):
 
 def test_bundled_wheels_were_installed_by_blender(addon):
     user = Path(os.environ["BLENDER_USER_RESOURCES"])
-    site = next(user.glob("extensions/.local/lib/python3.*/site-packages"))
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site = user / "extensions" / ".local" / "lib" / python / "site-packages"
     assert (site / "fast_simplification").is_dir() and (site / "pynanoinstantmeshes").is_dir()
+    # The builds Blender picked from the zip load in this Blender's Python (the venv has its own copies for
+    # the engine's unit tests, so import from the extension's folder alone, in a fresh interpreter).
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import fast_simplification, pynanoinstantmeshes; "
+        "print(fast_simplification.__file__); print(pynanoinstantmeshes.__file__)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, site], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert all(Path(line).is_relative_to(site) for line in done.stdout.split()), done.stdout
 
 
 def test_pure_packages_never_import_bpy():
