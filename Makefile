@@ -99,8 +99,9 @@ test-line: $(if $(BUILT),,build) $(call venv_of,$(LINE))/.installed
 	@echo "== Blender $(LINE) (bpy $$(sed -n 's/^bpy==//p' requirements/bpy-$(LINE).txt), Python $(call python_of,$(LINE)))"
 	$(call venv_of,$(LINE))/bin/python -m pytest -q tests $(PYTEST_ARGS)
 
+# The pure tests: no bpy (imports of it fail) and no build.
 test-unit: $(VENV)/.installed
-	$(PY) -m pytest -q tests/unit
+	RETOPO_HUB_PURE=1 $(PY) -m pytest -q tests/unit
 
 test-fast: build
 	$(PY) -m pytest -q -x tests

@@ -62,7 +62,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 class Phases:
     """Adds up the wall time spent in named product functions while active; diagnosis only.
 
-    ``Phases({"import": (job_engine, "_import_job")})`` wraps ``job_engine._import_job`` (looked up by
+    ``Phases({"import": (jobs.step, "_import_job")})`` wraps ``jobs.step._import_job`` (looked up by
     name at call time by its callers) and restores it on exit; behaviour is unchanged.
     """
 
@@ -96,8 +96,8 @@ class Phases:
 
 def product_phases(addon) -> Phases:
     """Main-thread time of a job: its submit (snapshot and anything exported there) and its import."""
-    engine = addon.job_engine
-    return Phases({"submit": (engine, "submit_objects"), "import": (engine, "_import_job")})
+    engine = addon.jobs
+    return Phases({"submit": (engine.submit, "submit_objects"), "import": (engine.step, "_import_job")})
 
 
 def mesh_arrays(mesh: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

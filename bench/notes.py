@@ -86,7 +86,7 @@ def goal_rows(results: dict[str, Any]) -> list[Row]:
         rows += [
             (
                 "3",
-                "longest job_engine.step() with 20 jobs in flight",
+                "longest jobs.step.step() with 20 jobs in flight",
                 f"{ui['max_step_ms']:.2f} ms",
                 "< 2 ms",
                 ui["goals"]["max_step"],
@@ -275,7 +275,7 @@ def _ui_notes(ui: dict) -> list[str]:
             if p["fbx_export"] >= 0.5 * c["seconds"]:
                 why = (
                     f"{p['fbx_export']:.2f} s of it is Blender's FBX exporter writing the upload on the main "
-                    "thread (job_engine._prepare -> blender_io.exporter.export_fbx)"
+                    "thread (jobs.submit._prepare -> blender_io.exporter.export_fbx)"
                 )
             else:
                 why = (

@@ -181,7 +181,7 @@ def main(argv: list[str]) -> int:
         results["total_seconds"] = round(time.perf_counter() - started, 1)
         report.write_all(results, args.out)
         harness.say(f"done in {results['total_seconds']:.0f}s: {args.out / 'RESULTS.md'}")
-        addon.job_engine.shutdown()
+        addon.jobs.session.shutdown()
     finally:
         shutil.rmtree(user, ignore_errors=True)
     return 0

@@ -4,12 +4,12 @@
 FREEZE: 20 jobs in flight at once against the three cloud emulators (tests/emulators: CSM, Scenario for
 Tripo, sboxcool; run in their own process by ``services`` so their request handlers do not hold this
 process's GIL), every request to them (API and file hosts) delayed 1 s by an injected ``slow`` fault.
-``job_engine.step`` is called every 0.1 s like the UI's modal timer, and each call is timed (wall clock, and
+``jobs.step.step`` is called every 0.1 s like the UI timer, and each call is timed (wall clock, and
 the main thread's CPU time to tell preemption by other processes apart). Ticks with a finished result
 waiting are driven with ``step(max_imports=1)`` and reported apart as import times; every other tick runs
 ``step(max_imports=0)``. The headline ``max_step_ms`` is the longest of those over every trial.
 
-SUBMIT: the main-thread time of ``job_engine.submit_objects`` on the big mesh (the snapshot; every upload
+SUBMIT: the main-thread time of ``jobs.submit.submit_objects`` on the big mesh (the snapshot; every upload
 file is written by the worker) for each provider, against ``bpy.ops.export_scene.gltf(use_selection=True)``
 of the same mesh. Each job is cancelled and drained right after its submit returns, so workers never compete
 with the next measurement. The headline ratio is the worst provider's on that mesh. One more case is
@@ -103,7 +103,7 @@ def _stats(values_s: list[float]) -> dict[str, float]:
 
 
 def freeze(addon, jobs: int) -> dict[str, Any]:
-    engine = addon.job_engine
+    engine = addon.jobs
     say(f"UI freeze: {jobs} jobs against 3 emulators, {LATENCY_S:.0f}s on every request")
     objects = []
     for i in range(jobs):
@@ -115,21 +115,23 @@ def freeze(addon, jobs: int) -> dict[str, Any]:
     with Services(addon, slow_s=LATENCY_S) as services:
         # A worker host started earlier (by another section) kept the environment it was started with;
         # a new one inherits the emulator set-up (RETOPO_HUB_TIME_SCALE shrinks the poll delays).
-        engine.shutdown()
-        submit_s, job_ids = timed(lambda: engine.submit_objects(bpy.context, objects))
+        engine.session.shutdown()
+        submit_s, job_ids = timed(lambda: engine.submit.submit_objects(bpy.context, objects))
         steps, imports, cpu, started = [], [], [], time.perf_counter()
         next_tick = started
         while time.perf_counter() - started < DEADLINE_S:
             next_tick += TICK_S
             time.sleep(max(0.0, next_tick - time.perf_counter()))
             records = _records(job_ids)
-            if all(engine.terminal(r.state) for r in records):
+            if all(engine.records.terminal(r.state) for r in records):
                 break
             # Jobs whose results arrived and wait for import: listed as active but no longer running.
-            running = set(engine.runner().running_ids())
-            waiting = any(j not in running for j in engine.active_job_ids())
+            running = set(engine.session.worker_host().running_ids())
+            waiting = any(j not in running for j in engine.step.active_job_ids())
             cpu_start = time.thread_time()
-            seconds, _ = timed(lambda w=waiting: engine.step(bpy.context, max_imports=1 if w else 0))
+            seconds, _ = timed(
+                lambda w=waiting: engine.step.step(bpy.context.scene, max_imports=1 if w else 0)
+            )
             (imports if waiting else steps).append(seconds)
             if not waiting:
                 # CPU time of this thread: wall time well above it means the OS ran something else.
@@ -137,8 +139,8 @@ def freeze(addon, jobs: int) -> dict[str, Any]:
         wall = time.perf_counter() - started
         states = [r.state for r in _records(job_ids)]
         for job_id in job_ids:
-            engine.cancel(job_id)
-        engine.shutdown()
+            engine.step.cancel(job_id)
+        engine.session.shutdown()
     for obj in objects:
         remove_results(obj.name)
         remove_object(obj)
@@ -169,9 +171,9 @@ def _drain(engine, job_id: str, timeout_s: float = 60.0) -> None:
     cancelled record's state (see the report), which would make ``run_blocking`` wait forever.
     """
     end = time.perf_counter() + timeout_s
-    while job_id in engine.active_job_ids() and time.perf_counter() < end:
-        engine.step(bpy.context, max_imports=0)
-        engine.runner().wait_for_event(0.05)
+    while job_id in engine.step.active_job_ids() and time.perf_counter() < end:
+        engine.step.step(bpy.context.scene, max_imports=0)
+        engine.session.worker_host().wait_for_event(0.05)
 
 
 def _gltf_export(obj: bpy.types.Object, repeats: int) -> list[float]:
@@ -190,24 +192,24 @@ def _gltf_export(obj: bpy.types.Object, repeats: int) -> list[float]:
 
 
 def _submit_phases(addon) -> Phases:
-    engine = addon.job_engine
-    ipc = importlib.import_module(addon.__name__ + ".core.ipc")
+    engine = addon.jobs
+    ipc = importlib.import_module(addon.__name__ + ".worker.ipc")
     return Phases(
         {
-            "snapshot": (engine, "snapshot_object"),  # reading the mesh into arrays
+            "snapshot": (engine.submit, "snapshot_object"),  # reading the mesh into arrays
             "snapshot_file": (ipc, "save_snapshot"),  # writing them for the worker host
-            "fbx_export": (engine, "export_fbx"),  # sboxcool's FBX upload
+            "fbx_export": (engine.submit, "export_fbx"),  # sboxcool's FBX upload
         }
     )
 
 
 def submit_cost(addon, obj: bpy.types.Object, repeats: int, gltf_repeats: int) -> dict[str, Any]:
-    engine = addon.job_engine
+    engine = addon.jobs
     say(f"submit main-thread time on {obj.name} ({len(obj.data.polygons):,} faces) vs the glTF exporter")
     gltf = _gltf_export(obj, gltf_repeats)
     cases: dict[str, Any] = {}
     with Services(addon):
-        engine.shutdown()  # see freeze()
+        engine.session.shutdown()  # see freeze()
         for case, settings in SUBMIT_CASES.items():
             _apply(obj, settings)
             runs, parts = [], []
@@ -215,10 +217,10 @@ def submit_cost(addon, obj: bpy.types.Object, repeats: int, gltf_repeats: int) -
                 for _ in range(repeats):
                     select_only(obj)
                     with _submit_phases(addon) as phases:
-                        seconds, (job_id,) = timed(lambda: engine.submit_objects(bpy.context, [obj]))
+                        seconds, (job_id,) = timed(lambda: engine.submit.submit_objects(bpy.context, [obj]))
                     runs.append(seconds)
                     parts.append(phases.seconds)
-                    engine.cancel(job_id)
+                    engine.step.cancel(job_id)
                     _drain(engine, job_id)
             cases[case] = {
                 "seconds": round(median(runs), 4),
@@ -229,7 +231,7 @@ def submit_cost(addon, obj: bpy.types.Object, repeats: int, gltf_repeats: int) -
                 "in_goal": case not in RIGGED_CASES,
             }
             say(f"  submit {case}: {median(runs) * 1000:.0f} ms = {cases[case]['ratio_vs_gltf_export']:.3f}x")
-    engine.shutdown()
+    engine.session.shutdown()
     _apply(obj, {"provider": "local"})
     worst = max((c for c in cases if cases[c]["in_goal"]), key=lambda c: cases[c]["ratio_vs_gltf_export"])
     return {

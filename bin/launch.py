@@ -36,7 +36,7 @@ def main() -> int:
     import bpy  # noqa: F401 - ensure Blender is initialised before the add-on machinery
 
     package = enable_checkout()
-    return package.cli.main(sys.argv[1:])
+    return package.jobs.cli.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

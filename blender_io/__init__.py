@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The bpy side of files and meshes: snapshot objects to arrays, import results as new objects.
+"""Blender data <-> arrays and files: snapshot objects, import results, read inputs, write CLI outputs.
 
-Main thread only; workers never call into this package.
+Runs in: Blender's main thread only. May import: bpy, ``core``, ``formats``.
+Imported by: ``jobs`` (and ``operators`` through it); the worker host never loads it.
 """

@@ -2,7 +2,7 @@
 """The one upload that needs Blender's own exporter: a rigged mesh's binary FBX, with its armature.
 
 Main thread only, before a job starts. Every other upload (GLB, OBJ, a static mesh's FBX) is written by the
-worker from the snapshot arrays (``core.meshfile``, ``core.fbxfile``), so the main thread pays for FBX only
+worker from the snapshot arrays (``formats``), so the main thread pays for FBX only
 when there are bones to send.
 
 ``export_fbx`` writes the mesh together with the armature objects its Armature modifiers use: bones, skin

@@ -13,8 +13,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core import meshfile
 from ..core.errors import InputError
+from ..formats import glb
+from ..formats import obj as objfile
 from .mesh_arrays import mesh_from_arrays, read_arrays
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
@@ -107,6 +108,6 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
         return
     verts, sizes, corners = read_arrays(obj.data, obj.matrix_world)
     if fmt == "obj":
-        meshfile.write_obj(path, verts, sizes, corners, object_name=obj.name)
+        objfile.write_obj(path, verts, sizes, corners, object_name=obj.name)
     else:
-        meshfile.write_glb(path, verts, sizes, corners)
+        glb.write_glb(path, verts, sizes, corners)

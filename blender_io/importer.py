@@ -18,9 +18,9 @@ from typing import Any
 import bpy
 import numpy as np
 
-from ..core import meshfile
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
+from ..formats import obj as objfile
 from .materials import attach_extras
 from .mesh_arrays import mesh_from_arrays, read_arrays
 
@@ -37,20 +37,20 @@ def result_name(source_name: str, result: ResultFile, provider: str) -> str:
     return f"{source_name}_retopo" if result.lod == 0 else f"{source_name}_LOD{result.lod}"
 
 
-def results_collection(context: bpy.types.Context, source: bpy.types.Object | None, source_name: str):
+def results_collection(scene: bpy.types.Scene, source: bpy.types.Object | None, source_name: str):
     name = f"{source_name}_RetopoHub"
     coll = bpy.data.collections.get(name)
     if coll is None or coll.library is not None:
         coll = bpy.data.collections.new(name)
         parent = source.users_collection[0] if source is not None and source.users_collection else None
         if parent is None or parent.library is not None:
-            parent = context.scene.collection
+            parent = scene.collection
         parent.children.link(coll)
     return coll
 
 
 def import_results(
-    context: bpy.types.Context,
+    scene: bpy.types.Scene,
     *,
     source_name: str,
     provider: str,
@@ -74,7 +74,7 @@ def import_results(
         meshes = _load_meshes(results, created_meshes)
         if not meshes:
             raise RetopoError("the service returned no mesh: submit again or try another provider")
-        coll = results_collection(context, source, source_name)
+        coll = results_collection(scene, source, source_name)
         for result, mesh, own_materials in meshes:
             name = result_name(source_name, result, provider)
             mesh.name = name
@@ -179,9 +179,9 @@ def import_mesh_file(path: Path) -> bpy.types.Mesh:
 
 def _read_obj(path: Path) -> bpy.types.Mesh:
     # Our reader for service OBJs: no operator, no context, and it keeps quads and UVs exactly. Blender
-    # 4.2's threaded OBJ importer crashed now and then with our worker threads running.
+    # 4.2's threaded OBJ importer crashed now and then (back when our workers were threads in Blender).
     try:
-        data = meshfile.read_obj(path)
+        data = objfile.read_obj(path)
     except ValueError as exc:
         raise RetopoError(f"could not read the result {path.name}: {exc}") from exc
     if len(data["face_sizes"]) == 0:

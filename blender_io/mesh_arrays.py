@@ -2,7 +2,7 @@
 """Blender mesh <-> numpy arrays, fast (``foreach_get``/``foreach_set``), main thread only.
 
 ``snapshot_object`` reads an object's evaluated mesh (modifiers applied) in object space into a frozen
-``MeshSnapshot`` that worker threads may use (with each face's material slot when the mesh has a
+``MeshSnapshot`` that the worker host process may use (with each face's material slot when the mesh has a
 ``material_index`` attribute); ``mesh_from_arrays`` builds a new mesh datablock from the
 Blender loop layout (verts, face sizes, corner vertex indices).
 """

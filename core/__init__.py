@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure Python, never imports bpy (a test enforces it).
+"""Pure contracts every process shares: job model, option catalogue, errors, journal, atomic files.
 
-Runs on any thread; workers get frozen snapshots and never touch Blender data. Jobs, the runner, HTTP, files.
+Runs in: every process (Blender's, the worker host). May import: the stdlib only (never bpy, numpy or the
+other packages). Imported by: everything else.
 """

@@ -4,7 +4,7 @@
 Contract: every error carries ``message``, a single line that says what happened and what the user can do
 about it, and ``str(err) == err.message``. The panel shows that line as it is, so it must never hold a
 secret (API key, Authorization or x-api-key value): whoever builds a message from remote text passes it
-through ``one_line()`` and redacts credentials first (``core.http`` does this for every service answer).
+through ``one_line()`` and redacts credentials first (``providers.http`` does this for every service answer).
 
 Every class can be raised with just a message (``RetopoError("...")``); the classes with extra fields also
 build a sensible default message from those fields when none is given.
@@ -14,15 +14,31 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
 
 PREFERENCES_HINT = "Preferences > Add-ons > Retopo Hub"
+# Said wherever a cloud job is refused because Blender's online access is off (UI, CLI, worker).
+ONLINE_ACCESS_OFF = (
+    "online access is off: enable 'Allow Online Access' in Preferences > System "
+    "(or pass --online-mode) to use cloud providers"
+)
 # Where services put their explanation in a JSON error body, most specific first.
 REMOTE_FIELDS = ("error", "message", "detail", "errorMessage", "error_description", "msg")
 
 # Long enough for a service's own explanation plus our advice, short enough for one panel row and a report.
 _MESSAGE_LIMIT = 1000
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info, query or fragment (a query may hold a signature), for logs and messages."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def one_line(text: object, limit: int = 300) -> str:

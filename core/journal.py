@@ -5,6 +5,8 @@ It survives Blender crashing before the .blend was saved (or a file never saved 
 the same CLI command find its paid remote job again instead of submitting twice. Entries hold no secret:
 only ids, states, options, paths and result file lists. Writes are atomic; any thread may call it (the
 runner's workers write state changes, the main thread writes at submit and removes after import).
+The job rules that read an entry live here once: ``entry`` builds one, ``is_confirmed`` says whether the
+service ever confirmed a paid job, ``is_unfinished`` whether it still needs resuming.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_json
+from .jobs import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,43 @@ FIELDS = (
     "job_id", "provider", "remote_id", "source_name", "blend_file", "options", "work_dir", "state",
     "results", "created", "dedupe_key", "message",
 )  # fmt: skip
+
+
+TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
+UNCONFIRMED = "interrupted before the service confirmed the job; check your account before submitting again"
+
+
+def entry(
+    *,
+    job_id: str,
+    provider: str,
+    source_name: str,
+    options: Mapping[str, Any],
+    work_dir: str,
+    state: str,
+    created: float,
+    blend_file: str = "",
+    remote_id: str = "",
+    results: Any = None,
+    dedupe_key: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    """The one shape of a journal entry (what ``Journal.write`` stores)."""
+    return {
+        "job_id": job_id, "provider": provider, "remote_id": remote_id, "source_name": source_name,
+        "blend_file": blend_file, "options": dict(options), "work_dir": work_dir, "state": state,
+        "results": results, "created": created, "dedupe_key": dedupe_key, "message": message,
+    }  # fmt: skip
+
+
+def is_confirmed(item: Mapping[str, Any]) -> bool:
+    """Whether a job can be picked up again without paying twice: local jobs always can; a cloud job only
+    once the service gave it an id (or its results are already on disk)."""
+    return item.get("provider") == "local" or bool(item.get("remote_id")) or bool(item.get("results"))
+
+
+def is_unfinished(item: Mapping[str, Any]) -> bool:
+    return item.get("state") not in TERMINAL
 
 
 class Journal:

@@ -33,10 +33,8 @@ def lod_ratios(levels: int, final_ratio: float) -> list[float]:
     """Face-count ratios for LOD0..LODlevels: 1.0 first, ``final_ratio`` last, eased in between."""
     check_levels(levels)
     ratio = float(final_ratio)
-    if not (math.isfinite(ratio) and MIN_FINAL_RATIO < ratio <= 1.0):
-        raise EngineInputError(
-            f"final LoD ratio must be above {MIN_FINAL_RATIO} and at most 1.0; got {final_ratio!r}"
-        )
+    if not (math.isfinite(ratio) and MIN_FINAL_RATIO <= ratio <= 1.0):
+        raise EngineInputError(f"final LoD ratio must be from {MIN_FINAL_RATIO} to 1.0; got {final_ratio!r}")
     ratios = [ratio ** ((i / levels) ** RATIO_CURVE) for i in range(levels + 1)] if levels else [1.0]
     # Pin both ends so float rounding can never move them.
     ratios[0] = 1.0

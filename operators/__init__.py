@@ -1,11 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Operators: submit the selection, watch jobs with a modal timer, cancel and tidy jobs.
+"""Operators: submit the selection, watch jobs (the UI driver), cancel and tidy jobs, attach remote jobs.
 
-Every operator works headless: EXEC runs blocking (``blender -b``, the ``bpy`` module, scripts), INVOKE from
-the UI starts the jobs and hands them to the modal timer watcher. Main thread only.
+Runs in: Blender's main thread; EXEC blocks (headless), INVOKE hands over to ``watch``.
+May import: bpy, ``jobs``, ``core``, ``providers.registry``. Imported by: ``registration``.
 """
 
-from .jobs import CLASSES as JOB_CLASSES
-from .submit import CLASSES as SUBMIT_CLASSES
+from . import attach, jobs, submit, watch
 
-CLASSES = (*SUBMIT_CLASSES, *JOB_CLASSES)
+CLASSES = (*submit.CLASSES, *watch.CLASSES, *jobs.CLASSES, *attach.CLASSES)

@@ -2,7 +2,7 @@
 """``retopo_hub.submit``: retopologize the selected mesh objects, each with its own settings.
 
 EXEC (scripts, ``blender -b``, the ``bpy`` module) blocks until every job is done and leaves the results in
-the scene; INVOKE (a click in the UI) returns at once and lets ``retopo_hub.watch_jobs`` poll with a timer.
+the scene; INVOKE (a click in the UI) returns at once and hands the jobs to ``operators.watch``'s timer.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
-from .. import job_engine
 from ..core.errors import RetopoError
+from ..jobs import step, submit
 
 
 def _targets(context: bpy.types.Context, names: str) -> list[bpy.types.Object]:
@@ -52,7 +52,7 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
 
     def _submit(self, context: bpy.types.Context) -> list[str] | None:
         try:
-            return job_engine.submit_objects(context, _targets(context, self.object_names))
+            return submit.submit_objects(context, _targets(context, self.object_names))
         except RetopoError as exc:
             self.report({"ERROR"}, str(exc))
             return None
@@ -61,7 +61,7 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
         job_ids = self._submit(context)
         if job_ids is None:
             return {"CANCELLED"}
-        records = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
+        records = step.run_blocking(job_ids, on_update=step.print_progress)
         failed = [r for r in records if r is not None and r.state != "done"]
         for record in records:
             if record is not None and record.state == "done":

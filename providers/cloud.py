@@ -2,7 +2,7 @@
 """What every cloud provider shares: online and credential checks, the HTTP client, the submit-once then
 poll-then-download skeleton with an adaptive, service-bounded poll interval, and the deadline.
 
-Runs in a worker thread and never imports bpy. A subclass implements three verbs:
+Runs in a thread of the worker host process and never imports bpy. A subclass implements three verbs:
 
 * ``submit(spec, ctx, client) -> remote_id``: upload and create the paid job. Called only when the spec has
   no remote id yet; the id is emitted at once (``ctx.emit(remote_id=...)``) so the job record and journal
@@ -21,11 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError, InputError, JobFailed, JobTimedOut, RetopoError, one_line
-from ..core.http import HttpClient
+from ..core.errors import (
+    ONLINE_ACCESS_OFF,
+    ConfigError,
+    InputError,
+    JobFailed,
+    JobTimedOut,
+    RetopoError,
+    one_line,
+)
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.meshfile import write_glb
-from ..core.runner import WorkerContext
+from ..formats.glb import write_glb
+from ..worker.runner import WorkerContext
+from . import registry
+from .http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +104,9 @@ class Poll:
 
 
 class CloudProvider:
-    name = "cloud"
-    label = "Cloud"
+    name = "cloud"  # a registry entry's name: labels, credentials and the service's name come from it
     needs_network = True
     max_concurrent = 5
-    service_name = "the service"
-    key_env_var = ""
-    credential_names: tuple[str, ...] = ("api_key",)
     poll_min_s = 3.0  # first poll delay; grows by POLL_GROWTH up to poll_max_s
     poll_max_s = 30.0
     POLL_GROWTH = 1.5
@@ -128,21 +133,19 @@ class CloudProvider:
 
     # -- the shared skeleton -----------------------------------------------------------------------
 
+    @property
+    def entry(self) -> registry.Entry:
+        return registry.BY_NAME[self.name]
+
+    @property
+    def service_name(self) -> str:
+        return self.entry.service
+
     def check_ready(self, spec: JobSpec) -> None:
         if not spec.online:
-            raise ConfigError(
-                "online access is off: enable 'Allow Online Access' in Preferences > System "
-                "(or pass --online-mode) to use cloud providers"
-            )
-        missing = [n for n in self.credential_names if not spec.credentials.get(n)]
-        if missing:
-            raise ConfigError(self.missing_credentials_message())
-
-    def missing_credentials_message(self) -> str:
-        return (
-            f"no {self.service_name} credentials: enter them in Preferences > Add-ons > Retopo Hub "
-            f"or set {self.key_env_var}"
-        )
+            raise ConfigError(ONLINE_ACCESS_OFF)
+        if any(not spec.credentials.get(c.name) for c in self.entry.credentials):
+            raise ConfigError(registry.missing_credentials_message(self.entry))
 
     def make_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
         return HttpClient(
@@ -151,7 +154,7 @@ class CloudProvider:
             user_agent=USER_AGENT,
             cancel_event=ctx.cancel_event,
             service_name=self.service_name,
-            key_env_var=self.key_env_var.split(" ")[0] or None,
+            key_env_var=self.entry.credentials[0].env if self.entry.credentials else None,
             backoff_base=1.0 * time_scale(),
             backoff_max=30.0 * max(time_scale(), 0.01),
         )

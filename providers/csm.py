@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """CSM.ai (Cube) v3 retopology sessions: one session per job, OBJ variations plus PNG previews back.
 
-Contract: ``run`` (inherited from ``CloudProvider``) executes in a worker thread; this module never imports
-bpy and touches no Blender data, only the frozen ``JobSpec`` and its ``MeshSnapshot``.
+Contract: ``run`` (inherited from ``CloudProvider``) executes in a thread of the worker host process; this
+module never imports bpy and touches no Blender data, only the frozen ``JobSpec`` and its ``MeshSnapshot``.
 
 Documented behaviour followed (docs.csm.ai retopology create/get session, see NOTES.md section 1):
 
@@ -41,12 +41,12 @@ from ..core.errors import (
     one_line,
     remote_text,
 )
-from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.meshfile import glb_data_uri
-from ..core.runner import WorkerContext
-from ..core.validation import mesh_reference
+from ..core.options import mesh_reference, request_fields
+from ..formats.glb import glb_data_uri
+from ..worker.runner import WorkerContext
 from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
+from .http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,6 @@ POLL_BOUNDS = {"swift": (10.0, 30.0), "precision": (30.0, 60.0)}
 
 class CsmProvider(CloudProvider):
     name = "csm"
-    label = "CSM.ai"
-    service_name = "CSM.ai"
-    key_env_var = "CSM_API_KEY"
-    credential_names = ("api_key",)
     max_concurrent = 3
 
     def malformed(self, what: str) -> MalformedResponse:
@@ -79,11 +75,7 @@ class CsmProvider(CloudProvider):
         mesh = self._mesh_input(spec, ctx)
         body = {
             "type": "retopology",
-            "input": {
-                "mesh": mesh,
-                "model": str(spec.options.get("csm_model") or "swift"),
-                "quads": bool(spec.options.get("quads", True)),
-            },
+            "input": {"mesh": mesh, **request_fields(self.name, spec.options)},  # model, quads
         }
         ctx.check_cancelled()
         ctx.emit(State.UPLOADING, 0.06, "creating the CSM session")

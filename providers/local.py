@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The local provider: offline retopology in a child process, driven from a worker thread.
+"""The local provider: offline retopology in a child process, driven from a thread of the worker host process.
 
 The worker hands the engine child the snapshot file Blender wrote for the job (``snapshot.npz``, read as it
 is; ``input.npz`` is written only when there is none), relays the child's JSON progress lines as events, and
@@ -26,22 +26,13 @@ import numpy as np
 
 from ..core.errors import Cancelled, InputError, RetopoError
 from ..core.files import atomic_write_json
-from ..core.ipc import SNAPSHOT_NAME
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.runner import WorkerContext
+from ..core.options import engine_options
+from ..worker.ipc import SNAPSHOT_NAME
+from ..worker.runner import WorkerContext
 
 log = logging.getLogger(__name__)
 
-ENGINE_PARAMS = (
-    "mode",
-    "target_faces",
-    "quads",
-    "lod_levels",
-    "lod_final_ratio",
-    "lod_max_threshold",
-    "seed",
-    "reproducible",
-)
 STDERR_TAIL = 4000  # enough of the child's stderr to explain a crash in the log, not a flood
 ENGINE_COMMAND = (sys.executable, "-m", "engines.child")
 
@@ -123,7 +114,6 @@ atexit.register(STANDBY.close)
 
 class LocalProvider:
     name = "local"
-    label = "Local (offline)"
     needs_network = False
     max_concurrent = max(1, (os.cpu_count() or 2) // 2)  # each child is CPU bound
 
@@ -149,7 +139,7 @@ class LocalProvider:
             snap = spec.snapshot
             np.savez(tmp, verts=snap.verts, face_sizes=snap.face_sizes, corner_verts=snap.corner_verts)
             tmp.replace(in_path)
-        atomic_write_json(params_path, {k: spec.options[k] for k in ENGINE_PARAMS if k in spec.options})
+        atomic_write_json(params_path, engine_options(spec.options))
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")
         lods = self._run_child(spec, ctx, in_path, params_path, out_path)

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """sboxcool Model Importer (s&box): decimation, an LoD chain, optional PBR maps and a ``.vmdl`` manifest.
 
-Contract: ``run`` (inherited from ``CloudProvider``) executes in a worker thread; this module never imports
-bpy and touches only the frozen ``JobSpec``. The upload is written here from its ``MeshSnapshot``
-(``core.fbxfile`` or ``core.meshfile``'s OBJ), except for a rigged mesh's FBX: bones and skin weights need
-Blender's exporter, so the main thread exported that one (``JobSpec.input_file``).
+Contract: ``run`` (inherited from ``CloudProvider``) executes in a thread of the worker host process; this
+module never imports bpy and touches only the frozen ``JobSpec``. The upload is written here from its
+``MeshSnapshot`` (``formats.fbx`` or ``formats.obj``), except for a rigged mesh's FBX: bones and skin
+weights need Blender's exporter, so the main thread exported that one (``JobSpec.input_file``).
 
 Documented behaviour followed (sboxcool-model-importer.txt, NOTES.md section 3):
 
@@ -56,15 +56,15 @@ from ..core.errors import (
     one_line,
     remote_text,
 )
-from ..core.fbxfile import write_fbx
 from ..core.files import human_bytes, safe_extract_zip
-from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.meshfile import write_obj
-from ..core.runner import WorkerContext
-from ..core.validation import validate_options
-from ..core.vmdl import parse_vmdl_lods
+from ..core.options import validate
+from ..formats.fbx import write_fbx
+from ..formats.obj import write_obj
+from ..formats.vmdl import parse_vmdl_lods
+from ..worker.runner import WorkerContext
 from .cloud import USER_AGENT, CloudProvider, Poll, time_scale, unsure_submit
+from .http import HttpClient
 from .sboxcool_form import (
     build_form,
     clean_mappings,
@@ -86,10 +86,6 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 class SboxcoolProvider(CloudProvider):
     name = "sboxcool"
-    label = "sboxcool"
-    service_name = "sboxcool"
-    key_env_var = "SBOXCOOL_API_KEY"
-    credential_names = ("api_key",)
     max_concurrent = 5  # documented per-user limit; the runner queues the rest without contacting sboxcool
     poll_min_s = 3.0  # the docs poll every 3 s
     poll_max_s = 15.0
@@ -116,7 +112,7 @@ class SboxcoolProvider(CloudProvider):
     # -- submit ------------------------------------------------------------------------------------
 
     def submit(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient) -> str:
-        validate_options(self.name, spec.options)  # again here: scripts and resumed specs bypass the UI
+        validate(self.name, spec.options)  # again here: scripts and resumed specs bypass the UI
         form = build_form(spec)
         upload = self._upload_file(spec, ctx, form["format"])
         textures = texture_fields(spec.snapshot.textures if spec.snapshot is not None else ())

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """sboxcool Model Importer, part 1: the submit form, the texture fields and the bone-mapping message.
 
-Pure functions over a frozen ``JobSpec``; used from the provider's worker thread, never imports bpy.
+Pure functions over a frozen ``JobSpec``; used in the worker host process (a provider thread), never imports
+bpy.
 
 Documented (sboxcool-model-importer.txt, NOTES.md section 3): the multipart field names, their ranges and
 defaults, ``tex_{name}_{slot}`` with slot in color|normal|roughness|metalness|emissive|ao, booleans sent as
@@ -27,37 +28,21 @@ from typing import Any
 
 from ..core.errors import InputError, one_line
 from ..core.jobs import JobSpec
+from ..core.options import default, request_fields
 
 log = logging.getLogger(__name__)
 
 TEXTURE_SLOTS = ("color", "normal", "roughness", "metalness", "emissive", "ao")
 MAPPING_KEYS = ("publicId", "name", "author", "matchPercent", "upvotes", "downvotes")
 MAX_MAPPINGS = 50  # enough for any real list; keeps a hostile answer from bloating the job record
-# The documented defaults, used when an option is missing (a CLI or script may omit any of them).
-DEFAULTS: dict[str, Any] = {
-    "sbox_format": "fbx",
-    "sbox_pipeline": "standard",
-    "sbox_ratio": 0.5,
-    "lod_levels": 0,
-    "lod_final_ratio": 0.15,
-    "lod_max_threshold": 50.0,
-    "sbox_generate_pbr": False,
-    "sbox_pbr_normal_strength": 1.5,
-    "sbox_pbr_roughness_base": 180,
-    "sbox_pbr_ao_strength": 0.3,
-    "sbox_skip_bone_mapping": False,
-    "sbox_mapping_id": "",
-    "sbox_most_popular_mapping": False,
-    "sbox_auto_match_threshold": 80,
-    "sbox_skeleton_target": "citizen",
-}
 _MAPPING_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def option(options: Mapping[str, Any], key: str) -> Any:
+    """An option's value, or its catalogue default when a CLI or script omitted it."""
     value = options.get(key)
-    return DEFAULTS[key] if value is None else value
+    return default(key) if value is None else value
 
 
 def number(value: Any) -> str:
@@ -78,26 +63,28 @@ def safe_name(text: str, fallback: str = "model") -> str:
     return _UNSAFE.sub("_", str(text)).strip("_")[:80] or fallback
 
 
+def _encode(value: Any) -> str:
+    if isinstance(value, bool):
+        return flag(value)
+    if isinstance(value, int | float):
+        return number(value)
+    return str(value).strip()
+
+
+# Only meaningful with generatePbr: the docs list them under it.
+PBR_FIELDS = ("pbrNormalStrength", "pbrRoughnessBase", "pbrAoStrength")
+
+
 def build_form(spec: JobSpec) -> dict[str, str]:
-    """Every documented non-file field for ``spec``, as strings."""
+    """Every documented non-file field for ``spec``, as strings (names and defaults from the catalogue)."""
     opts = spec.options
-    pbr = bool(option(opts, "sbox_generate_pbr"))
+    form = {name: _encode(value) for name, value in request_fields("sboxcool", opts).items()}
+    if not option(opts, "sbox_generate_pbr"):
+        for name in PBR_FIELDS:
+            del form[name]
     rigged = spec.snapshot is not None and spec.snapshot.has_armature
-    form = {
-        "format": str(option(opts, "sbox_format")),
-        "pipeline": str(option(opts, "sbox_pipeline")),
-        "ratio": number(option(opts, "sbox_ratio")),
-        "lodLevels": str(int(option(opts, "lod_levels"))),
-        "lodFinalRatio": number(option(opts, "lod_final_ratio")),
-        "lodMaxThreshold": number(option(opts, "lod_max_threshold")),
-        "generatePbr": flag(pbr),
-    }
-    if pbr:  # the strengths only mean something with generatePbr; the docs list them under it
-        form["pbrNormalStrength"] = number(option(opts, "sbox_pbr_normal_strength"))
-        form["pbrRoughnessBase"] = number(option(opts, "sbox_pbr_roughness_base"))
-        form["pbrAoStrength"] = number(option(opts, "sbox_pbr_ao_strength"))
     form["skipBoneMapping"] = flag(not rigged or option(opts, "sbox_skip_bone_mapping"))
-    mapping = str(option(opts, "sbox_mapping_id")).strip()
+    mapping = form.pop("mappingId")
     if mapping:
         if not _MAPPING_ID.fullmatch(mapping):
             shown = one_line(mapping, 40)
@@ -105,9 +92,6 @@ def build_form(spec: JobSpec) -> dict[str, str]:
                 f"the bone mapping id {shown!r} is not valid: copy a map_... id from the suggestions"
             )
         form["mappingId"] = mapping
-    form["useMostPopularBoneMapping"] = flag(option(opts, "sbox_most_popular_mapping"))
-    form["autoMatchThreshold"] = number(option(opts, "sbox_auto_match_threshold"))
-    form["skeletonTarget"] = str(option(opts, "sbox_skeleton_target"))
     return form
 
 

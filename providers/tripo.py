@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Tripo retopology through Scenario (``model_tripo-retopology``): upload a GLB, run the model, fetch assets.
 
-Contract: ``run`` (inherited from ``CloudProvider``) executes in a worker thread; this module never imports
-bpy and touches no Blender data, only the frozen ``JobSpec`` and its ``MeshSnapshot``.
+Contract: ``run`` (inherited from ``CloudProvider``) executes in a thread of the worker host process; this
+module never imports bpy and touches no Blender data, only the frozen ``JobSpec`` and its ``MeshSnapshot``.
 
 Documented behaviour followed (docs.scenario.com and the model page, see NOTES.md section 2):
 
@@ -38,18 +38,17 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..core.errors import (
-    InputError,
     MalformedResponse,
     NetworkError,
     ServiceError,
     one_line,
     remote_text,
 )
-from ..core.http import HttpClient
 from ..core.jobs import JobSpec, ResultFile, State
-from ..core.runner import WorkerContext
-from ..core.validation import TRIPO_FACES, TRIPO_QUAD_FACES
+from ..core.options import BY_NAME, check, request_fields
+from ..worker.runner import WorkerContext
 from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
+from .http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +68,12 @@ def face_limit(options: Any) -> int | None:
     value = options.get("target_faces")
     if value is None:
         return None
-    quads = bool(options.get("quads"))
-    low, high = TRIPO_QUAD_FACES if quads else TRIPO_FACES
-    whole = isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()
-    if not whole or not low <= value <= high:
-        kind = "quads" if quads else "triangles"
-        raise InputError(
-            f"Tripo face limit ({kind}) must be between {low} and {high} (got {value}): "
-            "change it and submit again"
-        )
+    check(BY_NAME["target_faces"], value, "tripo", options)
     return int(value)
 
 
 class TripoProvider(CloudProvider):
     name = "tripo"
-    label = "Tripo (Scenario)"
-    service_name = "Scenario"
-    key_env_var = "SCENARIO_SDK_API_KEY and SCENARIO_SDK_API_SECRET"
-    credential_names = ("api_key", "api_secret")
     poll_min_s = 3.0
     poll_max_s = 30.0
     part_bytes = PART_BYTES
@@ -103,11 +90,9 @@ class TripoProvider(CloudProvider):
     def submit(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient) -> str:
         limit = face_limit(spec.options)  # refused before anything is uploaded
         asset_id = self._upload(spec, ctx, client, self._export(spec, ctx))
-        body: dict[str, Any] = {
-            "model": asset_id,
-            "quad": bool(spec.options.get("quads", False)),
-            "bake": bool(spec.options.get("tripo_bake", True)),
-        }
+        fields = request_fields(self.name, spec.options)  # quad, bake, faceLimit
+        fields.pop("faceLimit", None)
+        body: dict[str, Any] = {"model": asset_id, **fields}
         if limit is not None:
             body["faceLimit"] = limit
         ctx.check_cancelled()

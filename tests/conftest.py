@@ -83,8 +83,8 @@ def _guard_operators_from_emulator_threads(request, monkeypatch):
 
     importer = addon.blender_io.importer
     monkeypatch.setattr(importer, "import_mesh_file", guarded(importer.import_mesh_file))
-    monkeypatch.setattr(addon.job_engine, "export_fbx", guarded(addon.job_engine.export_fbx))
-    monkeypatch.setattr(addon.cli, "export_object", guarded(addon.cli.export_object))
+    monkeypatch.setattr(addon.jobs.submit, "export_fbx", guarded(addon.jobs.submit.export_fbx))
+    monkeypatch.setattr(addon.jobs.cli, "export_object", guarded(addon.jobs.cli.export_object))
 
 
 @pytest.fixture
@@ -99,5 +99,5 @@ def blank(addon, tmp_path):
     prefs.cache_dir = str(tmp_path / "jobs")
     bpy.ops.wm.read_homefile(use_empty=True)
     yield bpy
-    addon.job_engine.shutdown()
+    addon.jobs.session.shutdown()
     prefs.cache_dir = ""

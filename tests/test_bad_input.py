@@ -57,12 +57,13 @@ def test_target_face_count_out_of_range(blank, faces):
 def _refused_engine(bpy, rock, faces):
     import importlib
 
-    engine = importlib.import_module("bl_ext.user_default.retopo_hub.job_engine")
-    options = engine.options_from_object(rock)
+    engine = importlib.import_module("bl_ext.user_default.retopo_hub.jobs")
+    errors = importlib.import_module("bl_ext.user_default.retopo_hub.core.errors")
+    options = engine.specs.options_from_object(rock)
     options["target_faces"] = faces
     before = scene_state()
-    with pytest.raises(engine.InputError, match="target faces must be between 4 and"):
-        engine.submit_objects(bpy.context, [rock], provider="local", options=options)
+    with pytest.raises(errors.InputError, match=r"(?i)target faces must be a whole number between 4 and"):
+        engine.submit.submit_objects(bpy.context, [rock], provider="local", options=options)
     assert scene_state() == before
 
 

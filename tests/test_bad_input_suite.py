@@ -2,7 +2,7 @@
 """The bad-input suite: every refusal is one clear line, and nothing is left behind, in real Blender.
 
 It proves: every option of every provider is accepted at both ends of its documented range and refused just
-beyond it (and for NaN, infinity, wrong types), through ``job_engine.submit_objects`` (nothing started, the
+beyond it (and for NaN, infinity, wrong types), through ``jobs.submit.submit_objects`` (nothing started, the
 scene and the job folder untouched) and through the CLI (exit 2 before anything runs); wrong and broken input
 files fail one by one with a line each; an upload over sboxcool's 100 MB limit is refused before it is sent;
 empty, face-less and NaN meshes are refused for every provider, and a bad object in a selection starts no
@@ -37,17 +37,18 @@ from tests.suites.services import (
 )
 
 ALL = ("local", "csm", "tripo", "sboxcool")
+LODS = ("local", "sboxcool")
 SBOX = ("sboxcool",)
 NAN, INF = math.nan, math.inf
 # (providers, option, accepted at the bounds, refused beyond them, CLI flag, words the error must contain)
 RANGES = [
     (("local",), "target_faces", (4, 1279), (3, 1280, 1_000_001, "5000"), "--faces", "target faces"),
     (("tripo",), "target_faces", (500, 10_000), (499, 10_001, 2.5), "--faces", "Tripo face limit"),
-    (ALL, "lod_levels", (0, 5), (-1, 6, 2.5, True), "--lods", "LoD levels"),
-    (ALL, "lod_final_ratio", (0.001, 1.0), (0.0009, 1.01, NAN, INF), "--lod-final-ratio", "final LoD ratio"),
-    (ALL, "lod_max_threshold", (1.0, 500.0), (0.99, 500.5, NAN), "--lod-max-threshold", "switch distance"),
+    (LODS, "lod_levels", (0, 5), (-1, 6, 2.5, True), "--lods", "LoD levels"),
+    (LODS, "lod_final_ratio", (0.001, 1.0), (0.0009, 1.01, NAN, INF), "--lod-final-ratio", "final LoD ratio"),
+    (LODS, "lod_max_threshold", (1.0, 500.0), (0.99, 500.5, NAN), "--lod-max-threshold", "switch distance"),
     (("local",), "mode", ("quad", "decimate"), ("voxel",), "--mode", "mode"),
-    (("csm",), "csm_model", ("swift", "precision"), ("turbo",), "--model", "csm_model"),
+    (("csm",), "csm_model", ("swift", "precision"), ("turbo",), "--model", "CSM model"),
     (("csm",), "csm_mesh_url", ("https://example.com/rock.glb", "ASSET_01abc"),
      ("http://example.com/rock.glb", "https://example.com/a.obj", "ASSET_bad id"), "--mesh-url", "mesh URL"),
     (SBOX, "sbox_ratio", (0.01, 1.0), (0.0099, 1.01), "--ratio", "sboxcool ratio"),
@@ -55,9 +56,9 @@ RANGES = [
     (SBOX, "sbox_pbr_roughness_base", (100, 240), (99, 241), "--pbr-roughness-base", "roughness base"),
     (SBOX, "sbox_pbr_ao_strength", (0.0, 1.0), (-0.01, 1.01), "--pbr-ao-strength", "PBR AO strength"),
     (SBOX, "sbox_auto_match_threshold", (50, 100), (49, 101), "--auto-match-threshold", "auto-match"),
-    (SBOX, "sbox_pipeline", ("standard", "source1"), ("source2",), "--pipeline", "sbox_pipeline"),
+    (SBOX, "sbox_pipeline", ("standard", "source1"), ("source2",), "--pipeline", "pipeline"),
     (SBOX, "sbox_skeleton_target", ("citizen", "human"), ("robot",), "--skeleton-target", "skeleton"),
-    (SBOX, "sbox_format", ("fbx", "obj"), ("stl",), "--format", "sbox_format"),
+    (SBOX, "sbox_format", ("fbx", "obj"), ("stl",), "--format", "upload format"),
 ]  # fmt: skip
 CASES = [(p, *row[1:]) for row in RANGES for p in row[0]]
 SOURCE_TRIS = 1280  # the test sphere's triangles: a local target must stay below them
@@ -88,23 +89,27 @@ def _cli_value(option: str, value) -> str | None:
 @pytest.mark.parametrize(("provider", "option", "good", "bad", "flag", "words"), CASES,
                          ids=[f"{c[0]}-{c[1]}" for c in CASES])  # fmt: skip
 def test_option_range(addon, keys, tmp_path, monkeypatch, capsys, provider, option, good, bad, flag, words):
-    engine, cli = addon.job_engine, addon.cli
+    engine, cli = addon.jobs, addon.jobs.cli
     rock = sphere("Rock", provider, subdivisions=4)  # 1280 triangles
-    base = engine.options_from_object(rock)
+    base = engine.specs.options_from_object(rock)
     started = []
     # Nothing is started (nor exported for upload): this test is about what is refused.
-    monkeypatch.setattr(engine, "_prepare", lambda *_a, **_k: {})
-    monkeypatch.setattr(engine, "_start_job", lambda _c, obj, prov, opts, *_a, **_k: started.append(opts))
+    monkeypatch.setattr(engine.submit, "_prepare", lambda *_a, **_k: {})
+    monkeypatch.setattr(
+        engine.submit, "_start_job", lambda _s, _p, _o, _v, opts, *_a, **_k: started.append(opts)
+    )
     monkeypatch.setattr(cli, "run_all", lambda *_a: {"results": [], "errors": []})
     for value in good:
-        engine.submit_objects(bpy.context, [rock], provider=provider, options=base | {option: value})
+        engine.submit.submit_objects(bpy.context, [rock], provider=provider, options=base | {option: value})
         assert started.pop()[option] == value
         argv = ["in.obj", "--out", str(tmp_path / "ok"), "--provider", provider, flag, str(value)]
         assert cli.main(argv) == 0, capsys.readouterr().err
     before, jobs = scene_state(), len(bpy.context.scene.retopo_hub.jobs)
     for value in bad:
         with pytest.raises(addon.core.errors.InputError) as refused:
-            engine.submit_objects(bpy.context, [rock], provider=provider, options=base | {option: value})
+            engine.submit.submit_objects(
+                bpy.context, [rock], provider=provider, options=base | {option: value}
+            )
         _one_line(str(refused.value), words)
         assert not started, f"{option}={value!r} was accepted"
         text = _cli_value(option, value)
@@ -135,7 +140,7 @@ def test_wrong_and_broken_input_files(addon, blank, tmp_path, capsys):
     (tmp_path / "folder.ply").mkdir()
     paths = [str(tmp_path / n) for n in [*inputs, "folder.ply"]]
     out = tmp_path / "out"
-    code = addon.cli.main([*paths, "--out", str(out), "--json", "--cache", str(tmp_path / "jobs")])
+    code = addon.jobs.cli.main([*paths, "--out", str(out), "--json", "--cache", str(tmp_path / "jobs")])
     stdout, stderr = capsys.readouterr()
     assert code == 1
     errors = json.loads(stdout.strip().splitlines()[-1])["errors"]
@@ -159,11 +164,11 @@ def test_upload_over_sboxcool_limit_is_refused_before_sending(addon, services, m
             handle.truncate(150 << 20)
         return Path(path)
 
-    monkeypatch.setattr(addon.job_engine, "export_fbx", sparse_fbx)
+    monkeypatch.setattr(addon.jobs.submit, "export_fbx", sparse_fbx)
     huge = sphere("Huge", "sboxcool", sbox_format="fbx")
     huge.modifiers.new("Armature", "ARMATURE")  # rigged: its FBX is the one the main thread exports
     before = scene_state()
-    (record,) = drive(addon.job_engine, addon.job_engine.submit_objects(bpy.context, [huge]))
+    (record,) = drive(addon.jobs, addon.jobs.submit.submit_objects(bpy.context, [huge]))
     assert record.state == "failed"
     _one_line(record.message, "150 MB", "100 MB limit")
     assert not services["sboxcool"].requests, "nothing was sent"
@@ -192,7 +197,7 @@ BROKEN = {"empty": "is empty", "loose": "has vertices but no faces", "nan": "NaN
 
 @pytest.mark.parametrize("provider", ALL)
 def test_empty_and_broken_meshes_start_nothing(addon, keys, provider):
-    engine = addon.job_engine
+    engine = addon.jobs
     good = sphere("Good", provider, index=1)
     started = []
     for kind, words in BROKEN.items():
@@ -201,12 +206,12 @@ def test_empty_and_broken_meshes_start_nothing(addon, keys, provider):
         for selection in ([bad], [good, bad]):  # a bad object anywhere in the selection starts no job
             jobs = len(bpy.context.scene.retopo_hub.jobs)
             with pytest.raises(addon.core.errors.InputError) as refused:
-                engine.submit_objects(bpy.context, selection)
+                engine.submit.submit_objects(bpy.context, selection)
             _one_line(str(refused.value), bad.name, words)
             started += [f"{kind}: {[o.name for o in selection]} started a job for {r.source_name}"
                         for r in list(bpy.context.scene.retopo_hub.jobs)[jobs:]]  # fmt: skip
             assert scene_state() == before
-    engine.shutdown()
+    engine.session.shutdown()
     assert not started, "\n".join(started)
     assert not [p for p in job_folder(addon).rglob("*") if p.is_file()], "nothing written for refused input"
 
@@ -228,17 +233,17 @@ def _non_manifold(name: str, provider: str, index: int):
 
 
 def test_non_manifold_meshes_go_through_every_provider(addon, services):
-    engine = addon.job_engine
+    engine = addon.jobs
     objects = [_non_manifold(f"Sheet_{p}", p, i) for i, p in enumerate(ALL)]
-    for record in drive(engine, engine.submit_objects(bpy.context, objects)):
+    for record in drive(engine, engine.submit.submit_objects(bpy.context, objects)):
         assert record.state == "done" and record.imported, record.message
 
 
 def test_source_renamed_or_deleted_while_its_job_runs(addon, services):
-    engine = addon.job_engine
+    engine = addon.jobs
     objects = [sphere(f"{role}_{p}", p, index=i + 4 * j) for j, role in enumerate(("Ren", "Del"))
                for i, p in enumerate(ALL)]  # fmt: skip
-    job_ids = engine.submit_objects(bpy.context, objects)
+    job_ids = engine.submit.submit_objects(bpy.context, objects)
     for p in ALL:
         moved = bpy.data.objects[f"Ren_{p}"]
         moved.name, moved.location = f"Moved_{p}", (0.0, 10.0, 0.0)
@@ -272,20 +277,20 @@ RELOADS = [
 @pytest.mark.parametrize(("provider", "saved"), RELOADS, ids=[f"{p}-{s}" for p, s in RELOADS])
 def test_blend_reloaded_mid_job(addon, services, tmp_path, provider, saved):
     """Open the same saved .blend while its job runs: the job finishes and is imported exactly once."""
-    engine = addon.job_engine
+    engine = addon.jobs
     services["sboxcool"].polls_per_step = 6  # still running when the file comes back
     blend = tmp_path / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     rock = sphere("Rock", provider, subdivisions=3, target_faces=300)
-    (job_id,) = engine.submit_objects(bpy.context, [rock])
-    engine.step(bpy.context)
+    (job_id,) = engine.submit.submit_objects(bpy.context, [rock])
+    engine.step.step(bpy.context.scene)
     if saved == "with the job":
         bpy.ops.wm.save_mainfile()
     if saved.endswith("its id"):
-        step_until(engine, lambda: engine.find_record(job_id).remote_id)
+        step_until(engine, lambda: engine.records.find(job_id).remote_id)
     bpy.ops.wm.open_mainfile(filepath=str(blend))
-    drive(engine, [job_id, *engine.active_job_ids()], guard_s=60)
-    record = engine.find_record(job_id)
+    drive(engine, [job_id, *engine.step.active_job_ids()], guard_s=60)
+    record = engine.records.find(job_id)
     assert record is not None, "the running job was dropped with the old file"
     assert record.state == "done" and record.imported, record.message
     results = [o.name for o in bpy.data.objects if o.get("retopo_hub_job_id") == job_id]
@@ -302,7 +307,7 @@ def test_unusable_output_folder(addon, blank, tmp_path, capsys):
     readonly.mkdir(mode=0o500)
     # chmod does not stop root, so the folders no one can use come first: under a file, and a file itself.
     for out in [afile / "out", afile] + ([readonly] if os.geteuid() != 0 else []):
-        assert addon.cli.main(["in.obj", "--out", str(out)]) == 2, out
+        assert addon.jobs.cli.main(["in.obj", "--out", str(out)]) == 2, out
         (line,) = capsys.readouterr().err.strip().splitlines()
         _one_line(line, "--out")
     assert afile.read_text() == "not a folder" and not list(readonly.iterdir())
@@ -315,7 +320,7 @@ def test_unusable_job_folder(addon, blank, tmp_path, capsys):
     sphere("Sample", "local", subdivisions=3)
     bpy.ops.wm.obj_export(filepath=str(sample), export_selected_objects=True, export_materials=False)
     argv = [str(sample), "--out", str(tmp_path / "o"), "--faces", "100", "--cache", str(afile / "jobs")]
-    code = addon.cli.main(argv)
+    code = addon.jobs.cli.main(argv)
     lines = capsys.readouterr().err.strip().splitlines()
     assert code in (1, 2) and lines, "a one-line error, not a crash"
     _one_line(lines[-1], "jobs")
@@ -324,17 +329,17 @@ def test_unusable_job_folder(addon, blank, tmp_path, capsys):
     bpy.context.preferences.addons[addon.__name__].preferences.cache_dir = str(afile / "jobs")
     rock = sphere("Rock", "local", subdivisions=3, target_faces=300)
     with pytest.raises(addon.core.errors.RetopoError) as refused:
-        addon.job_engine.submit_objects(bpy.context, [rock])
+        addon.jobs.submit.submit_objects(bpy.context, [rock])
     _one_line(str(refused.value), "jobs")
     assert not bpy.context.scene.retopo_hub.jobs and not part_files(tmp_path)
 
 
 def test_full_disk_fails_downloads_cleanly(addon, services):
-    engine = addon.job_engine
+    engine = addon.jobs
     objects = [sphere(f"Full_{p}", p, index=i) for i, p in enumerate(("csm", "tripo", "sboxcool"))]
     before = scene_state()
     with worker_patches(addon, free_bytes=1000):
-        records = drive(engine, engine.submit_objects(bpy.context, objects))
+        records = drive(engine, engine.submit.submit_objects(bpy.context, objects))
     for record in records:
         assert record.state == "failed", f"{record.source_name}: {record.message}"
         _one_line(record.message, "not enough disk space", "free space")

@@ -28,7 +28,7 @@ def sample(blank, tmp_path) -> Path:
 
 
 def _run(addon, argv, capsys):
-    code = addon.cli.main([str(a) for a in argv])
+    code = addon.jobs.cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -88,7 +88,7 @@ def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
     code, _, err = _run(addon, [bad_type, "--out", tmp_path], capsys)
     assert code == 1 and "unsupported file type" in err
     code, _, err = _run(addon, [sample, "--out", tmp_path, "--lods", 9], capsys)
-    assert code == 2 and "LoD levels must be between 0 and 5" in err
+    assert code == 2 and "LoD Levels must be a whole number between 0 and 5 (got 9)" in err
     code, _, err = _run(addon, [sample], capsys)
     assert code == 2 and "--out" in err
     code, _, err = _run(addon, [sample, "--out", tmp_path, "--provider", "nope"], capsys)

@@ -119,7 +119,7 @@ def test_fault_suite(addon, services, tmp_path, capsys):
 
 
 def _fault_round(addon, emus, ledger, scenario: Scenario) -> list[str]:
-    engine = addon.job_engine
+    engine = addon.jobs
     armed = []
     for provider, emu in emus.items():
         for target, kind, times, options in scenario.faults:
@@ -133,7 +133,7 @@ def _fault_round(addon, emus, ledger, scenario: Scenario) -> list[str]:
     objects = [sphere(name, p, index=i) for i, (p, name) in enumerate(names)]
     patches = worker_patches(addon, read_timeout=READ_TIMEOUT_S) if scenario.slow else nullcontext()
     with patches:
-        records = drive(engine, engine.submit_objects(bpy.context, objects))
+        records = drive(engine, engine.submit.submit_objects(bpy.context, objects))
     _wait_for_slow_answers(emus)
     verdicts = ledger.judge(scenario.tag, [(p, n, r) for (p, n), r in zip(names, records, strict=True)])
     tag = scenario.tag
@@ -177,7 +177,7 @@ def _expire_results_of(emus, provider: str, remote_id: str) -> None:
 def _kill_blender_round(addon, emus, ledger) -> list[str]:
     """Blender dies (SIGKILL) with some jobs downloaded and others running; the links then expire. The
     next session must import the downloaded ones from the job folder and finish the running ones."""
-    engine = addon.job_engine
+    engine = addon.jobs
     names = [(f"K_{p}_{i}", p) for p in PROVIDERS for i in range(2)]
     urls = {f"{p}_base_url": emu.base_url for p, emu in emus.items()}
     plan = {"job_dir": str(job_folder(addon)), "prefs": PREF_ATTRS | urls, "objects": names}
@@ -198,11 +198,11 @@ def _kill_blender_round(addon, emus, ledger) -> list[str]:
             _expire_results_of(emus, name.split("_")[1], remote_id)
     problems = [] if any(j[3] == "1" for j in jobs) else ["killed: no job had downloaded before the kill"]
     bpy.ops.wm.read_homefile(use_empty=True)  # the startup file brings the unsaved session's jobs back
-    resumed = [r.job_id for r in bpy.context.scene.retopo_hub.jobs if not engine.terminal(r.state)]
+    resumed = [r.job_id for r in bpy.context.scene.retopo_hub.jobs if not engine.records.terminal(r.state)]
     if sorted(resumed) != sorted(j[0] for j in jobs):
         problems.append(f"killed: resumed {sorted(resumed)}, expected every job of {jobs}")
     drive(engine, resumed)
-    triples = [(name.split("_")[1], name, engine.find_record(job_id)) for job_id, name, *_ in jobs]
+    triples = [(name.split("_")[1], name, engine.records.find(job_id)) for job_id, name, *_ in jobs]
     ledger.judge("killed", triples, must_import=True)
     for emu in emus.values():
         emu.clear_faults()
@@ -212,12 +212,12 @@ def _kill_blender_round(addon, emus, ledger) -> list[str]:
 def _kill_host_round(addon, emus, ledger, tmp_path, *, save_after: bool) -> list[str]:
     """The worker host is killed while jobs run: each job fails with a clear error that says to reopen the
     file, and reopening it resumes them by their remote ids, whether or not the file was saved meanwhile."""
-    engine, tag = addon.job_engine, "host-killed-saved" if save_after else "host-killed"
+    engine, tag = addon.jobs, "host-killed-saved" if save_after else "host-killed"
     names = [(p, f"{tag}_{p}_{i}".replace("-", "")) for p in PROVIDERS for i in range(2)]
     objects = [sphere(name, p, index=i) for i, (p, name) in enumerate(names)]
     emus["sboxcool"].polls_per_step = emus["csm"].polls_per_step = 4
-    job_ids = engine.submit_objects(bpy.context, objects)
-    step_until(engine, lambda: all(engine.find_record(j).remote_id for j in job_ids))
+    job_ids = engine.submit.submit_objects(bpy.context, objects)
+    step_until(engine, lambda: all(engine.records.find(j).remote_id for j in job_ids))
     emus["sboxcool"].polls_per_step = emus["csm"].polls_per_step = 1
     blend = tmp_path / f"{tag}.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
@@ -236,6 +236,6 @@ def _kill_host_round(addon, emus, ledger, tmp_path, *, save_after: bool) -> list
         bpy.ops.wm.save_mainfile()  # Ctrl+S, or "Save" when Blender asks before opening a file
     bpy.ops.wm.open_mainfile(filepath=str(blend))  # as the message says: reopen the file
     drive(engine, job_ids)
-    triples = [(p, n, engine.find_record(j)) for (p, n), j in zip(names, job_ids, strict=True)]
+    triples = [(p, n, engine.records.find(j)) for (p, n), j in zip(names, job_ids, strict=True)]
     ledger.judge(tag, triples, must_import=True)
     return problems

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.fbxfile against Blender's own FBX exporter, both read back by Blender's FBX importer.
+"""formats.fbx against Blender's own FBX exporter, both read back by Blender's FBX importer.
 
-Each mesh is written twice, by ``bpy.ops.export_scene.fbx`` and by ``core.fbxfile`` from the arrays of
+Each mesh is written twice, by ``bpy.ops.export_scene.fbx`` and by ``formats.fbx`` from the arrays of
 the product's own snapshot; each file is imported into an empty scene. World-space positions, polygons
 (n-gons included), UVs, material slots by name and per-face material indices must agree, with each other
 and with the source.
@@ -96,7 +96,7 @@ def test_fbxfile_reads_back_like_blenders_own_export(addon, blank, tmp_path, cas
     assert bpy.ops.export_scene.fbx(filepath=str(theirs), use_selection=True) == {"FINISHED"}
     depsgraph = bpy.context.evaluated_depsgraph_get()
     snap = addon.blender_io.mesh_arrays.snapshot_object(source, depsgraph, with_uvs=True)
-    fbxfile = importlib.import_module(f"{addon.__name__}.core.fbxfile")  # the copy installed from the zip
+    fbxfile = importlib.import_module(f"{addon.__name__}.formats.fbx")  # the copy installed from the zip
     fbxfile.write_fbx(
         ours, snap.verts, snap.face_sizes, snap.corner_verts, corner_uvs=snap.corner_uvs,
         face_materials=snap.face_materials, material_names=snap.material_names, object_name=source.name,

@@ -46,7 +46,7 @@ class NetworkProbe:
         self.calls: list[tuple[str, bool, bool]] = []
         self.stepping = False
         self._lock = threading.Lock()
-        real_step = engine.step
+        real_step = engine.step.step
 
         def step(*args, **kwargs):
             self.stepping = threading.current_thread() is threading.main_thread()
@@ -55,7 +55,7 @@ class NetworkProbe:
             finally:
                 self.stepping = False
 
-        monkeypatch.setattr(engine, "step", step)
+        monkeypatch.setattr(engine.step, "step", step)
         for owner, name in ((requests.Session, "send"), (requests.adapters.HTTPAdapter, "send"),
                             (socket.socket, "connect"), (socket, "create_connection"),
                             (socket, "getaddrinfo")):  # fmt: skip
@@ -104,7 +104,7 @@ def services(addon, blank):
 
 
 def test_fifty_objects_at_once(addon, services, monkeypatch, capsys):
-    engine = addon.job_engine
+    engine = addon.jobs
     names = [(p, f"Load_{p}_{i}") for p, n in COUNTS.items() for i in range(n)]
     objects = [
         sphere(
@@ -122,9 +122,9 @@ def test_fifty_objects_at_once(addon, services, monkeypatch, capsys):
     )
     probe.calls.clear()
 
-    job_ids = engine.submit_objects(bpy.context, objects)
+    job_ids = engine.submit.submit_objects(bpy.context, objects)
     assert len(job_ids) == 50
-    records = engine.run_blocking(bpy.context, job_ids)
+    records = engine.step.run_blocking(job_ids)
 
     problems = [
         f"{r.source_name}: {r.state}: {r.message}" for r in records if r.state != "done" or not r.imported

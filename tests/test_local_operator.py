@@ -117,14 +117,14 @@ def test_modal_driver_uses_the_same_step(blank, addon):
     rock = ico_sphere("Tick")
     rock.retopo_hub.target_faces = 1200
     rock.retopo_hub.lod_levels = 1
-    engine = addon.job_engine
-    (job_id,) = engine.submit_objects(bpy.context, [rock])
+    engine = addon.jobs
+    (job_id,) = engine.submit.submit_objects(bpy.context, [rock])
     ticks = 0
-    while engine.step(bpy.context):  # one import per tick at most, like the timer
+    while engine.step.step(bpy.context.scene):  # one import per tick at most, like the timer
         ticks += 1
-        engine.runner().wait_for_event(0.05)
+        engine.session.worker_host().wait_for_event(0.05)
         assert ticks < 2000
-    record = engine.find_record(job_id)
+    record = engine.records.find(job_id)
     assert record.state == "done"
     assert {"Tick_retopo", "Tick_LOD1"} <= set(bpy.data.objects.keys())
 
@@ -133,10 +133,10 @@ def test_cancel_stops_the_child_and_imports_nothing(blank, addon):
     bpy = blank
     rock = ico_sphere("Stop", subdivisions=7)
     rock.retopo_hub.target_faces = 5000
-    engine = addon.job_engine
-    (job_id,) = engine.submit_objects(bpy.context, [rock])
-    engine.cancel(job_id)
-    records = engine.run_blocking(bpy.context, [job_id])
+    engine = addon.jobs
+    (job_id,) = engine.submit.submit_objects(bpy.context, [rock])
+    engine.step.cancel(job_id)
+    records = engine.step.run_blocking([job_id])
     assert records[0].state == "cancelled"
     assert "Stop_retopo" not in bpy.data.objects
     assert "Stop_RetopoHub" not in bpy.data.collections
@@ -151,13 +151,13 @@ def test_results_land_in_the_extension_user_folder(blank, addon):
     record = bpy.context.scene.retopo_hub.jobs[-1]
     user_dir = bpy.utils.extension_path_user(addon.__name__, create=False)
     assert record.work_dir.startswith(user_dir)
-    assert not record.work_dir.startswith(str(addon.job_engine.EXTENSION_ROOT))
+    assert not record.work_dir.startswith(str(addon.jobs.session.EXTENSION_ROOT))
 
 
 def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeypatch):
     """On a platform without the bundled wheels, QuadriFlow/Decimate take over, through the same importer."""
     bpy = blank
-    addon.job_engine.shutdown()  # the worker host reads its environment when it starts
+    addon.jobs.session.shutdown()  # the worker host reads its environment when it starts
     monkeypatch.setenv("RETOPO_HUB_ENGINE_WITHOUT_WHEELS", "1")
     try:
         rock = ico_sphere("Fallback", subdivisions=5)
@@ -178,4 +178,4 @@ def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeyp
         notices = [e for e in log if e[0] == "label" and "RETOPO_HUB_ENGINE_WITHOUT_WHEELS" in e[1]]
         assert len(notices) == 1, log
     finally:
-        addon.job_engine.shutdown()
+        addon.jobs.session.shutdown()

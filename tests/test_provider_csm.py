@@ -8,6 +8,7 @@ and never on the blob host (the fixture checks ``credential_leaks()`` and ``inte
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from pathlib import Path
 
@@ -26,19 +27,24 @@ DATA_URI = "data:model/gltf-binary;base64,"
 SESSIONS = r"^/v3/sessions/?$"
 
 
+def _module(addon, name: str):
+    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
+    return importlib.import_module(f"{addon.__name__}.{name}")
+
+
 @pytest.fixture
 def csm(addon, blank, monkeypatch):
     monkeypatch.delenv("CSM_API_KEY", raising=False)
     monkeypatch.delenv("CSM_BASE_URL", raising=False)
-    addon.job_engine.set_online_override(False)  # other suites' CLI runs leave it on
+    addon.jobs.session.set_online_override(False)  # other suites' CLI runs leave it on
     with CsmEmulator(KEY) as emu:
         configure(addon, "csm", emu.base_url, api_key=KEY)
         try:
             yield emu
         finally:
             reset(addon)
-            addon.job_engine.set_online_override(False)  # the CLI turns it on for the whole session
-            addon.job_engine.set_cache_dir(None)
+            addon.jobs.session.set_online_override(False)  # the CLI turns it on for the whole session
+            addon.jobs.session.set_cache_dir(None)
         assert not emu.internal_errors, emu.internal_errors
         assert not emu.credential_leaks(), [(r.method, r.path) for r in emu.credential_leaks()]
 
@@ -85,7 +91,7 @@ def test_operator_sends_inline_glb_and_imports_every_variation(csm, addon):
     assert {k: post.json["input"][k] for k in ("model", "quads")} == {"model": "swift", "quads": True}
     mesh = post.json["input"]["mesh"]
     assert mesh.startswith(DATA_URI)
-    glb = addon.core.meshfile.read_glb(base64.b64decode(mesh[len(DATA_URI) :]))
+    glb = addon.formats.glb.read_glb(base64.b64decode(mesh[len(DATA_URI) :]))
     assert len(np.unique(glb["verts"], axis=0)) == len(rock.data.vertices)
     assert len(glb["face_sizes"]) == len(rock.data.polygons)  # every triangle, in object space
     assert np.abs(glb["verts"]).max() < 1.1
@@ -128,7 +134,7 @@ def test_cli_with_environment_credentials(csm, addon, tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     base = [sample, "--out", out, "--provider", "csm", "--online-mode", "--json", "--cache", tmp_path / "c"]
 
-    code = addon.cli.main([str(a) for a in [*base, "--model", "precision"]])
+    code = addon.jobs.cli.main([str(a) for a in [*base, "--model", "precision"]])
     stdout, err = capsys.readouterr()
     assert code == 0, err
     (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
@@ -138,7 +144,9 @@ def test_cli_with_environment_credentials(csm, addon, tmp_path, capsys, monkeypa
     assert result["remote_id"] == csm.submissions[0]["id"]
     assert csm.submissions[0]["model"] == "precision" and csm.submissions[0]["mesh_kind"] == "data"
 
-    code = addon.cli.main([str(a) for a in [*base, "--mesh-url", "ASSET_1747335632_4906245", "--no-quads"]])
+    code = addon.jobs.cli.main(
+        [str(a) for a in [*base, "--mesh-url", "ASSET_1747335632_4906245", "--no-quads"]]
+    )
     _, err = capsys.readouterr()
     assert code == 0, err
     post = _posts(csm)[-1]
@@ -148,7 +156,7 @@ def test_cli_with_environment_credentials(csm, addon, tmp_path, capsys, monkeypa
     assert len(csm.submissions) == 2
 
     monkeypatch.delenv("CSM_API_KEY")
-    code = addon.cli.main([str(a) for a in base])
+    code = addon.jobs.cli.main([str(a) for a in base])
     _, err = capsys.readouterr()
     assert code == 1
     (line,) = [ln for ln in err.splitlines() if ln.startswith("retopo-hub: sample.obj:")]
@@ -222,7 +230,7 @@ def test_server_error_on_submit_is_not_retried(csm):
 
 
 def test_mesh_reference_forms(addon):
-    ref = addon.providers.csm.mesh_reference
+    ref = _module(addon, "providers.csm").mesh_reference
     assert ref(" ASSET_1747335632_4906245 ") == "ASSET_1747335632_4906245"
     assert ref("https://cdn.example.com/a/b.GLB?X-Sig=1") == "https://cdn.example.com/a/b.GLB?X-Sig=1"
     for bad in ("ASSET_", "asset_12", "https://x.example.com/a.obj", "ftp://x/a.glb", "https:///a.glb",

@@ -7,6 +7,7 @@ PBR maps; bone mappings, the 5-job limit and 429s, and every refusal that must h
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import threading
@@ -24,6 +25,11 @@ from tests.blender.scene import fingerprint, ico_sphere, scene_state
 KEY = "sbox_tk_emulated_secret_42"
 SUBMIT = r"^/api/tools/model$"
 BONES = [f"mixamorig:Bone{i}" for i in range(65)]
+
+
+def _module(addon, name: str):
+    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
+    return importlib.import_module(f"{addon.__name__}.{name}")
 
 
 @pytest.fixture
@@ -71,14 +77,14 @@ def _paint(obj, tmp_path: Path, material: str = "CratePaint") -> Path:
 
 
 def _engine(addon):
-    return addon.job_engine
+    return addon.jobs
 
 
 def _run(addon, objects, options=None):
     engine = _engine(addon)
     kw = {} if options is None else {"provider": "sboxcool", "options": options}
-    job_ids = engine.submit_objects(bpy.context, objects, **kw)
-    return engine.run_blocking(bpy.context, job_ids)
+    job_ids = engine.submit.submit_objects(bpy.context, objects, **kw)
+    return engine.step.run_blocking(job_ids)
 
 
 def _options(**overrides) -> dict:
@@ -118,7 +124,7 @@ def test_operator_builds_lods_vmdl_and_pbr(emu, addon, tmp_path, fmt):
     work = Path(record.work_dir)
     assert sorted(p.name for p in work.glob("sbox_lod*.glb")) == [f"sbox_lod{i}.glb" for i in range(3)]
     vmdl = work / "Crate.vmdl"
-    lods = addon.core.vmdl.parse_vmdl_lods(vmdl.read_text("utf-8"))
+    lods = addon.formats.vmdl.parse_vmdl_lods(vmdl.read_text("utf-8"))
     assert [t for _name, t, _file in lods] == [0.0, 25.0, 50.0]
     pbr = sorted(p.name for p in (work / "pbr").iterdir())
     assert pbr == ["CratePaint_ao.png", "CratePaint_normal.png", "CratePaint_roughness.png"]
@@ -188,7 +194,7 @@ def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     argv = [sample, "--out", out, "--provider", "sboxcool", "--lods", "2", "--ratio", "0.3", "--pipeline",
             "source1", "--format", "obj", "--online-mode", "--json"]  # fmt: skip
-    code = addon.cli.main([str(a) for a in argv])
+    code = addon.jobs.cli.main([str(a) for a in argv])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
     (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
@@ -197,7 +203,7 @@ def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypa
     assert [outputs[f"sample_{n}.obj"]["switch_threshold"] for n in ("retopo", "LOD1", "LOD2")] == [0, 25, 50]
     assert all((out / name).stat().st_size > 0 for name in outputs)
     assert result["vmdl"] == str(out / "sample.vmdl") and "LODGroupList" in (out / "sample.vmdl").read_text()
-    work = Path(_engine(addon).find_record(result["job_id"]).work_dir)
+    work = Path(_engine(addon).records.find(result["job_id"]).work_dir)
     assert [p.name for p in work.glob("*.vmdl")] == ["Sample.vmdl"]  # named after the imported object
     assert _accepted_form(emu)["ratio"] == "0.3" and _accepted_form(emu)["lodLevels"] == "2"
     assert KEY not in stdout + stderr
@@ -242,8 +248,9 @@ def test_cli_prints_mappings_and_exits_1(emu, addon, tmp_path, capsys):
     body.modifiers.new("Armature", "ARMATURE").object = arm
     rigged = tmp_path / "rigged.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(rigged))
-    code = addon.cli.main([str(rigged), "--out", str(tmp_path / "out"), "--provider", "sboxcool", "--format",
-                           "obj", "--online-mode", "--object", "Body"])  # fmt: skip
+    argv = [str(rigged), "--out", str(tmp_path / "out"), "--provider", "sboxcool", "--format", "obj",
+            "--online-mode", "--object", "Body"]  # fmt: skip
+    code = addon.jobs.cli.main(argv)
     _stdout, stderr = capsys.readouterr()
     assert code == 1
     assert "no bone mapping was selected" in stderr
@@ -258,8 +265,8 @@ def test_attach_polls_a_job_by_its_id(emu, addon):
                           headers={"Authorization": f"Bearer {KEY}"}, timeout=10)  # fmt: skip
     remote_id = reply.json()["jobId"]
     crate = ico_sphere("Crate", subdivisions=1)
-    job_id = addon.job_resume.attach(bpy.context, "sboxcool", remote_id, crate, _options(lod_levels=1))
-    (record,) = _engine(addon).run_blocking(bpy.context, [job_id])
+    job_id = addon.jobs.resume.attach(bpy.context.scene, "sboxcool", remote_id, crate, _options(lod_levels=1))
+    (record,) = _engine(addon).step.run_blocking([job_id])
     assert record.state == "done", record.message
     assert len(_posts(emu)) == 1, "attaching never submits again"
     assert {"Crate_retopo", "Crate_LOD1"} <= set(bpy.data.objects.keys())
@@ -313,7 +320,7 @@ def test_no_free_slot_before_the_deadline(emu, addon, tmp_path):
     spec, ctx, events = _direct_spec(addon, emu, tmp_path, _options(), snapshot=_snapshot(addon))
     ctx.deadline = time.monotonic() + 1.0
     with pytest.raises(addon.core.errors.RateLimitError, match="no free job slot before the deadline"):
-        addon.providers.sboxcool.SboxcoolProvider().run(spec, ctx)
+        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.jobs and len(_posts(emu)) > 5
     assert any(e.message and "waiting for a free sboxcool slot" in e.message for e in events)
 
@@ -334,14 +341,19 @@ def test_slots_taken_elsewhere_queue_the_jobs(emu, addon):
 
 # -- refusals and failures -------------------------------------------------------------------------
 
+# The one message format of core.options: label, accepted range, the value given.
 BAD_OPTIONS = [
-    ("sbox_ratio", 0.005, "sboxcool ratio must be between 0.01 and 1.0"),
-    ("lod_levels", 6, "LoD levels must be between 0 and 5"),
-    ("lod_final_ratio", 0.0005, "final LoD ratio must be between 0.001 and 1.0"),
-    ("lod_max_threshold", 600.0, "max switch distance must be between 1.0 and 500.0"),
-    ("sbox_pbr_normal_strength", 4.5, "PBR normal strength must be between 0.5 and 4.0"),
-    ("sbox_pbr_roughness_base", 99, "PBR roughness base must be between 100 and 240"),
-    ("sbox_pbr_ao_strength", 1.5, "PBR AO strength must be between 0.0 and 1.0"),
+    ("sbox_ratio", 0.005, r"sboxcool ratio must be between 0\.01 and 1 \(got 0\.005\)"),
+    ("lod_levels", 6, r"LoD Levels must be a whole number between 0 and 5 \(got 6\)"),
+    ("lod_final_ratio", 0.0005, r"Final LoD Ratio must be between 0\.001 and 1 \(got 0\.0005\)"),
+    ("lod_max_threshold", 600.0, r"Max Switch Distance must be between 1 and 500 \(got 600\.0\)"),
+    ("sbox_pbr_normal_strength", 4.5, r"PBR normal strength must be between 0\.5 and 4 \(got 4\.5\)"),
+    (
+        "sbox_pbr_roughness_base",
+        99,
+        r"PBR roughness base must be a whole number between 100 and 240 \(got 99\)",
+    ),
+    ("sbox_pbr_ao_strength", 1.5, r"PBR AO strength must be between 0 and 1 \(got 1\.5\)"),
 ]
 
 
@@ -351,18 +363,18 @@ def test_out_of_range_options_are_refused_before_upload(emu, addon, tmp_path, ke
     before, jobs = scene_state(), len(bpy.context.scene.retopo_hub.jobs)
     options = _options(sbox_generate_pbr=True, **{key: value})
     with pytest.raises(addon.core.errors.InputError, match=message):
-        _engine(addon).submit_objects(bpy.context, [crate], provider="sboxcool", options=options)
+        _engine(addon).submit.submit_objects(bpy.context, [crate], provider="sboxcool", options=options)
     assert scene_state() == before and len(bpy.context.scene.retopo_hub.jobs) == jobs
     # The provider checks again itself (scripts, resumed specs): still nothing is sent.
     spec, ctx, _events = _direct_spec(addon, emu, tmp_path, options)
     with pytest.raises(addon.core.errors.InputError, match=message):
-        addon.providers.sboxcool.SboxcoolProvider().run(spec, ctx)
+        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.requests
 
 
 def _direct_spec(addon, emu, tmp_path: Path, options: dict, *, input_file: str | None = None, snapshot=None):
     """A worker-side spec and context, for driving the provider without Blender's job engine."""
-    jobs, runner = addon.core.jobs, addon.core.runner
+    jobs, runner = addon.core.jobs, _module(addon, "worker.runner")
     events: list = []
     spec = jobs.JobSpec(
         job_id="direct", provider="sboxcool", source_name="Crate", options=jobs.freeze(options),
@@ -380,7 +392,7 @@ def test_uploads_over_the_limit_are_refused(emu, addon, tmp_path, monkeypatch):
         handle.truncate(100 * 1024 * 1024 + 1)
     spec, ctx, _ = _direct_spec(addon, emu, tmp_path, _options(sbox_format="fbx"), input_file=str(big))
     with pytest.raises(addon.core.errors.InputError, match=r"is 100 MB, over sboxcool's 100 MB limit"):
-        addon.providers.sboxcool.SboxcoolProvider().run(spec, ctx)
+        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.requests
 
     # In the real job flow the provider runs in the worker host process, where a lowered limit cannot be
@@ -400,10 +412,10 @@ def test_uploads_over_the_limit_are_refused(emu, addon, tmp_path, monkeypatch):
 def test_expired_links_fail_cleanly(emu, addon):
     crate = ico_sphere("Crate", subdivisions=2)
     engine = _engine(addon)
-    job_ids = engine.submit_objects(bpy.context, [crate], provider="sboxcool",
+    job_ids = engine.submit.submit_objects(bpy.context, [crate], provider="sboxcool",
                                     options=_options(lod_levels=1, sbox_pipeline="source1"))  # fmt: skip
     emu.expire_links()  # the links are gone by the time the job is done
-    (record,) = engine.run_blocking(bpy.context, job_ids)
+    (record,) = engine.step.run_blocking(job_ids)
     assert record.state == "failed" and record.message == "the result expired; submit again"
     assert record.remote_id in emu.jobs
     assert not [

@@ -10,6 +10,7 @@ reached the object store and that the emulator raised nothing.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import math
 import threading
@@ -32,12 +33,17 @@ GENERATE = r"^/v1/generate/custom/model_tripo-retopology$"
 ENV = ("SCENARIO_SDK_API_KEY", "SCENARIO_SDK_API_SECRET", "SCENARIO_BASE_URL")
 
 
+def _module(addon, name: str):
+    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
+    return importlib.import_module(f"{addon.__name__}.{name}")
+
+
 @pytest.fixture
 def scenario(addon, blank, monkeypatch):
     """Start a Scenario emulator (keyword options as ScenarioEmulator's) and point the add-on at it."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    addon.job_engine.set_online_override(False)  # other suites' CLI runs leave it on
+    addon.jobs.session.set_online_override(False)  # other suites' CLI runs leave it on
     started: list[ScenarioEmulator] = []
 
     def start(**options) -> ScenarioEmulator:
@@ -50,8 +56,8 @@ def scenario(addon, blank, monkeypatch):
         yield start
     finally:
         reset(addon)
-        addon.job_engine.set_online_override(False)
-        addon.job_engine.set_cache_dir(None)
+        addon.jobs.session.set_online_override(False)
+        addon.jobs.session.set_cache_dir(None)
         for emu in started:
             emu.stop()
     for emu in started:
@@ -109,7 +115,7 @@ def test_operator_uploads_glb_and_imports_the_baked_result(scenario, addon):
     assert put.server == "cdn" and len(put.body) == size
     assert not {"authorization", "content-md5"} & set(put.headers)
     assert not any(h.startswith("x-amz-checksum") for h in put.headers)
-    sent = addon.core.meshfile.read_glb(put.body)
+    sent = addon.formats.glb.read_glb(put.body)
     assert len(np.unique(sent["verts"], axis=0)) == len(rock.data.vertices)
     assert len(sent["face_sizes"]) == len(rock.data.polygons)
     assert _only(emu, "POST", r"^/v1/uploads/[^/]+/action$").json == {"action": "complete"}
@@ -164,7 +170,7 @@ def test_cli_quads_without_bake_brings_back_fbx(scenario, addon, tmp_path, capsy
     files = [sample, "--out", tmp_path / "out", "--cache", cache]
     base = [*files, "--provider", "tripo", "--online-mode", "--json"]
 
-    code = addon.cli.main([str(a) for a in [*base, "--faces", 3000, "--no-bake", "--quads"]])
+    code = addon.jobs.cli.main([str(a) for a in [*base, "--faces", 3000, "--no-bake", "--quads"]])
     out, err = capsys.readouterr()
     assert code == 0, err
     (result,) = json.loads(out.strip().splitlines()[-1])["results"]
@@ -175,7 +181,7 @@ def test_cli_quads_without_bake_brings_back_fbx(scenario, addon, tmp_path, capsy
     fbx = cache / f"tripo-{result['job_id']}" / "tripo_1.fbx"
     assert fbx.read_bytes().startswith(b"Kaydara FBX Binary")
 
-    code = addon.cli.main([str(a) for a in [*base, "--no-quads"]])  # no --faces: adaptive
+    code = addon.jobs.cli.main([str(a) for a in [*base, "--no-quads"]])  # no --faces: adaptive
     _, err = capsys.readouterr()
     assert code == 0, err
     assert len(emu.submissions) == 2 and emu.submissions[1]["faceLimit"] is None
@@ -184,7 +190,7 @@ def test_cli_quads_without_bake_brings_back_fbx(scenario, addon, tmp_path, capsy
 
     monkeypatch.delenv("SCENARIO_SDK_API_SECRET")
     sent = len(emu.requests)
-    code = addon.cli.main([str(a) for a in base])
+    code = addon.jobs.cli.main([str(a) for a in base])
     _, err = capsys.readouterr()
     assert code == 1
     (line,) = [ln for ln in err.splitlines() if ln.startswith("retopo-hub: sample.obj:")]
@@ -205,7 +211,7 @@ def test_refusals_before_anything_is_sent(scenario, addon, tmp_path):
     assert "--online-mode" in _submit_fails("Allow Online Access")
     bpy.context.preferences.system.use_online_access = True
 
-    # The panel's own range check (core/validation.py) ...
+    # The panel's own range check (core/options.py) ...
     _tripo(rock, target_faces=20001, quads=False)
     _submit_fails(r"between 500 and 20000 \(got 20001\)")
     _tripo(rock, target_faces=10001, quads=True)
@@ -226,9 +232,11 @@ def test_refusals_before_anything_is_sent(scenario, addon, tmp_path):
             credentials=core.jobs.Credentials({"api_key": KEY, "api_secret": SECRET}),
             base_url=emu.base_url, online=True,
         )  # fmt: skip
-        ctx = core.runner.WorkerContext("direct", threading.Event(), lambda _e: None, time.monotonic() + 30)
-        with pytest.raises(core.errors.InputError, match=f"must be between {bounds}"):
-            addon.providers.tripo.TripoProvider().run(spec, ctx)
+        ctx = _module(addon, "worker.runner").WorkerContext(
+            "direct", threading.Event(), lambda _e: None, time.monotonic() + 30
+        )
+        with pytest.raises(core.errors.InputError, match=f"must be a whole number between {bounds}"):
+            _module(addon, "providers.tripo").TripoProvider().run(spec, ctx)
     assert emu.requests == [], "nothing may reach the service"
 
 
@@ -280,7 +288,7 @@ def test_server_error_on_generate_is_not_retried(scenario):
 
 
 def test_result_type_comes_from_mime_then_url(addon):
-    ext = addon.providers.tripo._extension
+    ext = _module(addon, "providers.tripo")._extension
     assert ext("model/gltf-binary", "https://cdn.example.com/a") == "glb"
     assert ext("model/fbx", "https://cdn.example.com/a.glb") == "fbx"
     assert ext("application/octet-stream", "https://cdn.example.com/r.FBX?Expires=1&Signature=x") == "fbx"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tomllib
 from pathlib import Path
 
 import bpy
+import pytest
 
 from tests.blender.layout import draw_panel
 from tests.blender.scene import ico_sphere
@@ -46,6 +48,7 @@ def test_manifest():
 
 def test_everything_registers(addon):
     for name in ("RETOPO_HUB_OT_submit", "RETOPO_HUB_OT_watch_jobs", "RETOPO_HUB_OT_cancel_job",
+                 "RETOPO_HUB_OT_attach_job", "RETOPO_HUB_OT_use_mapping",
                  "VIEW3D_PT_retopo_hub_main", "VIEW3D_PT_retopo_hub_jobs"):  # fmt: skip
         assert hasattr(bpy.types, name), name
     assert hasattr(bpy.types.Object, "retopo_hub") and hasattr(bpy.types.Scene, "retopo_hub")
@@ -69,25 +72,20 @@ def test_bundled_wheels_were_installed_by_blender(addon):
     assert all(Path(line).is_relative_to(site) for line in done.stdout.split()), done.stdout
 
 
-def test_pure_packages_never_import_bpy():
-    for package in ("core", "engines", "providers"):
-        for path in (ROOT / package).rglob("*.py"):
-            tree = ast.parse(path.read_text())
-            for node in ast.walk(tree):
-                names = []
-                if isinstance(node, ast.Import):
-                    names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom):
-                    names = [node.module or ""]
-                for name in names:
-                    root = name.split(".")[0]
-                    assert root not in {"bpy", "bmesh", "mathutils", "addon_utils"}, f"{path}: {name}"
-
-
 def test_no_hard_coded_package_name():
     """Code reaches its package through __package__; no string literal names bl_ext.<repo>.retopo_hub."""
     paths = list(ROOT.glob("*.py"))
-    for package in ("core", "engines", "providers", "operators", "panels", "blender_io"):
+    for package in (
+        "core",
+        "formats",
+        "engines",
+        "providers",
+        "worker",
+        "jobs",
+        "operators",
+        "panels",
+        "blender_io",
+    ):
         paths += list((ROOT / package).rglob("*.py"))
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -126,9 +124,41 @@ def test_jobs_panel_shows_progress_and_counts(blank):
 
 
 def test_object_menu_entry(addon):
-    assert addon.panels.draw_object_menu in bpy.types.VIEW3D_MT_object._dyn_ui_initialize()
+    assert addon.panels.settings.draw_object_menu in bpy.types.VIEW3D_MT_object._dyn_ui_initialize()
 
 
 def test_cli_command_is_registered_for_blender_c(addon):
     """``blender -c retopo_hub ...`` runs the same ``cli.main`` as bin/retopo-hub."""
     assert addon.registration._cli_handle is not None
+
+
+def test_properties_and_cli_come_from_the_option_catalogue(addon):
+    """Defaults, ranges, labels and choices of the bpy settings and of the CLI are the catalogue's own."""
+    options = importlib.import_module(f"{addon.__name__}.core.options")
+    rna = bpy.types.Object.bl_rna.properties["retopo_hub"].fixed_type.properties
+    parser = addon.jobs.cli.build_parser()
+    actions = {a.dest: a for a in parser._actions}
+    for option in options.CATALOGUE:
+        prop = rna[option.name]
+        assert prop.name == option.label and prop.description == option.description, option.name
+        if option.items:
+            assert [i.identifier for i in prop.enum_items] == list(option.choices), option.name
+        if option.kind in (int, float) and not option.items:
+            limits = option.range or next(iter(option.provider_ranges.values()))
+            assert (prop.hard_min, prop.hard_max) == pytest.approx((limits.low, limits.high)), option.name
+        if option.kind is float:
+            assert prop.default == pytest.approx(option.default), option.name
+        else:
+            assert prop.default == option.default, option.name
+        if option.cli:
+            action = actions[option.name]
+            assert option.cli in action.option_strings and action.default is None, option.name
+            if option.items:
+                assert tuple(action.choices) == option.choices, option.name
+    providers = importlib.import_module(f"{addon.__name__}.providers.registry")
+    assert [i.identifier for i in rna["provider"].enum_items] == list(providers.NAMES)
+    assert tuple(actions["provider"].choices) == providers.NAMES
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    for entry in providers.REGISTRY:
+        for credential in entry.credentials:
+            assert prefs.bl_rna.properties[credential.preference].subtype == "PASSWORD"

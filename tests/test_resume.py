@@ -40,9 +40,9 @@ def _submit_and_die(emu, job_dir: Path, blend: Path | None) -> tuple[str, str]:
 
 
 def _finish_resumed(bpy, addon):
-    records = [r for r in bpy.context.scene.retopo_hub.jobs if not addon.job_engine.terminal(r.state)]
+    records = [r for r in bpy.context.scene.retopo_hub.jobs if not addon.jobs.records.terminal(r.state)]
     assert records, "nothing was resumed"
-    done = addon.job_engine.run_blocking(bpy.context, [r.job_id for r in records])
+    done = addon.jobs.step.run_blocking([r.job_id for r in records])
     return done
 
 
@@ -62,7 +62,7 @@ def test_killed_after_submit_saved_file_resumes_on_open(addon, blank, sbox, tmp_
     bpy.ops.wm.save_mainfile()
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     assert [o.name for o in bpy.data.objects].count("Rock_retopo") == 1
-    assert not [r for r in bpy.context.scene.retopo_hub.jobs if not addon.job_engine.terminal(r.state)]
+    assert not [r for r in bpy.context.scene.retopo_hub.jobs if not addon.jobs.records.terminal(r.state)]
 
 
 def test_killed_before_any_save_resumes_from_the_journal(addon, blank, sbox):
@@ -98,8 +98,8 @@ def test_interrupted_cli_run_resumes_instead_of_resubmitting(addon, blank, sbox,
     bpy.ops.wm.obj_export(filepath=str(sample), export_selected_objects=True, export_materials=False)
     argv = [str(sample), "--out", str(tmp_path / "out"), "--provider", "sboxcool", "--format", "obj",
             "--cache", str(tmp_path / "cli-jobs"), "--online-mode", "--json"]  # fmt: skip
-    engine = addon.job_engine
-    real_step = engine.step
+    engine = addon.jobs
+    real_step = engine.step.step
     calls = {"n": 0}
 
     def crash_after_submit(*args, **kwargs):
@@ -107,15 +107,15 @@ def test_interrupted_cli_run_resumes_instead_of_resubmitting(addon, blank, sbox,
         busy = real_step(*args, **kwargs)
         record = bpy.context.scene.retopo_hub.jobs[-1]
         if record.remote_id:
-            engine.shutdown()  # the process dies: workers stop, the journal keeps the job
+            engine.session.shutdown()  # the process dies: workers stop, the journal keeps the job
             raise KeyboardInterrupt
         return busy
 
-    monkeypatch.setattr(engine, "step", crash_after_submit)
+    monkeypatch.setattr(engine.step, "step", crash_after_submit)
     with pytest.raises(KeyboardInterrupt):
-        addon.cli.main(argv)
-    monkeypatch.setattr(engine, "step", real_step)
+        addon.jobs.cli.main(argv)
+    monkeypatch.setattr(engine.step, "step", real_step)
     assert sbox.count("POST", r"/api/tools/model$") == 1
-    assert addon.cli.main(argv) == 0
+    assert addon.jobs.cli.main(argv) == 0
     assert sbox.count("POST", r"/api/tools/model$") == 1, "the re-run attached to the recorded job"
     assert (tmp_path / "out" / "rock_retopo.obj").is_file()

@@ -38,8 +38,8 @@ def emu(addon, blank):
 def _submit(addon, obj, fmt: str):
     obj.retopo_hub.provider = "sboxcool"
     obj.retopo_hub.sbox_format = fmt
-    engine = addon.job_engine
-    (record,) = engine.run_blocking(bpy.context, engine.submit_objects(bpy.context, [obj]))
+    engine = addon.jobs
+    (record,) = engine.step.run_blocking(engine.submit.submit_objects(bpy.context, [obj]))
     assert record.state == "done", record.message
     return record
 
@@ -89,7 +89,7 @@ def test_static_fbx_upload_is_written_by_the_worker(emu, addon, tmp_path, monkey
         exported.append(obj.name)
         raise AssertionError("a static mesh must not be exported on the main thread")
 
-    monkeypatch.setattr(addon.job_engine, "export_fbx", main_thread_export)
+    monkeypatch.setattr(addon.jobs.submit, "export_fbx", main_thread_export)
     crate = _painted("Crate", "Paint", "Rust")
     snap = addon.blender_io.mesh_arrays.snapshot_object(crate, bpy.context.evaluated_depsgraph_get())
     record = _submit(addon, crate, "fbx")
@@ -155,13 +155,13 @@ def _weights(obj) -> dict[str, np.ndarray]:
 def test_rigged_fbx_upload_carries_its_armature(emu, addon, tmp_path, monkeypatch):
     rig, body = _rigged_body()
     exported: list[str] = []
-    export = addon.job_engine.export_fbx
+    export = addon.jobs.submit.export_fbx
 
     def counted(obj, path):
         exported.append(obj.name)
         return export(obj, path)
 
-    monkeypatch.setattr(addon.job_engine, "export_fbx", counted)
+    monkeypatch.setattr(addon.jobs.submit, "export_fbx", counted)
     rest = np.empty(len(body.data.vertices) * 3, np.float32)
     body.data.vertices.foreach_get("co", rest)  # the mesh's own data: the rest pose, in object space
     weights = _weights(body)
@@ -215,5 +215,5 @@ def test_obj_upload_groups_faces_per_material(emu, addon, tmp_path):
     assert [len(lines.splitlines()) for _group, lines in groups] == np.bincount(slots).tolist()
     assert text.count("\nusemtl ") == 2
     assert "tex_Rusty_Metal_001_color" in _post(emu).files, "the texture field names the OBJ's material"
-    back = addon.core.meshfile.read_obj(data)  # the repository's own reader still reads it
+    back = addon.formats.obj.read_obj(data)  # the repository's own reader still reads it
     assert len(back["face_sizes"]) == faces and back["corner_uvs"] is not None

@@ -47,7 +47,7 @@ def test_key_never_lands_in_blend_journal_reports_or_logs(addon, blank, sbox, tm
     select_only(rock)
     bpy.ops.wm.obj_export(filepath=str(obj), export_selected_objects=True, export_materials=False)
     argv = [str(obj), "--out", str(out), "--provider", "sboxcool", "--format", "obj", "--json"]
-    code = addon.cli.main(argv)
+    code = addon.jobs.cli.main(argv)
     assert code == 0
     assert _grep_tree(out, KEY.encode()) == []
     captured = capfd.readouterr()

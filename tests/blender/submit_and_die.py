@@ -30,12 +30,12 @@ bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=4, location=(2.0, 0.0, 0.0))
 rock = bpy.context.active_object
 rock.name = "Rock"
 rock.retopo_hub.provider = provider
-engine = package.job_engine
-(job_id,) = engine.submit_objects(bpy.context, [rock])
+engine = package.jobs
+(job_id,) = engine.submit.submit_objects(bpy.context, [rock])
 deadline = time.monotonic() + 60
 while time.monotonic() < deadline:
-    engine.step(bpy.context)
-    record = engine.find_record(job_id)
+    engine.step.step(bpy.context.scene)
+    record = engine.records.find(job_id)
     if record.remote_id:
         break
     time.sleep(0.02)

@@ -40,28 +40,28 @@ for index, (name, provider) in enumerate(plan["objects"]):
     obj.retopo_hub.sbox_format = "obj"
     obj.retopo_hub.target_faces = 500
     objects.append(obj)
-engine = package.job_engine
-job_ids = engine.submit_objects(bpy.context, objects)
+engine = package.jobs
+job_ids = engine.submit.submit_objects(bpy.context, objects)
 
 
 def crash_at_first_import(_context, job_id):
-    records = [engine.find_record(j) for j in job_ids]
+    records = [engine.records.find(j) for j in job_ids]
     if all(r.remote_id for r in records):
-        host = getattr(getattr(engine.runner(), "_proc", None), "pid", "")
+        host = getattr(getattr(engine.session.worker_host(), "_proc", None), "pid", "")
         lines = [f"HOST {host}"] + [
             f"JOB {r.job_id} {r.source_name} {r.remote_id} {int(bool(r.results_json))}" for r in records
         ]
         sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGKILL)
-    engine.pending_imports().append(job_id)  # not yet: every job must have its remote id first
+    engine.session.pending_imports().append(job_id)  # not yet: every job must have its remote id first
 
 
-engine._import_job = crash_at_first_import
+engine.step._import_job = crash_at_first_import
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline:
-    engine.step(bpy.context)
-    failed = [(r.source_name, r.message) for r in map(engine.find_record, job_ids) if r.state == "failed"]
+    engine.step.step(bpy.context.scene)
+    failed = [(r.source_name, r.message) for r in map(engine.records.find, job_ids) if r.state == "failed"]
     if failed:
         sys.stderr.write(f"jobs failed before the kill: {failed}\n")
         sys.exit(4)

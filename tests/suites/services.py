@@ -80,7 +80,7 @@ def cloud_services(addon, *, csm=None, tripo=None, sboxcool=None) -> Iterator[di
         yield emus
     finally:
         reset(addon)
-        addon.job_engine.set_online_override(False)
+        addon.jobs.session.set_online_override(False)
         for emu in emus.values():
             emu.stop()
     for provider, emu in emus.items():
@@ -145,13 +145,13 @@ def drive(engine, job_ids: list[str], *, guard_s: float = 180.0) -> list:
     """``run_blocking`` with a hang guard: a job that never ends fails the test instead of hanging it."""
     end = time.monotonic() + guard_s
     while True:
-        engine.step(bpy.context, max_imports=max(1, len(job_ids)))
-        records = [engine.find_record(j) for j in job_ids]
-        if all(r is None or engine.terminal(r.state) for r in records):
+        engine.step.step(bpy.context.scene, max_imports=max(1, len(job_ids)))
+        records = [engine.records.find(j) for j in job_ids]
+        if all(r is None or engine.records.terminal(r.state) for r in records):
             return records
         states = [(r.source_name, r.state, r.message) for r in records if r is not None]
         assert time.monotonic() < end, f"jobs never ended: {states}"
-        engine.runner().wait_for_event(0.05)
+        engine.session.worker_host().wait_for_event(0.05)
 
 
 def step_until(engine, done, *, guard_s: float = 120.0) -> None:
@@ -159,8 +159,8 @@ def step_until(engine, done, *, guard_s: float = 120.0) -> None:
     end = time.monotonic() + guard_s
     while not done():
         assert time.monotonic() < end, "the jobs never got there"
-        engine.step(bpy.context)
-        engine.runner().wait_for_event(0.05)
+        engine.step.step(bpy.context.scene)
+        engine.session.worker_host().wait_for_event(0.05)
 
 
 def _load_hooks():
@@ -177,9 +177,9 @@ def worker_patches(addon, *, read_timeout: float | None = None, free_bytes: int 
     The worker host is restarted on entry and on exit, so it starts with (then without) the patches; the
     same patches apply in this process too, for workers that run here.
     """
-    engine = addon.job_engine
+    engine = addon.jobs
     saved = {k: os.environ.get(k) for k in ("RETOPO_HUB_TEST_READ_TIMEOUT", "RETOPO_HUB_TEST_FREE_BYTES")}
-    engine.shutdown()
+    engine.session.shutdown()
     if read_timeout:
         os.environ["RETOPO_HUB_TEST_READ_TIMEOUT"] = str(read_timeout)
     if free_bytes is not None:
@@ -196,7 +196,7 @@ def worker_patches(addon, *, read_timeout: float | None = None, free_bytes: int 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        engine.shutdown()
+        engine.session.shutdown()
 
 
 def worker_host_pids() -> list[int]:
@@ -208,7 +208,7 @@ def worker_host_pids() -> list[int]:
             cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"worker_main.py" in cmdline:
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"worker/main.py" in cmdline:
             found.append(int(stat.parent.name))
     return found
 

@@ -181,7 +181,7 @@ def test_standby_rejects_a_malformed_request():
 
 
 def test_reads_blender_polygons_as_the_snapshot_holds_them(tmp_path):
-    # A quad grid in Blender's loop layout, as core.ipc writes a snapshot: no triangles on the way in.
+    # A quad grid in Blender's loop layout, as worker.ipc writes a snapshot: no triangles on the way in.
     n = 30
     xs, ys = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
     verts = np.stack([xs.ravel(), ys.ravel(), 0.05 * np.sin(6 * xs.ravel())], axis=1).astype(np.float32)

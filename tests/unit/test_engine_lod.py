@@ -25,10 +25,15 @@ def test_zero_levels_is_just_lod0():
     assert switch_thresholds(0, 50.0) == [0.0]
 
 
-@pytest.mark.parametrize("final", [0.001, 0.0, -0.5, 1.0001, float("nan"), float("inf")])
+@pytest.mark.parametrize("final", [0.0009, 0.0, -0.5, 1.0001, float("nan"), float("inf")])
 def test_ratio_range_is_enforced(final):
-    with pytest.raises(EngineInputError, match=r"above 0\.001 and at most 1\.0"):
+    with pytest.raises(EngineInputError, match=r"from 0\.001 to 1\.0"):
         lod_ratios(3, final)
+
+
+def test_the_documented_smallest_ratio_is_accepted():
+    """sboxcool documents 0.001 as a valid final ratio, and so does the option catalogue."""
+    assert lod_ratios(3, 0.001)[-1] == 0.001
 
 
 @pytest.mark.parametrize("levels", [-1, 6, 2.5, True])

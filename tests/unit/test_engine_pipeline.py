@@ -101,7 +101,7 @@ def test_bad_input_mesh_reaches_the_caller():
         ({"mode": "quad", "target_faces": 2}, "from 4 to 1,000,000"),
         ({"mode": "quad", "target_faces": 100.5}, "whole number"),
         ({"mode": "quad", "target_faces": 100, "lod_levels": 9}, "0 to 5"),
-        ({"mode": "quad", "target_faces": 100, "lod_final_ratio": 0.0}, "above 0.001"),
+        ({"mode": "quad", "target_faces": 100, "lod_final_ratio": 0.0}, "from 0.001 to 1.0"),
         ({"mode": "quad", "target_faces": 100, "lod_max_threshold": 0}, "from 1 to 500"),
         ({"mode": "quad", "target_faces": 100, "quads": "yes"}, "true or false"),
     ],

@@ -35,7 +35,7 @@ from retopo_hub.core.errors import (
     ServerError,
     ServiceError,
 )
-from retopo_hub.core.http import HttpClient, parse_retry_after, validate_base_url
+from retopo_hub.providers.http import HttpClient, parse_retry_after, validate_base_url
 
 SECRET = "sk-test-SUPERSECRET-0123456789"
 JSON = {"Content-Type": "application/json"}

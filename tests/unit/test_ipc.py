@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.ipc: a job spec and its mesh snapshot cross the process boundary unchanged."""
+"""worker.ipc: a job spec and its mesh snapshot cross the process boundary unchanged."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retopo_hub.core import ipc
 from retopo_hub.core.jobs import Credentials, JobSpec, MeshSnapshot, freeze
+from retopo_hub.worker import ipc
 
 
 @pytest.mark.parametrize("with_optional", [True, False], ids=["uvs_and_materials", "bare"])

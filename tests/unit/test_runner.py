@@ -7,7 +7,7 @@ import threading
 
 from retopo_hub.core.errors import Cancelled
 from retopo_hub.core.jobs import JobSpec, State
-from retopo_hub.core.runner import JobRunner
+from retopo_hub.worker.runner import JobRunner
 
 
 class _Chatty:

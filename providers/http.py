@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A small HTTP client for paid cloud services, over ``requests.Session``; one client per worker thread.
+"""A small HTTP client for paid cloud services, over ``requests.Session``; one client per job, in the worker
+host process.
 
 * Credentials from ``auth_headers()`` go only to the base URL's origin (scheme, host, port). Redirects are
   followed by hand (5 hops at most) and credential headers are dropped once a hop leaves that origin, so
@@ -30,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from .errors import (
+from ..core.errors import (
     Cancelled,
     ConfigError,
     MalformedResponse,
@@ -43,8 +44,9 @@ from .errors import (
     error_for_status,
     one_line,
     remote_text,
+    safe_url,
 )
-from .files import write_chunks
+from ..core.files import write_chunks
 
 log = logging.getLogger(__name__)
 
@@ -93,16 +95,6 @@ def _origin(url: str) -> tuple[str, str, int] | None:
         return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme, 0)
     except ValueError:
         return None
-
-
-def safe_url(url: str) -> str:
-    """``url`` without user info, query or fragment, for logs."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid URL>"
-    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retopo_hub.core.fbxfile import write_fbx
-from retopo_hub.core.meshfile import material_slots
+from retopo_hub.formats.fbx import write_fbx
+from retopo_hub.formats.mesh import material_slots
 
 ARRAY_TYPES = {b"i": "<i4", b"l": "<i8", b"f": "<f4", b"d": "<f8"}
 SCALARS = {b"I": "<i", b"L": "<q", b"D": "<d", b"F": "<f", b"Y": "<h", b"C": "<c", b"B": "<?"}

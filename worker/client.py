@@ -15,19 +15,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
+from ..core.jobs import TERMINAL_STATES, JobEvent, JobSpec, State
 from . import ipc
-from .jobs import TERMINAL_STATES, JobEvent, JobSpec, State
 
 log = logging.getLogger(__name__)
 
 
 class WorkerHost:
-    def __init__(self, extension_root: str, providers: Mapping[str, object]) -> None:
+    def __init__(self, extension_root: str) -> None:
         self.extension_root = extension_root
-        self._providers = dict(providers)
         self._proc: subprocess.Popen | None = None
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
@@ -41,7 +39,7 @@ class WorkerHost:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        argv = [sys.executable, str(Path(self.extension_root) / "worker_main.py")]
+        argv = [sys.executable, str(Path(self.extension_root) / "worker" / "main.py")]
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
         )
@@ -71,9 +69,6 @@ class WorkerHost:
         self._running.clear()
 
     # -- the JobRunner interface -------------------------------------------------------------------
-
-    def provider(self, name: str) -> object | None:
-        return self._providers.get(name)
 
     def start(self, spec: JobSpec) -> None:
         snapshot_path = None

@@ -2,9 +2,9 @@
 """Binary FBX 7.4 of one static mesh, written from plain arrays (sboxcool's FBX upload, in the worker).
 
 Contract: pure Python + numpy + zlib + struct, never imports ``bpy``, keeps no shared state, so it is safe
-on any thread. Input is ``core.meshfile``'s layout: ``verts`` float32 (N, 3) in Blender's Z-up object
+on any thread. Input is ``formats.mesh``'s layout: ``verts`` float32 (N, 3) in Blender's Z-up object
 space, ``face_sizes``, ``corner_verts``, optional ``corner_uvs`` and optional ``face_materials`` indexing
-``material_names`` (empty slots skipped, duplicates named once: ``meshfile.material_slots``). Malformed
+``material_names`` (empty slots skipped, duplicates named once: ``formats.mesh.material_slots``). Malformed
 arrays raise ValueError; the file is written through ``core.files.atomic_output``.
 
 The scene is laid out as Blender's own exporter lays out an object with an identity transform under its
@@ -36,8 +36,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .files import atomic_output
-from .meshfile import check_mesh, material_slots
+from ..core.files import atomic_output
+from .mesh import check_mesh, material_slots
 
 logger = logging.getLogger(__name__)
 

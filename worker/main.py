@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Entry point of the worker host process (``python worker_main.py``); never imports bpy.
+"""Entry point of the worker host process (``python worker/main.py``); never imports bpy.
 
 The extension's real package name (under ``bl_ext``, by repository) only exists inside Blender, so the host
 imports this folder under a private name; ``__init__`` is free of side effects, which makes that safe.
@@ -13,7 +13,7 @@ PACKAGE = "retopo_hub_worker"
 
 
 def _load_package() -> None:
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
     spec = importlib.util.spec_from_file_location(
         PACKAGE, root / "__init__.py", submodule_search_locations=[str(root)]
     )
@@ -23,7 +23,9 @@ def _load_package() -> None:
 
 
 if __name__ == "__main__":
+    # Run as a script, Python put this folder first on sys.path: its modules must not shadow top-level ones.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != here]
     _load_package()
-    host = importlib.import_module(f"{PACKAGE}.core.host")
-    providers = importlib.import_module(f"{PACKAGE}.providers")
-    sys.exit(host.main(providers.all_providers()))
+    host = importlib.import_module(f"{PACKAGE}.worker.host")
+    sys.exit(host.main())

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.meshfile: OBJ / GLB round trips of Blender-layout arrays, glTF structure, Blender's own importers."""
+"""formats.obj and formats.glb: round trips of Blender-layout arrays, glTF structure, Blender's importers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retopo_hub.core import meshfile
-from retopo_hub.core.meshfile import face_stats, glb_data_uri, read_glb, read_obj, write_glb, write_obj
+from retopo_hub.formats import obj as objfile
+from retopo_hub.formats.glb import glb_data_uri, read_glb, write_glb
+from retopo_hub.formats.mesh import face_stats
+from retopo_hub.formats.obj import read_obj, write_obj
 
 JSON_CHUNK, BIN_CHUNK = 0x4E4F534A, 0x004E4942
 
@@ -187,7 +189,7 @@ def test_obj_write_failure_keeps_the_previous_file(tmp_path: Path, monkeypatch: 
         yield b"f 1 2 3\n"
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(meshfile, "_face_lines", broken)
+    monkeypatch.setattr(objfile, "_face_lines", broken)
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_obj(path, **mixed_mesh())
     assert path.read_text() == "previous" and list(tmp_path.iterdir()) == [path]

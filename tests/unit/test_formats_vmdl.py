@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from retopo_hub.core.vmdl import (
+from retopo_hub.formats.vmdl import (
     KV3_HEADER,
     dumps_kv3,
     format_float,

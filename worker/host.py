@@ -4,8 +4,8 @@
 Blender's own documentation says Python threads inside Blender crash it in hard-to-diagnose ways (its
 operators release the GIL), and we saw exactly that in tests. So Blender runs no worker thread at all: this
 process runs the ``JobRunner`` (worker threads are safe here, there is no bpy) and talks to Blender over its
-stdin/stdout with ``core.ipc`` lines. Protocol output owns the real stdout; anything else that prints goes to
-stderr, like the logs.
+stdin/stdout with ``worker.ipc`` lines. Protocol output owns the real stdout; anything else that prints goes
+to stderr, like the logs.
 
 When Blender goes away (stdin closes) or asks to shut down, the running jobs are stopped the way
 ``JobRunner.shutdown`` does it: their journal entries stay as they were, so the next session resumes them.
@@ -19,14 +19,15 @@ import os
 import sys
 import threading
 
+from ..core.jobs import JobEvent, State
+from ..providers.registry import implementations
 from . import ipc
-from .jobs import JobEvent, State
 from .runner import JobRunner
 
 log = logging.getLogger(__name__)
 
 
-def main(providers: dict) -> int:
+def main() -> int:
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     sys.stdout = sys.stderr  # a stray print must never corrupt the protocol
     logging.basicConfig(
@@ -34,7 +35,7 @@ def main(providers: dict) -> int:
         stream=sys.stderr,
         format="[retopo-hub worker] %(levelname)s %(name)s: %(message)s",
     )
-    runner = JobRunner(providers)
+    runner = JobRunner(implementations())
     write_lock = threading.Lock()
     stop = threading.Event()
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Headless command line: ``blender -c retopo_hub ...`` and ``bin/retopo-hub ...`` share this contract.
 
-    retopo-hub INPUT [INPUT ...] --out DIR [--provider local|csm|tripo|sboxcool] [--faces N]
-               [--quads | --no-quads] [--lods N] [--lod-final-ratio R] [--lod-max-threshold D]
-               [--format obj|fbx|glb] [--cache DIR] [--online-mode] [--json] [--object NAME]
+    retopo-hub INPUT [INPUT ...] --out DIR [--provider NAME] [--format obj|fbx|glb] [--cache DIR]
+               [--online-mode] [--json] [--object NAME] [--attach ID] [option flags ...]
+
+The option flags (``--faces``, ``--lods``, ``--model``, ``--ratio`` ...) come from the option catalogue
+(``core.options``): ``retopo-hub --help`` lists them with their ranges and defaults.
 
 Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input.
 Exit 0 when every input succeeded, 1 when any failed (one line each on stderr), 2 for bad arguments.
@@ -22,15 +24,14 @@ from typing import Any
 
 import bpy
 
-from . import job_engine, job_resume
-from .blender_io.files import OUTPUT_FORMATS, export_object, load_input
-from .blender_io.mesh_arrays import face_stats
-from .core.errors import InputError, RetopoError
-from .core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
-from .core.validation import validate_options
-from .core.vmdl import write_vmdl
-
-PROVIDERS = ("local", "csm", "tripo", "sboxcool")
+from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
+from ..blender_io.mesh_arrays import face_stats
+from ..core.errors import InputError, RetopoError
+from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
+from ..core.options import CATALOGUE, Option, options_for, validate
+from ..formats.vmdl import write_vmdl
+from ..providers import registry
+from . import records, resume, session, step, submit
 
 
 class _ArgumentError(Exception):
@@ -42,98 +43,70 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
+def _help(option: Option) -> str:
+    limits = option.range
+    accepted = f"{limits.low:g}..{limits.high:g}, " if limits is not None else ""
+    shown = "on" if option.default is True else "off" if option.default is False else option.default
+    return f"{option.description} ({accepted}default {shown})" if shown != "" else option.description
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The CLI's arguments: the fixed ones, then one per catalogue option with a flag, grouped by provider."""
     p = _Parser(prog="retopo-hub", description="Retopologize meshes and build LoD chains headless.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".glb .gltf .fbx .obj .ply .stl or .blend")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results and reports")
-    p.add_argument("--provider", choices=PROVIDERS, default="local")
-    p.add_argument("--mode", choices=("quad", "decimate"), default="quad",
-                   help="local provider: quad retopology (default) or triangle decimation")  # fmt: skip
-    p.add_argument(
-        "--faces",
-        type=int,
-        metavar="N",
-        help="target face count (local: default 5000; tripo: faceLimit, adaptive when omitted)",
-    )
-    p.add_argument("--quads", dest="quads", action="store_true", default=True, help="quad output (default)")
-    p.add_argument("--no-quads", dest="quads", action="store_false", help="triangle output")
-    p.add_argument("--lods", type=int, default=0, metavar="N", help="extra LoD levels, 0..5")
-    p.add_argument(
-        "--reproducible",
-        action="store_true",
-        help="local: the same input always gives the same mesh (one core for Instant Meshes, slower)",
-    )
-    p.add_argument("--lod-final-ratio", type=float, default=0.15, metavar="R", help="0.001..1 (default 0.15)")
-    p.add_argument("--lod-max-threshold", type=float, default=50.0, metavar="D", help="1..500 (default 50)")
+    p.add_argument("--provider", choices=registry.NAMES, default="local")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="obj",
-                   help="output format; obj (default) and fbx keep quads, glb is triangles only")  # fmt: skip
+                   help="output format; obj (default) and fbx keep quads, glb is triangles only; "
+                        "sboxcool: also the upload format (fbx or obj)")  # fmt: skip
     p.add_argument("--cache", metavar="DIR", help="where jobs and downloads are kept")
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
     p.add_argument(
-        "--attach",
-        metavar="ID",
-        help="poll and import this remote job/session id instead of submitting (one INPUT)",
+        "--attach", metavar="ID", help="poll and import this remote job/session id instead of submitting"
     )
-    csm = p.add_argument_group("csm")
-    csm.add_argument("--model", choices=("swift", "precision"), default="swift", help="CSM model")
-    csm.add_argument(
-        "--mesh-url",
-        metavar="URL_OR_ASSET_ID",
-        help="a public GLB URL or CSM ASSET_ id to retopologize instead of uploading the input",
-    )
-    tripo = p.add_argument_group("tripo")
-    tripo.add_argument(
-        "--bake", dest="bake", action="store_true", default=True, help="bake textures (default)"
-    )
-    tripo.add_argument("--no-bake", dest="bake", action="store_false")
-    sbox = p.add_argument_group("sboxcool")
-    sbox.add_argument("--ratio", type=float, default=0.5, metavar="R", help="decimation ratio 0.01..1")
-    sbox.add_argument(
-        "--pipeline",
-        choices=("standard", "source1"),
-        default="standard",
-        help="source1 also writes an s&box .vmdl",
-    )
-    sbox.add_argument("--generate-pbr", action="store_true", help="generate normal/roughness/AO maps")
-    sbox.add_argument("--pbr-normal-strength", type=float, default=1.5, metavar="X", help="0.5..4.0")
-    sbox.add_argument("--pbr-roughness-base", type=int, default=180, metavar="N", help="100..240")
-    sbox.add_argument("--pbr-ao-strength", type=float, default=0.3, metavar="X", help="0..1")
-    sbox.add_argument("--skip-bone-mapping", action="store_true", help="keep the original bone names")
-    sbox.add_argument("--mapping-id", metavar="ID", default="", help="bone mapping id (map_...)")
-    sbox.add_argument("--most-popular-mapping", action="store_true", help="use the best-rated mapping")
-    sbox.add_argument("--auto-match-threshold", type=int, default=80, metavar="N", help="50..100")
-    sbox.add_argument("--skeleton-target", choices=("citizen", "human"), default="citizen")
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for option in CATALOGUE:
+        if option.cli is None:
+            continue
+        owners = sorted(option.providers, key=registry.NAMES.index)
+        title = owners[0] if len(owners) == 1 else "shared: " + ", ".join(owners)
+        group = groups.setdefault(title, p.add_argument_group(title))
+        # None means "not given": the provider's own default fills it in (options_from_args).
+        common = {"dest": option.name, "default": None, "help": _help(option)}
+        if option.kind is bool:
+            group.add_argument(option.cli, action=argparse.BooleanOptionalAction, **common)
+        elif option.items:
+            group.add_argument(option.cli, choices=option.choices, **common)
+        else:
+            metavar = {int: "N", float: "X", str: "TEXT"}[option.kind]
+            group.add_argument(option.cli, type=option.kind, metavar=metavar, **common)
     return p
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "mode": args.mode,
-        "quads": args.quads,
-        "lod_levels": args.lods,
-        "lod_final_ratio": args.lod_final_ratio,
-        "lod_max_threshold": args.lod_max_threshold,
-    }
-    if args.faces is not None or args.provider == "local":
-        options["target_faces"] = args.faces if args.faces is not None else 5000
-    if args.provider == "local" and args.reproducible:
-        options["reproducible"] = True
-    if args.provider == "csm":
-        options.update(csm_model=args.model, csm_mesh_url=args.mesh_url or "")
-    elif args.provider == "tripo":
-        options["tripo_bake"] = args.bake
-    elif args.provider == "sboxcool":
-        options.update(
-            sbox_ratio=args.ratio, sbox_pipeline=args.pipeline,
-            sbox_format=args.format if args.format in ("fbx", "obj") else "fbx",
-            sbox_generate_pbr=args.generate_pbr, sbox_pbr_normal_strength=args.pbr_normal_strength,
-            sbox_pbr_roughness_base=args.pbr_roughness_base, sbox_pbr_ao_strength=args.pbr_ao_strength,
-            sbox_skip_bone_mapping=args.skip_bone_mapping, sbox_mapping_id=args.mapping_id,
-            sbox_most_popular_mapping=args.most_popular_mapping,
-            sbox_auto_match_threshold=args.auto_match_threshold, sbox_skeleton_target=args.skeleton_target,
-        )  # fmt: skip
+    """The job options for ``args.provider``: what was given, the catalogue's defaults for the rest.
+
+    A flag of another provider's option is refused (InputError) rather than silently ignored.
+    """
+    for option in CATALOGUE:
+        given = option.cli and getattr(args, option.name, None) is not None
+        if given and args.provider not in option.providers:
+            owners = ", ".join(sorted(option.providers, key=registry.NAMES.index))
+            raise InputError(
+                f"{option.cli} does not apply to --provider {args.provider} (only to {owners}): drop it"
+            )
+    options: dict[str, Any] = {}
+    for option in options_for(args.provider):
+        if option.cli is None and option.name != "sbox_format":
+            continue  # UI-only settings (Tripo's adaptive face count is "no --faces" here)
+        given = getattr(args, option.name, None)
+        if option.name == "sbox_format":
+            given = args.format if args.format in option.choices else None
+        if given is None and args.provider == "tripo" and option.name == "target_faces":
+            continue  # no --faces: Tripo picks the face count itself
+        options[option.name] = option.default if given is None else given
     return options
 
 
@@ -158,21 +131,20 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
     source = load_input(path, args.object)
     context = bpy.context
     if args.attach:
-        job_ids = [job_resume.attach(context, args.provider, args.attach, source, options)]
+        job_ids = [resume.attach(context.scene, args.provider, args.attach, source, options)]
     else:
         key = dedupe_key(path, args, options)
-        job_ids = job_engine.submit_objects(
-            context, [source], provider=args.provider, options=options, dedupe_key=key
-        )
+        job_ids = submit.submit_objects(context, [source], provider=args.provider, options=options,
+                                        dedupe_key=key)  # fmt: skip
     started = time.time()
-    (record,) = job_engine.run_blocking(context, job_ids, on_update=job_engine.print_progress)
+    (record,) = step.run_blocking(job_ids, on_update=step.print_progress)
     if record is None or record.state != "done":
         if record is not None:
             _print_mappings(record)
         message = record.message if record is not None else "the job record disappeared"
         raise RetopoError(message or f"job ended as {record.state}")
     outputs = []
-    for name in json.loads(record.result_objects or "[]"):
+    for name in records.result_names(record):
         obj = bpy.data.objects[name]
         target = out_dir / f"{_output_name(path.stem, obj, args.provider)}.{args.format}"
         export_object(obj, target, args.format)
@@ -205,7 +177,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
 
 
 def _print_mappings(record: Any) -> None:
-    mappings = json.loads(record.details_json or "{}").get("mappings") or []
+    mappings = records.mappings(record)
     if mappings:
         sys.stderr.write("retopo-hub: bone mappings you can pass with --mapping-id:\n")
     for m in mappings:
@@ -218,13 +190,13 @@ def _print_mappings(record: Any) -> None:
 def _copy_extras(record: Any, out_dir: Path, stem: str) -> dict[str, str]:
     """Copy what comes besides meshes (the s&box .vmdl, PBR maps) into --out, atomically per file."""
     extras: dict[str, str] = {}
-    for item in json.loads(record.results_json or "[]"):
-        source = Path(item["path"])
-        if item["kind"] == "vmdl" and source.is_file():
+    for item in records.results(record):
+        source = Path(item.path)
+        if item.kind == "vmdl" and source.is_file():
             target = out_dir / f"{stem}.vmdl"
             atomic_write_bytes(target, source.read_bytes())
             extras["vmdl"] = str(target)
-        elif item["kind"] == "textures" and source.is_dir():
+        elif item.kind == "textures" and source.is_dir():
             folder = out_dir / f"{stem}_pbr"
             for file in sorted(p for p in source.rglob("*") if p.is_file()):
                 target = folder / file.relative_to(source)
@@ -253,7 +225,7 @@ def main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
         options = options_from_args(args)
-        validate_options(args.provider, options)
+        validate(args.provider, options)
     except _ArgumentError as exc:
         sys.stderr.write(f"retopo-hub: error: {exc}\n")
         return 2
@@ -273,22 +245,22 @@ def main(argv: list[str]) -> int:
         sys.stderr.write("retopo-hub: error: --attach needs a cloud --provider and exactly one INPUT\n")
         return 2
     if args.cache:
-        job_engine.set_cache_dir(str(Path(args.cache).resolve()))
+        session.set_cache_dir(str(Path(args.cache).resolve()))
         try:
-            job_engine.cache_root(probe=True)
+            session.cache_root(probe=True)
         except RetopoError as exc:
-            job_engine.set_cache_dir(None)
+            session.set_cache_dir(None)
             sys.stderr.write(f"retopo-hub: error: {exc}\n")
             return 2
-    job_engine.set_online_override(args.online_mode)
-    job_engine.set_cli_mode(True)
+    session.set_online_override(args.online_mode)
+    session.set_cli_mode(True)
     try:
         summary = run_all(args, options, out_dir)
     finally:
         # In-process callers (scripts, tests) get the add-on back as they had it.
-        job_engine.set_cache_dir(None)
-        job_engine.set_online_override(False)
-        job_engine.set_cli_mode(False)
+        session.set_cache_dir(None)
+        session.set_online_override(False)
+        session.set_cli_mode(False)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()

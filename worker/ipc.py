@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile, State
+from ..core.jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile, State
 
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
 SNAPSHOT_ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials")

@@ -5,12 +5,12 @@ Threading rules (the contract of this module; everything that starts work goes t
 
 1. Worker threads never import or touch ``bpy``. They receive a frozen ``JobSpec`` (settings, credentials and
    plain numpy arrays snapshotted on Blender's main thread) and talk back only through ``JobEvent``s on a
-   ``queue.Queue``. These threads run in the worker host (``core.host``), never inside Blender: Blender's
+   ``queue.Queue``. These threads run in the worker host (``worker.host``), never inside Blender: Blender's
    operators release the GIL, and Python threads running meanwhile crash it (Blender's docs say so, and our
    tests saw it). The host pumps the queue to Blender over a pipe.
 2. Only Blender's main thread applies events to Blender data (job records, imports, redraws), through the
-   step function ``job_engine.step``: the UI calls it from a modal timer operator, headless runs from a
-   blocking loop, so there is one implementation with two drivers.
+   step function ``jobs.step.step``: the UI calls it from a timer (``operators.watch``), headless runs from
+   a blocking loop (``jobs.step.run_blocking``), so there is one implementation with two drivers.
 3. Cancellation is a ``threading.Event`` per job: workers check it between requests and sleep on it, so a
    cancel wakes them at once; the local engine's child process is killed.
 4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with semaphores:
@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import Cancelled, RetopoError
-from .jobs import JobEvent, JobSpec, ResultFile, State
-from .journal import Journal
+from ..core.errors import Cancelled, RetopoError
+from ..core.jobs import JobEvent, JobSpec, ResultFile, State
+from ..core.journal import Journal
 
 log = logging.getLogger(__name__)
 

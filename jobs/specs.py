@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one bridge from Blender's settings to a job: preferences + object settings + job folder -> JobSpec.
+
+Contract: ``read_preferences()`` reads the add-on preferences and the environment once per submit into a
+frozen ``Preferences``; ``options_from_object`` reads an object's settings for its provider (names and
+defaults from ``core.options``); ``make_spec`` freezes all of it into the ``JobSpec`` a worker receives.
+Nothing below this module reads ``bpy.context`` for settings. Main thread only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..core.errors import InputError
+from ..core.jobs import Credentials, JobSpec, freeze
+from ..core.options import options_for
+from ..preferences import get_prefs
+from ..providers import registry
+from . import session
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the preferences and the environment say, read once; credentials never leave in a repr."""
+
+    credentials: Mapping[str, Credentials]
+    base_urls: Mapping[str, str]
+    deadlines_min: Mapping[str, float]  # keyed by provider, and by "<provider>_slow" for a slow deadline
+    online: bool
+
+    def missing_credentials_message(self, provider: str) -> str | None:
+        entry = registry.BY_NAME[provider]
+        have = self.credentials.get(provider, Credentials())
+        if all(have.get(c.name) for c in entry.credentials):
+            return None
+        return registry.missing_credentials_message(entry)
+
+    def deadline_s(self, provider: str, options: Mapping[str, Any]) -> float:
+        entry = registry.BY_NAME[provider]
+        slow = entry.slow_deadline and options.get(entry.slow_deadline[0]) == entry.slow_deadline[1]
+        key = f"{provider}_slow" if slow else provider
+        return 60.0 * self.deadlines_min.get(key, registry.deadline_min(entry, options))
+
+
+def read_preferences() -> Preferences:
+    prefs = get_prefs()
+    credentials, urls, deadlines = {}, {}, {}
+    for entry in registry.REGISTRY:
+        values = {}
+        for credential in entry.credentials:
+            stored = getattr(prefs, credential.preference, "") if prefs else ""
+            value = stored or os.environ.get(credential.env, "")
+            if value.strip():
+                values[credential.name] = value.strip()
+        credentials[entry.name] = Credentials(values)
+        configured = getattr(prefs, f"{entry.name}_base_url", "") if prefs else ""
+        urls[entry.name] = configured or os.environ.get(entry.base_url_env or "-", "") or entry.base_url
+        if prefs is not None:
+            deadlines[entry.name] = getattr(prefs, f"{entry.name}_deadline_min")
+            if entry.slow_deadline:
+                deadlines[f"{entry.name}_slow"] = getattr(prefs, f"{entry.name}_slow_deadline_min")
+    return Preferences(credentials, urls, deadlines, session.online_allowed())
+
+
+def provider_entry(name: str) -> registry.Entry:
+    entry = registry.BY_NAME.get(name)
+    if entry is None:
+        raise InputError(f"unknown provider {name!r}: use {', '.join(registry.NAMES)}")
+    return entry
+
+
+def options_from_object(obj: bpy.types.Object) -> dict[str, Any]:
+    """The object's settings for its provider, as job options."""
+    settings = obj.retopo_hub
+    provider = settings.provider
+    options = {option.name: getattr(settings, option.name) for option in options_for(provider)}
+    if options.pop("tripo_adaptive_faces", False):
+        del options["target_faces"]  # no faceLimit: Tripo picks the face count itself
+    return options
+
+
+def make_spec(prefs: Preferences, *, job_id, provider, source_name, options, work_dir, **extra) -> JobSpec:
+    return JobSpec(
+        job_id=job_id,
+        provider=provider,
+        source_name=source_name,
+        options=freeze(options),
+        work_dir=str(work_dir),
+        credentials=prefs.credentials.get(provider, Credentials()),
+        base_url=prefs.base_urls.get(provider, ""),
+        online=prefs.online,
+        deadline_s=prefs.deadline_s(provider, options),
+        extension_root=session.EXTENSION_ROOT,
+        python_paths=tuple(p for p in sys.path if p),
+        journal_dir=str(session.journal().folder),
+        **extra,
+    )
+
+
+def job_folder(root: Path, provider: str, job_id: str) -> Path:
+    return root / f"{provider}-{job_id}"

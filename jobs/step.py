@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one step function of every job, and its blocking driver.
+
+Contract: ``step()`` applies the worker host's queued events to the job records and imports at most
+``max_imports`` finished results; it never waits. The UI drives it from one timer (``operators.watch``);
+``run_blocking()`` drives it in a loop for ``blender -b``, the ``bpy`` module and the CLI, where timers
+never tick. Workers never see Blender data: they run in the worker host process (``worker.runner`` states
+the rules). Main thread only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..blender_io.fallback import run_fallback
+from ..blender_io.importer import find_source, import_results
+from ..core.errors import RetopoError
+from ..core.jobs import State
+from . import records, resume, session
+
+log = logging.getLogger(__name__)
+
+MAX_HOST_LOSSES, HOST_LOSS_WINDOW_S = 3, 60.0  # a host dying more often than this is not restarted
+
+
+def step(scene=None, *, max_imports: int = 1) -> bool:
+    """Apply queued worker events and import up to ``max_imports`` finished results. True while busy."""
+    scene = scene or bpy.context.scene
+    host = session.worker_host()
+    for event in host.drain():
+        record = records.find(event.job_id)
+        if record is None or not records.apply_event(record, event):
+            continue  # the file was closed or the record deleted, or a late line of an ended job
+        if event.results is not None:
+            session.pending_imports().append(event.job_id)
+        if event.state is State.FAILED and event.extra.get("host_lost"):
+            now = time.monotonic()
+            # Crashing over and over: leave the jobs failed with their message rather than loop.
+            if sum(1 for t in host.deaths if now - t < HOST_LOSS_WINDOW_S) <= MAX_HOST_LOSSES:
+                resume.resume_after_host_loss(scene, record)
+        elif event.state is State.FAILED and records.details(record).get("fallback"):
+            _blender_fallback(record, event.message or "")
+    imported = 0
+    pending = session.pending_imports()
+    while pending and imported < max_imports:
+        _import_job(scene, pending.popleft())
+        imported += 1
+    return bool(pending or host.running_ids())
+
+
+def _blender_fallback(record, reason: str) -> None:
+    """The local engine's wheels cannot load here: use Blender's QuadriFlow/Decimate instead."""
+    source = find_source(record.source_name, record.source_uid)
+    if source is None:
+        return
+    if session.note_engine_problem(reason):
+        log.warning("local engine unavailable (%s): falling back to Blender's own remesher", reason)
+    record.state, record.message = State.RUNNING.value, "using Blender's own remesher (blocking)"
+    try:
+        files = run_fallback(source, records.settings(record), Path(record.work_dir))
+    except RetopoError as exc:
+        records.finish(record, State.FAILED, str(exc))
+        return
+    records.set_results(record, files)
+    session.pending_imports().append(record.job_id)
+
+
+def _import_job(scene, job_id: str) -> None:
+    record = records.find(job_id)
+    if record is None or record.imported:
+        return
+    try:
+        objects = import_results(
+            scene,
+            source_name=record.source_name,
+            provider=record.provider,
+            job_id=record.job_id,
+            remote_id=record.remote_id,
+            settings=records.settings(record),
+            results=records.results(record),
+            source_uid=record.source_uid,
+        )
+    except RetopoError as exc:
+        records.finish(record, State.FAILED, str(exc))
+        session.journal().update(job_id, state=State.FAILED.value, message=str(exc))
+        return
+    record.imported = True
+    session.journal().remove(job_id)
+    record.result_objects = json.dumps([o.name for o in objects])
+    lod0 = next((o for o in objects if o.get("retopo_hub_lod", 0) == 0), objects[0])
+    record.faces_achieved = len(lod0.data.polygons)
+    record.progress = 1.0
+    records.finish(
+        record, State.DONE, f"{len(objects)} object(s): {lod0.name} has {record.faces_achieved} faces"
+    )
+
+
+def cancel(job_id: str) -> None:
+    record = records.find(job_id)
+    if not session.worker_host().cancel(job_id) and record is not None and not records.terminal(record.state):
+        records.finish(record, State.CANCELLED, "cancelled")
+
+
+def active_job_ids() -> list[str]:
+    return session.worker_host().running_ids() + list(session.pending_imports())
+
+
+def run_blocking(
+    job_ids: Iterable[str],
+    *,
+    on_update: Callable[[Any], None] | None = None,
+    poll_s: float = 0.1,
+) -> list[Any]:
+    """Drive ``step`` until every given job is terminal (the headless driver). Returns the records."""
+    job_ids = list(job_ids)
+    last: dict[str, tuple] = {}
+    try:
+        while True:
+            step(max_imports=len(job_ids) or 1)
+            found = [records.find(j) for j in job_ids]
+            for record in found:
+                if record is None or on_update is None:
+                    continue
+                key = (record.state, round(record.progress, 2), record.message)
+                if last.get(record.job_id) != key:
+                    last[record.job_id] = key
+                    on_update(record)
+            if all(r is None or records.terminal(r.state) for r in found):
+                return found
+            session.worker_host().wait_for_event(poll_s)
+    except KeyboardInterrupt:
+        for job_id in job_ids:
+            cancel(job_id)
+        raise
+
+
+def print_progress(record: Any) -> None:
+    sys.stderr.write(
+        f"[retopo-hub] {record.source_name}: {record.state} {int(record.progress * 100):3d}% "
+        f"{record.message}\n"
+    )

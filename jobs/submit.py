@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Submit: validate every object, read the settings once, snapshot the meshes, then start one job each.
+
+Contract: ``submit_objects`` refuses a bad selection with one ``InputError`` line before anything starts
+(a bad object in a selection starts nothing, and the work folders already made are removed again). Each job
+gets a record, a journal entry and a frozen ``JobSpec`` handed to the worker host. With a CLI dedupe key,
+a journaled, confirmed job of an interrupted run is resumed instead of submitted (and paid) again.
+Main thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from ..blender_io.exporter import export_fbx
+from ..blender_io.mesh_arrays import check_source, face_stats, snapshot_object
+from ..core import journal
+from ..core.errors import ONLINE_ACCESS_OFF, InputError
+from ..core.jobs import new_job_id
+from ..core.options import validate
+from . import records, resume, session, specs
+
+log = logging.getLogger(__name__)
+
+
+def submit_objects(
+    context: bpy.types.Context,
+    objects: Iterable[bpy.types.Object],
+    *,
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+) -> list[str]:
+    """Validate every object first, then start one job per object. Returns the new job ids.
+
+    With ``provider``/``options`` given (the CLI), they replace each object's own settings.
+    """
+    objects = list(objects)
+    if not objects:
+        raise InputError("nothing selected: select one or more mesh objects and try again")
+    prefs = specs.read_preferences()
+    plans = []
+    for obj in objects:
+        check_source(obj)
+        job_provider = provider or obj.retopo_hub.provider
+        specs.provider_entry(job_provider)
+        job_options = dict(options) if options is not None else specs.options_from_object(obj)
+        validate(job_provider, job_options, source_tris=_triangle_count(obj))
+        if job_provider != "local" and not prefs.online:
+            raise InputError(ONLINE_ACCESS_OFF)
+        if job_provider != "local" and (missing := prefs.missing_credentials_message(job_provider)):
+            raise InputError(missing)  # refused before a job record exists: nothing would be sent anyway
+        plans.append((obj, job_provider, job_options))
+    depsgraph = context.evaluated_depsgraph_get()
+    root = session.cache_root(probe=True)
+    # Everything that can still fail (snapshots, a rigged mesh's FBX export) happens before the first job
+    # starts, so a bad object in a selection starts nothing.
+    prepared = []
+    try:
+        for obj, prov, opts in plans:
+            earlier = resume.resumable(dedupe_key) if dedupe_key else None
+            ready = None if earlier else _prepare(obj, prov, opts, depsgraph, root)
+            prepared.append((obj, prov, opts, earlier, ready))
+    except BaseException:
+        for *_rest, ready in prepared:
+            if ready is not None:
+                shutil.rmtree(ready["work_dir"], ignore_errors=True)
+        raise
+    job_ids = []
+    for obj, prov, opts, earlier, ready in prepared:
+        if earlier is not None:
+            job_ids.append(resume.resume_entry(context.scene, prefs, earlier, source=obj))
+        else:
+            job_ids.append(_start_job(context.scene, prefs, obj, prov, opts, ready, dedupe_key=dedupe_key))
+    return job_ids
+
+
+def _triangle_count(obj: bpy.types.Object) -> int:
+    sizes = face_stats(obj.data)
+    other = len(obj.data.polygons) - sizes["quads"] - sizes["tris"]
+    return sizes["tris"] + 2 * sizes["quads"] + 3 * other  # n-gons: a fair lower estimate
+
+
+def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path) -> dict[str, Any]:
+    job_id = new_job_id()
+    work_dir = specs.job_folder(root, provider, job_id)
+    snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
+    input_file = None
+    if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
+        # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on
+        # the main thread. Every other upload is written by the worker from the snapshot.
+        input_file = str(export_fbx(obj, work_dir / "upload.fbx"))
+    return {"job_id": job_id, "work_dir": work_dir, "snapshot": snapshot, "input_file": input_file}
+
+
+def _start_job(scene, prefs, obj, provider: str, options: dict[str, Any], ready, *, dedupe_key=None) -> str:
+    job_id, work_dir = ready["job_id"], ready["work_dir"]
+    records.new(scene, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
+    session.journal().write(
+        journal.entry(
+            job_id=job_id, provider=provider, source_name=obj.name, options=options, work_dir=str(work_dir),
+            state="queued", created=time.time(), dedupe_key=dedupe_key,
+            blend_file=f"cli:{dedupe_key}" if dedupe_key else bpy.data.filepath,
+        )
+    )  # fmt: skip
+    spec = specs.make_spec(
+        prefs, job_id=job_id, provider=provider, source_name=obj.name, options=options, work_dir=work_dir,
+        snapshot=ready["snapshot"], input_file=ready["input_file"],
+    )  # fmt: skip
+    session.worker_host().start(spec)
+    log.info("started %s job %s for %s", provider, job_id, obj.name)
+    return job_id

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Attach a remote job by its id, and resubmit an object to sboxcool with a chosen bone mapping.
+
+Both work headless: without a window they block until the job ends. Main thread only.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import StringProperty
+
+from ..core.errors import RetopoError
+from ..jobs import records, resume, step
+from ..providers import registry
+from .watch import ensure_driver
+
+
+class RETOPO_HUB_OT_use_mapping(bpy.types.Operator):
+    """Resubmit this object to sboxcool with the chosen bone mapping"""
+
+    bl_idname = "retopo_hub.use_mapping"
+    bl_label = "Use Bone Mapping"
+    bl_options = {"INTERNAL"}
+
+    job_id: StringProperty(options={"HIDDEN"})
+    mapping_id: StringProperty(options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        record = records.find(self.job_id)
+        source = bpy.data.objects.get(record.source_name) if record is not None else None
+        if source is None:
+            self.report({"ERROR"}, "The source object of this job no longer exists")
+            return {"CANCELLED"}
+        settings = source.retopo_hub
+        settings.provider = "sboxcool"
+        settings.sbox_mapping_id = self.mapping_id
+        settings.sbox_skip_bone_mapping = False
+        settings.sbox_most_popular_mapping = False
+        invoke = "EXEC_DEFAULT" if bpy.app.background or context.window is None else "INVOKE_DEFAULT"
+        return bpy.ops.retopo_hub.submit(invoke, object_names=source.name)
+
+
+class RETOPO_HUB_OT_attach_job(bpy.types.Operator):
+    """Poll and import a job the service already has, by its job or session id (results go next to the
+    active object)"""
+
+    bl_idname = "retopo_hub.attach_job"
+    bl_label = "Attach Job"
+    bl_options = {"REGISTER"}
+
+    provider: bpy.props.EnumProperty(
+        name="Provider",
+        items=tuple((e.name, e.label, e.description) for e in registry.REGISTRY if e.cloud),
+    )
+    remote_id: StringProperty(name="Job ID", description="The job or session id the service gave")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        active = context.active_object
+        source = active if active is not None and active.type == "MESH" else None
+        try:
+            job_id = resume.attach(context.scene, self.provider, self.remote_id, source)
+        except RetopoError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if bpy.app.background or context.window is None:
+            (record,) = step.run_blocking([job_id], on_update=step.print_progress)
+            level = "INFO" if record.state == "done" else "ERROR"
+            self.report({level}, f"{self.remote_id}: {record.message}")
+            return {"FINISHED"} if record.state == "done" else {"CANCELLED"}
+        ensure_driver()
+        self.report({"INFO"}, f"Attached {self.remote_id}; see the Retopo tab")
+        return {"FINISHED"}
+
+
+CLASSES = (RETOPO_HUB_OT_use_mapping, RETOPO_HUB_OT_attach_job)

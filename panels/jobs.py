@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The "Retopo" tab's Jobs panel: this file's jobs with their progress, results, previews and bone-mapping
+choices. ``draw()`` only reads properties (JSON fields through ``jobs.records``' cached parse); it never
+starts work. Main thread only.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+
+from ..jobs import records
+from ..providers.registry import BY_NAME as PROVIDERS
+from .settings import RetopoHubPanel
+
+ENDED_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL"}
+
+
+def _elapsed(record) -> str:
+    end = record.finished or time.time()
+    seconds = max(0, int(end - record.created))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def draw_job(layout: bpy.types.UILayout, record) -> None:
+    box = layout.box()
+    row = box.row(align=True)
+    icon = ENDED_ICONS.get(record.state, "SORTTIME")
+    row.label(
+        text=f"{record.source_name} · {getattr(PROVIDERS.get(record.provider), 'label', record.provider)}",
+        icon=icon,
+    )
+    row.label(text=_elapsed(record))
+    if record.state in ENDED_ICONS:
+        op = row.operator("retopo_hub.remove_job", text="", icon="X", emboss=False)
+    else:
+        op = row.operator("retopo_hub.cancel_job", text="", icon="CANCEL", emboss=False)
+    op.job_id = record.job_id
+    if record.state not in ENDED_ICONS:
+        text = f"{record.state.capitalize()} {int(record.progress * 100)}%"
+        box.progress(factor=record.progress, type="BAR", text=text)
+    if record.message:
+        box.label(text=record.message)
+    if record.faces_requested or record.faces_achieved:
+        achieved = f"{record.faces_achieved:,}" if record.imported else "…"
+        box.label(text=f"Faces: {record.faces_requested:,} requested, {achieved} achieved")
+    if record.remote_id:
+        box.label(text=f"Remote job: {record.remote_id}")
+    names = records.result_names(record)
+    if names:
+        box.label(text=", ".join(names), icon="OUTLINER_OB_MESH")
+        _draw_previews(box, names)
+    mappings = records.mappings(record)
+    if mappings:
+        col = box.column(align=True)
+        col.label(text="Pick a bone mapping and resubmit:", icon="ARMATURE_DATA")
+        for mapping in mappings:
+            row = col.row(align=True)
+            row.label(text=f"{mapping.get('name')} by {mapping.get('author')}")
+            row.label(text=f"{mapping.get('matchPercent')}% · +{mapping.get('upvotes', 0)}")
+            op = row.operator("retopo_hub.use_mapping", text="Use")
+            op.job_id, op.mapping_id = record.job_id, str(mapping.get("publicId", ""))
+
+
+def _draw_previews(layout: bpy.types.UILayout, object_names: tuple[str, ...]) -> None:
+    """CSM sends a render of each variation; show them side by side so the artist can pick one."""
+    images = []
+    for name in object_names:
+        obj = bpy.data.objects.get(name)
+        image = bpy.data.images.get(obj.get("retopo_hub_preview", "")) if obj is not None else None
+        if image is not None:
+            images.append((name, image))
+    if not images:
+        return
+    row = layout.row()
+    for name, image in images:
+        col = row.column()
+        preview = image.preview_ensure() if hasattr(image, "preview_ensure") else image.preview
+        if preview is not None:
+            col.template_icon(icon_value=preview.icon_id, scale=5.0)
+        col.label(text=name)
+
+
+class VIEW3D_PT_retopo_hub_jobs(RetopoHubPanel, bpy.types.Panel):
+    bl_label = "Jobs"
+    bl_parent_id = "VIEW3D_PT_retopo_hub_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        jobs = context.scene.retopo_hub.jobs
+        if not jobs:
+            layout.label(text="No jobs in this file yet")
+            layout.operator("retopo_hub.attach_job", icon="LINKED")
+            return
+        for record in reversed(jobs):
+            draw_job(layout, record)
+        row = layout.row(align=True)
+        row.operator("retopo_hub.attach_job", icon="LINKED")
+        row.operator("retopo_hub.clear_finished", icon="TRASH")
+
+
+CLASSES = (VIEW3D_PT_retopo_hub_jobs,)

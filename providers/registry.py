@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one list of providers: adding a service is its module plus one ``Entry`` here.
+
+Contract: ``REGISTRY`` names each provider's label, description, implementation (``module:Class`` inside
+``providers``), credentials (preference attribute, label, environment variable, credential name), service
+URL and its environment variable, and job deadline. From it come the provider menu (``properties.py``),
+the preferences (``preferences.py``), the CLI's ``--provider`` choices, the job spec's credentials, URL and
+deadline (``jobs/specs.py``) and the worker's provider objects (``implementations``). Pure Python, never
+imports bpy; read in Blender's process and in the worker host.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Credential:
+    preference: str  # the AddonPreferences attribute (a masked PASSWORD field)
+    label: str
+    env: str  # the environment variable that fills it in for headless use
+    name: str  # what the provider reads from ``JobSpec.credentials``
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    label: str
+    description: str
+    implementation: str  # "module:Class" inside this package
+    service: str = ""  # who the user pays and holds keys with, as messages name it
+    credentials: tuple[Credential, ...] = ()
+    base_url: str = ""  # the official service; empty for the local engine
+    base_url_env: str = ""
+    deadline_min: float = 30.0  # minutes before a job is reported as timed out (it can be attached again)
+    # (option, value, minutes): a longer deadline for jobs with that option value (CSM's precision model).
+    slow_deadline: tuple[str, str, float] | None = None
+
+    @property
+    def cloud(self) -> bool:
+        return bool(self.base_url)
+
+
+REGISTRY: tuple[Entry, ...] = (
+    Entry("local", "Local", "Offline quad remesh and decimation on this computer (free, seconds)",
+          "local:LocalProvider", deadline_min=10.0),
+    Entry("csm", "CSM.ai", "CSM.ai v3 retopology session (swift or precision, minutes)", "csm:CsmProvider",
+          "CSM.ai", (Credential("csm_api_key", "CSM API Key", "CSM_API_KEY", "api_key"),),
+          "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0)),
+    Entry("tripo", "Tripo (Scenario)", "Tripo retopology through Scenario's API (face limit, quads, bake)",
+          "tripo:TripoProvider", "Scenario",
+          (Credential("scenario_api_key", "Scenario API Key", "SCENARIO_SDK_API_KEY", "api_key"),
+           Credential("scenario_api_secret", "Scenario API Secret", "SCENARIO_SDK_API_SECRET", "api_secret")),
+          "https://api.cloud.scenario.com", "SCENARIO_BASE_URL", 30.0),
+    Entry("sboxcool", "sboxcool", "sboxcool Model Importer: decimation, LoD chain, PBR maps, s&box .vmdl",
+          "sboxcool:SboxcoolProvider", "sboxcool",
+          (Credential("sboxcool_api_key", "sboxcool API Key", "SBOXCOOL_API_KEY", "api_key"),),
+          "https://sboxcool.com", "SBOXCOOL_BASE_URL", 30.0),
+)  # fmt: skip
+
+BY_NAME: Mapping[str, Entry] = {entry.name: entry for entry in REGISTRY}
+NAMES = tuple(BY_NAME)
+
+
+def missing_credentials_message(entry: Entry) -> str:
+    return (
+        f"no {entry.service} credentials: enter them in Preferences > Add-ons > Retopo Hub "
+        f"or set {' and '.join(c.env for c in entry.credentials)}"
+    )
+
+
+def deadline_min(entry: Entry, options: Mapping[str, Any]) -> float:
+    """The default deadline of a job with ``options`` (the preferences may override it)."""
+    if entry.slow_deadline and options.get(entry.slow_deadline[0]) == entry.slow_deadline[1]:
+        return entry.slow_deadline[2]
+    return entry.deadline_min
+
+
+def implementations() -> dict[str, Any]:
+    """One provider object per entry (imported lazily: only the worker host runs them)."""
+    providers = {}
+    for entry in REGISTRY:
+        module_name, class_name = entry.implementation.split(":")
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        providers[entry.name] = getattr(module, class_name)()
+    return providers

@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The worker host: the process that runs every job's network and geometry work, with the threading rules.
+
+Runs in: the worker host process (``main``, ``host``, ``runner``, ``ipc``); ``client`` runs in Blender's
+process and starts no thread. May import: ``core``, ``providers``; never bpy. Imported by: ``jobs``.
+"""
