@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The pure tests. Under ``make test-unit`` (``RETOPO_HUB_PURE=1``) Blender's modules cannot be imported, which
-proves these tests need neither bpy nor a built zip; the few Blender round trips here skip themselves."""
+"""The pure tests. Under ``make test-unit`` (``RETOPO_HUB_PURE=1``) Blender's modules cannot be imported,
+which proves these tests need neither bpy nor a built zip; the few Blender round trips here skip themselves.
+"""
 
 import os
 import sys
