@@ -58,12 +58,8 @@ def snapshot_object(
     if not np.isfinite(snap["verts"]).all():
         raise InputError(f"'{obj.name}' has invalid (NaN or infinite) vertex positions: fix them first")
     materials = tuple(slot.material.name if slot.material else "" for slot in obj.material_slots)
-    return MeshSnapshot(
-        verts=snap["verts"],
-        face_sizes=snap["face_sizes"],
-        corner_verts=snap["corner_verts"],
-        corner_uvs=snap.get("corner_uvs"),
-        face_materials=snap.get("face_materials"),
+    return MeshSnapshot.from_arrays(
+        snap,
         material_names=materials,
         textures=tuple(material_textures(obj)),
         has_armature=any(m.type == "ARMATURE" for m in obj.modifiers),

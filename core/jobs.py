@@ -57,6 +57,13 @@ class MeshSnapshot:
     textures: tuple[tuple[str, str, str], ...] = ()  # (material, slot, image file path)
     has_armature: bool = False
 
+    ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials")
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any], **meta: Any) -> MeshSnapshot:
+        """A snapshot of the named arrays (the optional ones may be missing) plus its metadata fields."""
+        return cls(**{name: arrays.get(name) for name in cls.ARRAYS}, **meta)
+
     @property
     def face_count(self) -> int:
         return len(self.face_sizes)

@@ -8,7 +8,6 @@ and never on the blob host (the fixture checks ``credential_leaks()`` and ``inte
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 from pathlib import Path
 
@@ -18,18 +17,13 @@ import pytest
 from emulators import CsmEmulator
 from emulators.checks import obj_stats, png_stats
 
-from tests.blender.cloud import configure, reset
+from tests.blender.cloud import configure, reset, worker_module
 from tests.blender.layout import draw_panel
 from tests.blender.scene import fingerprint, ico_sphere
 
 KEY = "csm-secret-key-0123456789"
 DATA_URI = "data:model/gltf-binary;base64,"
 SESSIONS = r"^/v3/sessions/?$"
-
-
-def _module(addon, name: str):
-    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
-    return importlib.import_module(f"{addon.__name__}.{name}")
 
 
 @pytest.fixture
@@ -230,7 +224,7 @@ def test_server_error_on_submit_is_not_retried(csm):
 
 
 def test_mesh_reference_forms(addon):
-    ref = _module(addon, "providers.csm").mesh_reference
+    ref = worker_module(addon, "providers.csm").mesh_reference
     assert ref(" ASSET_1747335632_4906245 ") == "ASSET_1747335632_4906245"
     assert ref("https://cdn.example.com/a/b.GLB?X-Sig=1") == "https://cdn.example.com/a/b.GLB?X-Sig=1"
     for bad in ("ASSET_", "asset_12", "https://x.example.com/a.obj", "ftp://x/a.glb", "https:///a.glb",

@@ -7,7 +7,6 @@ PBR maps; bone mappings, the 5-job limit and 429s, and every refusal that must h
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import threading
@@ -19,7 +18,7 @@ import pytest
 import requests
 from emulators import SboxcoolEmulator, assets
 
-from tests.blender.cloud import configure, reset
+from tests.blender.cloud import configure, reset, serving, worker_module
 from tests.blender.scene import fingerprint, ico_sphere, scene_state
 
 KEY = "sbox_tk_emulated_secret_42"
@@ -27,20 +26,10 @@ SUBMIT = r"^/api/tools/model$"
 BONES = [f"mixamorig:Bone{i}" for i in range(65)]
 
 
-def _module(addon, name: str):
-    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
-    return importlib.import_module(f"{addon.__name__}.{name}")
-
-
 @pytest.fixture
 def emu(addon, blank):
-    with SboxcoolEmulator(KEY) as emulator:
-        configure(addon, "sboxcool", emulator.base_url, api_key=KEY)
-        try:
-            yield emulator
-        finally:
-            reset(addon)
-        assert not emulator.internal_errors, emulator.internal_errors
+    with SboxcoolEmulator(KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
+        yield emulator
         assert not emulator.credential_leaks(), "the key must never reach a temp download link"
 
 
@@ -320,7 +309,7 @@ def test_no_free_slot_before_the_deadline(emu, addon, tmp_path):
     spec, ctx, events = _direct_spec(addon, emu, tmp_path, _options(), snapshot=_snapshot(addon))
     ctx.deadline = time.monotonic() + 1.0
     with pytest.raises(addon.core.errors.RateLimitError, match="no free job slot before the deadline"):
-        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
+        worker_module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.jobs and len(_posts(emu)) > 5
     assert any(e.message and "waiting for a free sboxcool slot" in e.message for e in events)
 
@@ -368,13 +357,13 @@ def test_out_of_range_options_are_refused_before_upload(emu, addon, tmp_path, ke
     # The provider checks again itself (scripts, resumed specs): still nothing is sent.
     spec, ctx, _events = _direct_spec(addon, emu, tmp_path, options)
     with pytest.raises(addon.core.errors.InputError, match=message):
-        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
+        worker_module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.requests
 
 
 def _direct_spec(addon, emu, tmp_path: Path, options: dict, *, input_file: str | None = None, snapshot=None):
     """A worker-side spec and context, for driving the provider without Blender's job engine."""
-    jobs, runner = addon.core.jobs, _module(addon, "worker.runner")
+    jobs, runner = addon.core.jobs, worker_module(addon, "worker.runner")
     events: list = []
     spec = jobs.JobSpec(
         job_id="direct", provider="sboxcool", source_name="Crate", options=jobs.freeze(options),
@@ -392,7 +381,7 @@ def test_uploads_over_the_limit_are_refused(emu, addon, tmp_path, monkeypatch):
         handle.truncate(100 * 1024 * 1024 + 1)
     spec, ctx, _ = _direct_spec(addon, emu, tmp_path, _options(sbox_format="fbx"), input_file=str(big))
     with pytest.raises(addon.core.errors.InputError, match=r"is 100 MB, over sboxcool's 100 MB limit"):
-        _module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
+        worker_module(addon, "providers.sboxcool").SboxcoolProvider().run(spec, ctx)
     assert not emu.requests
 
     # In the real job flow the provider runs in the worker host process, where a lowered limit cannot be

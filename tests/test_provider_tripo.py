@@ -10,7 +10,6 @@ reached the object store and that the emulator raised nothing.
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import math
 import threading
@@ -23,7 +22,7 @@ import pytest
 from emulators import ScenarioEmulator
 from emulators.checks import glb_stats
 
-from tests.blender.cloud import configure, low_poly_fbx, reset
+from tests.blender.cloud import configure, low_poly_fbx, reset, worker_module
 from tests.blender.scene import fingerprint, ico_sphere
 
 KEY, SECRET = "scn-key-0123456789", "scn-secret-9876543210"
@@ -31,11 +30,6 @@ BASIC = "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
 UPLOADS = r"^/v1/uploads$"
 GENERATE = r"^/v1/generate/custom/model_tripo-retopology$"
 ENV = ("SCENARIO_SDK_API_KEY", "SCENARIO_SDK_API_SECRET", "SCENARIO_BASE_URL")
-
-
-def _module(addon, name: str):
-    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
-    return importlib.import_module(f"{addon.__name__}.{name}")
 
 
 @pytest.fixture
@@ -232,11 +226,11 @@ def test_refusals_before_anything_is_sent(scenario, addon, tmp_path):
             credentials=core.jobs.Credentials({"api_key": KEY, "api_secret": SECRET}),
             base_url=emu.base_url, online=True,
         )  # fmt: skip
-        ctx = _module(addon, "worker.runner").WorkerContext(
+        ctx = worker_module(addon, "worker.runner").WorkerContext(
             "direct", threading.Event(), lambda _e: None, time.monotonic() + 30
         )
         with pytest.raises(core.errors.InputError, match=f"must be a whole number between {bounds}"):
-            _module(addon, "providers.tripo").TripoProvider().run(spec, ctx)
+            worker_module(addon, "providers.tripo").TripoProvider().run(spec, ctx)
     assert emu.requests == [], "nothing may reach the service"
 
 
@@ -288,7 +282,7 @@ def test_server_error_on_generate_is_not_retried(scenario):
 
 
 def test_result_type_comes_from_mime_then_url(addon):
-    ext = _module(addon, "providers.tripo")._extension
+    ext = worker_module(addon, "providers.tripo")._extension
     assert ext("model/gltf-binary", "https://cdn.example.com/a") == "glb"
     assert ext("model/fbx", "https://cdn.example.com/a.glb") == "fbx"
     assert ext("application/octet-stream", "https://cdn.example.com/r.FBX?Expires=1&Signature=x") == "fbx"

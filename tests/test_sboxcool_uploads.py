@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from emulators import SboxcoolEmulator, assets
 
-from tests.blender.cloud import configure, reset
+from tests.blender.cloud import serving
 from tests.blender.scene import fingerprint, ico_sphere, select_only
 
 KEY = "sbox_tk_emulated_uploads_7"
@@ -26,13 +26,8 @@ BONES = ("Hips", "Spine", "Head")
 
 @pytest.fixture
 def emu(addon, blank):
-    with SboxcoolEmulator(KEY) as emulator:
-        configure(addon, "sboxcool", emulator.base_url, api_key=KEY)
-        try:
-            yield emulator
-        finally:
-            reset(addon)
-        assert not emulator.internal_errors, emulator.internal_errors
+    with SboxcoolEmulator(KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
+        yield emulator
 
 
 def _submit(addon, obj, fmt: str):

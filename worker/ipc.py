@@ -23,7 +23,7 @@ import numpy as np
 from ..core.jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile, State
 
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
-SNAPSHOT_ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials")
+SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:
@@ -37,12 +37,8 @@ def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:
 def load_snapshot(path: Path, meta: dict[str, Any]) -> MeshSnapshot:
     with np.load(path) as data:
         arrays = {k: data[k] for k in SNAPSHOT_ARRAYS if k in data}
-    return MeshSnapshot(
-        verts=arrays["verts"],
-        face_sizes=arrays["face_sizes"],
-        corner_verts=arrays["corner_verts"],
-        corner_uvs=arrays.get("corner_uvs"),
-        face_materials=arrays.get("face_materials"),
+    return MeshSnapshot.from_arrays(
+        arrays,
         material_names=tuple(meta.get("material_names", ())),
         textures=tuple(tuple(t) for t in meta.get("textures", ())),
         has_armature=bool(meta.get("has_armature", False)),

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -24,6 +27,22 @@ def configure(addon, provider: str, base_url: str, **credentials: str) -> None:
     setattr(prefs, f"{provider}_base_url", base_url)
     bpy.context.preferences.system.use_online_access = True
     os.environ["RETOPO_HUB_TIME_SCALE"] = "0.01"
+
+
+@contextmanager
+def serving(addon, provider: str, emulator, **credentials: str) -> Iterator[None]:
+    """The extension pointed at ``emulator`` for the block; then reset, and the emulator saw no error."""
+    configure(addon, provider, emulator.base_url, **credentials)
+    try:
+        yield
+    finally:
+        reset(addon)
+    assert not emulator.internal_errors, emulator.internal_errors
+
+
+def worker_module(addon, name: str):
+    """A worker-side module, imported here to exercise it directly (Blender's process never loads it)."""
+    return importlib.import_module(f"{addon.__name__}.{name}")
 
 
 def reset(addon) -> None:
