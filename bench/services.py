@@ -7,7 +7,7 @@ measurement about the product (at a lower CPU priority too: a real service runs 
 takes none of this one's cores). Protocol: ``python bench/services.py --slow SECONDS`` prints one JSON line
 ``{"csm": url, "tripo": url, "sboxcool": url}`` and serves until its stdin closes, then prints one JSON line
 of statistics (requests, delayed requests, emulator-internal errors) and exits. ``Services`` is the parent
-side: it starts the process and points the installed add-on at it (tests/blender/cloud.py ``configure``).
+side: it starts the process and points the installed add-on at it (tests/support/cloud.py ``configure``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Services:
 
     def __enter__(self) -> Services:
         sys.path[:0] = [str(ROOT)]
-        from tests.blender.cloud import configure
+        from tests.support.cloud import configure
 
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--slow", str(self.slow_s)],
@@ -81,7 +81,7 @@ class Services:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        from tests.blender.cloud import reset
+        from tests.support.cloud import reset
 
         reset(self.addon)
         if self.proc is not None:

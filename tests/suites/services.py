@@ -29,7 +29,7 @@ import bpy
 from emulators import CsmEmulator, SboxcoolEmulator, ScenarioEmulator
 from emulators.assets import read_glb
 
-from tests.blender.cloud import configure, reset
+from tests.support.cloud import configure, reset
 
 HOOKS = Path(__file__).resolve().parent / "hooks"
 PROVIDERS = ("csm", "tripo", "sboxcool")

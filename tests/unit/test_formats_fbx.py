@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """core.fbxfile without Blender: the binary structure, read back by a small reader of our own, and refusals.
 
-Blender's own importer reading these files is tests/test_fbx_import.py.
+Blender's own importer reading these files is tests/blender/test_fbx_import.py.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 """The option catalogue is the one source: validation, the engine and the providers' fields agree with it.
 
 Pure (no bpy). The bpy properties and the CLI parser, which need Blender, are checked against the same
-catalogue in tests/test_registration.py.
+catalogue in tests/blender/test_registration.py.
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from emulators import SboxcoolEmulator
 
-from tests.blender.cloud import configure, reset
+from tests.support.cloud import configure, reset
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]
 KEY = "sbox_tk_resume_secret_0001"
 
 
@@ -28,7 +28,7 @@ def sbox(addon, blank):
 
 
 def _submit_and_die(emu, job_dir: Path, blend: Path | None) -> tuple[str, str]:
-    argv = [sys.executable, str(HERE / "blender" / "submit_and_die.py"), "sboxcool", emu.base_url, KEY,
+    argv = [sys.executable, str(HERE / "support" / "submit_and_die.py"), "sboxcool", emu.base_url, KEY,
             str(job_dir), str(blend) if blend else "-"] + (["save"] if blend else [])  # fmt: skip
     proc = subprocess.run(
         argv, capture_output=True, text=True, timeout=180, env=dict(os.environ), check=False

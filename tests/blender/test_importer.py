@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.blender.scene import ico_sphere, scene_state
+from tests.support.scene import ico_sphere, scene_state
 
 
 def _png(path, value: int) -> None:

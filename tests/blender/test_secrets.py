@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from emulators import SboxcoolEmulator
 
-from tests.blender.cloud import configure, reset
-from tests.blender.scene import ico_sphere, select_only
+from tests.support.cloud import configure, reset
+from tests.support.scene import ico_sphere, select_only
 
 KEY = "sbox_tk_SUPERSECRET_4f9a1c"
 

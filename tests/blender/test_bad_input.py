@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.blender.scene import fingerprint, ico_sphere, mesh_object, scene_state, select_only
+from tests.support.scene import fingerprint, ico_sphere, mesh_object, scene_state, select_only
 
 
 def _refused(bpy, match: str) -> None:

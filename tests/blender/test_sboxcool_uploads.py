@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from emulators import SboxcoolEmulator, assets
 
-from tests.blender.cloud import serving
-from tests.blender.scene import fingerprint, ico_sphere, select_only
+from tests.support.cloud import serving
+from tests.support.scene import fingerprint, ico_sphere, select_only
 
 KEY = "sbox_tk_emulated_uploads_7"
 BONES = ("Hips", "Spine", "Head")

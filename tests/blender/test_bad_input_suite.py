@@ -22,8 +22,6 @@ from pathlib import Path
 import bpy
 import pytest
 
-from tests.blender.cloud import configure, reset
-from tests.blender.scene import scene_state
 from tests.suites.services import (
     cloud_services,
     drive,
@@ -35,6 +33,8 @@ from tests.suites.services import (
     unclear,
     worker_patches,
 )
+from tests.support.cloud import configure, reset
+from tests.support.scene import scene_state
 
 ALL = ("local", "csm", "tripo", "sboxcool")
 LODS = ("local", "sboxcool")

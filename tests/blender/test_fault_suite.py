@@ -48,7 +48,7 @@ from tests.suites.services import (
     worker_patches,
 )
 
-CHILD = Path(__file__).resolve().parent / "suites" / "kill_after_submit.py"
+CHILD = Path(__file__).resolve().parents[1] / "suites" / "kill_after_submit.py"
 PER_PROVIDER = 3
 READ_TIMEOUT_S = 2.0  # the workers' read timeout during the timeout rounds
 SLOW_S = 3.0  # how long a "slow" answer takes: past that timeout

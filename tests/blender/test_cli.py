@@ -13,9 +13,9 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.scene import ico_sphere
+from tests.support.scene import ico_sphere
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

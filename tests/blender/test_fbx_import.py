@@ -16,7 +16,7 @@ import bpy
 import numpy as np
 import pytest
 
-from tests.blender.scene import ico_sphere, mesh_object, select_only
+from tests.support.scene import ico_sphere, mesh_object, select_only
 
 
 def _materials(obj, *names) -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import bpy
 import pytest
 
-from tests.blender.layout import draw_panel
-from tests.blender.scene import ico_sphere
+from tests.support.layout import draw_panel
+from tests.support.scene import ico_sphere
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_manifest():

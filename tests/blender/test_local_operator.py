@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.layout import draw_panel
-from tests.blender.scene import face_sizes, fingerprint, ico_sphere, select_only
+from tests.support.layout import draw_panel
+from tests.support.scene import face_sizes, fingerprint, ico_sphere, select_only
 
 
 def _results(bpy, source_name: str) -> dict[str, object]:

@@ -17,9 +17,9 @@ import pytest
 from emulators import CsmEmulator
 from emulators.checks import obj_stats, png_stats
 
-from tests.blender.cloud import configure, reset, worker_module
-from tests.blender.layout import draw_panel
-from tests.blender.scene import fingerprint, ico_sphere
+from tests.support.cloud import configure, reset, worker_module
+from tests.support.layout import draw_panel
+from tests.support.scene import fingerprint, ico_sphere
 
 KEY = "csm-secret-key-0123456789"
 DATA_URI = "data:model/gltf-binary;base64,"

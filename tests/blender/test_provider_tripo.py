@@ -22,8 +22,8 @@ import pytest
 from emulators import ScenarioEmulator
 from emulators.checks import glb_stats
 
-from tests.blender.cloud import configure, low_poly_fbx, reset, worker_module
-from tests.blender.scene import fingerprint, ico_sphere
+from tests.support.cloud import configure, low_poly_fbx, reset, worker_module
+from tests.support.scene import fingerprint, ico_sphere
 
 KEY, SECRET = "scn-key-0123456789", "scn-secret-9876543210"
 BASIC = "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()

@@ -18,8 +18,8 @@ import pytest
 import requests
 from emulators import SboxcoolEmulator, assets
 
-from tests.blender.cloud import configure, reset, serving, worker_module
-from tests.blender.scene import fingerprint, ico_sphere, scene_state
+from tests.support.cloud import configure, reset, serving, worker_module
+from tests.support.scene import fingerprint, ico_sphere, scene_state
 
 KEY = "sbox_tk_emulated_secret_42"
 SUBMIT = r"^/api/tools/model$"
