@@ -30,6 +30,7 @@ import numpy as np
 from .cluster import cluster_vertices
 from .decimate import simplify_triangles
 from .errors import EngineCancelled, EngineError, EngineInputError, native_module
+from .flow import improve_quads
 from .holes import fill_small_holes, open_edges
 from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
@@ -240,6 +241,7 @@ def quad_remesh(
     cancelled: CancelledFn | None = None,
     seed: int = 0,
     reproducible: bool = False,
+    flow: bool = True,
 ) -> MeshArrays:
     """Remesh ``source`` to about ``target_faces`` quads (or triangles when ``quads`` is False)."""
     tris = source.triangles().astype(np.int64)
@@ -278,6 +280,11 @@ def quad_remesh(
         if cancelled is not None and cancelled():
             raise EngineCancelled("remeshing was cancelled")
         report(0.85, "projecting onto the original surface")
+        if quads and out_f.shape[1] == 4 and flow:
+            improved = improve_quads(out_v, out_f, index)
+            k = 4
+            faces = improved.corner_verts.reshape(-1, k)
+            return _drop_degenerate(improved.verts.astype(np.float64) * scale + center, faces)
         return _drop_degenerate(index.query(out_v)[0] * scale + center, out_f)
 
     result = attempt(seed)
