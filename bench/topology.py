@@ -129,7 +129,7 @@ def hard_part() -> tuple[np.ndarray, np.ndarray]:
     _apply_all(box)
     # Dense, even triangles, as a sculpted or scanned part would have: simple subdivision keeps the shape.
     sub = box.modifiers.new("dense", "SUBSURF")
-    sub.subdivision_type, sub.levels, sub.render_levels = "SIMPLE", 3, 3
+    sub.subdivision_type, sub.levels, sub.render_levels = "SIMPLE", 4, 4
     box.modifiers.new("tri", "TRIANGULATE")
     _apply_all(box)
     verts, sizes, corners = _object_arrays(box)

@@ -9,7 +9,8 @@ engine's own modules only; never touches bpy.
 
 Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) -> split
 again (every former odd face no longer leaves a pole of valence 3 or 5 at its centre) -> project onto the
-source -> tangential relaxation (``relax``).
+source -> tangential relaxation (``relax``) -> with feature ``curves``, vertices near a feature snap onto
+it and the others relax around them (``sharp``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from .meshdata import MeshArrays
 from .pairing import pair_odd_faces
 from .project import TriangleIndex
 from .relax import relax
+from .sharp import FeatureCurves
 
 log = logging.getLogger(__name__)
 
 RELAX_ITERATIONS = 3
 COARSE_ITERATIONS = 8
 COARSE_CURVED = 0.9
+FEATURE_ITERATIONS = 2
 
 
 def improve_quads(
@@ -36,7 +39,7 @@ def improve_quads(
     quads: np.ndarray,
     index: TriangleIndex,
     relax_iterations: int = RELAX_ITERATIONS,
-    pinned_fn=None,
+    curves: FeatureCurves | None = None,
 ) -> MeshArrays:
     verts = np.asarray(verts, dtype=np.float64)
     coarse = unsubdivide(verts, quads)
@@ -65,6 +68,10 @@ def improve_quads(
     projected = index.query(mesh.verts)[0]
     if relax_iterations > 0:
         projected = relax(projected, mesh, index, relax_iterations)
+    if curves is not None and curves.count:
+        # One row of vertices onto each feature curve, then the rest relaxes around them.
+        projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
+        projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=snapped)
     return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
 
 
