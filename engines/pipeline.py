@@ -40,8 +40,9 @@ ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
 MODES = ("quad", "decimate")
-# Chamfers and machined rims are 45 deg or more; organic scans rarely fold that sharply within one edge.
-DEFAULT_SHARP_ANGLE = 40.0
+# Off by default until hard edges meet their goals: snapping at 40 deg reached a recall of ~0.59 (goal 0.9)
+# and cut into low-poly organic sources such as the cow (bench/TOPOLOGY.md).
+DEFAULT_SHARP_ANGLE = 0.0
 # A tetrahedron is the smallest closed triangle mesh; coarser LoD budgets are raised to this.
 MIN_LOD_TRIANGLES = 4
 # In decimate mode a source at most this fraction above the target is used as LOD0 as it is (on a 1M mesh
@@ -65,6 +66,9 @@ class EngineParams:
     reproducible: bool = False
     # Dihedral angle (degrees) from which a source edge is a hard edge the result's loops follow; 0 = off.
     sharp_angle: float = DEFAULT_SHARP_ANGLE
+    # Pole reduction and relaxation after Instant Meshes (remesh ``flow``). Off until it meets its goals:
+    # fewer poles (bunny 4.4% -> 2.5%) but 2-4x the time and a higher Hausdorff (bench/TOPOLOGY.md).
+    edge_flow: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -73,7 +77,7 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible"):
+        for name in ("quads", "reproducible", "edge_flow"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:
@@ -195,6 +199,7 @@ def run(
             seed=params.seed,
             reproducible=params.reproducible,
             sharp_angle=float(params.sharp_angle),
+            flow=bool(params.edge_flow),
             marked_edges=_marked_on_clean(marked_edges, vertex_map),
         )
         lod0, lod0_engine = remeshed.mesh, REMESHER

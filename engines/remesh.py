@@ -260,7 +260,7 @@ def quad_remesh(
     cancelled: CancelledFn | None = None,
     seed: int = 0,
     reproducible: bool = False,
-    flow: bool = True,
+    flow: bool = False,
 ) -> MeshArrays:
     """Remesh ``source`` to about ``target_faces`` quads (or triangles when ``quads`` is False)."""
     return remesh_detailed(
@@ -299,7 +299,7 @@ def remesh_detailed(
     cancelled: CancelledFn | None = None,
     seed: int = 0,
     reproducible: bool = False,
-    flow: bool = True,
+    flow: bool = False,
     sharp_angle: float = 0.0,
     marked_edges: np.ndarray | None = None,
 ) -> Remeshed:
