@@ -49,11 +49,11 @@ def test_marked_edges_are_followed_on_a_smooth_sphere():
     ring = np.flatnonzero(np.abs(verts[:, 2]) < 1e-6)
     order = ring[np.argsort(np.arctan2(verts[ring, 1], verts[ring, 0]))]
     marked = np.stack([order, np.roll(order, -1)], axis=1)
-    plain = run(EngineParams(mode="quad", target_faces=800, sharp_angle=0.0), verts, tris)[0]
-    # sharp_angle > 0 turns the feature pass on (a smooth sphere has no edge that sharp: only the marked count).
-    marked_run = run(
-        EngineParams(mode="quad", target_faces=800, sharp_angle=40.0), verts, tris, marked_edges=marked
-    )[0]
+    # The feature pass as designed: with the edge-flow pass, and sharp_angle > 0 to turn it on (a smooth
+    # sphere has no edge that sharp, so only the marked ring counts).
+    flow = {"mode": "quad", "target_faces": 800, "edge_flow": True}
+    plain = run(EngineParams(**flow, sharp_angle=0.0), verts, tris)[0]
+    marked_run = run(EngineParams(**flow, sharp_angle=40.0), verts, tris, marked_edges=marked)[0]
     assert plain.sharp_edges.shape == (0, 2) and plain.info["feature_edges"] == 0
     assert marked_run.info["feature_edges"] == marked.shape[0]
     assert edge_recall(marked_run.mesh, verts, marked) >= max(0.6, edge_recall(plain.mesh, verts, marked))
