@@ -3,16 +3,23 @@
 
 Contract: IN.npz holds ``verts`` float32 (N, 3) and either ``tris`` int32 (M, 3) or polygons in Blender's
 loop layout (``face_sizes``, ``corner_verts``: the snapshot file Blender writes, read as it is); PARAMS.json
-holds the ``EngineParams`` fields. ``python -m engines.child --standby`` starts a process ahead of its job:
-it loads numpy, the engine and its native libraries, then waits for one line on stdin, a JSON list of the
-three paths, and runs that job exactly as above (end of stdin: exit 0 without work). Starting Python and
-those libraries costs about 0.2 s, which a standby process takes off the critical path of the next job.
+holds the ``EngineParams`` fields. IN.npz may also hold ``feature_edges`` int32 (K, 2): pairs of its vertex
+indices the user marked as hard (Blender's sharp edges, seams, material borders); the remesh puts edge
+loops along them as it does along edges sharper than ``sharp_angle``.
+``python -m engines.child --standby`` starts a process ahead of its job: it loads numpy, the engine and
+its native libraries, then waits for one line on stdin, a JSON list of the three paths, and runs that
+job exactly as above (end of stdin: exit 0 without work). Starting Python and those libraries costs
+about 0.2 s, which a standby process takes off the critical path of the next job.
 Stdout carries one JSON object per line and nothing else:
-``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``. OUT.npz gets,
+``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``; each lod
+entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
+topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
-and ``lod{i}_target_faces`` (plus ``lod_count``), written to a temporary name beside it and moved into place
-with os.replace, so readers never see half a file. Exit codes: 0 done, 2 EngineError (``{"error": ...}``,
-the message is for the user; a cancelled job adds ``"cancelled": true``), 1 anything else
+and ``lod{i}_target_faces`` (plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
+level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), written to a temporary name
+beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
+2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
+``"cancelled": true``), 1 anything else
 (``{"error": "internal error: <type>: <msg>"}``). SIGTERM asks for a cooperative stop at the next stage
 boundary (a running Instant Meshes or decimation call is not interrupted; kill the process for that).
 Native libraries print to file descriptor 1; it is pointed at /dev/null for the duration so only protocol
@@ -127,6 +134,20 @@ def load_params(path: str | os.PathLike[str]) -> EngineParams:
     return EngineParams.from_dict(data)
 
 
+def load_feature_edges(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """The optional ``feature_edges`` (K, 2) array of IN.npz, or None."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "feature_edges" not in data:
+                return None
+            edges = np.asarray(data["feature_edges"])
+    except (OSError, ValueError) as exc:
+        raise EngineInputError(f"could not read the mesh file {path}: {exc}") from exc
+    if not np.issubdtype(edges.dtype, np.integer) or (edges.size and edges.reshape(-1).shape[0] % 2):
+        raise EngineInputError("feature_edges must be an integer (K, 2) array of vertex index pairs")
+    return edges.reshape(-1, 2)
+
+
 def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -152,6 +173,7 @@ def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
         arrays[key + "corner_verts"] = item.mesh.corner_verts
         arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
         arrays[key + "target_faces"] = np.asarray(item.target_faces, dtype=np.int64)
+        arrays[key + "sharp_edges"] = np.asarray(item.sharp_edges, dtype=np.int32).reshape(-1, 2)
     return arrays
 
 
@@ -183,6 +205,7 @@ def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
             "target_faces": item.target_faces,
             "switch_threshold": item.switch_threshold,
             "engine": item.engine,
+            **({"info": item.info} if item.info else {}),
         }
         for item in results
     ]
@@ -193,7 +216,15 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     params = load_params(params_path)
     verts, tris = load_mesh(in_path)
     protocol.progress(0.0, f"loaded {tris.shape[0]:,} triangles")
-    results = run(params, verts, tris, progress=protocol.progress, cancelled=lambda: cancel_flag[0])
+    marked = load_feature_edges(in_path)
+    results = run(
+        params,
+        verts,
+        tris,
+        progress=protocol.progress,
+        cancelled=lambda: cancel_flag[0],
+        marked_edges=marked,
+    )
     write_results(out_path, results)
     protocol.emit({"done": True, "lods": summary(results)})
     return 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,8 @@ from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
 from .remesh import ENGINE_NAME as REMESHER
-from .remesh import MAX_TARGET, MIN_TARGET, check_target, quad_remesh
-from .validate import clean_input
+from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed
+from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
 MODES = ("quad", "decimate")
+# Off by default until hard edges meet their goals: snapping at 40 deg reached a recall of ~0.59 (goal 0.9)
+# and cut into low-poly organic sources such as the cow (bench/TOPOLOGY.md).
+DEFAULT_SHARP_ANGLE = 0.0
 # A tetrahedron is the smallest closed triangle mesh; coarser LoD budgets are raised to this.
 MIN_LOD_TRIANGLES = 4
 # In decimate mode a source at most this fraction above the target is used as LOD0 as it is (on a 1M mesh
@@ -61,6 +64,11 @@ class EngineParams:
     lod_max_threshold: float = 50.0
     seed: int = 0
     reproducible: bool = False
+    # Dihedral angle (degrees) from which a source edge is a hard edge the result's loops follow; 0 = off.
+    sharp_angle: float = DEFAULT_SHARP_ANGLE
+    # Pole reduction and relaxation after Instant Meshes (remesh ``flow``). Off until it meets its goals:
+    # fewer poles (bunny 4.4% -> 2.5%) but 2-4x the time and a higher Hausdorff (bench/TOPOLOGY.md).
+    edge_flow: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -69,13 +77,18 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible"):
+        for name in ("quads", "reproducible", "edge_flow"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:
             raise EngineInputError(
                 f"target face count must be from {MIN_TARGET} to {MAX_TARGET:,}; got {self.target_faces!r}"
             )
+        angle = self.sharp_angle
+        if isinstance(angle, bool) or not isinstance(angle, (int, float, np.integer, np.floating)):
+            raise EngineInputError(f"sharp_angle must be a number of degrees; got {angle!r}")
+        if not 0.0 <= float(angle) <= 180.0:
+            raise EngineInputError(f"sharp_angle must be from 0 (off) to 180 degrees; got {angle!r}")
         # Both raise EngineInputError naming the accepted range.
         lod_ratios(int(self.lod_levels), self.lod_final_ratio)
         switch_thresholds(int(self.lod_levels), self.lod_max_threshold)
@@ -108,6 +121,10 @@ class LodResult:
     target_faces: int
     switch_threshold: float
     engine: str  # what made this level: see remesh.ENGINE_NAME, decimate.ENGINE_NAME, KEPT
+    # int32 (E, 2) result vertex pairs on source hard edges (LOD0 of a quad remesh; empty otherwise).
+    sharp_edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int32))
+    # JSON-able figures of how the level was made (see remesh.Remeshed.info); {} for decimated levels.
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def triangle_equivalent(mesh: MeshArrays) -> int:
@@ -131,6 +148,16 @@ def _scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | N
     return report
 
 
+def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.ndarray | None:
+    """Marked edges renumbered to the cleaned source; pairs touching dropped or unknown vertices go."""
+    if marked is None:
+        return None
+    pairs = np.asarray(marked, dtype=np.int64).reshape(-1, 2)
+    inside = ((pairs >= 0) & (pairs < vertex_map.shape[0])).all(axis=1)
+    pairs = vertex_map[pairs[inside]]
+    return pairs[(pairs >= 0).all(axis=1)]
+
+
 def run(
     params: EngineParams,
     verts: np.ndarray,
@@ -138,8 +165,14 @@ def run(
     *,
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
+    marked_edges: np.ndarray | None = None,
 ) -> list[LodResult]:
-    """Run the job described by ``params``; see the module docstring."""
+    """Run the job described by ``params``; see the module docstring.
+
+    ``marked_edges``: optional int (K, 2) pairs of source vertex indices (into ``verts``) the user marked as
+    hard (Blender's sharp edges, seams, material borders); the remesh follows them as it does edges sharper
+    than ``params.sharp_angle``. Pairs that are not edges of ``tris`` are ignored.
+    """
 
     def check_cancel() -> None:
         if cancelled is not None and cancelled():
@@ -151,13 +184,13 @@ def run(
 
     check_cancel()
     report(0.0, "checking the mesh")
-    source = clean_input(verts, tris)
+    source, vertex_map = clean_input_mapped(verts, tris)
     ratios = lod_ratios(params.lod_levels, params.lod_final_ratio)
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()
     stage = _scaled(progress, *LOD0_SPAN)
     if params.mode == "quad":
-        lod0 = quad_remesh(
+        remeshed = remesh_detailed(
             source,
             params.target_faces,
             quads=params.quads,
@@ -165,8 +198,12 @@ def run(
             cancelled=cancelled,
             seed=params.seed,
             reproducible=params.reproducible,
+            sharp_angle=float(params.sharp_angle),
+            flow=bool(params.edge_flow),
+            marked_edges=_marked_on_clean(marked_edges, vertex_map),
         )
-        lod0_engine = REMESHER
+        lod0, lod0_engine = remeshed.mesh, REMESHER
+        lod0_sharp, lod0_info = remeshed.sharp_edges, remeshed.info
     else:
         check_target(params.target_faces, source.face_count)
         if source.face_count <= params.target_faces * (1.0 + SKIP_DECIMATION):
@@ -174,7 +211,11 @@ def run(
             lod0, lod0_engine = source, KEPT
         else:
             lod0, lod0_engine = decimate(source, params.target_faces, progress=stage), DECIMATOR
-    results = [LodResult(0, lod0, int(params.target_faces), thresholds[0], lod0_engine)]
+    if params.mode != "quad":
+        lod0_sharp, lod0_info = np.zeros((0, 2), dtype=np.int32), {}
+    results = [
+        LodResult(0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info)
+    ]
     previous = lod0
     targets = lod_targets(lod0, ratios)
     span = 1.0 - LOD0_SPAN[1]

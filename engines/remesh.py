@@ -23,16 +23,22 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from .cluster import cluster_vertices
 from .decimate import simplify_triangles
 from .errors import EngineCancelled, EngineError, EngineInputError, native_module
+from .features import feature_edges
+from .flow import improve_quads
 from .holes import fill_small_holes, open_edges
 from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
+from .quality import topology
+from .sharp import FeatureCurves
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,12 @@ DECIMATE_ABOVE_GAIN = 10.0
 DECIMATED_SHARE = 0.6
 # Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh).
 HOLE_RETRIES = 2
+# Instant Meshes' own crease handling (creaseAngle) is off: on a chamfered part it cut the result into 12
+# pieces with 402 open edges; feature edges are followed by snapping instead (sharp.FeatureCurves).
+IM_CREASE = 0.0
+# A result vertex this close to a feature segment (unit-diagonal units: float32 round-off of object
+# coordinates) was snapped onto it.
+ON_CURVE = 1e-5
 
 
 def _instant_meshes() -> ModuleType:
@@ -137,9 +149,16 @@ class _Runner:
     """Holds the prepared Instant Meshes input so calibration re-runs reuse it."""
 
     def __init__(
-        self, verts: np.ndarray, tris: np.ndarray, quads: bool, seed: int, reproducible: bool = False
+        self,
+        verts: np.ndarray,
+        tris: np.ndarray,
+        quads: bool,
+        seed: int,
+        reproducible: bool = False,
+        crease_angle: float = 0.0,
     ) -> None:
         self.module = _instant_meshes()
+        self.crease_angle = float(crease_angle)
         self.quads = quads
         self.reproducible = reproducible
         if seed:
@@ -164,6 +183,7 @@ class _Runner:
                 posy=posy,
                 align_to_boundaries=True,
                 deterministic=True,
+                creaseAngle=self.crease_angle,
             )
         return np.asarray(out_v, dtype=np.float64), np.asarray(out_f, dtype=np.int64)
 
@@ -240,8 +260,50 @@ def quad_remesh(
     cancelled: CancelledFn | None = None,
     seed: int = 0,
     reproducible: bool = False,
+    flow: bool = False,
 ) -> MeshArrays:
     """Remesh ``source`` to about ``target_faces`` quads (or triangles when ``quads`` is False)."""
+    return remesh_detailed(
+        source,
+        target_faces,
+        quads=quads,
+        progress=progress,
+        cancelled=cancelled,
+        seed=seed,
+        reproducible=reproducible,
+        flow=flow,
+    ).mesh
+
+
+@dataclass(frozen=True, eq=False)
+class Remeshed:
+    """A remesh with what the Blender side marks on it and how the job went.
+
+    ``sharp_edges`` int32 (E, 2): result vertex pairs lying on source feature edges (mark them sharp).
+    ``info``: JSON-able figures for the job summary: ``feature_edges`` (source feature edges used),
+    ``target_exceeded`` (faces / target - 1 when above the target, else 0.0), and ``topology`` /
+    ``source_topology`` (pieces, boundary loops, genus; see ``quality.topology``) with ``topology_kept``.
+    """
+
+    mesh: MeshArrays
+    sharp_edges: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def remesh_detailed(
+    source: MeshArrays,
+    target_faces: int,
+    *,
+    quads: bool = True,
+    progress: ProgressFn | None = None,
+    cancelled: CancelledFn | None = None,
+    seed: int = 0,
+    reproducible: bool = False,
+    flow: bool = False,
+    sharp_angle: float = 0.0,
+    marked_edges: np.ndarray | None = None,
+) -> Remeshed:
+    """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs)."""
     tris = source.triangles().astype(np.int64)
     target = check_target(target_faces, tris.shape[0])
 
@@ -271,13 +333,20 @@ def quad_remesh(
         work_v, work_t = cluster_vertices(unit, tris, cell)
         log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
     index = TriangleIndex(unit, tris)
+    features = feature_edges(unit, tris, sharp_angle, marked_edges)
+    curves = FeatureCurves(unit, features) if features.shape[0] else None
 
     def attempt(run_seed: int) -> MeshArrays:
-        runner = _Runner(work_v, work_t, quads, run_seed, reproducible)
+        runner = _Runner(work_v, work_t, quads, run_seed, reproducible, IM_CREASE * sharp_angle)
         out_v, out_f = _calibrated_runs(runner, target, report, cancelled)
         if cancelled is not None and cancelled():
             raise EngineCancelled("remeshing was cancelled")
         report(0.85, "projecting onto the original surface")
+        if quads and out_f.shape[1] == 4 and flow:
+            improved = improve_quads(out_v, out_f, index, curves=curves)
+            k = 4
+            faces = improved.corner_verts.reshape(-1, k)
+            return _drop_degenerate(improved.verts.astype(np.float64) * scale + center, faces)
         return _drop_degenerate(index.query(out_v)[0] * scale + center, out_f)
 
     result = attempt(seed)
@@ -292,4 +361,23 @@ def quad_remesh(
                 break
     result = fill_small_holes(result)
     report(1.0, f"remeshed to {result.face_count:,} faces")
-    return result
+    sharp = np.zeros((0, 2), dtype=np.int32)
+    if curves is not None:
+        unit_result = MeshArrays(
+            (result.verts.astype(np.float64) - center) / scale, result.face_sizes, result.corner_verts
+        )
+        on_curve = curves.index.query(unit_result.verts)[1] <= ON_CURVE
+        sharp = curves.sharp_edges(unit_result, on_curve)
+    topo, source_topo = topology(result), topology(source)
+    keys = ("pieces", "boundary_loops", "genus")
+    info = {
+        "feature_edges": int(features.shape[0]),
+        "sharp_edges": int(sharp.shape[0]),
+        "target_exceeded": max(0.0, result.face_count / target - 1.0),
+        "topology": {k: topo[k] for k in keys},
+        "source_topology": {k: source_topo[k] for k in keys},
+        "topology_kept": all(topo[k] == source_topo[k] for k in keys),
+    }
+    if not info["topology_kept"]:
+        log.warning("remesh changed the topology: %s, source %s", info["topology"], info["source_topology"])
+    return Remeshed(result, sharp, info)

@@ -27,6 +27,11 @@ AREA_EPSILON = 1e-14
 
 def clean_input(verts: np.ndarray, tris: np.ndarray) -> MeshArrays:
     """Validate and tidy (verts, tris); see the module docstring for what is rejected and what is dropped."""
+    return clean_input_mapped(verts, tris)[0]
+
+
+def clean_input_mapped(verts: np.ndarray, tris: np.ndarray) -> tuple[MeshArrays, np.ndarray]:
+    """``clean_input`` plus each input vertex's index in the cleaned mesh (int64 (N,), -1 if dropped)."""
     v = np.asarray(verts)
     t = np.asarray(tris)
     if v.size == 0:
@@ -83,6 +88,9 @@ def clean_input(verts: np.ndarray, tris: np.ndarray) -> MeshArrays:
         log.info("dropped %d degenerate triangles of %d", t.shape[0] - kept, t.shape[0])
         t = t[keep]
     mesh = MeshArrays.from_triangles(v32, t).compact()
+    kept_verts = np.zeros(v.shape[0], dtype=bool)
+    kept_verts[t] = True
+    remap = np.where(kept_verts, np.cumsum(kept_verts) - 1, -1)
     if mesh.vert_count < v.shape[0]:
         log.info("dropped %d unreferenced vertices", v.shape[0] - mesh.vert_count)
-    return mesh
+    return mesh, remap

@@ -1,0 +1,300 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Edge flow, topology and fidelity of the local quad remesh against Blender's QuadriFlow, side by side.
+
+python bench/topology.py [--only NAME ...] [--out FILE.md] [--json FILE.json]
+
+Meshes: pymeshlab's public sample meshes (bunny, cow, raw face scan; read in a separate process through
+pymeshlab and cached as .npz in the temp folder, never committed), the bench's 82K bumpy sphere and a
+generated hard-surface part (a box with a cylindrical hole, rims chamfered, densely tessellated) built with
+bpy. OURS is ``engines.pipeline.run`` in this process (no child process, no Blender import, so its time is
+the engine alone); QUADRIFLOW is ``bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=N, seed=0)``
+on the same arrays. Both are measured with ``engines.quality.quality_report``. Times are one run each,
+alternating, on a shared 2-core machine: read the ratio, not the seconds. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+SAMPLES = SAMPLES / "pymeshlab" / "tests" / "sample_meshes"
+CACHE = Path(tempfile.gettempdir()) / "retopo_hub_topology_meshes"
+SHARP_ANGLE = 40.0
+
+# name, source, target faces, hard-surface (hard-edge recall is measured)
+CASES: list[tuple[str, str, int, bool]] = [
+    ("bunny", "bunny.obj", 5000, False),
+    ("cow@1500", "cow.obj", 1500, False),
+    ("cow@5000", "cow.obj", 5000, False),
+    ("sphere82k", "sphere", 5000, False),
+    ("face-scan", "rangemaps/face000.ply", 5000, False),
+    ("part", "part", 3000, True),
+]
+
+
+def _alias_checkout() -> None:
+    """Import this checkout as the package ``retopo_hub`` (as tests/conftest.py does)."""
+    import importlib.util
+
+    if "retopo_hub" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "retopo_hub", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["retopo_hub"] = module
+    spec.loader.exec_module(module)
+
+
+def _convert(name: str, out: Path) -> None:
+    """Run in a child process: pymeshlab reads a sample mesh; the arrays go to ``out`` (.npz)."""
+    import pymeshlab
+
+    ms = pymeshlab.MeshSet()
+    ms.load_new_mesh(str(SAMPLES / name))
+    mesh = ms.current_mesh()
+    np.savez(out, verts=mesh.vertex_matrix().astype(np.float32), tris=mesh.face_matrix().astype(np.int32))
+
+
+def load_sample(name: str) -> tuple[np.ndarray, np.ndarray]:
+    CACHE.mkdir(exist_ok=True)
+    out = CACHE / (name.replace("/", "_") + ".npz")
+    if not out.exists():
+        subprocess.run([sys.executable, __file__, "--convert", name, str(out)], check=True)
+    with np.load(out) as data:
+        return data["verts"], data["tris"]
+
+
+def _object_arrays(obj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mesh = obj.data
+    verts = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", verts)
+    sizes = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    corners = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", corners)
+    return verts.reshape(-1, 3), sizes, corners
+
+
+def _new_object(verts: np.ndarray, tris: np.ndarray, name: str) -> Any:
+    import bpy
+
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(verts.tolist(), [], tris.tolist())
+    mesh.update()
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def _apply_all(obj: Any) -> None:
+    import bpy
+
+    with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
+        for mod in list(obj.modifiers):
+            bpy.ops.object.modifier_apply(modifier=mod.name)
+
+
+def hard_part() -> tuple[np.ndarray, np.ndarray]:
+    """Box 3 x 2 x 1.2 with a vertical cylindrical hole, every rim chamfered, about 100K triangles."""
+    import bpy
+
+    bpy.ops.mesh.primitive_cube_add(size=2.0)
+    box = bpy.context.active_object
+    box.scale = (1.5, 1.0, 0.6)
+    bpy.ops.mesh.primitive_cylinder_add(vertices=64, radius=0.45, depth=3.0)
+    cyl = bpy.context.active_object
+    with bpy.context.temp_override(active_object=box, object=box, selected_objects=[box]):
+        bpy.ops.object.transform_apply(scale=True)
+    boolean = box.modifiers.new("hole", "BOOLEAN")
+    boolean.operation, boolean.object, boolean.solver = "DIFFERENCE", cyl, "EXACT"
+    _apply_all(box)
+    bpy.data.objects.remove(cyl)
+    bevel = box.modifiers.new("chamfer", "BEVEL")
+    bevel.width, bevel.segments, bevel.limit_method, bevel.angle_limit = 0.08, 1, "ANGLE", math.radians(30)
+    box.modifiers.new("tri", "TRIANGULATE")
+    _apply_all(box)
+    # Dense, even triangles, as a sculpted or scanned part would have: simple subdivision keeps the shape.
+    sub = box.modifiers.new("dense", "SUBSURF")
+    sub.subdivision_type, sub.levels, sub.render_levels = "SIMPLE", 4, 4
+    box.modifiers.new("tri", "TRIANGULATE")
+    _apply_all(box)
+    verts, sizes, corners = _object_arrays(box)
+    bpy.data.objects.remove(box)
+    assert (sizes == 3).all()
+    return verts, corners.reshape(-1, 3)
+
+
+def load_case(source: str) -> tuple[np.ndarray, np.ndarray]:
+    if source == "sphere":
+        sys.path.insert(0, str(ROOT / "bench"))
+        from meshes import bumpy_sphere
+
+        obj = bumpy_sphere(80_000)
+        verts, _, corners = _object_arrays(obj)
+        import bpy
+
+        bpy.data.objects.remove(obj)
+        return verts, corners.reshape(-1, 3)
+    if source == "part":
+        return hard_part()
+    return load_sample(source)
+
+
+def run_ours(verts: np.ndarray, tris: np.ndarray, target: int, extra: dict) -> tuple[float, Any, dict]:
+    from retopo_hub.engines.pipeline import EngineParams, run
+
+    params = EngineParams(mode="quad", target_faces=target, **extra)
+    started = time.perf_counter()
+    results = run(params, verts, tris)
+    return time.perf_counter() - started, results[0].mesh, getattr(results[0], "info", {}) or {}
+
+
+def run_quadriflow(verts: np.ndarray, tris: np.ndarray, target: int) -> tuple[float, Any]:
+    import bpy
+    from retopo_hub.engines.meshdata import MeshArrays
+
+    obj = _new_object(verts, tris, "qf")
+    try:
+        obj.select_set(True)
+        bpy.context.view_layer.objects.active = obj
+        with bpy.context.temp_override(active_object=obj, object=obj, selected_objects=[obj]):
+            started = time.perf_counter()
+            try:
+                result = bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=target, seed=0)
+            except RuntimeError as exc:
+                return time.perf_counter() - started, f"refused: {str(exc).strip().splitlines()[-1]}"
+            seconds = time.perf_counter() - started
+        v, s, c = _object_arrays(obj)
+        if result != {"FINISHED"} or len(s) == len(tris):
+            return seconds, f"refused ({result})"
+        return seconds, MeshArrays(v, s, c)
+    finally:
+        bpy.data.objects.remove(obj)
+
+
+@contextlib.contextmanager
+def quiet_native_stdout():
+    """Instant Meshes and QuadriFlow log to file descriptor 1; the table should be all that is printed."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _topo(t: dict) -> str:
+    return f"{t['pieces']}/{t['boundary_loops']}/{t['genus']}"
+
+
+def row(name: str, who: str, seconds: float, q: dict) -> str:
+    return (
+        f"| {name} | {who} | {q['faces']} | {q['quad_share'] * 100:.1f} | {q['irregular_share'] * 100:.2f} "
+        f"| {_fmt(q['angle_deviation_p95'], 1)} | {_topo(q['topology'])} | {_topo(q['source_topology'])} "
+        f"| {q['topology']['boundary_edges']} | {q['hausdorff_pct']:.3f} | {q['mean_distance_pct']:.4f} "
+        f"| {_fmt(q['hard_edge_recall'], 3)} | {seconds:.2f} |"
+    )
+
+
+HEADER = (
+    "| mesh | method | faces | quads % | irregular % | p95 angle dev ° | pieces/loops/genus | source p/l/g "
+    "| open edges | Hausdorff % | mean % | hard-edge recall | time s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--params", default="{}", help="extra EngineParams fields as JSON")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="retopo-hub-bench-"))
+    import bpy
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    _alias_checkout()
+    from retopo_hub.engines.features import sharp_edges
+    from retopo_hub.engines.meshdata import MeshArrays
+    from retopo_hub.engines.quality import quality_report
+
+    extra = json.loads(args.params)
+    lines = [HEADER]
+    ratios: list[str] = []
+    records: list[dict] = []
+    irregular_ratios = []
+    for name, source, target, hard in CASES:
+        if args.only and name not in args.only:
+            continue
+        verts, tris = load_case(source)
+        src = MeshArrays.from_triangles(verts, tris)
+        features = sharp_edges(verts, tris, SHARP_ANGLE) if hard else None
+        print(f"{name}: {tris.shape[0]} triangles -> {target}", file=sys.stderr, flush=True)
+        with quiet_native_stdout():
+            ours_s, ours_mesh, info = run_ours(verts, tris, target, extra)
+            qf_s, qf_mesh = run_quadriflow(verts, tris, target)
+        ours_q = quality_report(ours_mesh, src, features)
+        lines.append(row(name, "ours", ours_s, ours_q))
+        record = {"mesh": name, "target": target, "ours": ours_q, "ours_s": ours_s, "ours_info": info}
+        if isinstance(qf_mesh, str):
+            lines.append(f"| {name} | QuadriFlow | {qf_mesh} |" + " |" * 10)
+            ratios.append(f"- {name}: QuadriFlow {qf_mesh}; ours took {ours_s:.2f} s")
+        else:
+            qf_q = quality_report(qf_mesh, src, features)
+            lines.append(row(name, "QuadriFlow", qf_s, qf_q))
+            record.update(quadriflow=qf_q, quadriflow_s=qf_s)
+            irr = ours_q["irregular_share"] / max(qf_q["irregular_share"], 1e-9)
+            irregular_ratios.append(max(irr, 1e-3))
+            ratios.append(
+                f"- {name}: irregular {irr:.2f}x, p95 angle {ours_q['angle_deviation_p95']:.1f}° vs "
+                f"{qf_q['angle_deviation_p95']:.1f}°, Hausdorff "
+                f"{ours_q['hausdorff_pct'] / qf_q['hausdorff_pct']:.2f}x, mean "
+                f"{ours_q['mean_distance_pct'] / qf_q['mean_distance_pct']:.2f}x, time {ours_s / qf_s:.3f}x"
+            )
+        if info:
+            ratios.append(f"  - ours: {json.dumps(info)}")
+        records.append(record)
+    if irregular_ratios:
+        geo = math.exp(sum(math.log(r) for r in irregular_ratios) / len(irregular_ratios))
+        ratios.append(f"- geometric mean of irregular-share ratios (ours / QuadriFlow): {geo:.2f}x")
+    text = "\n".join(lines) + "\n\nRatios (ours / QuadriFlow):\n\n" + "\n".join(ratios) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps(records, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--convert":
+        _convert(sys.argv[2], Path(sys.argv[3]))
+        sys.exit(0)
+    sys.exit(main(sys.argv[1:]))

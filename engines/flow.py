@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Edge flow of Instant Meshes' pure-quad output: fewer poles, squarer quads, vertices on the source.
+
+Contract: ``improve_quads(verts, quads, index, relax_iterations)`` takes Instant Meshes' raw pure-quad
+output (float (N, 3), int (F, 4), in the units of ``index``, a ``TriangleIndex`` over the source) and
+returns a ``MeshArrays`` of quads whose vertices lie on the source. When the quads are not the one-level
+split of a quad-dominant mesh (see ``coarse``) they are only projected and relaxed. Imports numpy and the
+engine's own modules only; never touches bpy.
+
+Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) -> split
+again (every former odd face no longer leaves a pole of valence 3 or 5 at its centre) -> project onto the
+source -> tangential relaxation (``relax``) -> with feature ``curves``, vertices near a feature snap onto
+it and the others relax around them (``sharp``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from .coarse import subdivide, unsubdivide
+from .meshdata import MeshArrays
+from .pairing import pair_odd_faces
+from .project import TriangleIndex
+from .relax import relax
+from .sharp import FeatureCurves
+
+log = logging.getLogger(__name__)
+
+RELAX_ITERATIONS = 3
+COARSE_ITERATIONS = 8
+COARSE_CURVED = 0.9
+FEATURE_ITERATIONS = 2
+
+
+def improve_quads(
+    verts: np.ndarray,
+    quads: np.ndarray,
+    index: TriangleIndex,
+    relax_iterations: int = RELAX_ITERATIONS,
+    curves: FeatureCurves | None = None,
+) -> MeshArrays:
+    verts = np.asarray(verts, dtype=np.float64)
+    coarse = unsubdivide(verts, quads)
+    if coarse is None:
+        log.debug("Instant Meshes' quads are not a one-level split; pairing skipped")
+        mesh = MeshArrays.from_faces(verts, quads)
+    else:
+        paired = pair_odd_faces(verts, coarse)
+        log.debug(
+            "paired odd faces: %d -> %d non-quads in %d coarse faces",
+            sum(len(f) != 4 for f in coarse),
+            sum(len(f) != 4 for f in paired),
+            len(paired),
+        )
+        coarse_mesh = _polygons(verts, paired)
+        if relax_iterations > 0:
+            # Pairing leaves skewed quads; relaxing the coarse mesh first moves its vertices far at a
+            # quarter of the cost, and the split mesh then only needs a few passes.
+            used = np.zeros(verts.shape[0], dtype=bool)
+            used[coarse_mesh.corner_verts] = True
+            verts = verts.copy()
+            verts[used] = index.query(verts[used])[0]
+            verts = relax(verts, coarse_mesh, index, COARSE_ITERATIONS, curved=COARSE_CURVED)
+        fine_v, fine_q = subdivide(verts, paired)
+        mesh = MeshArrays.from_faces(fine_v, fine_q).compact()
+    projected = index.query(mesh.verts)[0]
+    if relax_iterations > 0:
+        projected = relax(projected, mesh, index, relax_iterations)
+    if curves is not None and curves.count:
+        # One row of vertices onto each feature curve, then the rest relaxes around them.
+        projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
+        projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=snapped)
+    return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
+
+
+def _polygons(verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:
+    return MeshArrays(verts, np.array([len(f) for f in faces]), np.array([v for f in faces for v in f]))

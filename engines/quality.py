@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Quality measures of a remesh against its source: edge flow, topology, distance, hard-edge recall.
+
+Contract: every function takes ``MeshArrays`` (any polygon mesh) and plain numpy arrays and returns numbers
+or new arrays; ``quality_report`` returns a plain JSON-able dict (str keys, int/float/None/dict values).
+Imports numpy and the engine's own modules only; never touches bpy.
+
+Rules, so the numbers mean the same thing everywhere:
+- Irregular share: among *interior* vertices (every edge at the vertex has exactly two faces), the share
+  whose valence (distinct edges) is not 4. Vertices on a boundary or non-manifold edge, and loose
+  vertices, are excluded: a border vertex of valence 3 is regular there.
+- Corner-angle deviation: |angle - 90 deg| at every corner of every quad (other faces are ignored); the
+  report gives its 95th percentile in degrees.
+- Pieces: faces sharing a vertex are one piece. Boundary loops: connected groups of boundary edges (edges
+  of one face); two loops touching at one vertex count as one. Genus per piece from its Euler
+  characteristic, chi = V - E + F, as g = (2 - chi - b) / 2 with b its boundary loops, i.e. an open piece
+  counts as the closed surface got by capping each loop with a disc. The report sums genus over pieces.
+  With non-manifold edges (three or more faces) genus is not well defined; their count is reported.
+- Distances: points sampled on both surfaces (area-weighted, fixed seed, plus every vertex) and their
+  closest points on the other surface; Hausdorff is the larger of both directions' maxima, mean the mean
+  over all samples of both directions, both as % of the source's bounding-box diagonal.
+- Hard-edge recall: points every 0.25% of the diagonal along given source edges; the share that lie within
+  0.5% of the diagonal of some result edge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .meshdata import MeshArrays, triangle_areas
+from .meshgraph import components, face_components, unique_edges, valences
+from .project import TriangleIndex
+
+DISTANCE_SAMPLES = 40_000
+RECALL_TOLERANCE = 0.005
+RECALL_STEP = 0.0025
+
+
+def diagonal(verts: np.ndarray) -> float:
+    v = np.asarray(verts, dtype=np.float64)
+    return float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if v.size else 0.0
+
+
+def interior_vertices(mesh: MeshArrays) -> np.ndarray:
+    """Bool (N,): the vertex is used and every edge at it has exactly two faces."""
+    edges, counts, _ = unique_edges(mesh)
+    used = np.zeros(mesh.vert_count, dtype=bool)
+    used[mesh.corner_verts] = True
+    bad = np.zeros(mesh.vert_count, dtype=bool)
+    bad[edges[counts != 2].ravel()] = True
+    return used & ~bad
+
+
+def irregular_share(mesh: MeshArrays) -> tuple[float, int]:
+    """(share of interior vertices whose valence is not 4, interior vertex count); see module rules."""
+    edges, _, _ = unique_edges(mesh)
+    inside = interior_vertices(mesh)
+    total = int(inside.sum())
+    if total == 0:
+        return 0.0, 0
+    val = valences(edges, mesh.vert_count)
+    return float(np.count_nonzero(val[inside] != 4)) / total, total
+
+
+def quad_corner_deviation(mesh: MeshArrays) -> np.ndarray:
+    """|corner angle - 90| in degrees at every corner of every quad, float64 (4 * quads,)."""
+    quads = np.flatnonzero(mesh.face_sizes == 4)
+    if quads.size == 0:
+        return np.zeros(0)
+    c = mesh.corner_verts[mesh.face_starts[quads, None] + np.arange(4)]
+    p = mesh.verts.astype(np.float64)[c]
+    prev = np.roll(p, 1, axis=1) - p
+    nxt = np.roll(p, -1, axis=1) - p
+    cross = np.linalg.norm(np.cross(prev, nxt), axis=2)
+    dot = np.einsum("qkj,qkj->qk", prev, nxt)
+    return np.abs(np.degrees(np.arctan2(cross, dot)) - 90.0).ravel()
+
+
+def topology(mesh: MeshArrays) -> dict[str, int]:
+    """Pieces, boundary loops, boundary edges, non-manifold edges and genus (summed over pieces)."""
+    edges, counts, _ = unique_edges(mesh)
+    if mesh.face_count == 0:
+        return {"pieces": 0, "boundary_loops": 0, "boundary_edges": 0, "nonmanifold_edges": 0, "genus": 0}
+    piece_of_face = face_components(mesh)
+    pieces = int(piece_of_face.max()) + 1
+    piece_of_vert = np.full(mesh.vert_count, -1, dtype=np.int64)
+    piece_of_vert[mesh.corner_verts] = np.repeat(piece_of_face, mesh.face_sizes)
+    boundary = edges[counts == 1]
+    loop_label = components(boundary, mesh.vert_count)
+    on_boundary = np.unique(boundary.ravel())
+    loop_roots = np.unique(loop_label[on_boundary])
+    loops_per_piece = np.bincount(piece_of_vert[loop_roots], minlength=pieces)
+    v = np.bincount(piece_of_vert[piece_of_vert >= 0], minlength=pieces)
+    e = np.bincount(piece_of_vert[edges[:, 0]], minlength=pieces)
+    f = np.bincount(piece_of_face, minlength=pieces)
+    chi = v - e + f
+    genus = (2 - chi - loops_per_piece) // 2
+    return {
+        "pieces": pieces,
+        "boundary_loops": len(loop_roots),
+        "boundary_edges": int(boundary.shape[0]),
+        "nonmanifold_edges": int(np.count_nonzero(counts > 2)),
+        "genus": int(genus.sum()),
+    }
+
+
+def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` area-weighted random points on the triangles plus every vertex, float64 (count + N, 3)."""
+    v = np.asarray(verts, dtype=np.float64)
+    areas = triangle_areas(v, tris).astype(np.float64)
+    total = areas.sum()
+    if count <= 0 or total <= 0.0:
+        return v.copy()
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(tris.shape[0], size=count, p=areas / total)
+    r1, r2 = rng.random(count), rng.random(count)
+    flip = r1 + r2 > 1.0
+    r1[flip], r2[flip] = 1.0 - r1[flip], 1.0 - r2[flip]
+    a, b, c = (v[tris[pick, k]] for k in range(3))
+    return np.vstack([a + (b - a) * r1[:, None] + (c - a) * r2[:, None], v])
+
+
+def vertex_distances(result: MeshArrays, source_index: TriangleIndex) -> np.ndarray:
+    """Distance of each result vertex to the source surface in object units, float32 (N,)."""
+    return source_index.query(result.verts)[1].astype(np.float32)
+
+
+def surface_distance(
+    result: MeshArrays,
+    source: MeshArrays,
+    samples: int = DISTANCE_SAMPLES,
+    source_index: TriangleIndex | None = None,
+) -> tuple[float, float]:
+    """(symmetric Hausdorff, mean) as % of the source's diagonal; see the module rules."""
+    src_t = source.triangles().astype(np.int64)
+    res_t = result.triangles().astype(np.int64)
+    diag = diagonal(source.verts) or 1.0
+    index = source_index or TriangleIndex(source.verts, src_t)
+    forward = index.query(sample_surface(result.verts, res_t, samples, seed=1))[1]
+    backward = TriangleIndex(result.verts, res_t).query(sample_surface(source.verts, src_t, samples, 2))[1]
+    both = np.concatenate([forward, backward])
+    return 100.0 * float(both.max()) / diag, 100.0 * float(both.mean()) / diag
+
+
+def edge_points(verts: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:
+    """Points along each edge (K, 2) no further apart than ``step``, endpoints excluded, float64."""
+    v = np.asarray(verts, dtype=np.float64)
+    a, b = v[edges[:, 0]], v[edges[:, 1]]
+    per = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / max(step, 1e-30)).astype(np.int64))
+    owner = np.repeat(np.arange(edges.shape[0]), per)
+    k = np.arange(owner.shape[0]) - np.repeat(np.cumsum(per) - per, per)
+    t = (k + 0.5) / per[owner]
+    return a[owner] + (b[owner] - a[owner]) * t[:, None]
+
+
+def edge_recall(result: MeshArrays, source_verts: np.ndarray, feature_edges: np.ndarray) -> float | None:
+    """Share of points along source ``feature_edges`` within 0.5% of the diagonal of a result edge."""
+    feature_edges = np.asarray(feature_edges, dtype=np.int64).reshape(-1, 2)
+    if feature_edges.shape[0] == 0 or result.face_count == 0:
+        return None
+    diag = diagonal(source_verts) or 1.0
+    points = edge_points(source_verts, feature_edges, RECALL_STEP * diag)
+    edges, _, _ = unique_edges(result)
+    # A triangle (a, b, b) has no area, so its closest point is the closest point of segment ab.
+    segments = np.stack([edges[:, 0], edges[:, 1], edges[:, 1]], axis=1)
+    dist = TriangleIndex(result.verts, segments).query(points)[1]
+    return float(np.count_nonzero(dist <= RECALL_TOLERANCE * diag)) / points.shape[0]
+
+
+def quality_report(
+    result: MeshArrays,
+    source: MeshArrays,
+    feature_edges: np.ndarray | None = None,
+    samples: int = DISTANCE_SAMPLES,
+) -> dict[str, Any]:
+    """All measures in one JSON-able dict; topology figures come with the source's beside them."""
+    irregular, interior = irregular_share(result)
+    deviation = quad_corner_deviation(result)
+    hausdorff, mean = surface_distance(result, source, samples)
+    recall = None if feature_edges is None else edge_recall(result, source.verts, feature_edges)
+    return {
+        "faces": result.face_count,
+        "quads": result.quad_count,
+        "tris": result.tri_count,
+        "quad_share": result.quad_count / result.face_count if result.face_count else 0.0,
+        "interior_vertices": interior,
+        "irregular_share": irregular,
+        "angle_deviation_p95": float(np.percentile(deviation, 95)) if deviation.size else None,
+        "topology": topology(result),
+        "source_topology": topology(source),
+        "hausdorff_pct": hausdorff,
+        "mean_distance_pct": mean,
+        "hard_edge_recall": recall,
+    }
