@@ -8,7 +8,7 @@ Instant Meshes' cost grows with its input size while its result only depends on 
 of the output edge length, so the remesher feeds it this much smaller mesh and projects the result back
 onto the full-resolution source. Sheets closer than one cell may fuse; the cell is kept well below the
 output edge length, where Instant Meshes would not separate them either. Imports numpy only; never touches
-bpy and runs in the engine child process or a worker thread.
+bpy and runs in the engine child process.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Contract: ``decimate(source, target_faces)`` takes a ``MeshArrays`` (any polygon
 first) and returns a triangle ``MeshArrays`` whose face count lands within 10% of ``target_faces``
 (usually exactly). Units are unchanged. Imports numpy, the engine's own modules and, lazily,
 fast_simplification (EngineUnavailable if it is missing); never touches bpy and runs in the engine child
-process or a worker thread.
+process.
 """
 
 from __future__ import annotations

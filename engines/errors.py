@@ -3,7 +3,7 @@
 
 Contract: every message is a single line that tells the user what to do, because the Blender side shows it
 verbatim in a report and the child process forwards it as one JSON line. Pure Python (stdlib only); never
-touches bpy and is used both in the engine child process and in worker threads.
+touches bpy and is used in the engine child process.
 """
 
 import importlib

@@ -3,7 +3,7 @@
 
 Contract: plain floats in, lists of floats out. ``lod_ratios`` gives the fraction of LOD0's face count per
 level, ``switch_thresholds`` the screen-size threshold per level (0.0 for LOD0, then linear). Imports only
-the engine's errors; never touches bpy and runs in the engine child process or a worker thread.
+the engine's errors; never touches bpy and runs in the engine child process.
 """
 
 from __future__ import annotations

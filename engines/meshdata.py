@@ -4,8 +4,8 @@
 Contract: ``MeshArrays`` holds ``verts`` float32 (N, 3) in object-space units, ``face_sizes`` int32 (F,)
 and ``corner_verts`` int32 (sum(face_sizes),). That is exactly Blender's ``polygons.loop_total`` and
 ``loops.vertex_index`` layout, so the Blender side can ``foreach_set`` the arrays without reshaping.
-Imports numpy and the engine's own errors only; never touches bpy. Used in the engine child process and in
-worker threads, so every method is pure and returns new arrays.
+Imports numpy and the engine's own errors only; never touches bpy. Used in the engine child process (the
+Blender side reads its arrays from files); every method is pure and returns new arrays.
 """
 
 from __future__ import annotations

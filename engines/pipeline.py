@@ -13,7 +13,7 @@ time, and its Hausdorff distance was equal or lower at every level (e.g. 0.14% v
 the last level from a 20K LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees.
 ``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled between stages
 (EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs in the
-engine child process or a worker thread.
+engine child process.
 """
 
 from __future__ import annotations

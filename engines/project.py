@@ -4,7 +4,7 @@
 Contract: inputs are points (Q, 3) and a triangle mesh ``verts`` (N, 3) / ``tris`` (T, 3) in the same units;
 outputs are closest surface points (Q, 3), unsigned distances (Q,) in those units and the index of the
 closest triangle (Q,). Imports numpy and the stdlib only (no scipy); never touches bpy and runs in the
-engine child process or a worker thread.
+engine child process.
 
 How: a sparse "loose" grid (sorted int64 cell keys) holds each ordinary triangle once, in the cell of its
 bounding-box centre; the rare large ones go in every cell they touch or, when huge, on a list tested

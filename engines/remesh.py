@@ -7,7 +7,7 @@ Contract: ``quad_remesh(source, target_faces)`` takes a ``MeshArrays`` in object
 all quads. With ``reproducible=True`` (Linux) the same input and ``seed`` give the same result in a fresh
 process; otherwise Instant Meshes uses every core and runs may differ slightly. Imports numpy, the engine's
 own modules and, lazily, pynanoinstantmeshes (EngineUnavailable if it is missing); never touches bpy and
-runs in the engine child process or a worker thread. Instant Meshes writes its log to the process's native
+runs in the engine child process. Instant Meshes writes its log to the process's native
 stdout, which the child process redirects away from its protocol stream.
 
 Pipeline: normalise -> (dense sources only) cluster to an even resolution a few times finer than the output

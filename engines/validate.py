@@ -6,7 +6,7 @@ Contract: ``clean_input(verts, tris)`` takes vertex coordinates (N, 3) in object
 (empty, loose vertices only, NaN/inf coordinates, zero size, only degenerate faces) and otherwise returns
 a triangle ``MeshArrays`` with degenerate triangles and unreferenced vertices dropped. Non-manifold input
 is passed through unchanged (Instant Meshes and the decimator tolerate it). Imports numpy and the engine's
-own modules only; never touches bpy and runs in the engine child process or a worker thread.
+own modules only; never touches bpy and runs in the engine child process.
 """
 
 from __future__ import annotations

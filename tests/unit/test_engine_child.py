@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from retopo_hub.engines import child
-from retopo_hub.engines.shapes import icosphere, torus
+from shapes import icosphere, torus
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from retopo_hub.engines import EngineInputError, EngineUnavailable, MeshArrays
 from retopo_hub.engines.decimate import decimate
 from retopo_hub.engines.project import surface_distances
-from retopo_hub.engines.shapes import icosphere, torus, wavy_plane
+from shapes import icosphere, torus, wavy_plane
 
 pytest.importorskip("fast_simplification")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from retopo_hub.engines.features import feature_edges, sharp_edges
 from retopo_hub.engines.meshdata import MeshArrays
-from retopo_hub.engines.shapes import uv_sphere
+from shapes import uv_sphere
 from test_engine_quality import quad_cube
 
 

@@ -11,7 +11,7 @@ from retopo_hub.engines.pairing import pair_odd_faces
 from retopo_hub.engines.project import TriangleIndex
 from retopo_hub.engines.quality import irregular_share, quad_corner_deviation, topology
 from retopo_hub.engines.relax import relax
-from retopo_hub.engines.shapes import icosphere
+from shapes import icosphere
 from test_engine_quality import quad_cube
 
 

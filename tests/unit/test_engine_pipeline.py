@@ -6,7 +6,7 @@ import pytest
 from retopo_hub.engines import EngineCancelled, EngineInputError
 from retopo_hub.engines.lod import lod_ratios, switch_thresholds
 from retopo_hub.engines.pipeline import EngineParams, run, triangle_equivalent
-from retopo_hub.engines.shapes import icosphere, torus
+from shapes import icosphere, torus
 
 pytest.importorskip("pynanoinstantmeshes")
 pytest.importorskip("fast_simplification")

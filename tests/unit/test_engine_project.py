@@ -10,7 +10,7 @@ from retopo_hub.engines.project import (
     project_points,
     surface_distances,
 )
-from retopo_hub.engines.shapes import icosphere, torus
+from shapes import icosphere, torus
 
 
 def _reference(p, a, b, c):

@@ -17,7 +17,7 @@ from retopo_hub.engines.quality import (
     surface_distance,
     topology,
 )
-from retopo_hub.engines.shapes import torus, uv_sphere
+from shapes import torus, uv_sphere
 
 
 def quad_cube(n: int = 4) -> MeshArrays:

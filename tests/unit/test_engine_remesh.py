@@ -11,7 +11,7 @@ import pytest
 from retopo_hub.engines import EngineCancelled, EngineInputError, MeshArrays
 from retopo_hub.engines.project import surface_distances
 from retopo_hub.engines.remesh import quad_remesh
-from retopo_hub.engines.shapes import icosphere, torus, uv_sphere, wavy_plane
+from shapes import icosphere, torus, uv_sphere, wavy_plane
 
 pytest.importorskip("pynanoinstantmeshes")
 
@@ -130,13 +130,13 @@ def _remesh_in_fresh_process(tmp_path: Path, seed: int, reproducible: bool) -> b
         "import sys, numpy as np\n"
         "from engines import MeshArrays\n"
         "from engines.remesh import quad_remesh\n"
-        "from engines.shapes import torus\n"
+        "from shapes import torus\n"
         f"r = quad_remesh(MeshArrays.from_triangles(*torus(120, 80)), 1000, seed={seed}, "
         f"reproducible={reproducible})\n"
         f"np.savez({str(out)!r}, v=r.verts, c=r.corner_verts)\n"
     )
     root = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, PYTHONPATH=str(root))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).resolve().parent)]))
     subprocess.run([sys.executable, "-c", script], cwd=root, env=env, check=True, timeout=120)
     with np.load(out) as data:
         return data["v"].tobytes() + data["c"].tobytes()

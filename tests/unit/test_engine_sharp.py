@@ -15,7 +15,7 @@ from retopo_hub.engines import EngineInputError
 from retopo_hub.engines.features import sharp_edges
 from retopo_hub.engines.pipeline import EngineParams, run
 from retopo_hub.engines.quality import edge_recall, topology
-from retopo_hub.engines.shapes import uv_sphere
+from shapes import uv_sphere
 from test_engine_quality import quad_cube
 
 pytest.importorskip("pynanoinstantmeshes")

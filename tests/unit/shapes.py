@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Procedural reference meshes for the engine's tests and benchmarks.
+"""Procedural reference meshes for the engine's tests (test data: not shipped in the extension).
 
 Contract: each function returns (verts float32 (N, 3), tris int32 (M, 3)) in unit-scale object space,
-built with numpy only, deterministically. Imports numpy only and never touches bpy; it runs wherever the
-tests, the bench or the engine child process do, though nothing in the add-on's runtime path uses it.
+built with numpy only, deterministically.
 """
 
 from __future__ import annotations
