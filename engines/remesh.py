@@ -290,6 +290,19 @@ class Remeshed:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+def _topology_change(result: MeshArrays, source: MeshArrays) -> dict:
+    keys = ("pieces", "boundary_loops", "genus")
+    topo, source_topo = topology(result), topology(source)
+    change = {
+        "topology": {k: topo[k] for k in keys},
+        "source_topology": {k: source_topo[k] for k in keys},
+        "topology_kept": all(topo[k] == source_topo[k] for k in keys),
+    }
+    if not change["topology_kept"]:
+        log.warning("remesh changed the topology: %s, source %s", change["topology"], source_topo)
+    return change
+
+
 def remesh_detailed(
     source: MeshArrays,
     target_faces: int,
@@ -368,16 +381,13 @@ def remesh_detailed(
         )
         on_curve = curves.index.query(unit_result.verts)[1] <= ON_CURVE
         sharp = curves.sharp_edges(unit_result, on_curve)
-    topo, source_topo = topology(result), topology(source)
-    keys = ("pieces", "boundary_loops", "genus")
-    info = {
+    info: dict = {
         "feature_edges": int(features.shape[0]),
         "sharp_edges": int(sharp.shape[0]),
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
-        "topology": {k: topo[k] for k in keys},
-        "source_topology": {k: source_topo[k] for k in keys},
-        "topology_kept": all(topo[k] == source_topo[k] for k in keys),
     }
-    if not info["topology_kept"]:
-        log.warning("remesh changed the topology: %s, source %s", info["topology"], info["source_topology"])
+    if flow or curves is not None:
+        # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
+        # so it runs only with the passes it is there to watch; the quality report will make it general.
+        info.update(_topology_change(result, source))
     return Remeshed(result, sharp, info)
