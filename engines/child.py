@@ -15,7 +15,7 @@ Stdout carries one JSON object per line and nothing else:
 entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
-and ``lod{i}_target_faces`` (plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
+(plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
 level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), written to a temporary name
 beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
 2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
@@ -172,7 +172,6 @@ def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
         arrays[key + "face_sizes"] = item.mesh.face_sizes
         arrays[key + "corner_verts"] = item.mesh.corner_verts
         arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
-        arrays[key + "target_faces"] = np.asarray(item.target_faces, dtype=np.int64)
         arrays[key + "sharp_edges"] = np.asarray(item.sharp_edges, dtype=np.int32).reshape(-1, 2)
     return arrays
 

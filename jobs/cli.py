@@ -28,6 +28,7 @@ from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.mesh_arrays import face_stats
 from ..core.errors import InputError, RetopoError
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
+from ..core.jobs import State
 from ..core.options import CATALOGUE, Option, options_for, validate
 from ..formats.vmdl import write_vmdl
 from ..providers import registry
@@ -138,7 +139,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
                                         dedupe_key=key)  # fmt: skip
     started = time.time()
     (record,) = step.run_blocking(job_ids, on_update=step.print_progress)
-    if record is None or record.state != "done":
+    if record is None or record.state != State.DONE:
         if record is not None:
             _print_mappings(record)
         message = record.message if record is not None else "the job record disappeared"

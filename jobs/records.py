@@ -65,7 +65,7 @@ def result_names(record) -> tuple[str, ...]:
 
 def mappings(record) -> list[dict[str, Any]]:
     """sboxcool's suggested bone mappings of a failed job (empty otherwise)."""
-    found = _parsed(record.details_json or "{}").get("mappings") if record.state == "failed" else None
+    found = _parsed(record.details_json or "{}").get("mappings") if record.state == State.FAILED else None
     return list(found or [])
 
 

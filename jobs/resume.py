@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 JOURNAL_MAX_AGE_S = 30 * 24 * 3600  # older unfinished entries are forgotten: their links have long expired
 
 
-def resumable(dedupe_key: str) -> dict[str, Any] | None:
+def resumable(prefs: specs.Preferences, dedupe_key: str) -> dict[str, Any] | None:
     """The journaled job of an interrupted CLI run with this key, if it can be picked up without paying."""
-    entry = session.journal().find(dedupe_key)
+    entry = prefs.journal().find(dedupe_key)
     if entry is None or not journal.is_unfinished(entry) or not journal.is_confirmed(entry):
         return None
     return entry
@@ -96,7 +96,7 @@ def resume_unfinished(scene) -> list[str]:
 
 
 def _resume_record(scene, prefs, record) -> list[str]:
-    entry = session.journal().get(record.job_id) or records.journal_entry(record)
+    entry = prefs.journal().get(record.job_id) or records.journal_entry(record)
     # The journal is written by the worker and can be ahead of the last save of the .blend.
     if entry.get("state") in (State.FAILED.value, State.CANCELLED.value):
         record.state, record.message = entry["state"], entry.get("message") or entry["state"]
@@ -110,7 +110,7 @@ def _resume_record(scene, prefs, record) -> list[str]:
 def _resume_journal(scene, prefs, known: set[str]) -> list[str]:
     current = bpy.data.filepath
     resumed = []
-    for entry in session.journal().entries():
+    for entry in prefs.journal().entries():
         if entry["job_id"] in known or not journal.is_unfinished(entry):
             continue
         if time.time() - float(entry.get("created") or 0) > JOURNAL_MAX_AGE_S:
@@ -126,14 +126,15 @@ def _resume_journal(scene, prefs, known: set[str]) -> list[str]:
 
 def resume_after_host_loss(scene, record) -> None:
     """The worker host died with this job running: pick it up again from the journal."""
-    entry = session.journal().get(record.job_id)
+    prefs = specs.read_preferences()
+    entry = prefs.journal().get(record.job_id)
     if entry is None:
         return
     if not journal.is_confirmed(entry):
         record.message = journal.UNCONFIRMED
         return
     record.finished = 0.0
-    resume_entry(scene, specs.read_preferences(), entry)
+    resume_entry(scene, prefs, entry)
 
 
 def attach(scene, provider: str, remote_id: str, source, options: dict[str, Any] | None = None) -> str:
@@ -154,9 +155,9 @@ def attach(scene, provider: str, remote_id: str, source, options: dict[str, Any]
     entry = journal.entry(
         job_id=job_id, provider=provider, remote_id=remote_id,
         source_name=source.name if source is not None else remote_id, blend_file=bpy.data.filepath,
-        options=options, work_dir=str(specs.job_folder(session.cache_root(), provider, job_id)),
+        options=options, work_dir=str(specs.job_folder(prefs.job_folder, provider, job_id)),
         state=State.WAITING.value, created=time.time(),
     )  # fmt: skip
-    session.journal().write(entry)
+    prefs.journal().write(entry)
     resume_entry(scene, prefs, entry, source=source)
     return job_id

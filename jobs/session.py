@@ -76,11 +76,14 @@ def local_engine_problem() -> str:
     return _Session.engine_problem
 
 
-def cache_root(*, probe: bool = False) -> Path:
-    """The job folder. ``probe`` also proves a file can be written there: done once per submit (and for
-    ``--cache``), not on every journal write, which runs on the main thread's step."""
-    prefs = get_prefs()
-    configured = _Session.cache_override or (prefs.cache_dir if prefs else "")
+def cache_root(*, probe: bool = False, configured: str | None = None) -> Path:
+    """The job folder: ``--cache``, else the preferences' folder (``configured``, or read now), else the
+    extension's user folder. ``probe`` also proves a file can be written there: done once per submit (and
+    for ``--cache``), not on every journal write, which runs on the main thread's step."""
+    if configured is None:
+        prefs = get_prefs()
+        configured = prefs.cache_dir if prefs else ""
+    configured = _Session.cache_override or configured
     if configured:
         root = Path(bpy.path.abspath(configured))
         try:

@@ -20,6 +20,7 @@ import bpy
 
 from ..core.errors import InputError
 from ..core.jobs import Credentials, JobSpec, freeze
+from ..core.journal import Journal
 from ..core.options import options_for
 from ..preferences import get_prefs
 from ..providers import registry
@@ -34,6 +35,10 @@ class Preferences:
     base_urls: Mapping[str, str]
     deadlines_min: Mapping[str, float]  # keyed by provider, and by "<provider>_slow" for a slow deadline
     online: bool
+    job_folder: Path  # where jobs and downloads are kept (the preferences, --cache, or the user folder)
+
+    def journal(self) -> Journal:
+        return Journal(self.job_folder / "journal")
 
     def missing_credentials_message(self, provider: str) -> str | None:
         entry = registry.BY_NAME[provider]
@@ -49,7 +54,9 @@ class Preferences:
         return 60.0 * self.deadlines_min.get(key, registry.deadline_min(entry, options))
 
 
-def read_preferences() -> Preferences:
+def read_preferences(*, probe: bool = False) -> Preferences:
+    """Everything a submit needs from the preferences and the environment, read once. ``probe`` also proves
+    a file can be written in the job folder (done once per submit, never in the step)."""
     prefs = get_prefs()
     credentials, urls, deadlines = {}, {}, {}
     for entry in registry.REGISTRY:
@@ -66,7 +73,8 @@ def read_preferences() -> Preferences:
             deadlines[entry.name] = getattr(prefs, f"{entry.name}_deadline_min")
             if entry.slow_deadline:
                 deadlines[f"{entry.name}_slow"] = getattr(prefs, f"{entry.name}_slow_deadline_min")
-    return Preferences(credentials, urls, deadlines, session.online_allowed())
+    folder = session.cache_root(probe=probe, configured=prefs.cache_dir if prefs else "")
+    return Preferences(credentials, urls, deadlines, session.online_allowed(), folder)
 
 
 def provider_entry(name: str) -> registry.Entry:
@@ -99,7 +107,7 @@ def make_spec(prefs: Preferences, *, job_id, provider, source_name, options, wor
         deadline_s=prefs.deadline_s(provider, options),
         extension_root=session.EXTENSION_ROOT,
         python_paths=tuple(p for p in sys.path if p),
-        journal_dir=str(session.journal().folder),
+        journal_dir=str(prefs.journal().folder),
         **extra,
     )
 

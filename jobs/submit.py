@@ -23,7 +23,7 @@ from ..blender_io.exporter import export_fbx
 from ..blender_io.mesh_arrays import check_source, face_stats, snapshot_object
 from ..core import journal
 from ..core.errors import ONLINE_ACCESS_OFF, InputError
-from ..core.jobs import new_job_id
+from ..core.jobs import State, new_job_id
 from ..core.options import validate
 from . import records, resume, session, specs
 
@@ -45,7 +45,7 @@ def submit_objects(
     objects = list(objects)
     if not objects:
         raise InputError("nothing selected: select one or more mesh objects and try again")
-    prefs = specs.read_preferences()
+    prefs = specs.read_preferences(probe=True)
     plans = []
     for obj in objects:
         check_source(obj)
@@ -59,13 +59,13 @@ def submit_objects(
             raise InputError(missing)  # refused before a job record exists: nothing would be sent anyway
         plans.append((obj, job_provider, job_options))
     depsgraph = context.evaluated_depsgraph_get()
-    root = session.cache_root(probe=True)
+    root = prefs.job_folder
     # Everything that can still fail (snapshots, a rigged mesh's FBX export) happens before the first job
     # starts, so a bad object in a selection starts nothing.
     prepared = []
     try:
         for obj, prov, opts in plans:
-            earlier = resume.resumable(dedupe_key) if dedupe_key else None
+            earlier = resume.resumable(prefs, dedupe_key) if dedupe_key else None
             ready = None if earlier else _prepare(obj, prov, opts, depsgraph, root)
             prepared.append((obj, prov, opts, earlier, ready))
     except BaseException:
@@ -103,10 +103,10 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
 def _start_job(scene, prefs, obj, provider: str, options: dict[str, Any], ready, *, dedupe_key=None) -> str:
     job_id, work_dir = ready["job_id"], ready["work_dir"]
     records.new(scene, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
-    session.journal().write(
+    prefs.journal().write(
         journal.entry(
             job_id=job_id, provider=provider, source_name=obj.name, options=options, work_dir=str(work_dir),
-            state="queued", created=time.time(), dedupe_key=dedupe_key,
+            state=State.QUEUED.value, created=time.time(), dedupe_key=dedupe_key,
             blend_file=f"cli:{dedupe_key}" if dedupe_key else bpy.data.filepath,
         )
     )  # fmt: skip

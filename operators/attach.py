@@ -10,6 +10,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..core.errors import RetopoError
+from ..core.jobs import State
 from ..jobs import records, resume, step
 from ..providers import registry
 from .watch import ensure_driver
@@ -67,9 +68,9 @@ class RETOPO_HUB_OT_attach_job(bpy.types.Operator):
             return {"CANCELLED"}
         if bpy.app.background or context.window is None:
             (record,) = step.run_blocking([job_id], on_update=step.print_progress)
-            level = "INFO" if record.state == "done" else "ERROR"
+            level = "INFO" if record.state == State.DONE else "ERROR"
             self.report({level}, f"{self.remote_id}: {record.message}")
-            return {"FINISHED"} if record.state == "done" else {"CANCELLED"}
+            return {"FINISHED"} if record.state == State.DONE else {"CANCELLED"}
         ensure_driver()
         self.report({"INFO"}, f"Attached {self.remote_id}; see the Retopo tab")
         return {"FINISHED"}

@@ -11,6 +11,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..core.errors import RetopoError
+from ..core.jobs import State
 from ..jobs import step, submit
 
 
@@ -62,9 +63,9 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
         if job_ids is None:
             return {"CANCELLED"}
         records = step.run_blocking(job_ids, on_update=step.print_progress)
-        failed = [r for r in records if r is not None and r.state != "done"]
+        failed = [r for r in records if r is not None and r.state != State.DONE]
         for record in records:
-            if record is not None and record.state == "done":
+            if record is not None and record.state == State.DONE:
                 self.report({"INFO"}, f"{record.source_name}: {record.message}")
         for record in failed:
             self.report({"ERROR"}, f"{record.source_name}: {record.message}")

@@ -10,11 +10,12 @@ import time
 
 import bpy
 
+from ..core.jobs import State
 from ..jobs import records
 from ..providers.registry import BY_NAME as PROVIDERS
 from .settings import RetopoHubPanel
 
-ENDED_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL"}
+ENDED_ICONS = {State.DONE: "CHECKMARK", State.FAILED: "ERROR", State.CANCELLED: "CANCEL"}
 
 
 def _elapsed(record) -> str:

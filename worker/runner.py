@@ -88,7 +88,8 @@ class WorkerContext:
 
 
 class JobRunner:
-    """Owns worker threads, their cancel events and the event queue; used from the main thread."""
+    """Owns worker threads, their cancel events and the event queue; used from the host process's own
+    main thread (``worker.host``), which is not Blender's."""
 
     def __init__(self, providers: Mapping[str, Provider]) -> None:
         self._providers = dict(providers)
