@@ -79,14 +79,11 @@ def load_sample(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _object_arrays(obj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mesh = obj.data
-    verts = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", verts)
-    sizes = np.empty(len(mesh.polygons), np.int32)
-    mesh.polygons.foreach_get("loop_total", sizes)
-    corners = np.empty(len(mesh.loops), np.int32)
-    mesh.loops.foreach_get("vertex_index", corners)
-    return verts.reshape(-1, 3), sizes, corners
+    # harness imports bpy: only the Blender side of this script may load it (never the --convert child).
+    sys.path.insert(0, str(ROOT / "bench"))
+    from harness import mesh_arrays
+
+    return mesh_arrays(obj.data)
 
 
 def _new_object(verts: np.ndarray, tris: np.ndarray, name: str) -> Any:

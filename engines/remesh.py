@@ -251,28 +251,10 @@ def _drop_degenerate(verts: np.ndarray, faces: np.ndarray) -> MeshArrays:
     return MeshArrays.from_faces(verts, faces[keep]).compact()
 
 
-def quad_remesh(
-    source: MeshArrays,
-    target_faces: int,
-    *,
-    quads: bool = True,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
-    seed: int = 0,
-    reproducible: bool = False,
-    flow: bool = False,
-) -> MeshArrays:
-    """Remesh ``source`` to about ``target_faces`` quads (or triangles when ``quads`` is False)."""
-    return remesh_detailed(
-        source,
-        target_faces,
-        quads=quads,
-        progress=progress,
-        cancelled=cancelled,
-        seed=seed,
-        reproducible=reproducible,
-        flow=flow,
-    ).mesh
+def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
+    """Remesh ``source`` to about ``target_faces`` quads (or triangles with ``quads=False``); the keyword
+    options are ``remesh_detailed``'s."""
+    return remesh_detailed(source, target_faces, **options).mesh
 
 
 @dataclass(frozen=True, eq=False)
