@@ -13,6 +13,7 @@ build a sensible default message from those fields when none is given.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,21 @@ REMOTE_FIELDS = ("error", "message", "detail", "errorMessage", "error_descriptio
 
 # Long enough for a service's own explanation plus our advice, short enough for one panel row and a report.
 _MESSAGE_LIMIT = 1000
+
+
+# Shorter values (a test's "k", an empty field) are not secrets worth blanking, and blanking them would
+# garble ordinary words.
+MIN_SECRET_LENGTH = 6
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret that could be in it (a key, a secret, a token) blanked to ``***``.
+
+    Services echo what they were sent, in bodies and status texts; whoever shows their text calls this
+    before cutting it to one line, so a cut never splits a key in two recognisable halves."""
+    for secret in sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def safe_url(url: str) -> str:

@@ -29,6 +29,7 @@ from ..core.errors import (
     JobTimedOut,
     RetopoError,
     one_line,
+    redact,
 )
 from ..core.jobs import JobSpec, ResultFile, State
 from ..formats.glb import write_glb
@@ -103,6 +104,32 @@ class Poll:
     eta_s: float | None = None  # the service's own estimate, when it gives one
 
 
+# Words by which a status a service does not document still clearly says "working on it". Any other unknown
+# status (real services send "canceled", "cancelled", "expired" ...) ends the job at once instead of
+# polling a job that will never finish until the deadline.
+STILL_RUNNING_WORDS = (
+    "queue",
+    "pending",
+    "process",
+    "progress",
+    "running",
+    "start",
+    "wait",
+    "warm",
+    "upload",
+)
+
+
+def undocumented_status(service: str, status: str, secrets: Any = ()) -> Poll | None:
+    """None while an undocumented ``status`` clearly means "still running", else a failed Poll naming it."""
+    if not status or any(word in status for word in STILL_RUNNING_WORDS):
+        return None
+    shown = one_line(redact(status, secrets), 40)
+    return Poll(
+        failed=f"{service} reported the job as {shown!r}, so it will not finish: submit again if needed"
+    )
+
+
 class CloudProvider:
     name = "cloud"  # a registry entry's name: labels, credentials and the service's name come from it
     needs_network = True
@@ -141,6 +168,11 @@ class CloudProvider:
     def service_name(self) -> str:
         return self.entry.service
 
+    @staticmethod
+    def _secrets(spec: JobSpec) -> tuple[str, ...]:
+        """The job's raw credentials: blanked from every service text shown (``core.errors.redact``)."""
+        return tuple(spec.credentials.values.values())
+
     def check_ready(self, spec: JobSpec) -> None:
         if not spec.online:
             raise ConfigError(ONLINE_ACCESS_OFF)
@@ -155,6 +187,7 @@ class CloudProvider:
             cancel_event=ctx.cancel_event,
             service_name=self.service_name,
             key_env_var=self.entry.credentials[0].env if self.entry.credentials else None,
+            secrets=self._secrets(spec),
             backoff_base=1.0 * time_scale(),
             backoff_max=30.0 * max(time_scale(), 0.01),
         )

@@ -39,13 +39,14 @@ from ..core.errors import (
     RetopoError,
     ServiceError,
     one_line,
+    redact,
     remote_text,
 )
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.options import mesh_reference, request_fields
 from ..formats.glb import glb_data_uri
 from ..worker.runner import WorkerContext
-from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
+from .cloud import CloudProvider, Poll, export_glb, time_scale, undocumented_status, unsure_submit
 from .http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -122,18 +123,20 @@ class CsmProvider(CloudProvider):
                     return Poll(failed="the session completed without a usable mesh", payload=session)
                 log.warning("csm: session %s kept %d of %d variations", remote_id, len(ready), len(meshes))
                 return Poll(done=True, progress=1.0, payload=session)
-        elif status not in ("incomplete", ""):
-            log.debug("csm: session %s has unknown status %r; still waiting", remote_id, status)
+        elif status != "incomplete" and (
+            stopped := undocumented_status("CSM.ai", status, self._secrets(spec))
+        ):
+            return stopped
         progress = len(ready) / len(meshes) if meshes else None
         message = f"{len(ready)} of {len(meshes)} variations ready" if meshes else "waiting for CSM"
         return Poll(progress=progress, message=message, payload=session)
 
     def _reason(self, spec: JobSpec, session: dict[str, Any]) -> str:
         reason = remote_text({k: session.get(k) for k in ("error", "message", "detail")})
-        for value in spec.credentials.values.values():  # a service echoing the key must not show it
-            if value and len(value) >= 6:
-                reason = reason.replace(value, "***")
-        return one_line(reason) or "CSM reported the session as failed without a reason"
+        return (
+            one_line(redact(reason, self._secrets(spec)))
+            or "CSM reported the session as failed without a reason"
+        )
 
     # -- collect -----------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +43,7 @@ from ..core.errors import (
     ServiceError,
     error_for_status,
     one_line,
+    redact,
     remote_text,
     safe_url,
 )
@@ -125,11 +126,12 @@ class HttpClient:
         backoff_base: float = 1.0, backoff_max: float = 30.0, max_retry_after: float = 120.0,
         sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
         cancel_event: threading.Event | None = None, session: requests.Session | None = None,
-        service_name: str = "the service", key_env_var: str | None = None,
+        service_name: str = "the service", key_env_var: str | None = None, secrets: Iterable[str] = (),
     ) -> None:  # fmt: skip
         self.base_url = validate_base_url(base_url)
         self._origin = _origin(self.base_url)
         self._auth_headers = auth_headers
+        self._secrets = tuple(secrets)  # raw credentials, blanked from every service text like the headers
         self._auth_names: set[str] = set()
         self.user_agent = user_agent
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
@@ -326,17 +328,18 @@ class HttpClient:
         return one_line(self._redact(text or resp.reason or ""))  # redact first: a cut could split a key
 
     def _redact(self, text: str) -> str:
-        if self._auth_headers is None or not text:
+        if not text:
             return text
-        try:
-            values = [v for v in self._auth_headers().values() if v]
-        except Exception:  # a key that cannot be read cannot leak either
-            return text
-        for value in values:
-            for secret in (value, value.split()[-1]):  # "Bearer abc" can also leak as a bare "abc"
-                if len(secret) >= 6:
-                    text = text.replace(secret, "***")
-        return text
+        secrets = list(self._secrets)
+        if self._auth_headers is not None:
+            try:
+                values = [v for v in self._auth_headers().values() if v]
+            except Exception:  # a key that cannot be read cannot leak either
+                values = []
+            # "Bearer abc" can also leak as a bare "abc"; "Basic <base64>" hides the raw key and secret,
+            # which come in through ``secrets``.
+            secrets += [part for value in values for part in (value, value.split()[-1])]
+        return redact(text, secrets)
 
     def _parse_json(self, resp: requests.Response) -> dict[str, Any]:
         if resp.status_code == 204:

@@ -54,6 +54,7 @@ from ..core.errors import (
     ResultExpired,
     ServiceError,
     one_line,
+    redact,
     remote_text,
 )
 from ..core.files import human_bytes, safe_extract_zip
@@ -63,7 +64,7 @@ from ..formats.fbx import write_fbx
 from ..formats.obj import write_obj
 from ..formats.vmdl import parse_vmdl_lods
 from ..worker.runner import WorkerContext
-from .cloud import USER_AGENT, CloudProvider, Poll, time_scale, unsure_submit
+from .cloud import USER_AGENT, CloudProvider, Poll, time_scale, undocumented_status, unsure_submit
 from .http import HttpClient
 from .sboxcool_form import (
     build_form,
@@ -106,8 +107,7 @@ class SboxcoolProvider(CloudProvider):
         return {"Authorization": f"Bearer {spec.credentials.get('api_key')}"}
 
     def _redact(self, spec: JobSpec, text: str) -> str:
-        key = spec.credentials.get("api_key")
-        return text.replace(key, "***") if key and len(key) >= 6 else text
+        return redact(text, self._secrets(spec))
 
     # -- submit ------------------------------------------------------------------------------------
 
@@ -230,8 +230,8 @@ class SboxcoolProvider(CloudProvider):
             return Poll(failed=error)
         if status == "queued":
             return Poll(progress=0.0, message=message or "queued at sboxcool")
-        if status != "running":
-            log.debug("sboxcool job %s reports status %r; treated as running", remote_id, status)
+        if status != "running" and (stopped := undocumented_status("sboxcool", status, self._secrets(spec))):
+            return stopped
         return Poll(message=message or "sboxcool is processing the model")
 
     # -- collect -----------------------------------------------------------------------------------

@@ -42,12 +42,13 @@ from ..core.errors import (
     NetworkError,
     ServiceError,
     one_line,
+    redact,
     remote_text,
 )
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.options import BY_NAME, check, request_fields
 from ..worker.runner import WorkerContext
-from .cloud import CloudProvider, Poll, export_glb, time_scale, unsure_submit
+from .cloud import CloudProvider, Poll, export_glb, time_scale, undocumented_status, unsure_submit
 from .http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -163,21 +164,20 @@ class TripoProvider(CloudProvider):
             return Poll(done=True, progress=1.0, payload=job)
         if status in FAILED:
             return Poll(failed=self._reason(spec, job, status), payload=job)
-        if status not in RUNNING:
-            log.debug("tripo: job %s has unknown status %r; still waiting", remote_id, status)
+        if status not in RUNNING and (stopped := undocumented_status("Tripo", status, self._secrets(spec))):
+            return stopped
         raw = job.get("progress")
         progress = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
         if progress is not None and progress > 1.0:  # a percentage, should the service ever send one
             progress /= 100.0
-        return Poll(progress=progress, message=f"Tripo: {status or 'waiting'}", payload=job)
+        # The status is the service's own text: one short line, with any echoed credential blanked.
+        shown = one_line(redact(status, self._secrets(spec)), 40) or "waiting"
+        return Poll(progress=progress, message=f"Tripo: {shown}", payload=job)
 
     def _reason(self, spec: JobSpec, job: dict[str, Any], status: str) -> str:
         metadata = job.get("metadata") if isinstance(job.get("metadata"), dict) else {}
         own = {k: job.get(k) for k in ("error", "message", "errorMessage")}
-        reason = remote_text(metadata) or remote_text(own)
-        for value in spec.credentials.values.values():  # a service echoing the key must not show it
-            if value and len(value) >= 6:
-                reason = reason.replace(value, "***")
+        reason = redact(remote_text(metadata) or remote_text(own), self._secrets(spec))
         return one_line(reason) or f"the job ended as {status}"
 
     # -- collect -----------------------------------------------------------------------------------

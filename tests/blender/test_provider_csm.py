@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import bpy
@@ -231,3 +232,16 @@ def test_mesh_reference_forms(addon):
                 "https://x.example.com/a b.glb", "data:model/gltf-binary;base64,Zm9v"):  # fmt: skip
         with pytest.raises(addon.core.errors.InputError, match="CSM mesh URL"):
             ref(bad)
+
+
+@pytest.mark.parametrize("status", ["canceled", "cancelled"])
+def test_an_undocumented_final_status_ends_the_session_at_once(csm, status):
+    """CSM documents incomplete/complete/failed; a cancelled session must not be polled until the deadline."""
+    csm.inject("GET", r"^/v3/sessions/", "status", status=200, times=None,
+               body={"_id": "SESSION_x", "status": status, "output": {"meshes": []}})  # fmt: skip
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.provider = "csm"
+    started = time.monotonic()
+    message = _submit_fails(f"reported the job as '{status}'")
+    assert time.monotonic() - started < 20 and "submit again" in message
+    assert "Rock_RetopoHub" not in bpy.data.collections

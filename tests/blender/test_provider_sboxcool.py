@@ -437,3 +437,16 @@ def test_no_key_is_a_config_error(emu, addon, monkeypatch):
         _run(addon, [crate], _options())
     assert len(bpy.context.scene.retopo_hub.jobs) == 0, "refused before any job exists"
     assert not emu.requests and os.environ.get("SBOXCOOL_API_KEY") is None
+
+
+@pytest.mark.parametrize("status", ["canceled", "cancelled"])
+def test_an_undocumented_final_status_ends_the_job_at_once(emu, addon, status):
+    """sboxcool documents queued/running/done/error; "cancelled" ends the job with that word, at once."""
+    emu.inject("GET", r"/tools/model/", "status", status=200, times=None,
+               body={"status": status, "progress": ["stopped"]})  # fmt: skip
+    crate = ico_sphere("Crate", subdivisions=2)
+    started = time.monotonic()
+    (record,) = _run(addon, [crate], _options())
+    assert record.state == "failed" and f"reported the job as '{status}'" in record.message, record.message
+    assert time.monotonic() - started < 20
+    assert "Crate_retopo" not in bpy.data.objects

@@ -311,3 +311,30 @@ def test_the_source_color_texture_travels_with_the_upload(scenario, addon, tmp_p
     glb = _only(emu, "PUT", r"^/multipart/").body
     png = (tmp_path / "rock_color.png").read_bytes()
     assert png in glb, "the base color PNG is embedded in the uploaded GLB"
+
+
+def test_a_401_that_echoes_the_key_and_secret_shows_neither(scenario, addon):
+    """Scenario's 401 body can echo what it was sent: the message, the record and the log blank both."""
+    emu = scenario()
+    echo = {"message": f"Invalid credentials {KEY}:{SECRET}", "details": {"key": KEY, "secret": SECRET}}
+    emu.inject("POST", UPLOADS, "status", status=401, body=echo)
+    rock = ico_sphere("Rock")
+    _tripo(rock, target_faces=3000)
+    _submit_fails("Scenario refused the API key")  # asserts neither value is in it
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert KEY not in record.message and SECRET not in record.message
+
+
+@pytest.mark.parametrize("status", ["expired", "aborted"])
+def test_an_undocumented_final_status_ends_the_job_at_once(scenario, status):
+    """Real services send statuses they do not document ("canceled" is already a failure here); one that
+    does not mean "running" ends the job."""
+    emu = scenario()
+    emu.inject("GET", r"^/v1/jobs/", "status", status=200, times=None,
+               body={"job": {"jobId": "job-x", "status": status, "progress": 0.2}})  # fmt: skip
+    rock = ico_sphere("Rock")
+    _tripo(rock, target_faces=3000)
+    started = time.monotonic()
+    message = _submit_fails(f"reported the job as '{status}'")
+    assert time.monotonic() - started < 20, "it must not wait out the deadline"
+    assert "submit again" in message
