@@ -17,12 +17,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import bpy
+import numpy as np
 
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.mesh_arrays import face_stats
@@ -37,6 +42,27 @@ from . import records, resume, session, step, submit
 
 class _ArgumentError(Exception):
     pass
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``_Terminated`` while the jobs run (main thread only; the old handler comes back)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(_signum, _frame) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,7 +175,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
         obj = bpy.data.objects[name]
         target = out_dir / f"{_output_name(path.stem, obj, args.provider)}.{args.format}"
         export_object(obj, target, args.format)
-        stats = face_stats(obj.data)
+        stats = _written_stats(obj.data, args.format)
         outputs.append({
             "path": str(target),
             "lod": int(obj.get("retopo_hub_lod", 0)),
@@ -227,6 +253,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         options = options_from_args(args)
         validate(args.provider, options)
+        args.inputs = distinct_inputs(args.inputs)
     except _ArgumentError as exc:
         sys.stderr.write(f"retopo-hub: error: {exc}\n")
         return 2
@@ -256,7 +283,13 @@ def main(argv: list[str]) -> int:
     session.set_online_override(args.online_mode)
     session.set_cli_mode(True)
     try:
-        summary = run_all(args, options, out_dir)
+        with _terminate_as_interrupt():
+            summary = run_all(args, options, out_dir)
+    except (KeyboardInterrupt, BrokenPipeError) as exc:
+        # The jobs stay journaled (jobs.step.run_blocking stops without cancelling): a re-run resumes them.
+        with suppress(OSError):
+            sys.stderr.write("retopo-hub: interrupted; re-run the same command to resume\n")
+        return 143 if isinstance(exc, _Terminated) else 130
     finally:
         # In-process callers (scripts, tests) get the add-on back as they had it.
         session.set_cache_dir(None)
@@ -268,6 +301,34 @@ def main(argv: list[str]) -> int:
     return 1 if summary["errors"] else 0
 
 
+def _written_stats(mesh, fmt: str) -> dict[str, int]:
+    """Faces as the file holds them: glTF stores triangles only, so a GLB's quads are two triangles each."""
+    stats = face_stats(mesh)
+    if fmt == "glb":
+        sizes = np.empty(len(mesh.polygons), dtype=np.int64)
+        mesh.polygons.foreach_get("loop_total", sizes)
+        triangles = int((sizes - 2).sum())
+        stats = {"faces": triangles, "quads": 0, "tris": triangles}
+    return stats
+
+
+def distinct_inputs(raw: list[str]) -> list[str]:
+    """The inputs once each (the same file given twice is one job), refusing two that would write the same
+    outputs: results are named after the input's stem, so ``a/rock.obj`` and ``b/rock.obj`` would collide."""
+    unique: dict[Path, str] = {}
+    for text in raw:
+        unique.setdefault(Path(text).resolve(), text)
+    stems: dict[str, Path] = {}
+    for path in unique:
+        other = stems.setdefault(path.stem, path)
+        if other != path:
+            raise InputError(
+                f"{other} and {path} would both write {path.stem}_retopo and its reports: rename one, "
+                "or run them with different --out folders"
+            )
+    return list(unique.values())
+
+
 def run_all(args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, list]:
     summary: dict[str, list] = {"results": [], "errors": []}
     for raw in args.inputs:
@@ -275,8 +336,11 @@ def run_all(args: argparse.Namespace, options: dict[str, Any], out_dir: Path) ->
         try:
             result = run_input(path, args, options, out_dir)
         except RetopoError as exc:
-            summary["errors"].append({"input": str(path), "message": str(exc)})
-            sys.stderr.write(f"retopo-hub: {path.name}: {exc}\n")
+            text = str(exc)
+            summary["errors"].append({"input": str(path), "message": text})
+            # Messages about the file itself already start with its name: never "rock.obj: rock.obj: ...".
+            shown = text if text.startswith((path.name, str(path))) else f"{path.name}: {text}"
+            sys.stderr.write(f"retopo-hub: {shown}\n")
             continue
         summary["results"].append(result)
         for output in result["outputs"]:

@@ -40,12 +40,10 @@ class Preferences:
     def journal(self) -> Journal:
         return Journal(self.job_folder / "journal")
 
-    def missing_credentials_message(self, provider: str) -> str | None:
-        entry = registry.BY_NAME[provider]
+    def credentials_problem(self, provider: str) -> str | None:
+        """Missing or unusable keys for ``provider`` (one line, never the key), or None."""
         have = self.credentials.get(provider, Credentials())
-        if all(have.get(c.name) for c in entry.credentials):
-            return None
-        return registry.missing_credentials_message(entry)
+        return registry.credentials_problem(registry.BY_NAME[provider], have.values)
 
     def deadline_s(self, provider: str, options: Mapping[str, Any]) -> float:
         entry = registry.BY_NAME[provider]

@@ -29,6 +29,11 @@ from . import records, resume, session
 log = logging.getLogger(__name__)
 
 MAX_HOST_LOSSES, HOST_LOSS_WINDOW_S = 3, 60.0  # a host dying more often than this is not restarted
+# What brings a lost job back: in Blender, reopening the file; from the CLI, running the same command again.
+RESUME_ADVICE = {
+    False: ": reopen the file to resume the job",
+    True: ": re-run the same command to resume the job",
+}
 
 
 def step(scene=None, *, max_imports: int = 1) -> bool:
@@ -42,6 +47,7 @@ def step(scene=None, *, max_imports: int = 1) -> bool:
         if event.results is not None:
             session.pending_imports().append(event.job_id)
         if event.state is State.FAILED and event.extra.get("host_lost"):
+            record.message += RESUME_ADVICE[session.cli_mode()]
             now = time.monotonic()
             # Crashing over and over: leave the jobs failed with their message rather than loop.
             if sum(1 for t in host.deaths if now - t < HOST_LOSS_WINDOW_S) <= MAX_HOST_LOSSES:
@@ -119,7 +125,11 @@ def run_blocking(
     on_update: Callable[[Any], None] | None = None,
     poll_s: float = 0.1,
 ) -> list[Any]:
-    """Drive ``step`` until every given job is terminal (the headless driver). Returns the records."""
+    """Drive ``step`` until every given job is terminal (the headless driver). Returns the records.
+
+    Interrupted (Ctrl-C), it stops the workers without cancelling anything remote and re-raises: the journal
+    keeps every job as it was, so re-running the command (or reopening the file) resumes them, never pays
+    twice."""
     job_ids = list(job_ids)
     last: dict[str, tuple] = {}
     try:
@@ -137,8 +147,7 @@ def run_blocking(
                 return found
             session.worker_host().wait_for_event(poll_s)
     except KeyboardInterrupt:
-        for job_id in job_ids:
-            cancel(job_id)
+        session.shutdown()
         raise
 
 

@@ -55,8 +55,8 @@ def submit_objects(
         validate(job_provider, job_options, source_tris=_triangle_count(obj))
         if job_provider != "local" and not prefs.online:
             raise InputError(ONLINE_ACCESS_OFF)
-        if job_provider != "local" and (missing := prefs.missing_credentials_message(job_provider)):
-            raise InputError(missing)  # refused before a job record exists: nothing would be sent anyway
+        if job_provider != "local" and (problem := prefs.credentials_problem(job_provider)):
+            raise InputError(problem)  # refused before a job record exists: nothing would be sent anyway
         plans.append((obj, job_provider, job_options))
     depsgraph = context.evaluated_depsgraph_get()
     root = prefs.job_folder

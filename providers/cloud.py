@@ -176,8 +176,8 @@ class CloudProvider:
     def check_ready(self, spec: JobSpec) -> None:
         if not spec.online:
             raise ConfigError(ONLINE_ACCESS_OFF)
-        if any(not spec.credentials.get(c.name) for c in self.entry.credentials):
-            raise ConfigError(registry.missing_credentials_message(self.entry))
+        if problem := registry.credentials_problem(self.entry, spec.credentials.values):
+            raise ConfigError(problem)
 
     def make_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
         return HttpClient(

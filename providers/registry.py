@@ -72,6 +72,21 @@ def missing_credentials_message(entry: Entry) -> str:
     )
 
 
+def credentials_problem(entry: Entry, values: Mapping[str, str]) -> str | None:
+    """Why these credentials cannot be sent (missing, or pasted with smart quotes, spaces or accents, which
+    HTTP headers cannot carry), in one line that never shows the value; None when they can."""
+    if any(not values.get(c.name) for c in entry.credentials):
+        return missing_credentials_message(entry)
+    for credential in entry.credentials:
+        value = values[credential.name]
+        if not (value.isascii() and value.isprintable()) or any(ch.isspace() for ch in value):
+            return (
+                f"the {credential.label} has a character no key has (a quote, space or accent): paste it "
+                f"again in Preferences > Add-ons > Retopo Hub or set {credential.env}"
+            )
+    return None
+
+
 def deadline_min(entry: Entry, options: Mapping[str, Any]) -> float:
     """The default deadline of a job with ``options`` (the preferences may override it)."""
     if entry.slow_deadline and options.get(entry.slow_deadline[0]) == entry.slow_deadline[1]:

@@ -4,7 +4,7 @@
 Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown),
 so the job engine does not care where workers run. Runs on Blender's main thread and starts no thread: the
 step function polls the host's stdout (``ipc.LineReader``). If the host dies, its running jobs are reported
-failed with advice to reopen the file, which resumes them from the journal. Never imports bpy.
+failed (flagged ``host_lost``; the Blender side resumes them from the journal). Never imports bpy.
 """
 
 from __future__ import annotations
@@ -113,10 +113,8 @@ class WorkerHost:
         if proc is None or proc.poll() is None or not self._running:
             return []
         # Read what it said before dying first; then whatever is still running is lost with it.
-        message = (
-            f"the worker process stopped unexpectedly (exit code {proc.returncode}): "
-            "reopen the file to resume the job"
-        )
+        # The advice depends on who drives the job (reopen the file, or re-run the command): jobs.step adds it
+        message = f"the worker process stopped unexpectedly (exit code {proc.returncode})"
         self.deaths.append(time.monotonic())
         lost = [
             JobEvent(job_id, state=State.FAILED, message=message, extra={"host_lost": True})

@@ -70,6 +70,8 @@ def test_other_formats(addon, sample, tmp_path, capsys, fmt):
     (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
     path = Path(output["path"])
     assert path.name == f"sample_retopo.{fmt}" and path.stat().st_size > 1000
+    if fmt == "glb":  # glTF holds triangles only, and the report says what the file holds
+        assert output["quads"] == 0 and output["tris"] == output["faces"] >= 1400
     assert not list(tmp_path.glob("*.part*")), "no half-written files"
 
 
@@ -87,6 +89,7 @@ def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
     bad_type.write_text("hello")
     code, _, err = _run(addon, [bad_type, "--out", tmp_path], capsys)
     assert code == 1 and "unsupported file type" in err
+    assert "notes.txt: notes.txt" not in err, "the file name is said once"
     code, _, err = _run(addon, [sample, "--out", tmp_path, "--lods", 9], capsys)
     assert code == 2 and "LoD Levels must be a whole number between 0 and 5 (got 9)" in err
     code, _, err = _run(addon, [sample], capsys)
@@ -156,3 +159,17 @@ def test_reproducible_runs_give_the_same_mesh(addon, sample, tmp_path, capsys):
         (params,) = (tmp_path / f"cache-{run}").rglob("params.json")
         assert json.loads(params.read_text())["reproducible"] is True
     assert outputs[0] == outputs[1]
+
+
+def test_the_same_input_twice_is_one_job_and_clashing_stems_are_refused(addon, sample, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, stdout, err = _run(addon, [sample, sample, "--out", out, "--faces", 700, "--json",
+                                     "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert len(json.loads(stdout.strip().splitlines()[-1])["results"]) == 1
+    other = tmp_path / "b" / sample.name
+    other.parent.mkdir()
+    other.write_bytes(sample.read_bytes())
+    code, _, err = _run(addon, [sample, other, "--out", tmp_path / "clash"], capsys)
+    assert code == 2 and "would both write sample_retopo" in err
+    assert not (tmp_path / "clash").exists(), "refused before anything ran"

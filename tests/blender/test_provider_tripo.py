@@ -338,3 +338,13 @@ def test_an_undocumented_final_status_ends_the_job_at_once(scenario, status):
     message = _submit_fails(f"reported the job as '{status}'")
     assert time.monotonic() - started < 20, "it must not wait out the deadline"
     assert "submit again" in message
+
+
+def test_a_key_pasted_with_smart_quotes_is_refused_in_one_line(scenario, addon):
+    emu = scenario()
+    configure(addon, "tripo", emu.base_url, api_key=f"\u2018{KEY}\u2019", api_secret=SECRET)
+    rock = ico_sphere("Rock")
+    _tripo(rock, target_faces=3000)
+    message = _submit_fails("Scenario API Key has a character no key has")
+    assert "SCENARIO_SDK_API_KEY" in message and "\u2018" not in message
+    assert emu.requests == [], "nothing is sent"

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +93,19 @@ def test_attach_by_remote_id(addon, blank, sbox):
     assert sbox.count("POST", r"/api/tools/model$") == 1
 
 
-def test_interrupted_cli_run_resumes_instead_of_resubmitting(addon, blank, sbox, tmp_path, monkeypatch):
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # the CLI's handler turns it into an interrupt
+    time.sleep(1.0)  # the handler runs at the next bytecode; never reached
+
+
+@pytest.mark.parametrize(("interrupt", "code"), [(_ctrl_c, 130), (_sigterm, 143)], ids=["ctrl-c", "sigterm"])
+def test_interrupted_cli_run_resumes_instead_of_resubmitting(
+    addon, blank, sbox, tmp_path, monkeypatch, capsys, interrupt, code
+):
     bpy = blank
     sample = tmp_path / "rock.obj"
     bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=4)
@@ -107,13 +121,14 @@ def test_interrupted_cli_run_resumes_instead_of_resubmitting(addon, blank, sbox,
         busy = real_step(*args, **kwargs)
         record = bpy.context.scene.retopo_hub.jobs[-1]
         if record.remote_id:
-            engine.session.shutdown()  # the process dies: workers stop, the journal keeps the job
-            raise KeyboardInterrupt
+            interrupt()  # once the service has the job
         return busy
 
     monkeypatch.setattr(engine.step, "step", crash_after_submit)
-    with pytest.raises(KeyboardInterrupt):
-        addon.jobs.cli.main(argv)
+    capsys.readouterr()
+    assert addon.jobs.cli.main(argv) == code
+    err = capsys.readouterr().err
+    assert err.strip().endswith("interrupted; re-run the same command to resume") and "Traceback" not in err
     monkeypatch.setattr(engine.step, "step", real_step)
     assert sbox.count("POST", r"/api/tools/model$") == 1
     assert addon.jobs.cli.main(argv) == 0
