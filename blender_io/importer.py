@@ -20,7 +20,9 @@ import numpy as np
 
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
+from ..formats import glb
 from ..formats import obj as objfile
+from ..formats.mesh import NonFiniteError
 from .materials import attach_extras
 from .mesh_arrays import mesh_from_arrays, read_arrays
 
@@ -152,6 +154,8 @@ def import_mesh_file(path: Path) -> bpy.types.Mesh:
         raise RetopoError(f"the result file {path.name} is missing: submit again")
     if kind == "obj" and path.stat().st_size <= OWN_OBJ_READER_MAX_BYTES:
         return _read_obj(path)
+    if path.suffix.lower() == ".glb":
+        _refuse_non_finite_glb(path)
     before = set(bpy.data.objects)
     before_meshes = set(bpy.data.meshes)
     try:
@@ -175,6 +179,17 @@ def import_mesh_file(path: Path) -> bpy.types.Mesh:
         return result
     finally:
         _remove_new(before, before_meshes, keep=result)
+
+
+def _refuse_non_finite_glb(path: Path) -> None:
+    """Blender's glTF importer moves NaN or infinite positions to the origin: read the file ourselves first
+    and refuse it like any broken result. Files our reader does not take (Draco, sparse) go on to Blender."""
+    try:
+        glb.read_glb(path)
+    except NonFiniteError as exc:
+        raise RetopoError(f"could not read the result {path.name}: {exc}; submit again") from exc
+    except ValueError:
+        return
 
 
 def _read_obj(path: Path) -> bpy.types.Mesh:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ..core.files import atomic_output
-from .mesh import PathLike, Source, check_mesh, convert_axes, mesh_dict, read_source
+from .mesh import NonFiniteError, PathLike, Source, check_mesh, convert_axes, mesh_dict, read_source
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +177,8 @@ def read_glb(source: Source, *, y_up: bool = True) -> dict:
             if prim.get("mode", 4) != 4:
                 continue  # points, lines and strips are outside our geometry contract
             pos = _accessor(doc, buffers, prim["attributes"]["POSITION"]).astype(np.float32)
+            if not np.isfinite(pos).all():
+                raise NonFiniteError("glTF vertex positions must be finite")
             indexed = "indices" in prim
             idx = _accessor(doc, buffers, prim["indices"]).ravel() if indexed else np.arange(len(pos))
             if pos.shape[1] != 3 or idx.size % 3 or (idx.size and idx.max() >= len(pos)):
@@ -188,6 +190,8 @@ def read_glb(source: Source, *, y_up: bool = True) -> dict:
             verts.append(pos)
             tris.append(idx.astype(np.int64) + base)
             base += len(pos)
+    except NonFiniteError:
+        raise
     except (KeyError, IndexError, TypeError, AttributeError, ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"malformed glTF: {error!r}") from None
     corners = np.concatenate(tris) if tris else np.zeros(0, np.int64)

@@ -18,6 +18,12 @@ from pathlib import Path
 import numpy as np
 
 PathLike = str | os.PathLike[str]
+
+
+class NonFiniteError(ValueError):
+    """A file's vertex positions hold NaN or infinity: no importer should quietly move them to the origin."""
+
+
 Source = bytes | bytearray | memoryview | PathLike
 
 

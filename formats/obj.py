@@ -15,7 +15,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..core.files import atomic_output
-from .mesh import PathLike, Source, check_mesh, convert_axes, material_slots, mesh_dict, read_source
+from .mesh import (
+    NonFiniteError,
+    PathLike,
+    Source,
+    check_mesh,
+    convert_axes,
+    material_slots,
+    mesh_dict,
+    read_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +174,7 @@ def read_obj(source: Source, *, y_up: bool = True) -> dict:
     except (ValueError, IndexError) as error:
         raise ValueError(f"OBJ contains a malformed number or face corner: {error}") from None
     if not np.isfinite(verts).all():
-        raise ValueError("OBJ vertex coordinates must be finite")
+        raise NonFiniteError("OBJ vertex coordinates must be finite")
     # Negative indices count back from the elements defined *before* the face's own line.
     counts = np.repeat(np.stack([np.cumsum(is_v), np.cumsum(is_vt)], axis=1)[is_f], sizes, axis=0)
 
