@@ -161,6 +161,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
         job_ids = [resume.attach(context.scene, args.provider, args.attach, source, options)]
     else:
         key = dedupe_key(path, args, options)
+        _warn_if_paying_again(path, args.provider, key)
         job_ids = submit.submit_objects(context, [source], provider=args.provider, options=options,
                                         dedupe_key=key)  # fmt: skip
     started = time.time()
@@ -299,6 +300,19 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()
     return 1 if summary["errors"] else 0
+
+
+def _warn_if_paying_again(path: Path, provider: str, key: str) -> None:
+    """A re-run after a remote failure submits a new job: say so, since the service bills it again."""
+    earlier = session.journal().find(key)
+    entry = registry.BY_NAME[provider]
+    if earlier is None or earlier.get("state") != State.FAILED or not entry.cloud:
+        return
+    sys.stderr.write(
+        f"retopo-hub: {path.name}: the earlier {entry.service} job {earlier.get('remote_id') or ''} failed "
+        f"({earlier.get('message') or 'no reason given'}); submitting a new job, which {entry.service} "
+        "bills again\n"
+    )
 
 
 def _written_stats(mesh, fmt: str) -> dict[str, int]:

@@ -229,14 +229,16 @@ class JobRunner:
                     results=tuple(results),
                 )
             )
+        # Journaled like every other state (a failed remote job is terminal: a re-run submits anew rather
+        # than polling a dead session forever), except a cancel caused by this host shutting down.
         except Cancelled:
-            self._events.put(JobEvent(spec.job_id, state=State.CANCELLED, message="cancelled"))
+            emit(JobEvent(spec.job_id, state=State.CANCELLED, message="cancelled"))
         except RetopoError as exc:
-            self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=str(exc), error=str(exc)))
+            emit(JobEvent(spec.job_id, state=State.FAILED, message=str(exc), error=str(exc)))
         except Exception as exc:
             log.exception("job %s crashed", spec.job_id)
             message = f"internal error ({type(exc).__name__}); see the log and report it"
-            self._events.put(JobEvent(spec.job_id, state=State.FAILED, message=message, error=message))
+            emit(JobEvent(spec.job_id, state=State.FAILED, message=message, error=message))
         finally:
             if acquired:
                 slot.release()

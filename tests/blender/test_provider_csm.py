@@ -245,3 +245,22 @@ def test_an_undocumented_final_status_ends_the_session_at_once(csm, status):
     message = _submit_fails(f"reported the job as '{status}'")
     assert time.monotonic() - started < 20 and "submit again" in message
     assert "Rock_RetopoHub" not in bpy.data.collections
+
+
+def test_a_failed_session_is_journaled_and_a_rerun_says_it_pays_again(csm, addon, tmp_path, capsys):
+    """A remote failure is terminal in the journal: a re-run never polls the dead session again."""
+    sample = _sample_obj(tmp_path)
+    argv = [str(a) for a in [sample, "--out", tmp_path / "out", "--provider", "csm", "--online-mode",
+                             "--cache", tmp_path / "c"]]  # fmt: skip
+    csm.fail_next_job("Input mesh is not watertight")
+    assert addon.jobs.cli.main(argv) == 1
+    journal = addon.core.journal.Journal(tmp_path / "c" / "journal")
+    (entry,) = journal.entries()
+    assert entry["state"] == "failed" and "watertight" in entry["message"]
+    polls = csm.count("GET", "^/v3/sessions/" + entry["remote_id"])
+    capsys.readouterr()
+    assert addon.jobs.cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "submitting a new job, which CSM.ai bills again" in err and entry["remote_id"] in err
+    assert len(_posts(csm)) == 2
+    assert csm.count("GET", "^/v3/sessions/" + entry["remote_id"]) == polls, "the dead session is not polled"
