@@ -43,7 +43,9 @@ def snapshot_object(
 ) -> MeshSnapshot:
     check_source(obj)
     evaluated = None
-    if obj.modifiers and depsgraph is not None:
+    # What the viewport shows: modifiers applied and shape keys as they are mixed now. Without a depsgraph
+    # (the "base mesh" choice) the object's own mesh data is read.
+    if (obj.modifiers or obj.data.shape_keys) and depsgraph is not None:
         evaluated = obj.evaluated_get(depsgraph)
         mesh = evaluated.to_mesh()
     else:

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from .errors import InputError, one_line, safe_url
 
+# Every provider's name, for options that all of them take (providers/registry.py lists the providers).
+PROVIDERS = ("local", "csm", "tripo", "sboxcool")
 LOD_PROVIDERS = frozenset({"local", "sboxcool"})
 
 
@@ -100,6 +102,9 @@ CATALOGUE: tuple[Option, ...] = (
            fields={"tripo": "faceLimit"}),
     Option("quads", bool, True, "Quads", "Output quads instead of triangles",
            _set("local", "csm", "tripo"), "--quads", engine=True, fields={"csm": "quads", "tripo": "quad"}),
+    Option("use_modifiers", bool, True, "Modifiers and Shape Keys",
+           "Retopologize the mesh as the viewport shows it (modifiers applied, shape keys as mixed); "
+           "off: the base mesh", frozenset(PROVIDERS), "--modifiers"),
     Option("reproducible", bool, False, "Reproducible",
            "Local: the same input always gives the same mesh (one core for Instant Meshes, slower)",
            _set("local"), "--reproducible", engine=True),
@@ -243,6 +248,15 @@ def check(option: Option, value: Any, provider: str, options: Mapping[str, Any])
         option.checker(value)
 
 
+def check_source_size(provider: str, options: Mapping[str, Any], source_tris: int) -> None:
+    """The local engine only reduces: its target must be below the triangles of the mesh it gets."""
+    target = options.get("target_faces")
+    if provider == "local" and target is not None and target >= source_tris:
+        raise InputError(
+            f"target faces ({target}) must be below the source's {source_tris} triangles: lower the target"
+        )
+
+
 def validate(provider: str, options: Mapping[str, Any], *, source_tris: int = 0) -> None:
     """Refuse ``options`` for a registered ``provider`` before anything is exported, uploaded or paid."""
     for name, value in options.items():
@@ -250,8 +264,5 @@ def validate(provider: str, options: Mapping[str, Any], *, source_tris: int = 0)
         if option is None or provider not in option.providers:
             continue  # a setting of another provider (kept on the object) means nothing to this one
         check(option, value, provider, options)
-    target = options.get("target_faces")
-    if provider == "local" and source_tris and target is not None and target >= source_tris:
-        raise InputError(
-            f"target faces ({target}) must be below the source's {source_tris} triangles: lower the target"
-        )
+    if source_tris:
+        check_source_size(provider, options, source_tris)

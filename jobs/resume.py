@@ -67,7 +67,8 @@ def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, sour
         depsgraph = bpy.context.evaluated_depsgraph_get()
         spec = specs.make_spec(
             prefs, job_id=job_id, provider=provider, source_name=source.name, options=options,
-            work_dir=record.work_dir, snapshot=snapshot_object(source, depsgraph),
+            work_dir=record.work_dir,
+            snapshot=snapshot_object(source, depsgraph if options.get("use_modifiers", True) else None),
         )  # fmt: skip
     else:
         record.state, record.message = State.WAITING.value, f"resuming {entry['remote_id']}"

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import bpy
+import numpy as np
 
 from ..blender_io.exporter import export_fbx
-from ..blender_io.mesh_arrays import check_source, face_stats, snapshot_object
+from ..blender_io.mesh_arrays import check_source, snapshot_object
 from ..core import journal
 from ..core.errors import ONLINE_ACCESS_OFF, InputError
 from ..core.jobs import State, new_job_id
@@ -46,19 +47,19 @@ def submit_objects(
     if not objects:
         raise InputError("nothing selected: select one or more mesh objects and try again")
     prefs = specs.read_preferences(probe=True)
+    depsgraph = context.evaluated_depsgraph_get()
     plans = []
     for obj in objects:
         check_source(obj)
         job_provider = provider or obj.retopo_hub.provider
         specs.provider_entry(job_provider)
         job_options = dict(options) if options is not None else specs.options_from_object(obj)
-        validate(job_provider, job_options, source_tris=_triangle_count(obj))
+        validate(job_provider, job_options, source_tris=_shown_triangles(obj, depsgraph, job_options))
         if job_provider != "local" and not prefs.online:
             raise InputError(ONLINE_ACCESS_OFF)
         if job_provider != "local" and (problem := prefs.credentials_problem(job_provider)):
             raise InputError(problem)  # refused before a job record exists: nothing would be sent anyway
         plans.append((obj, job_provider, job_options))
-    depsgraph = context.evaluated_depsgraph_get()
     root = prefs.job_folder
     # Everything that can still fail (snapshots, a rigged mesh's FBX export) happens before the first job
     # starts, so a bad object in a selection starts nothing.
@@ -82,16 +83,20 @@ def submit_objects(
     return job_ids
 
 
-def _triangle_count(obj: bpy.types.Object) -> int:
-    sizes = face_stats(obj.data)
-    other = len(obj.data.polygons) - sizes["quads"] - sizes["tris"]
-    return sizes["tris"] + 2 * sizes["quads"] + 3 * other  # n-gons: a fair lower estimate
+def _shown_triangles(obj: bpy.types.Object, depsgraph, options: dict[str, Any]) -> int:
+    """Triangles of the mesh the job will get: as the viewport shows it (modifiers, shape keys) unless the
+    options ask for the base mesh. Read from the evaluated mesh the depsgraph already holds (no copy)."""
+    mesh = obj.evaluated_get(depsgraph).data if options.get("use_modifiers", True) else obj.data
+    sizes = np.empty(len(mesh.polygons), dtype=np.int64)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    return int((sizes - 2).sum())
 
 
 def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path) -> dict[str, Any]:
     job_id = new_job_id()
     work_dir = specs.job_folder(root, provider, job_id)
-    snapshot = snapshot_object(obj, depsgraph, with_uvs=provider != "local")
+    evaluated = depsgraph if options.get("use_modifiers", True) else None
+    snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local")
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on

@@ -69,6 +69,7 @@ class VIEW3D_PT_retopo_hub_main(RetopoHubPanel, bpy.types.Panel):
             if settings.provider != "local" and not bpy.app.online_access:
                 layout.label(text="Needs Allow Online Access (Preferences > System)", icon="ERROR")
             _draw_provider_options(layout, settings)
+            layout.prop(settings, "use_modifiers")
         meshes = [o for o in context.selected_objects if o.type == "MESH"]
         row = layout.row()
         row.scale_y = 1.4

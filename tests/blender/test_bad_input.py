@@ -102,3 +102,44 @@ def test_non_manifold_mesh_still_retopologizes(blank):
     sheet.retopo_hub.target_faces = 600
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
     assert len(bpy.data.objects["Sheet_retopo"].data.polygons) > 300
+
+
+def _result_coords(bpy, name: str):
+    import numpy as np
+
+    mesh = bpy.data.objects[name].data
+    co = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def test_what_the_viewport_shows_is_retopologized(blank):
+    """A cube with a Subdivision modifier is its evaluated 3,072 triangles, not its base 12."""
+    bpy = blank
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    cube.name = "Box"
+    cube.modifiers.new("Subdivision", "SUBSURF").levels = 4
+    cube.retopo_hub.target_faces = 1000
+    before = fingerprint(cube)
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    assert abs(len(bpy.data.objects["Box_retopo"].data.polygons) - 1000) <= 100
+    assert fingerprint(cube) == before and len(cube.modifiers) == 1, "the source and its modifier stay"
+    # A subdivided cube is rounded: its corners pulled in from (1, 1, 1).
+    assert abs(_result_coords(bpy, "Box_retopo")).max() < 0.95
+    cube.retopo_hub.use_modifiers = False  # the base mesh: 12 triangles cannot be reduced to 1000 faces
+    _refused(bpy, r"target faces \(1000\) must be below the source's 12 triangles")
+
+
+def test_shape_keys_as_shown_are_retopologized(blank):
+    bpy = blank
+    rock = ico_sphere("Morph", subdivisions=4)
+    rock.shape_key_add(name="Basis")
+    lifted = rock.shape_key_add(name="Lifted")
+    for point in lifted.data:
+        point.co.z += 3.0
+    lifted.value = 1.0
+    rock.retopo_hub.target_faces = 800
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    z = _result_coords(bpy, "Morph_retopo")[:, 2]
+    assert z.min() > 1.5, "the mesh on screen (lifted by 3) was retopologized, not the basis"

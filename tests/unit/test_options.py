@@ -11,6 +11,7 @@ import math
 from dataclasses import fields
 
 import pytest
+from retopo_hub.core import options
 from retopo_hub.core.errors import InputError
 from retopo_hub.core.jobs import JobSpec, freeze
 from retopo_hub.core.options import BY_NAME, CATALOGUE, defaults, engine_options, options_for, validate
@@ -32,6 +33,7 @@ def test_names_flags_and_fields_are_unique():
 
 
 def test_every_option_belongs_to_registered_providers():
+    assert set(options.PROVIDERS) == set(registry.NAMES), "core.options.PROVIDERS lists the registry's names"
     for option in CATALOGUE:
         assert option.providers and option.providers <= set(registry.NAMES), option.name
         assert set(option.fields) <= option.providers, option.name
