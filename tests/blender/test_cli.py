@@ -173,3 +173,29 @@ def test_the_same_input_twice_is_one_job_and_clashing_stems_are_refused(addon, s
     code, _, err = _run(addon, [sample, other, "--out", tmp_path / "clash"], capsys)
     assert code == 2 and "would both write sample_retopo" in err
     assert not (tmp_path / "clash").exists(), "refused before anything ran"
+
+
+def _signed_volume(verts, sizes, corners) -> float:
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    total = 0.0
+    for start, size in zip(starts, sizes, strict=True):
+        a = verts[corners[start]]
+        for k in range(1, size - 1):
+            b, c = verts[corners[start + k]], verts[corners[start + k + 1]]
+            total += float(np.dot(a, np.cross(b, c))) / 6.0
+    return total
+
+
+@pytest.mark.parametrize("fmt", ["obj", "glb"])
+def test_a_mirrored_object_is_written_facing_out(addon, blank, tmp_path, capsys, fmt):
+    """Scale -1 on one axis mirrors the mesh; the outputs must not come out inside-out."""
+    rock = ico_sphere("Mirror", location=(0, 0, 0))
+    rock.scale = (-1.0, 1.0, 1.0)
+    blend = tmp_path / "mirror.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    code, _, err = _run(addon, [blend, "--out", tmp_path / "o", "--faces", 600, "--format", fmt], capsys)
+    assert code == 0, err
+    reader = addon.formats.obj.read_obj if fmt == "obj" else addon.formats.glb.read_glb
+    data = reader(tmp_path / "o" / f"mirror_retopo.{fmt}")
+    volume = _signed_volume(data["verts"], data["face_sizes"], data["corner_verts"])
+    assert volume > 3.0, volume  # a unit sphere: 4.19
