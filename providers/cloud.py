@@ -63,6 +63,13 @@ def unsure_submit(exc: RetopoError, advice: str) -> RetopoError:
     return unsure
 
 
+def unreadable_submit_answer(exc: RetopoError, advice: str) -> RetopoError:
+    """A submit the service answered with 2xx but without a usable job id: the service took the request, so
+    the paid job most likely exists; never "try again later" without saying so."""
+    exc.maybe_processed = True
+    return unsure_submit(exc, advice)
+
+
 def export_glb(spec: JobSpec, ctx: WorkerContext) -> bytes:
     """The snapshot as GLB bytes (worker side), with UVs and, when the source has a PNG base color, that
     texture embedded, so services that bake (Tripo) have something to bake."""

@@ -46,7 +46,15 @@ from ..core.jobs import JobSpec, ResultFile, State
 from ..core.options import mesh_reference, request_fields
 from ..formats.glb import glb_data_uri
 from ..worker.runner import WorkerContext
-from .cloud import CloudProvider, Poll, export_glb, time_scale, undocumented_status, unsure_submit
+from .cloud import (
+    CloudProvider,
+    Poll,
+    export_glb,
+    time_scale,
+    undocumented_status,
+    unreadable_submit_answer,
+    unsure_submit,
+)
 from .http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,10 @@ class CsmProvider(CloudProvider):
             raise unsure_submit(exc, "check your CSM.ai sessions before submitting again") from exc
         session_id = session.get("_id")
         if not isinstance(session_id, str) or not session_id.strip():
-            raise self.malformed("the new session has no _id")
+            raise unreadable_submit_answer(
+                self.malformed("the new session has no _id"),
+                "check your CSM.ai sessions before submitting again",
+            )
         log.info("csm: job %s created session %s", spec.job_id, session_id)
         return session_id.strip()
 

@@ -64,7 +64,15 @@ from ..formats.fbx import write_fbx
 from ..formats.obj import write_obj
 from ..formats.vmdl import parse_vmdl_lods
 from ..worker.runner import WorkerContext
-from .cloud import USER_AGENT, CloudProvider, Poll, time_scale, undocumented_status, unsure_submit
+from .cloud import (
+    USER_AGENT,
+    CloudProvider,
+    Poll,
+    time_scale,
+    undocumented_status,
+    unreadable_submit_answer,
+    unsure_submit,
+)
 from .http import HttpClient
 from .sboxcool_form import (
     build_form,
@@ -143,8 +151,9 @@ class SboxcoolProvider(CloudProvider):
                 delay = min(max(high, SLOT_WAIT_MAX_S * time_scale()), delay * self.POLL_GROWTH)
         job_id = body.get("jobId")
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
-            raise MalformedResponse(
-                service=self.service_name, remote_message="the submit answer has no jobId"
+            raise unreadable_submit_answer(
+                MalformedResponse(service=self.service_name, remote_message="the submit answer has no jobId"),
+                "check your sboxcool jobs before submitting again",
             )
         status_url = body.get("statusUrl")
         if isinstance(status_url, str) and status_url and client.same_origin(client.url_for(status_url)):

@@ -48,7 +48,15 @@ from ..core.errors import (
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.options import BY_NAME, check, request_fields
 from ..worker.runner import WorkerContext
-from .cloud import CloudProvider, Poll, export_glb, time_scale, undocumented_status, unsure_submit
+from .cloud import (
+    CloudProvider,
+    Poll,
+    export_glb,
+    time_scale,
+    undocumented_status,
+    unreadable_submit_answer,
+    unsure_submit,
+)
 from .http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -105,7 +113,9 @@ class TripoProvider(CloudProvider):
         job = answer.get("job") if isinstance(answer.get("job"), dict) else answer
         job_id = job.get("jobId") or job.get("id")
         if not isinstance(job_id, str) or not job_id.strip():
-            raise self.malformed("the new job has no id")
+            raise unreadable_submit_answer(
+                self.malformed("the new job has no id"), "check your Scenario jobs before submitting again"
+            )
         log.info("tripo: job %s started Scenario job %s", spec.job_id, job_id)
         return job_id.strip()
 

@@ -264,3 +264,11 @@ def test_a_failed_session_is_journaled_and_a_rerun_says_it_pays_again(csm, addon
     assert "submitting a new job, which CSM.ai bills again" in err and entry["remote_id"] in err
     assert len(_posts(csm)) == 2
     assert csm.count("GET", "^/v3/sessions/" + entry["remote_id"]) == polls, "the dead session is not polled"
+
+
+def test_a_2xx_submit_answer_without_a_usable_id_warns_that_the_job_may_exist(csm):
+    csm.inject("POST", r"^/v3/sessions$", "status", status=200, body={"_id": 12345, "status": "incomplete"})
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.provider = "csm"
+    message = _submit_fails("the job may have been created anyway")
+    assert "check your CSM.ai sessions before submitting again" in message
