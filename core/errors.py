@@ -185,6 +185,14 @@ class MalformedResponse(ServiceError):  # noqa: N818 - reads as what happened, l
     advice = "try again later or update the add-on"
 
 
+class UnsafeLink(ServiceError):  # noqa: N818 - reads as what happened, like the other names
+    """A result link or redirect pointing where no download should go (a private, link-local or loopback
+    address, or plain http:// on the internet). Never retried: the same link stays unsafe."""
+
+    what = "{service} sent a link Retopo Hub will not follow"
+    advice = "nothing was downloaded; report it to the service"
+
+
 class NetworkError(RetopoError):
     """The service could not be reached: connection refused or reset, DNS failure, dropped transfer."""
 

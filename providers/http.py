@@ -20,6 +20,7 @@ import ipaddress
 import json as jsonlib
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,7 @@ from ..core.errors import (
     RetopoError,
     ServerError,
     ServiceError,
+    UnsafeLink,
     error_for_status,
     one_line,
     redact,
@@ -87,6 +89,13 @@ def _is_loopback(host: str) -> bool:
         return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _unsafe_address(address: str, *, loopback_ok: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") is not part of it
+    if ip.is_loopback:
+        return not loopback_ok
+    return ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:
@@ -256,6 +265,8 @@ class HttpClient:
         body = {key: send.get(key) for key in ("json", "data", "files")}
         timeout, self._hops = (self.connect_timeout, self.read_timeout), 0
         for _hop in range(MAX_REDIRECTS + 1):
+            if not self.same_origin(url):
+                self._check_destination(url)
             for fileobj, pos in marks:  # a retry or a 307/308 hop must send the body from its start again
                 fileobj.seek(pos)
             headers = self._headers_for(url, send.get("headers"))
@@ -275,6 +286,27 @@ class HttpClient:
             log.debug("redirect %s -> %s", safe_url(url), safe_url(target))
             url = target
         raise MalformedResponse(service=self.service_name, remote_message="too many redirects")
+
+    def _check_destination(self, url: str) -> None:
+        """Refuse a result link or redirect to another origin that is plain http:// on the internet or whose
+        name resolves to a private, link-local or loopback address (metadata services, the LAN). Loopback is
+        allowed while the API itself is on loopback (local emulators). The resolved addresses are checked,
+        not only the name."""
+        parts = urlsplit(url)
+        host, scheme = parts.hostname or "", parts.scheme.lower()
+        loopback_ok = _is_loopback(self._origin[1]) if self._origin else False
+        if scheme not in ("http", "https") or (scheme == "http" and not (loopback_ok and _is_loopback(host))):
+            raise UnsafeLink(service=self.service_name, remote_message=f"plain {scheme}:// to {host}")
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return  # an unresolvable name fails as a network error when it is fetched
+        for *_rest, sockaddr in infos:
+            if _unsafe_address(str(sockaddr[0]), loopback_ok=loopback_ok):
+                raise UnsafeLink(
+                    service=self.service_name,
+                    remote_message=f"{host} is a private or local address ({sockaddr[0]})",
+                )
 
     def _headers_for(self, url: str, extra: dict[str, str] | None) -> dict[str, str | None]:
         headers: dict[str, str | None] = {"User-Agent": self.user_agent, **(extra or {})}

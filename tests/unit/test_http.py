@@ -34,6 +34,7 @@ from retopo_hub.core.errors import (
     ResultExpired,
     ServerError,
     ServiceError,
+    UnsafeLink,
 )
 from retopo_hub.providers.http import HttpClient, parse_retry_after, validate_base_url
 
@@ -396,3 +397,49 @@ def test_no_secret_in_errors_or_debug_logs(api: Server, cdn: Server, tmp_path: P
     assert SECRET not in caplog.text and "retry 1/1" in caplog.text
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("retopo_hub")]
     assert ours and not any("X-Signature" in line for line in ours)  # our lines never carry query strings
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data",  # a cloud metadata service (link-local)
+        "https://10.0.0.7/blob",  # the LAN
+        "https://[fe80::1]/blob",  # IPv6 link-local
+        "http://example.com/blob",  # plain http on the internet
+    ],
+)
+def test_result_links_and_redirects_to_local_or_plain_http_hosts_are_refused(
+    api: Server, target: str
+) -> None:
+    """Nothing is sent there, the refusal is not retried, and the message names the host it refused."""
+    api.route("GET", "/v1/result", (302, {"Location": target}, b""))
+    delays: list[float] = []
+    client = make_client(api.url, delays)
+    for attempt in (lambda: client.request("GET", "result"), lambda: client.request("GET", target)):
+        with pytest.raises(UnsafeLink) as refused:
+            attempt()
+        host = target.split("//")[1].split("/")[0].strip("[]")
+        assert host in str(refused.value) and "report it to" in str(refused.value)
+    assert delays == [], "an unsafe link is never retried"
+
+
+def test_a_name_resolving_to_a_private_address_is_refused(api: Server, monkeypatch: Any) -> None:
+    """The resolved address decides, not the name."""
+    real = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "cdn.example.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.1.20", 443))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(
+        UnsafeLink, match=r"cdn\.example\.test is a private or local address \(192\.168\.1\.20\)"
+    ):
+        make_client(api.url).request("GET", "https://cdn.example.test/blob")
+
+
+def test_loopback_links_are_refused_when_the_api_is_not_on_loopback() -> None:
+    client = make_client("https://api.example.test")
+    with pytest.raises(UnsafeLink, match=r"127\.0\.0\.1"):
+        client.request("GET", "https://127.0.0.1:9/blob")
