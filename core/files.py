@@ -196,13 +196,16 @@ def safe_extract_zip(
     max_entries: int = 300,
     max_total_bytes: int = 512 * MiB,
     max_file_bytes: int = 256 * MiB,
+    max_ratio: float = 100.0,
     error: type[RetopoError] = ServiceError,
 ) -> list[Path]:
     """Unpack ``zip_path`` into ``dest_dir`` and return the files written (in archive order).
 
     Refuses, with ``error`` (ServiceError: archives come from services) and nothing written: absolute
     paths, drive letters, ``..``, names that differ only by case, links and device files, encrypted
-    entries, more than ``max_entries`` entries, and more than the byte limits, declared or real. Existing
+    entries, more than ``max_entries`` entries, more than the byte limits, declared or real, and more than
+    ``max_ratio`` times the archive's own size (a zip bomb: maps are already compressed, so real archives
+    expand a few times at most). Existing
     files in ``dest_dir`` with the same names are replaced; other files there are left alone.
     """
     zip_path, dest_dir = Path(zip_path), Path(dest_dir)
@@ -212,6 +215,8 @@ def safe_extract_zip(
 
     try:
         with zipfile.ZipFile(zip_path) as archive:
+            # The ratio cap becomes a byte cap: the unpacking stops there whatever the headers declare.
+            max_total_bytes = min(max_total_bytes, int(max_ratio * max(zip_path.stat().st_size, 1 << 16)))
             files, folders = _plan(archive, refuse, max_entries, max_total_bytes, max_file_bytes)
             dest_dir.parent.mkdir(parents=True, exist_ok=True)
             temp = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.", suffix=".unzip", dir=dest_dir.parent))

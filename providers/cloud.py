@@ -40,7 +40,17 @@ from .http import HttpClient
 log = logging.getLogger(__name__)
 
 USER_AGENT = "RetopoHub/0.1 (+Blender extension)"
-MAX_DOWNLOAD_BYTES = 1 << 30  # 1 GiB: far above any retopology result, low enough to stop a runaway link
+# What a result file of each kind can reasonably weigh: past it the link is a runaway (an endless chunked
+# body) and the download stops. A 1M-face OBJ with UVs is about 100 MB, 4K PBR maps zipped a few hundred MB,
+# a preview render a few MB.
+MiB = 1 << 20
+DOWNLOAD_LIMITS = {
+    ".obj": 384 * MiB, ".fbx": 384 * MiB, ".glb": 384 * MiB, ".gltf": 384 * MiB,
+    ".zip": 512 * MiB,
+    ".png": 64 * MiB, ".jpg": 64 * MiB, ".jpeg": 64 * MiB, ".webp": 64 * MiB,
+    ".vmdl": 16 * MiB,
+}  # fmt: skip
+DEFAULT_DOWNLOAD_LIMIT = 256 * MiB
 
 
 def time_scale() -> float:
@@ -239,6 +249,5 @@ class CloudProvider:
     def download_to(
         self, client: HttpClient, url: str, dest: Path, *, expected_size: int | None = None
     ) -> Path:
-        return client.download(
-            client.url_for(url), dest, max_bytes=MAX_DOWNLOAD_BYTES, expected_size=expected_size
-        )
+        limit = DOWNLOAD_LIMITS.get(dest.suffix.lower(), DEFAULT_DOWNLOAD_LIMIT)
+        return client.download(client.url_for(url), dest, max_bytes=limit, expected_size=expected_size)

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from retopo_hub.core import files
 from retopo_hub.core.errors import ConfigError, InputError, NetworkError, ServiceError
@@ -234,3 +235,23 @@ def test_human_bytes() -> None:
         "5 TB",
         "-2 KB",
     ]
+
+
+def test_a_zip_bomb_is_refused_by_its_expansion_ratio(tmp_path: Path) -> None:
+    """A small archive that unpacks to a hundred times its size is refused, and nothing is written."""
+    bomb = tmp_path / "maps.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("albedo.png", bytes(40 << 20))  # 40 MiB of zeros: about 40 KiB compressed
+    assert bomb.stat().st_size < 200 << 10
+    dest = tmp_path / "out"
+    with pytest.raises(ServiceError, match=r"refused to unpack maps\.zip"):
+        safe_extract_zip(bomb, dest)
+    assert not dest.exists() and [p.name for p in tmp_path.iterdir()] == ["maps.zip"]
+
+
+def test_an_ordinary_archive_of_maps_unpacks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    archive_path = tmp_path / "maps.zip"
+    with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("normal.png", rng.integers(0, 255, 3 << 20, dtype=np.uint8).tobytes())
+    assert [p.name for p in safe_extract_zip(archive_path, tmp_path / "out")] == ["normal.png"]
