@@ -27,7 +27,10 @@ from ..core.errors import (
     InputError,
     JobFailed,
     JobTimedOut,
+    NetworkError,
+    RateLimitError,
     RetopoError,
+    ServiceError,
     one_line,
     redact,
 )
@@ -71,6 +74,17 @@ def unsure_submit(exc: RetopoError, advice: str) -> RetopoError:
     unsure = copy.copy(exc)
     unsure.message, unsure.args = text, (text,)
     return unsure
+
+
+def attachable(exc: RetopoError, remote_id: str) -> RetopoError:
+    """The same error, naming the remote job that may still finish (and be billed) and how to get it back."""
+    advice = f"the job {remote_id} may still finish: attach it later (--attach {remote_id}, or Attach Job)"
+    if remote_id in exc.message:
+        return exc
+    text = one_line(f"{exc.message}; {advice}", 900)
+    again = copy.copy(exc)
+    again.message, again.args = text, (text,)
+    return again
 
 
 def unreadable_submit_answer(exc: RetopoError, advice: str) -> RetopoError:
@@ -216,7 +230,7 @@ class CloudProvider:
         try:
             remote_id = spec.remote_id
             if not remote_id:
-                remote_id = self.submit(spec, ctx, client)
+                remote_id = self._submit_when_allowed(spec, ctx, client)
                 ctx.emit(State.WAITING, 0.1, f"submitted as {remote_id}", remote_id=remote_id)
             else:
                 ctx.emit(State.WAITING, None, f"resuming {remote_id}", remote_id=remote_id)
@@ -226,6 +240,19 @@ class CloudProvider:
         finally:
             client.close()
 
+    def _submit_when_allowed(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient) -> str:
+        """Submit; a 429 (nothing was created, so repeating never pays twice) is waited out, honouring
+        Retry-After, until the job's deadline. The HTTP client has already retried it a few times."""
+        while True:
+            try:
+                return self.submit(spec, ctx, client)
+            except RateLimitError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else self.poll_bounds(spec)[1]
+                if ctx.time_left() <= wait:
+                    raise
+                ctx.emit(State.QUEUED, None, f"{self.service_name} is busy; submitting again in {wait:.0f} s")
+                ctx.sleep(wait)
+
     def wait(self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str) -> Poll:
         low, high = self.poll_bounds(spec)
         delay = low
@@ -233,7 +260,17 @@ class CloudProvider:
             ctx.check_cancelled()
             if ctx.time_left() <= 0:
                 raise JobTimedOut(remote_id=remote_id)
-            status = self.poll(spec, ctx, client, remote_id)
+            try:
+                status = self.poll(spec, ctx, client, remote_id)
+            except RateLimitError as exc:
+                # The job keeps running remotely: a throttled status check only delays the next one.
+                ctx.emit(
+                    State.RUNNING, None, f"{self.service_name} is limiting requests; checking again shortly"
+                )
+                ctx.sleep(max(low, min(exc.retry_after or high, max(0.0, ctx.time_left()))))
+                continue
+            except (ServiceError, NetworkError) as exc:
+                raise attachable(exc, remote_id) from exc
             if status.failed is not None:
                 raise JobFailed(remote_id=remote_id, remote_message=status.failed)
             if status.done:

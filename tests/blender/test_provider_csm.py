@@ -272,3 +272,20 @@ def test_a_2xx_submit_answer_without_a_usable_id_warns_that_the_job_may_exist(cs
     rock.retopo_hub.provider = "csm"
     message = _submit_fails("the job may have been created anyway")
     assert "check your CSM.ai sessions before submitting again" in message
+
+
+def test_a_poll_that_gives_up_names_the_session_and_how_to_attach_it(csm):
+    csm.inject("GET", r"^/v3/sessions/", "status", status=503, times=None)
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.provider = "csm"
+    message = _submit_fails("may still finish: attach it later")
+    session = csm.submissions[0]["id"]
+    assert f"--attach {session}" in message
+
+
+def test_a_rate_limited_poll_is_waited_out_not_abandoned(csm):
+    csm.inject("GET", r"^/v3/sessions/", "status", status=429, times=8, retry_after=0)
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.provider = "csm"
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    assert "Rock_csm_1" in bpy.data.objects and len(_posts(csm)) == 1
