@@ -31,7 +31,7 @@ import numpy as np
 
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.mesh_arrays import face_stats
-from ..core.errors import InputError, RetopoError
+from ..core.errors import InputError, RetopoError, one_line
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from ..core.jobs import State
 from ..core.options import CATALOGUE, Option, options_for, validate
@@ -171,6 +171,22 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             _print_mappings(record)
         message = record.message if record is not None else "the job record disappeared"
         raise RetopoError(message or f"job ended as {record.state}")
+    try:
+        result = _write_outputs(path, args, options, out_dir, record, started)
+    except OSError as exc:
+        reason = one_line(exc.strerror or type(exc).__name__)
+        raise RetopoError(
+            f"could not write the results into {out_dir}: {reason}; free space there or pick another --out, "
+            "then re-run the same command (the finished job is kept: nothing is paid again)"
+        ) from exc
+    session.journal().remove(record.job_id)  # every output is written: only now may the job be forgotten
+    return result
+
+
+def _write_outputs(
+    path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path, record, started: float
+) -> dict[str, Any]:
+    """Every output file and the report, each written atomically; OSError when the folder cannot take them."""
     outputs = []
     for name in records.result_names(record):
         obj = bpy.data.objects[name]
@@ -186,9 +202,15 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
             "engine": str(obj.get("retopo_hub_engine", "")),
         })  # fmt: skip
-    extras = _copy_extras(record, out_dir, path.stem)
+    extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
+    warnings: list[str] = []
     if "vmdl" in extras:
-        extras["vmdl"] = _write_vmdl(out_dir, path.stem, outputs)
+        try:
+            extras["vmdl"] = _write_vmdl(out_dir, path.stem, outputs)
+        except ValueError as exc:  # e.g. a service's NaN switch threshold: the meshes are still good
+            del extras["vmdl"]
+            warnings.append(f"the .vmdl was not written: {one_line(str(exc), 160)}")
+            sys.stderr.write(f"retopo-hub: {path.name}: warning: {warnings[-1]}\n")
     result = {
         **extras,
         "input": str(path),
@@ -199,6 +221,7 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
         "faces_requested": record.faces_requested,
         "seconds": round(time.time() - started, 3),
         "outputs": outputs,
+        "warnings": warnings,
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result

@@ -99,7 +99,10 @@ def _import_job(scene, job_id: str) -> None:
         session.journal().update(job_id, state=State.FAILED.value, message=str(exc))
         return
     record.imported = True
-    session.journal().remove(job_id)
+    if not session.cli_mode():
+        # The CLI forgets the job only once its output files are written (jobs.cli.run_input), so a full
+        # disk on --out never costs a second paid job: a re-run imports the kept results again.
+        session.journal().remove(job_id)
     record.result_objects = json.dumps([o.name for o in objects])
     lod0 = next((o for o in objects if o.get("retopo_hub_lod", 0) == 0), objects[0])
     record.faces_achieved = len(lod0.data.polygons)

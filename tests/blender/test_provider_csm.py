@@ -289,3 +289,30 @@ def test_a_rate_limited_poll_is_waited_out_not_abandoned(csm):
     rock.retopo_hub.provider = "csm"
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
     assert "Rock_csm_1" in bpy.data.objects and len(_posts(csm)) == 1
+
+
+def test_a_full_output_disk_keeps_the_paid_job_for_the_rerun(csm, addon, tmp_path, capsys, monkeypatch):
+    """Writing --out fails: one line naming the folder, no traceback; the re-run imports the kept results
+    and pays nothing again."""
+    sample = _sample_obj(tmp_path)
+    out = tmp_path / "out"
+    argv = [str(a) for a in [sample, "--out", out, "--provider", "csm", "--online-mode", "--json",
+                             "--cache", tmp_path / "c"]]  # fmt: skip
+    cli = addon.jobs.cli
+    real_export = cli.export_object
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "export_object", disk_full)
+    capsys.readouterr()
+    assert cli.main(argv) == 1
+    stdout, err = capsys.readouterr()
+    (line,) = [x for x in err.splitlines() if x.startswith("retopo-hub: sample.obj")]
+    assert f"could not write the results into {out}: No space left on device" in line
+    assert "Traceback" not in err and json.loads(stdout.strip().splitlines()[-1])["errors"]
+    monkeypatch.setattr(cli, "export_object", real_export)
+    assert cli.main(argv) == 0
+    assert len(_posts(csm)) == 1, "the re-run imported the kept results: one paid session"
+    assert (out / "sample_csm_1.obj").is_file()
+    assert addon.core.journal.Journal(tmp_path / "c" / "journal").entries() == [], "forgotten once written"
