@@ -36,6 +36,7 @@ from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_tex
 from ..core.jobs import State
 from ..core.options import CATALOGUE, Option, options_for, validate
 from ..formats.vmdl import write_vmdl
+from ..preferences import MAX_DEADLINE_MIN
 from ..providers import registry
 from . import records, resume, session, step, submit
 
@@ -70,11 +71,16 @@ class _Parser(argparse.ArgumentParser):
         raise _ArgumentError(message)
 
 
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
 def _help(option: Option) -> str:
     limits = option.range
-    accepted = f"{limits.low:g}..{limits.high:g}, " if limits is not None else ""
+    accepted = f"{_number(limits.low)}..{_number(limits.high)}, " if limits is not None else ""
     shown = "on" if option.default is True else "off" if option.default is False else option.default
-    return f"{option.description} ({accepted}default {shown})" if shown != "" else option.description
+    text = f"{option.description} ({accepted}default {shown})" if shown != "" else option.description
+    return text.replace("%", "%%")  # argparse %-formats help texts ("within 10%")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output format; obj (default) and fbx keep quads, glb is triangles only; "
                         "sboxcool: also the upload format (fbx or obj)")  # fmt: skip
     p.add_argument("--cache", metavar="DIR", help="where jobs and downloads are kept")
+    p.add_argument(
+        "--deadline", type=float, metavar="MIN",
+        help="minutes each job may run before it is reported as timed out (a cloud job can be attached "
+             f"again later); default: the preferences', out of the box {_default_deadlines()}",
+    )  # fmt: skip
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
@@ -110,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
             metavar = {int: "N", float: "X", str: "TEXT"}[option.kind]
             group.add_argument(option.cli, type=option.kind, metavar=metavar, **common)
     return p
+
+
+def _default_deadlines() -> str:
+    parts = []
+    for entry in registry.REGISTRY:
+        slow = f" ({entry.slow_deadline[1]} {entry.slow_deadline[2]:g})" if entry.slow_deadline else ""
+        parts.append(f"{entry.name} {entry.deadline_min:g}{slow}")
+    return ", ".join(parts)
 
 
 def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -278,6 +297,8 @@ def main(argv: list[str]) -> int:
         options = options_from_args(args)
         validate(args.provider, options)
         args.inputs = distinct_inputs(args.inputs)
+        if args.deadline is not None and not 0 < args.deadline <= MAX_DEADLINE_MIN:
+            raise InputError(f"--deadline must be more than 0 and at most {MAX_DEADLINE_MIN:g} minutes")
     except _ArgumentError as exc:
         sys.stderr.write(f"retopo-hub: error: {exc}\n")
         return 2
@@ -306,6 +327,7 @@ def main(argv: list[str]) -> int:
             return 2
     session.set_online_override(args.online_mode)
     session.set_cli_mode(True)
+    session.set_deadline_override(args.deadline)
     try:
         with _terminate_as_interrupt():
             summary = run_all(args, options, out_dir)
@@ -319,6 +341,7 @@ def main(argv: list[str]) -> int:
         session.set_cache_dir(None)
         session.set_online_override(False)
         session.set_cli_mode(False)
+        session.set_deadline_override(None)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()

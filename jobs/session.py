@@ -29,6 +29,7 @@ class _Session:
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
+    deadline_override_min: float | None = None  # the CLI's --deadline, for every job it runs
     engine_problem: str = ""
 
 
@@ -57,6 +58,14 @@ def set_cli_mode(enabled: bool) -> None:
 
 def cli_mode() -> bool:
     return _Session.cli_mode
+
+
+def set_deadline_override(minutes: float | None) -> None:
+    _Session.deadline_override_min = minutes
+
+
+def deadline_override() -> float | None:
+    return _Session.deadline_override_min
 
 
 def online_allowed() -> bool:

@@ -46,6 +46,8 @@ class Preferences:
         return registry.credentials_problem(registry.BY_NAME[provider], have.values)
 
     def deadline_s(self, provider: str, options: Mapping[str, Any]) -> float:
+        if (override := session.deadline_override()) is not None:
+            return 60.0 * override
         entry = registry.BY_NAME[provider]
         slow = entry.slow_deadline and options.get(entry.slow_deadline[0]) == entry.slow_deadline[1]
         key = f"{provider}_slow" if slow else provider

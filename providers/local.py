@@ -193,7 +193,7 @@ class LocalProvider:
         if ctx.time_left() <= 0:
             raise RetopoError(
                 "the local engine ran past its deadline: lower the face count or raise the local deadline "
-                "in the preferences"
+                "in the preferences (or --deadline)"
             )
         if final.get("unavailable"):
             # A wheel is missing on this platform: Blender's own Decimate/QuadriFlow take over (main thread).

@@ -199,3 +199,12 @@ def test_a_mirrored_object_is_written_facing_out(addon, blank, tmp_path, capsys,
     data = reader(tmp_path / "o" / f"mirror_retopo.{fmt}")
     volume = _signed_volume(data["verts"], data["face_sizes"], data["corner_verts"])
     assert volume > 3.0, volume  # a unit sphere: 4.19
+
+
+def test_deadline_flag_ends_a_job_that_runs_longer(addon, sample, tmp_path, capsys):
+    code, _, err = _run(addon, [sample, "--out", tmp_path, "--faces", 700, "--deadline", 0.001], capsys)
+    assert code == 1 and "ran past its deadline" in err and "--deadline" in err
+    code, _, err = _run(addon, [sample, "--out", tmp_path, "--deadline", 0], capsys)
+    assert code == 2 and "--deadline must be more than 0" in err
+    help_text = addon.jobs.cli.build_parser().format_help()
+    assert "csm 20 (precision 60)" in " ".join(help_text.split())
