@@ -219,6 +219,7 @@ class CloudProvider:
             service_name=self.service_name,
             key_env_var=self.entry.credentials[0].env if self.entry.credentials else None,
             secrets=self._secrets(spec),
+            time_left=ctx.time_left,  # the job's deadline ends a request in progress, whatever it is doing
             backoff_base=1.0 * time_scale(),
             backoff_max=30.0 * max(time_scale(), 0.01),
         )

@@ -23,13 +23,14 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from urllib3.exceptions import NewConnectionError
 
 from ..core.errors import (
@@ -136,11 +137,15 @@ class HttpClient:
         sleep: Callable[[float], None] | None = None, rng: random.Random | None = None,
         cancel_event: threading.Event | None = None, session: requests.Session | None = None,
         service_name: str = "the service", key_env_var: str | None = None, secrets: Iterable[str] = (),
+        total_timeout: float = 300.0, time_left: Callable[[], float] | None = None,
     ) -> None:  # fmt: skip
         self.base_url = validate_base_url(base_url)
         self._origin = _origin(self.base_url)
         self._auth_headers = auth_headers
         self._secrets = tuple(secrets)  # raw credentials, blanked from every service text like the headers
+        # A per-read timeout never ends a server that trickles a byte every few seconds: every request (and
+        # its body) must also finish within ``total_timeout`` and within the job's own ``time_left()``.
+        self.total_timeout, self._time_left = total_timeout, time_left
         self._auth_names: set[str] = set()
         self.user_agent = user_agent
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
@@ -212,7 +217,7 @@ class HttpClient:
             if None not in (declared, expected_size) and declared != expected_size:
                 wrong = f"the result should have {expected_size} bytes, not {declared}"
                 raise MalformedResponse(service=self.service_name, remote_message=wrong)
-            blocks = (self._check_cancel() or block for block in resp.iter_content(chunk))
+            blocks = self._body(resp, chunk)
             expect = declared if declared is not None else expected_size
             part = dest.name + ".part"
             write_chunks(dest, blocks, max_bytes=max_bytes, expected_bytes=expect, temp_name=part)
@@ -270,9 +275,13 @@ class HttpClient:
             for fileobj, pos in marks:  # a retry or a 307/308 hop must send the body from its start again
                 fileobj.seek(pos)
             headers = self._headers_for(url, send.get("headers"))
+            ends = time.monotonic() + self._allowed()
             resp = self._session.request(
-                method, url, headers=headers, timeout=timeout, allow_redirects=False, stream=stream, **body
+                method, url, headers=headers, timeout=timeout, allow_redirects=False, stream=True, **body
             )
+            resp.retopo_hub_ends = ends  # type: ignore[attr-defined] # the body must arrive by then too
+            if not stream:  # read by us, under the time limit, then served by requests as usual
+                resp._content, resp._content_consumed = b"".join(self._body(resp)), True
             status, location = resp.status_code, resp.headers.get("Location")
             if status not in REDIRECT_STATUSES or not location or status in expected:
                 return resp
@@ -286,6 +295,32 @@ class HttpClient:
             log.debug("redirect %s -> %s", safe_url(url), safe_url(target))
             url = target
         raise MalformedResponse(service=self.service_name, remote_message="too many redirects")
+
+    def _allowed(self) -> float:
+        """Seconds the next request may take in all: the total timeout, or less when the job's deadline is
+        nearer. A job already past its deadline is not sent anything more."""
+        left = self.total_timeout if self._time_left is None else min(self.total_timeout, self._time_left())
+        if left <= 0:
+            raise RequestTimeout(f"{self.service_name} was still answering at the job's deadline")
+        return left
+
+    def _body(self, resp: requests.Response, chunk: int = 1 << 16) -> Iterator[bytes]:
+        """The body as it arrives, checking cancel and the request's time limit between reads: ``read1``
+        returns whatever one read brings, so a trickling server cannot hold a request past its limit."""
+        ends = getattr(resp, "retopo_hub_ends", None)
+        while True:
+            self._check_cancel()
+            if ends is not None and time.monotonic() > ends:
+                resp.close()
+                late = f"{self.service_name} was too slow: its answer did not arrive in time"
+                raise RequestTimeout(f"{late} ({safe_url(resp.url)})")
+            try:
+                block = resp.raw.read1(chunk, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise requests.exceptions.ConnectionError(exc) from exc
+            if not block:
+                return
+            yield block
 
     def _check_destination(self, url: str) -> None:
         """Refuse a result link or redirect to another origin that is plain http:// on the internet or whose

@@ -443,3 +443,42 @@ def test_loopback_links_are_refused_when_the_api_is_not_on_loopback() -> None:
     client = make_client("https://api.example.test")
     with pytest.raises(UnsafeLink, match=r"127\.0\.0\.1"):
         client.request("GET", "https://127.0.0.1:9/blob")
+
+
+def trickle(total_s: float, every_s: float = 0.1) -> Any:
+    """A 200 whose body comes one byte at a time: each read is quick, the whole answer never ends."""
+
+    def act(h: Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        ends = time.monotonic() + total_s
+        while time.monotonic() < ends and not h.server.state.release.wait(every_s):
+            try:
+                h.wfile.write(b"{")
+                h.wfile.flush()
+            except OSError:
+                return
+        h.close_connection = True
+
+    return act
+
+
+def test_a_trickling_answer_is_cut_at_the_total_time_limit(api: Server, cdn: Server, tmp_path: Path) -> None:
+    api.route("GET", "/v1/status", trickle(30.0))
+    cdn.route("GET", "/blob", trickle(30.0))
+    client = make_client(api.url, total_timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeout, match="too slow"):
+        client.json("GET", "status")
+    with pytest.raises(RequestTimeout, match="too slow"):
+        client.download(f"{cdn.url}/blob", tmp_path / "blob.bin", max_bytes=1 << 20)
+    assert time.monotonic() - started < 8.0, "each attempt ends at its limit, read timeouts notwithstanding"
+    assert not list(tmp_path.iterdir()), "no half-written download"
+
+
+def test_nothing_is_sent_once_the_jobs_deadline_has_passed(api: Server) -> None:
+    api.route("GET", "/v1/status", (200, JSON, b"{}"))
+    with pytest.raises(RequestTimeout, match="deadline"):
+        make_client(api.url, time_left=lambda: 0.0).json("GET", "status")
+    assert api.hits("GET", "/v1/status") == []
