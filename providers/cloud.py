@@ -70,18 +70,18 @@ def unsure_submit(exc: RetopoError, advice: str) -> RetopoError:
     does not prove the service did not take it. Errors that prove it did not are returned unchanged."""
     if not exc.maybe_processed:
         return exc
-    text = one_line(f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}", 900)
-    unsure = copy.copy(exc)
-    unsure.message, unsure.args = text, (text,)
-    return unsure
+    return _reworded(exc, f"{exc.message.rsplit('; ', 1)[0]}; the job may have been created anyway: {advice}")
 
 
 def attachable(exc: RetopoError, remote_id: str) -> RetopoError:
     """The same error, naming the remote job that may still finish (and be billed) and how to get it back."""
     advice = f"the job {remote_id} may still finish: attach it later (--attach {remote_id}, or Attach Job)"
-    if remote_id in exc.message:
-        return exc
-    text = one_line(f"{exc.message}; {advice}", 900)
+    return exc if remote_id in exc.message else _reworded(exc, f"{exc.message}; {advice}")
+
+
+def _reworded(exc: RetopoError, text: str) -> RetopoError:
+    """A copy of ``exc`` (same class and fields) with a new one-line message."""
+    text = one_line(text, 900)
     again = copy.copy(exc)
     again.message, again.args = text, (text,)
     return again
@@ -163,6 +163,8 @@ def undocumented_status(service: str, status: str, secrets: Any = ()) -> Poll | 
 
 class CloudProvider:
     name = "cloud"  # a registry entry's name: labels, credentials and the service's name come from it
+    # True when ``submit`` waits out the service's 429s itself (sboxcool's job slots), so run() does not.
+    submit_waits_for_slots = False
     needs_network = True
     max_concurrent = 5
     poll_min_s = 3.0  # first poll delay; grows by POLL_GROWTH up to poll_max_s
@@ -249,7 +251,7 @@ class CloudProvider:
                 return self.submit(spec, ctx, client)
             except RateLimitError as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self.poll_bounds(spec)[1]
-                if ctx.time_left() <= wait:
+                if self.submit_waits_for_slots or ctx.time_left() <= wait:
                     raise
                 ctx.emit(State.QUEUED, None, f"{self.service_name} is busy; submitting again in {wait:.0f} s")
                 ctx.sleep(wait)

@@ -59,6 +59,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+DEADLINE_GRACE_S = 5.0  # how long past the job's deadline a request already sent may take to finish
 # Stripped from every hop outside the API origin, even when a caller or a pre-configured session set them:
 # requests itself only drops Authorization, never x-api-key and friends.
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-auth-token", "cookie"})
@@ -298,11 +299,14 @@ class HttpClient:
 
     def _allowed(self) -> float:
         """Seconds the next request may take in all: the total timeout, or less when the job's deadline is
-        nearer. A job already past its deadline is not sent anything more."""
-        left = self.total_timeout if self._time_left is None else min(self.total_timeout, self._time_left())
+        nearer (plus a short grace, so an answer already on its way, such as a 429, can still be read). A job
+        already past its deadline is not sent anything more."""
+        if self._time_left is None:
+            return self.total_timeout
+        left = self._time_left()
         if left <= 0:
             raise RequestTimeout(f"{self.service_name} was still answering at the job's deadline")
-        return left
+        return min(self.total_timeout, left + DEADLINE_GRACE_S)
 
     def _body(self, resp: requests.Response, chunk: int = 1 << 16) -> Iterator[bytes]:
         """The body as it arrives, checking cancel and the request's time limit between reads: ``read1``
@@ -432,6 +436,9 @@ class HttpClient:
             return None
         cap = min(self.backoff_max, self.backoff_base * 2**attempt)
         delay = hint if hint is not None else self._rng.uniform(0, cap)
+        if self._time_left is not None and self._time_left() <= delay:
+            log.debug("%s: the job's deadline comes before the next try; giving up", where)
+            return None
         log.debug("%s failed (%s, status %s); retry %d/%d in %.2f s", where, kind, status, attempt + 1,
                   self.max_retries, delay)  # fmt: skip
         return delay

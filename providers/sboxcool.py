@@ -94,6 +94,7 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class SboxcoolProvider(CloudProvider):
+    submit_waits_for_slots = True  # its 5-jobs-per-key slots: submit() waits them out
     name = "sboxcool"
     max_concurrent = 5  # documented per-user limit; the runner queues the rest without contacting sboxcool
     poll_min_s = 3.0  # the docs poll every 3 s
@@ -136,14 +137,14 @@ class SboxcoolProvider(CloudProvider):
             except RateLimitError as err:
                 refused += 1
                 left = ctx.time_left()
-                if left <= 0:
+                hint = (err.retry_after or 0.0) * time_scale()
+                if left <= max(delay, hint):  # the next try would come at or after the deadline
                     raise RateLimitError(
                         f"sboxcool had no free job slot before the deadline ({refused} tries): let your "
                         "other sboxcool jobs finish, then submit again",
                         status=429, service=self.service_name,
                     ) from err  # fmt: skip
-                hint = (err.retry_after or 0.0) * time_scale()
-                wait = min(left, max(delay, hint))
+                wait = max(delay, hint)
                 log.info("sboxcool refused the submit of job %s with 429 (%d); next try in %.1f s",
                          spec.job_id, refused, wait)  # fmt: skip
                 ctx.emit(State.QUEUED, None, f"waiting for a free sboxcool slot (try {refused + 1} next)")
