@@ -222,7 +222,7 @@ def _write_outputs(
             "engine": str(obj.get("retopo_hub_engine", "")),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
-    warnings: list[str] = []
+    warnings: list[str] = list(records.details(record).get("warnings") or [])
     if "vmdl" in extras:
         try:
             extras["vmdl"] = _write_vmdl(out_dir, path.stem, outputs)

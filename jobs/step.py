@@ -107,9 +107,10 @@ def _import_job(scene, job_id: str) -> None:
     lod0 = next((o for o in objects if o.get("retopo_hub_lod", 0) == 0), objects[0])
     record.faces_achieved = len(lod0.data.polygons)
     record.progress = 1.0
-    records.finish(
-        record, State.DONE, f"{len(objects)} object(s): {lod0.name} has {record.faces_achieved} faces"
-    )
+    done = f"{len(objects)} object(s): {lod0.name} has {record.faces_achieved} faces"
+    if warnings := records.details(record).get("warnings"):
+        done = f"done with warnings: {'; '.join(warnings)} ({done})"
+    records.finish(record, State.DONE, done)
 
 
 def cancel(job_id: str) -> None:

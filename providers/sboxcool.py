@@ -267,10 +267,7 @@ class SboxcoolProvider(CloudProvider):
             results = self._results(spec, result, plan)
             pbr = next((dest for key, _url, dest in plan if key == "pbrTextures"), None)
             if pbr is not None:
-                folder = work / "pbr"
-                safe_extract_zip(pbr, folder)
-                pbr.unlink(missing_ok=True)
-                results.append(ResultFile(path=str(folder), kind="textures"))
+                results += self._textures(ctx, pbr, work / "pbr")
         except BaseException:
             # A job that cannot deliver everything delivers nothing: no half set of LoDs to import.
             for path in written:
@@ -285,6 +282,21 @@ class SboxcoolProvider(CloudProvider):
         if details:
             ctx.emit(sboxcool=details)
         return results
+
+    @staticmethod
+    def _textures(ctx: WorkerContext, archive: Path, folder: Path) -> list[ResultFile]:
+        """The unpacked PBR maps; a refused archive (damaged, unsafe, a zip bomb) costs the maps only, never
+        the paid LoD meshes: the job ends with a one-line warning instead."""
+        try:
+            safe_extract_zip(archive, folder)
+        except ServiceError as exc:
+            warning = f"the PBR maps were not imported: {exc}"
+            log.warning("sboxcool: %s", warning)
+            ctx.emit(warnings=[warning])
+            return []
+        finally:
+            archive.unlink(missing_ok=True)
+        return [ResultFile(path=str(folder), kind="textures")]
 
     def _links(self, body: dict[str, Any]) -> dict[str, str]:
         downloads = body.get("downloads")

@@ -450,3 +450,17 @@ def test_an_undocumented_final_status_ends_the_job_at_once(emu, addon, status):
     assert record.state == "failed" and f"reported the job as '{status}'" in record.message, record.message
     assert time.monotonic() - started < 20
     assert "Crate_retopo" not in bpy.data.objects
+
+
+def test_a_refused_pbr_archive_keeps_the_paid_lods(emu, addon, tmp_path):
+    """One bad PBR zip costs the maps only: the LoD meshes are imported and the job says why in a warning."""
+    emu.inject("GET", r"_pbr_textures\.zip$", "status", status=200, body=b"this is not a zip",
+               times=None)  # fmt: skip
+    crate = ico_sphere("Crate", subdivisions=4)
+    _paint(crate, tmp_path)
+    _sboxcool(crate, fmt="obj", lod_levels=1, sbox_generate_pbr=True)
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    assert {"Crate_retopo", "Crate_LOD1"} <= set(bpy.data.objects.keys())
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done" and record.message.startswith("done with warnings: the PBR maps were not")
+    assert "refused to unpack" in record.message
