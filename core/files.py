@@ -14,6 +14,7 @@ Contract:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -120,15 +121,24 @@ def write_chunks(
             raise ServiceError(too_big)
         check_free_space(path.parent, expected_bytes)
     written = 0
-    with atomic_output(path, temp_name=temp_name) as out:
-        for block in chunks:
-            written += len(block)
-            if written > max_bytes:
-                raise ServiceError(too_big)
-            out.write(block)
-        if expected_bytes is not None and written != expected_bytes:
-            got, want = human_bytes(written), human_bytes(expected_bytes)
-            raise NetworkError(f"the transfer of {path.name} stopped after {got} of {want}; try again")
+    try:
+        with atomic_output(path, temp_name=temp_name) as out:
+            for block in chunks:
+                written += len(block)
+                if written > max_bytes:
+                    raise ServiceError(too_big)
+                out.write(block)
+            if expected_bytes is not None and written != expected_bytes:
+                got, want = human_bytes(written), human_bytes(expected_bytes)
+                raise NetworkError(f"the transfer of {path.name} stopped after {got} of {want}; try again")
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise
+        # Without a declared length the free space could not be checked first; say it the same way.
+        raise ConfigError(
+            f"not enough disk space in {path.parent}: the download stopped at {human_bytes(written)}; "
+            "free space or set another cache folder"
+        ) from exc
     return written
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -255,3 +256,15 @@ def test_an_ordinary_archive_of_maps_unpacks(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("normal.png", rng.integers(0, 255, 3 << 20, dtype=np.uint8).tobytes())
     assert [p.name for p in safe_extract_zip(archive_path, tmp_path / "out")] == ["normal.png"]
+
+
+def test_a_full_disk_during_a_download_without_a_length_says_so_in_one_line(tmp_path: Path) -> None:
+    """No Content-Length means no free-space check first: a full disk mid-download is the same clear line."""
+
+    def blocks():
+        yield b"x" * 1000
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(ConfigError, match=r"not enough disk space in .*the download stopped at"):
+        files.write_chunks(tmp_path / "result.obj", blocks(), max_bytes=1 << 20, temp_name="result.obj.part")
+    assert list(tmp_path.iterdir()) == [], "no half-written file"
