@@ -3,7 +3,8 @@
 
 Main thread only, and blocking (it is the fallback, not the fast path). It writes the same ``result.npz``
 layout as the engine child, so the results go through the one importer: same names, collection, transform,
-materials and provenance. Temporary objects and meshes are removed whatever happens.
+materials and provenance. Temporary objects and meshes are removed whatever happens. The LoD curve and
+switch thresholds are the engine's own (``engines.lod``: stdlib only, so safe to import here).
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ import numpy as np
 
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
-from .mesh_arrays import read_arrays
+from ..engines.lod import lod_ratios, switch_thresholds
+from .mesh_arrays import read_arrays, triangle_count
 
 log = logging.getLogger(__name__)
 
 # Provenance of each level (the result's ``retopo_hub_engine``), so a fallback is never silent.
 QUADRIFLOW, DECIMATE = "quadriflow", "decimate"
-
-
-def _lod_ratios(levels: int, final_ratio: float) -> list[float]:
-    return [1.0] + [final_ratio ** ((i / levels) ** 1.7) for i in range(1, levels + 1)]
 
 
 def _evaluated_copy(obj: bpy.types.Object, modifier: dict[str, Any] | None) -> bpy.types.Mesh:
@@ -36,11 +34,6 @@ def _evaluated_copy(obj: bpy.types.Object, modifier: dict[str, Any] | None) -> b
             setattr(mod, key, value)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     return bpy.data.meshes.new_from_object(obj.evaluated_get(depsgraph))
-
-
-def _triangles(mesh: bpy.types.Mesh) -> int:
-    _v, sizes, _c = read_arrays(mesh)
-    return int((sizes - 2).sum())
 
 
 def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Path) -> list[ResultFile]:
@@ -63,15 +56,15 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
                 except RuntimeError:
                     log.warning("QuadriFlow refused %s (not manifold?): decimating instead", source.name)
         if lod0 is None:
-            ratio = min(1.0, target / max(1, _triangles(temp.data)))
+            ratio = min(1.0, target / max(1, triangle_count(temp.data)))
             lod0 = _evaluated_copy(temp, {"decimate_type": "COLLAPSE", "ratio": ratio})
             temp.modifiers.clear()
         temp_meshes.append(lod0)
         levels_data = [read_arrays(lod0)]
-        base_triangles = _triangles(lod0)
+        base_triangles = triangle_count(lod0)
         temp.data = lod0
-        for ratio in _lod_ratios(levels, float(options.get("lod_final_ratio", 0.15)))[1:]:
-            wanted = ratio * base_triangles / max(1, _triangles(lod0))
+        for ratio in lod_ratios(levels, float(options.get("lod_final_ratio", 0.15)))[1:]:
+            wanted = ratio * base_triangles / max(1, triangle_count(lod0))
             mesh = _evaluated_copy(temp, {"decimate_type": "COLLAPSE", "ratio": min(1.0, wanted)})
             temp.modifiers.clear()
             temp_meshes.append(mesh)
@@ -90,7 +83,7 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
 def _write(levels_data: list, engines: list[str], max_threshold: float, work_dir: Path) -> list[ResultFile]:
     work_dir.mkdir(parents=True, exist_ok=True)
     count = len(levels_data)
-    thresholds = [max_threshold * i / (count - 1) if count > 1 else 0.0 for i in range(count)]
+    thresholds = switch_thresholds(count - 1, max_threshold)
     arrays: dict[str, np.ndarray] = {}
     for i, (verts, sizes, corners) in enumerate(levels_data):
         arrays[f"lod{i}_verts"] = verts

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.jobs import MeshSnapshot
+from ..formats.mesh import face_stats as formats_face_stats
 
 TEXTURE_SOCKETS = {  # Principled BSDF input -> sboxcool texture slot
     "Base Color": "color",
@@ -177,7 +178,17 @@ def mesh_from_arrays(
     return mesh
 
 
-def face_stats(mesh: bpy.types.Mesh) -> dict[str, int]:
-    sizes = np.empty(len(mesh.polygons), dtype=np.int32)
+def face_sizes(mesh: bpy.types.Mesh) -> np.ndarray:
+    sizes = np.empty(len(mesh.polygons), dtype=np.int64)
     mesh.polygons.foreach_get("loop_total", sizes)
-    return {"faces": len(sizes), "quads": int((sizes == 4).sum()), "tris": int((sizes == 3).sum())}
+    return sizes
+
+
+def face_stats(mesh: bpy.types.Mesh) -> dict[str, int]:
+    """``formats.mesh.face_stats`` of a Blender mesh: faces, quads, tris and n-gons."""
+    return formats_face_stats(face_sizes(mesh))
+
+
+def triangle_count(mesh: bpy.types.Mesh) -> int:
+    """Triangles the mesh renders as (a face of n corners is n - 2 of them)."""
+    return int((face_sizes(mesh) - 2).sum())

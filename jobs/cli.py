@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-import numpy as np
 
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
-from ..blender_io.mesh_arrays import face_stats
+from ..blender_io.mesh_arrays import face_stats, triangle_count
 from ..core.errors import InputError, RetopoError, one_line
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from ..core.jobs import State
@@ -363,13 +362,10 @@ def _warn_if_paying_again(path: Path, provider: str, key: str) -> None:
 
 def _written_stats(mesh, fmt: str) -> dict[str, int]:
     """Faces as the file holds them: glTF stores triangles only, so a GLB's quads are two triangles each."""
-    stats = face_stats(mesh)
     if fmt == "glb":
-        sizes = np.empty(len(mesh.polygons), dtype=np.int64)
-        mesh.polygons.foreach_get("loop_total", sizes)
-        triangles = int((sizes - 2).sum())
-        stats = {"faces": triangles, "quads": 0, "tris": triangles}
-    return stats
+        triangles = triangle_count(mesh)
+        return {"faces": triangles, "quads": 0, "tris": triangles}
+    return face_stats(mesh)
 
 
 def distinct_inputs(raw: list[str]) -> list[str]:

@@ -68,7 +68,8 @@ def read_preferences(*, probe: bool = False) -> Preferences:
                 values[credential.name] = value.strip()
         credentials[entry.name] = Credentials(values)
         configured = getattr(prefs, f"{entry.name}_base_url", "") if prefs else ""
-        urls[entry.name] = configured or os.environ.get(entry.base_url_env or "-", "") or entry.base_url
+        from_env = os.environ.get(entry.base_url_env, "") if entry.base_url_env else ""
+        urls[entry.name] = configured or from_env or entry.base_url
         if prefs is not None:
             deadlines[entry.name] = getattr(prefs, f"{entry.name}_deadline_min")
             if entry.slow_deadline:

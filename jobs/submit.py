@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-import numpy as np
 
 from ..blender_io.exporter import export_fbx
-from ..blender_io.mesh_arrays import check_source, snapshot_object
+from ..blender_io.mesh_arrays import check_source, snapshot_object, triangle_count
 from ..core import journal
 from ..core.errors import ONLINE_ACCESS_OFF, InputError
 from ..core.jobs import State, new_job_id
@@ -87,9 +86,7 @@ def _shown_triangles(obj: bpy.types.Object, depsgraph, options: dict[str, Any]) 
     """Triangles of the mesh the job will get: as the viewport shows it (modifiers, shape keys) unless the
     options ask for the base mesh. Read from the evaluated mesh the depsgraph already holds (no copy)."""
     mesh = obj.evaluated_get(depsgraph).data if options.get("use_modifiers", True) else obj.data
-    sizes = np.empty(len(mesh.polygons), dtype=np.int64)
-    mesh.polygons.foreach_get("loop_total", sizes)
-    return int((sizes - 2).sum())
+    return triangle_count(mesh)
 
 
 def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path) -> dict[str, Any]:

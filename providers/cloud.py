@@ -212,10 +212,11 @@ class CloudProvider:
         if problem := registry.credentials_problem(self.entry, spec.credentials.values):
             raise ConfigError(problem)
 
-    def make_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
+    def make_client(self, spec: JobSpec, ctx: WorkerContext, *, authorized: bool = True) -> HttpClient:
+        """The job's client; ``authorized=False`` for links that need no key (never send it there)."""
         return HttpClient(
             spec.base_url,
-            auth_headers=lambda: self.auth_headers(spec),
+            auth_headers=(lambda: self.auth_headers(spec)) if authorized else None,
             user_agent=USER_AGENT,
             cancel_event=ctx.cancel_event,
             service_name=self.service_name,

@@ -65,7 +65,6 @@ from ..formats.obj import write_obj
 from ..formats.vmdl import parse_vmdl_lods
 from ..worker.runner import WorkerContext
 from .cloud import (
-    USER_AGENT,
     CloudProvider,
     Poll,
     time_scale,
@@ -254,7 +253,7 @@ class SboxcoolProvider(CloudProvider):
         work = Path(spec.work_dir)
         plan = [(key, url, self._destination(work, spec, key, url)) for key, url in links.items()]
         written: list[Path] = []
-        public = self._public_client(spec, ctx)  # temp links need no key: never send it there
+        public = self.make_client(spec, ctx, authorized=False)  # temp links need no key: never send it
         try:
             for number, (key, url, dest) in enumerate(plan):
                 ctx.check_cancelled()
@@ -358,14 +357,3 @@ class SboxcoolProvider(CloudProvider):
         top = float(option(spec.options, "lod_max_threshold"))
         # Documented: "Each LoD gets a switch threshold distributed linearly up to lodMaxThreshold".
         return {level: 0.0 if level == 0 else found.get(level, top * level / count) for level in levels}
-
-    def _public_client(self, spec: JobSpec, ctx: WorkerContext) -> HttpClient:
-        return HttpClient(
-            spec.base_url,
-            auth_headers=None,
-            user_agent=USER_AGENT,
-            cancel_event=ctx.cancel_event,
-            service_name=self.service_name,
-            backoff_base=1.0 * time_scale(),
-            backoff_max=30.0 * max(time_scale(), 0.01),
-        )
