@@ -120,12 +120,11 @@ def test_fault_suite(addon, services, tmp_path, capsys):
 
 def _fault_round(addon, emus, ledger, scenario: Scenario) -> list[str]:
     engine = addon.jobs
-    armed = []
     for provider, emu in emus.items():
         for target, kind, times, options in scenario.faults:
             path, server = TARGETS[provider][target]
             method = "POST" if target == "submit" else "GET"
-            armed.append((provider, emu.inject(method, path, kind, times=times, server=server, **options)))
+            emu.inject(method, path, kind, times=times, server=server, **options)
         for _ in range(scenario.failed_jobs):
             emu.fail_next_job(f"{scenario.tag}: the mesh has no usable surface")
     ledger.other_faults += scenario.failed_jobs * len(emus)
@@ -137,6 +136,7 @@ def _fault_round(addon, emus, ledger, scenario: Scenario) -> list[str]:
     _wait_for_slow_answers(emus)
     verdicts = ledger.judge(scenario.tag, [(p, n, r) for (p, n), r in zip(names, records, strict=True)])
     tag = scenario.tag
+    armed = [(provider, fault) for provider, emu in emus.items() for fault in emu.faults]  # as they are now
     problems = [
         f"{tag}/{p}: {f.kind} fault on {f.pattern.pattern} fired {f.fired} of {f.fired + f.remaining}"
         for p, f in armed
@@ -149,8 +149,7 @@ def _fault_round(addon, emus, ledger, scenario: Scenario) -> list[str]:
             problems += [f"  {v}" for v in failed]
     for emu in emus.values():
         emu.clear_faults()
-        problems += [f"{scenario.tag}: unused job failure {m!r}" for m in emu._failures]
-        emu._failures.clear()
+        problems += [f"{scenario.tag}: unused job failure {m!r}" for m in emu.drop_unused_failures()]
     return problems
 
 

@@ -16,6 +16,7 @@ import bpy
 import numpy as np
 import pytest
 from emulators import CsmEmulator
+from emulators.remote import Remote
 from emulators.checks import obj_stats, png_stats
 
 from tests.support.cloud import configure, reset, worker_module
@@ -32,7 +33,7 @@ def csm(addon, blank, monkeypatch):
     monkeypatch.delenv("CSM_API_KEY", raising=False)
     monkeypatch.delenv("CSM_BASE_URL", raising=False)
     addon.jobs.session.set_online_override(False)  # other suites' CLI runs leave it on
-    with CsmEmulator(KEY) as emu:
+    with Remote(CsmEmulator, KEY) as emu:
         configure(addon, "csm", emu.base_url, api_key=KEY)
         try:
             yield emu

@@ -17,6 +17,7 @@ import bpy
 import pytest
 import requests
 from emulators import SboxcoolEmulator, assets
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, reset, serving, worker_module
 from tests.support.scene import fingerprint, ico_sphere, scene_state
@@ -28,7 +29,7 @@ BONES = [f"mixamorig:Bone{i}" for i in range(65)]
 
 @pytest.fixture
 def emu(addon, blank):
-    with SboxcoolEmulator(KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
+    with Remote(SboxcoolEmulator, KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
         yield emulator
         assert not emulator.credential_leaks(), "the key must never reach a temp download link"
 

@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 import pytest
 from emulators import ScenarioEmulator
+from emulators.remote import Remote
 from emulators.checks import glb_stats
 
 from tests.support.cloud import configure, low_poly_fbx, reset, worker_module
@@ -41,7 +42,7 @@ def scenario(addon, blank, monkeypatch):
     started: list[ScenarioEmulator] = []
 
     def start(**options) -> ScenarioEmulator:
-        emu = ScenarioEmulator(KEY, SECRET, **options).start()
+        emu = Remote(ScenarioEmulator, KEY, SECRET, **options).start()
         started.append(emu)
         configure(addon, "tripo", emu.base_url, api_key=KEY, api_secret=SECRET)
         return emu

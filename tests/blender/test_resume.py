@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from emulators import SboxcoolEmulator
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, reset
 
@@ -23,7 +24,7 @@ KEY = "sbox_tk_resume_secret_0001"
 
 @pytest.fixture
 def sbox(addon, blank):
-    with SboxcoolEmulator(api_key=KEY, polls_per_step=3) as emu:
+    with Remote(SboxcoolEmulator, api_key=KEY, polls_per_step=3) as emu:
         configure(addon, "sboxcool", emu.base_url, api_key=KEY)
         yield emu
     reset(addon)

@@ -16,6 +16,7 @@ import bpy
 import numpy as np
 import pytest
 from emulators import SboxcoolEmulator, assets
+from emulators.remote import Remote
 
 from tests.support.cloud import serving
 from tests.support.scene import fingerprint, ico_sphere, select_only
@@ -26,7 +27,7 @@ BONES = ("Hips", "Spine", "Head")
 
 @pytest.fixture
 def emu(addon, blank):
-    with SboxcoolEmulator(KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
+    with Remote(SboxcoolEmulator, KEY) as emulator, serving(addon, "sboxcool", emulator, api_key=KEY):
         yield emulator
 
 

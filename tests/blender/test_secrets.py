@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from emulators import SboxcoolEmulator
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, reset
 from tests.support.scene import ico_sphere, select_only
@@ -17,7 +18,7 @@ KEY = "sbox_tk_SUPERSECRET_4f9a1c"
 
 @pytest.fixture
 def sbox(addon, blank):
-    with SboxcoolEmulator(api_key=KEY) as emu:
+    with Remote(SboxcoolEmulator, api_key=KEY) as emu:
         configure(addon, "sboxcool", emu.base_url, api_key=KEY)
         yield emu
     reset(addon)

@@ -237,6 +237,12 @@ class Emulator:
     def take_failure(self) -> str | None:
         return self._failures.pop(0) if self._failures else None
 
+    def drop_unused_failures(self) -> list[str]:
+        """The ``fail_next_job`` messages no job took, forgotten."""
+        with self.lock:
+            unused, self._failures = self._failures, []
+        return unused
+
     def add_job(self, job: Job) -> Job:
         self.jobs[job.id] = job
         return job

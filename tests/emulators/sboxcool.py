@@ -94,6 +94,7 @@ class SboxcoolEmulator(Emulator):
         self.files: dict[str, tuple[bytes, str, float]] = {}
         self.reported_faces: dict[str, dict[str, int]] = {}
         self._submit_times: list[float] = []
+        self.peak = 0  # the most jobs ever active (queued or running) at once
         self.route("api", "POST", r"(?:/api)?/tools/model", self._submit)
         self.route("api", "GET", r"(?:/api)?/tools/model/(?P<jid>[^/]+)", self._status)
         self.route("api", "GET", r"/uploads/temp/.+", self._download)
@@ -111,6 +112,11 @@ class SboxcoolEmulator(Emulator):
 
     def active_jobs(self) -> int:
         return sum(1 for job in self.jobs.values() if not job.done)
+
+    def add_job(self, job: Job) -> Job:
+        job = super().add_job(job)
+        self.peak = max(self.peak, self.active_jobs())
+        return job
 
     # ------------------------------------------------------------------ submit
     def _submit(self, req: Recorded, _m: re.Match[str]) -> Reply:

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The three cloud emulators at once, the extension pointed at them, and the measures the suites share.
 
-* ``cloud_services(addon)`` starts CSM, Scenario (Tripo) and sboxcool emulators, puts their keys and URLs in
-  the preferences and yields ``{provider: emulator}``; afterwards it checks that no emulator raised and no
-  key reached a file host.
+* ``cloud_services(addon)`` starts CSM, Scenario (Tripo) and sboxcool emulators, each in a process of its
+  own (``emulators.remote``), puts their keys and URLs in the preferences and yields ``{provider: emulator}``;
+  afterwards it checks that no emulator raised and no key reached a file host.
 * ``submitted_names`` attributes every remote job an emulator created to the source object it came from
   (the upload carries the object's name), which is how "submitted twice" is counted.
 * ``unclear`` says why a message is not a clear error (one line, < 300 chars, names what happened, no
@@ -28,6 +28,7 @@ from pathlib import Path
 import bpy
 from emulators import CsmEmulator, SboxcoolEmulator, ScenarioEmulator
 from emulators.assets import read_glb
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, reset
 
@@ -53,24 +54,13 @@ MAY_EXIST = re.compile(
 )
 
 
-class PeakSboxcool(SboxcoolEmulator):
-    """An sboxcool emulator that remembers the most jobs it ever had active (queued or running) at once."""
-
-    peak = 0
-
-    def add_job(self, job):
-        job = super().add_job(job)
-        self.peak = max(self.peak, self.active_jobs())
-        return job
-
-
 @contextmanager
 def cloud_services(addon, *, csm=None, tripo=None, sboxcool=None) -> Iterator[dict]:
     """Start the three emulators (keyword options per emulator) and point the extension at them."""
     emus = {
-        "csm": CsmEmulator(KEYS["csm"]["api_key"], **(csm or {})),
-        "tripo": ScenarioEmulator(KEYS["tripo"]["api_key"], KEYS["tripo"]["api_secret"], **(tripo or {})),
-        "sboxcool": PeakSboxcool(KEYS["sboxcool"]["api_key"], **(sboxcool or {})),
+        "csm": Remote(CsmEmulator, KEYS["csm"]["api_key"], **(csm or {})),
+        "tripo": Remote(ScenarioEmulator, KEYS["tripo"]["api_key"], KEYS["tripo"]["api_secret"], **(tripo or {})),
+        "sboxcool": Remote(SboxcoolEmulator, KEYS["sboxcool"]["api_key"], **(sboxcool or {})),
     }
     for emu in emus.values():
         emu.start()
@@ -93,9 +83,9 @@ def submitted_names(emus: dict) -> Counter:
     names: Counter = Counter()
     for sub in emus["sboxcool"].submissions:
         names[Path(sub["filename"]).stem] += 1
-    tripo = emus["tripo"]
-    for sub in tripo.submissions:
-        names[Path(tripo.assets[sub["model"]]["name"]).stem] += 1
+    tripo_assets = emus["tripo"].assets  # one copy from the emulator's process, not one per submission
+    for sub in emus["tripo"].submissions:
+        names[Path(tripo_assets[sub["model"]]["name"]).stem] += 1
     for sub in emus["csm"].submissions:
         data = base64.b64decode(sub["mesh"].split(",", 1)[1]) if sub["mesh"].startswith("data:") else b""
         names[read_glb(data)[0]["nodes"][0]["name"] if data else sub["mesh"]] += 1

@@ -501,3 +501,30 @@ def test_fault_malformed_slow_and_expire(scn: ScenarioEmulator) -> None:
     assert fetch(scn.asset_url(asset_id)).status_code == 403
     assert fetch(scn.asset_url(asset_id)).status_code == 200
     assert scn.faults_injected == 5 and [f.fired for f in scn.faults] == [2, 1, 1, 1]
+
+
+def test_remote_emulator_runs_in_another_process():
+    """The Blender suites drive emulators through ``Remote``: copies out, calls and assignments in."""
+    import os
+
+    from emulators.remote import Remote
+
+    with Remote(SboxcoolEmulator, "sbox_tk_remote", polls_per_step=2) as emu:
+        assert emu.polls_per_step == 2
+        emu.polls_per_step = 3
+        assert emu.polls_per_step == 3
+        emu.inject("GET", r"^/nowhere$", "status", status=503)
+        answer = requests.get(f"{emu.base_url}/nowhere", timeout=5)
+        assert answer.status_code == 503
+        assert [(r.method, r.path) for r in emu.requests] == [("GET", "/nowhere")]
+        assert emu.faults_injected == 1 and emu.count("GET", r"^/nowhere$") == 1
+        with pytest.raises(ValueError, match="unknown fault"):
+            emu.inject("GET", ".*", "melt")
+        copy = emu.requests
+        copy.clear()  # a copy: the emulator keeps its record
+        assert len(emu.requests) == 1
+        pid = emu._proc.pid
+        assert pid != os.getpid()
+    assert len(emu.requests) == 1, "its records outlive stop(), as an emulator's do"
+    emu.close()
+    assert emu._proc.poll() is not None, "close() ends the emulator's process"
