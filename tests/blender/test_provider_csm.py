@@ -16,8 +16,8 @@ import bpy
 import numpy as np
 import pytest
 from emulators import CsmEmulator
-from emulators.remote import Remote
 from emulators.checks import obj_stats, png_stats
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, reset, worker_module
 from tests.support.layout import draw_panel

@@ -20,8 +20,8 @@ import bpy
 import numpy as np
 import pytest
 from emulators import ScenarioEmulator
-from emulators.remote import Remote
 from emulators.checks import glb_stats
+from emulators.remote import Remote
 
 from tests.support.cloud import configure, low_poly_fbx, reset, worker_module
 from tests.support.scene import fingerprint, ico_sphere

@@ -21,6 +21,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pickle
@@ -95,10 +96,8 @@ class Remote:
 
 
 def _end_child(conn: Connection, proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(OSError):
         conn.send(("exit",))
-    except OSError:
-        pass
     conn.close()
     try:
         proc.wait(timeout=30)

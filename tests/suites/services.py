@@ -59,7 +59,7 @@ def cloud_services(addon, *, csm=None, tripo=None, sboxcool=None) -> Iterator[di
     """Start the three emulators (keyword options per emulator) and point the extension at them."""
     emus = {
         "csm": Remote(CsmEmulator, KEYS["csm"]["api_key"], **(csm or {})),
-        "tripo": Remote(ScenarioEmulator, KEYS["tripo"]["api_key"], KEYS["tripo"]["api_secret"], **(tripo or {})),
+        "tripo": Remote(ScenarioEmulator, *KEYS["tripo"].values(), **(tripo or {})),
         "sboxcool": Remote(SboxcoolEmulator, KEYS["sboxcool"]["api_key"], **(sboxcool or {})),
     }
     for emu in emus.values():
