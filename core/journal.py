@@ -6,7 +6,10 @@ the same CLI command find its paid remote job again instead of submitting twice.
 only ids, states, options, paths and result file lists. Writes are atomic; any thread may call it (the
 runner's workers write state changes, the main thread writes at submit and removes after import).
 The job rules that read an entry live here once: ``entry`` builds one, ``is_confirmed`` says whether the
-service ever confirmed a paid job, ``is_unfinished`` whether it still needs resuming.
+service ever confirmed a paid job, ``is_unfinished`` whether it still needs resuming, ``submit_in_doubt``
+whether a paid submit was on the wire when the job was interrupted (the worker journals ``submit_sent`` just
+before it sends the request that creates the paid job), and ``reusable`` whether a finished job's downloaded
+results can stand in for a new job.
 """
 
 from __future__ import annotations
@@ -14,18 +17,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_json
-from .jobs import TERMINAL_STATES
+from .jobs import TERMINAL_STATES, State
 
 log = logging.getLogger(__name__)
 
 FIELDS = (
     "job_id", "provider", "remote_id", "source_name", "blend_file", "options", "work_dir", "state",
-    "results", "created", "dedupe_key", "message",
+    "results", "created", "dedupe_key", "message", "submit_sent",
 )  # fmt: skip
 
 
@@ -47,12 +51,14 @@ def entry(
     results: Any = None,
     dedupe_key: str | None = None,
     message: str = "",
+    submit_sent: float | None = None,
 ) -> dict[str, Any]:
     """The one shape of a journal entry (what ``Journal.write`` stores)."""
     return {
         "job_id": job_id, "provider": provider, "remote_id": remote_id, "source_name": source_name,
         "blend_file": blend_file, "options": dict(options), "work_dir": work_dir, "state": state,
         "results": results, "created": created, "dedupe_key": dedupe_key, "message": message,
+        "submit_sent": submit_sent,
     }  # fmt: skip
 
 
@@ -64,6 +70,30 @@ def is_confirmed(item: Mapping[str, Any]) -> bool:
 
 def is_unfinished(item: Mapping[str, Any]) -> bool:
     return item.get("state") not in TERMINAL
+
+
+def submit_in_doubt(item: Mapping[str, Any]) -> bool:
+    """An unconfirmed cloud job whose paid submit had been sent: the service may have a job we never heard
+    of. Submitting again could pay twice, so only the user can decide (after checking the account)."""
+    return is_unfinished(item) and not is_confirmed(item) and bool(item.get("submit_sent"))
+
+
+def reusable(item: Mapping[str, Any]) -> bool:
+    """A finished job whose downloaded results are all still on disk: a re-run imports them, unpaid."""
+    files = item.get("results") or []
+    return (
+        item.get("state") == State.DONE.value
+        and bool(files)
+        and all(isinstance(f, dict) and Path(str(f.get("path") or "")).exists() for f in files)
+    )
+
+
+def in_doubt_message(service: str, sent: float) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sent))
+    return (
+        f"a submit of this input may have reached {service} at {when}; check your account, then re-run with "
+        "--resubmit (or --attach ID if the job is there)"
+    )
 
 
 class Journal:

@@ -30,6 +30,7 @@ import bpy
 
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.mesh_arrays import face_stats, triangle_count
+from ..core import journal, locks
 from ..core.errors import InputError, RetopoError, one_line
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from ..core.jobs import State
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--attach", metavar="ID", help="poll and import this remote job/session id instead of submitting"
     )
+    p.add_argument(
+        "--resubmit", action="store_true",
+        help="submit even though an interrupted earlier run may have reached the service (check your "
+             "account first: that job would be billed too)",
+    )  # fmt: skip
     groups: dict[str, argparse._ArgumentGroup] = {}
     for option in CATALOGUE:
         if option.cli is None:
@@ -174,14 +180,22 @@ def dedupe_key(path: Path, args: argparse.Namespace, options: dict[str, Any]) ->
 
 def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     source = load_input(path, args.object)
-    context = bpy.context
     if args.attach:
-        job_ids = [resume.attach(context.scene, args.provider, args.attach, source, options)]
-    else:
-        key = dedupe_key(path, args, options)
-        _warn_if_paying_again(path, args.provider, key)
-        job_ids = submit.submit_objects(context, [source], provider=args.provider, options=options,
+        job_ids = [resume.attach(bpy.context.scene, args.provider, args.attach, source, options)]
+        return _finish_input(path, args, options, out_dir, job_ids)
+    key = dedupe_key(path, args, options)
+    # One run at a time per input and options: a second run waits, then finds the first one's journal entry
+    # (its downloaded results or its remote job) instead of submitting and paying again.
+    with locks.hold(session.cache_root() / "locks", key, on_wait=lambda: _say_waiting(path)):
+        _settle_earlier(path, args, key)
+        job_ids = submit.submit_objects(bpy.context, [source], provider=args.provider, options=options,
                                         dedupe_key=key)  # fmt: skip
+        return _finish_input(path, args, options, out_dir, job_ids)
+
+
+def _finish_input(
+    path: Path, args, options: dict[str, Any], out_dir: Path, job_ids: list[str]
+) -> dict[str, Any]:
     started = time.time()
     (record,) = step.run_blocking(job_ids, on_update=step.print_progress)
     if record is None or record.state != State.DONE:
@@ -197,8 +211,20 @@ def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out
             f"could not write the results into {out_dir}: {reason}; free space there or pick another --out, "
             "then re-run the same command (the finished job is kept: nothing is paid again)"
         ) from exc
-    session.journal().remove(record.job_id)  # every output is written: only now may the job be forgotten
+    # Every output is written: only now may the job count as done. Its entry stays (with the downloaded
+    # results) so the same command, run again or at the same time, reuses them instead of paying again.
+    journal_ = session.journal()
+    if (journal_.get(record.job_id) or {}).get("dedupe_key"):
+        journal_.update(record.job_id, state=State.DONE.value, message="outputs written")
+    else:
+        journal_.remove(record.job_id)
     return result
+
+
+def _say_waiting(path: Path) -> None:
+    sys.stderr.write(
+        f"retopo-hub: {path.name}: another retopo-hub run has the same input and options; waiting for it\n"
+    )
 
 
 def _write_outputs(
@@ -347,17 +373,35 @@ def main(argv: list[str]) -> int:
     return 1 if summary["errors"] else 0
 
 
-def _warn_if_paying_again(path: Path, provider: str, key: str) -> None:
-    """A re-run after a remote failure submits a new job: say so, since the service bills it again."""
-    earlier = session.journal().find(key)
-    entry = registry.BY_NAME[provider]
-    if earlier is None or earlier.get("state") != State.FAILED or not entry.cloud:
+def _settle_earlier(path: Path, args: argparse.Namespace, key: str) -> None:
+    """Decide what an earlier run of this input left behind before anything is submitted.
+
+    A failed remote job: say that a new one is billed again. A paid submit that was on the wire when the
+    earlier run died: refuse (InputError) unless ``--resubmit``, since the service may hold a job we never
+    heard of. An interrupted job that never sent its submit: forget it, nothing was paid.
+    """
+    journal_ = session.journal()
+    earlier = journal_.find(key)
+    entry = registry.BY_NAME[args.provider]
+    if earlier is None or not entry.cloud:
         return
-    sys.stderr.write(
-        f"retopo-hub: {path.name}: the earlier {entry.service} job {earlier.get('remote_id') or ''} failed "
-        f"({earlier.get('message') or 'no reason given'}); submitting a new job, which {entry.service} "
-        "bills again\n"
-    )
+    remote = earlier.get("remote_id") or ""
+    if earlier.get("state") == State.FAILED and remote:
+        sys.stderr.write(
+            f"retopo-hub: {path.name}: the earlier {entry.service} job {remote} failed "
+            f"({earlier.get('message') or 'no reason given'}); submitting a new job, which {entry.service} "
+            "bills again\n"
+        )
+    elif journal.submit_in_doubt(earlier):
+        if not args.resubmit:
+            raise InputError(journal.in_doubt_message(entry.service, float(earlier["submit_sent"])))
+        sys.stderr.write(
+            f"retopo-hub: {path.name}: submitting again (--resubmit); if the earlier submit reached "
+            f"{entry.service}, that job is billed too\n"
+        )
+        journal_.update(earlier["job_id"], state=State.FAILED.value, message="superseded by --resubmit")
+    elif journal.is_unfinished(earlier) and not journal.is_confirmed(earlier):
+        journal_.update(earlier["job_id"], state=State.CANCELLED.value, message="never sent; submitted anew")
 
 
 def _written_stats(mesh, fmt: str) -> dict[str, int]:

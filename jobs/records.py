@@ -69,6 +69,14 @@ def mappings(record) -> list[dict[str, Any]]:
     return list(found or [])
 
 
+def resubmit_offer(record) -> dict[str, Any] | None:
+    """``{"sent": time}`` of an interrupted, unconfirmed cloud job the artist may submit again (``sent`` 0
+    when its paid submit never went out), else None."""
+    if record.state != State.FAILED:
+        return None
+    return _parsed(record.details_json or "{}").get("resubmit_offer")
+
+
 def settings(record) -> dict[str, Any]:
     return json.loads(record.settings_json or "{}")
 

@@ -31,11 +31,14 @@ JOURNAL_MAX_AGE_S = 30 * 24 * 3600  # older unfinished entries are forgotten: th
 
 
 def resumable(prefs: specs.Preferences, dedupe_key: str) -> dict[str, Any] | None:
-    """The journaled job of an interrupted CLI run with this key, if it can be picked up without paying."""
+    """The journaled job of an earlier CLI run with this key, if it can be picked up without paying: an
+    interrupted one the service confirmed, or a finished one whose downloaded results are still on disk."""
     entry = prefs.journal().find(dedupe_key)
-    if entry is None or not journal.is_unfinished(entry) or not journal.is_confirmed(entry):
+    if entry is None:
         return None
-    return entry
+    if journal.reusable(entry) or (journal.is_unfinished(entry) and journal.is_confirmed(entry)):
+        return entry
+    return None
 
 
 def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, source=None) -> str:
@@ -103,7 +106,7 @@ def _resume_record(scene, prefs, record) -> list[str]:
         record.state, record.message = entry["state"], entry.get("message") or entry["state"]
         return []
     if not journal.is_confirmed(entry):
-        records.finish(record, State.FAILED, journal.UNCONFIRMED)
+        offer_resubmit(record, entry)
         return []
     return [resume_entry(scene, prefs, entry)]
 
@@ -132,10 +135,31 @@ def resume_after_host_loss(scene, record) -> None:
     if entry is None:
         return
     if not journal.is_confirmed(entry):
-        record.message = journal.UNCONFIRMED
+        offer_resubmit(record, entry)
         return
     record.finished = 0.0
     resume_entry(scene, prefs, entry)
+
+
+def offer_resubmit(record, entry: dict[str, Any]) -> None:
+    """An interrupted cloud job the service never confirmed: fail it, and let the user choose. The Jobs
+    panel shows Submit Again and, when the paid submit had been sent, Attach Job; the CLI refuses to submit
+    such an input again without ``--resubmit``. An entry in doubt stays unfinished in the journal for that."""
+    service = specs.provider_entry(record.provider).service
+    sent = float(entry.get("submit_sent") or 0.0)
+    cli = session.cli_mode()
+    if journal.submit_in_doubt(entry):
+        when = time.strftime("%H:%M:%S", time.localtime(sent))
+        message = journal.in_doubt_message(service, sent) if cli else (
+            f"the submit may have reached {service} at {when}: check your account, then Attach Job with its "
+            "id, or Submit Again"
+        )  # fmt: skip
+    else:
+        advice = "re-run the same command" if cli else "Submit Again"
+        message = f"interrupted before anything was sent to {service} (nothing was paid): {advice}"
+        session.journal().update(record.job_id, state=State.CANCELLED.value, message=message)
+    records.finish(record, State.FAILED, message)
+    record.details_json = json.dumps(records.details(record) | {"resubmit_offer": {"sent": sent}})
 
 
 def attach(scene, provider: str, remote_id: str, source, options: dict[str, Any] | None = None) -> str:

@@ -52,6 +52,14 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
     if names:
         box.label(text=", ".join(names), icon="OUTLINER_OB_MESH")
         _draw_previews(box, names)
+    offer = records.resubmit_offer(record)
+    if offer is not None:
+        row = box.row(align=True)
+        if offer.get("sent"):  # the service may have the job: attaching it costs nothing
+            attach = row.operator("retopo_hub.attach_job", text="Attach Job", icon="LINKED")
+            attach.provider = record.provider
+        again = row.operator("retopo_hub.resubmit_job", text="Submit Again", icon="FILE_REFRESH")
+        again.job_id = record.job_id
     mappings = records.mappings(record)
     if mappings:
         col = box.column(align=True)

@@ -6,7 +6,9 @@ Runs in a thread of the worker host process and never imports bpy. A subclass im
 
 * ``submit(spec, ctx, client) -> remote_id``: upload and create the paid job. Called only when the spec has
   no remote id yet; the id is emitted at once (``ctx.emit(remote_id=...)``) so the job record and journal
-  hold it before anything else can fail, and a resumed or attached job never submits again.
+  hold it before anything else can fail, and a resumed or attached job never submits again. Right before
+  the request that creates the paid job it calls ``sending_paid_submit``: the journal then records that the
+  service may have the job even if this process dies before the answer (``core.journal.submit_in_doubt``).
 * ``poll(spec, ctx, client, remote_id) -> Poll``: one status request.
 * ``collect(spec, ctx, client, remote_id, poll) -> [ResultFile]``: download everything the finished job
   offers, straight away (result links expire).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +193,11 @@ class CloudProvider:
     def poll_bounds(self, spec: JobSpec) -> tuple[float, float]:
         scale = time_scale()
         return self.poll_min_s * scale, self.poll_max_s * scale
+
+    @staticmethod
+    def sending_paid_submit(ctx: WorkerContext, progress: float, message: str) -> None:
+        """Say (and journal, before returning) that the request creating the paid job goes out now."""
+        ctx.emit(State.UPLOADING, progress, message, submit_sent=time.time())
 
     # -- the shared skeleton -----------------------------------------------------------------------
 

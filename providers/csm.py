@@ -87,7 +87,7 @@ class CsmProvider(CloudProvider):
             "input": {"mesh": mesh, **request_fields(self.name, spec.options)},  # model, quads
         }
         ctx.check_cancelled()
-        ctx.emit(State.UPLOADING, 0.06, "creating the CSM session")
+        self.sending_paid_submit(ctx, 0.06, "creating the CSM session")
         try:
             session = client.json("POST", "v3/sessions", json=body, expected=(200, 201))
         except (ServiceError, NetworkError) as exc:

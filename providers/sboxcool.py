@@ -129,7 +129,7 @@ class SboxcoolProvider(CloudProvider):
         delay, refused = low, 0
         while True:
             ctx.check_cancelled()
-            ctx.emit(State.UPLOADING, 0.05, f"uploading {human_bytes(size)} to sboxcool")
+            self.sending_paid_submit(ctx, 0.05, f"uploading {human_bytes(size)} to sboxcool")
             try:
                 body = self._post(spec, client, form, upload, textures)
                 break

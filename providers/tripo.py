@@ -105,7 +105,7 @@ class TripoProvider(CloudProvider):
         if limit is not None:
             body["faceLimit"] = limit
         ctx.check_cancelled()
-        ctx.emit(State.UPLOADING, 0.09, "starting Tripo retopology")
+        self.sending_paid_submit(ctx, 0.09, "starting Tripo retopology")
         try:
             answer = client.json("POST", MODEL_PATH, json=body)
         except (ServiceError, NetworkError) as exc:

@@ -3,8 +3,10 @@
 
 Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown),
 so the job engine does not care where workers run. Runs on Blender's main thread and starts no thread: the
-step function polls the host's stdout (``ipc.LineReader``). If the host dies, its running jobs are reported
-failed (flagged ``host_lost``; the Blender side resumes them from the journal). Never imports bpy.
+step function polls the host's stdout (``ipc.LineReader``). If the host dies, or falls silent for
+``ipc.SILENCE_LIMIT_S`` while it runs jobs (it beats every second; a stopped or hung host is killed then), its
+running jobs are reported failed (flagged ``host_lost``; the Blender side resumes them from the journal).
+Never imports bpy.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class WorkerHost:
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
+        self._last_heard = time.monotonic()
+        self._silenced = ""  # why the host was killed, when it was for its silence
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -44,6 +48,7 @@ class WorkerHost:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
         )
         self._reader = ipc.LineReader(self._proc.stdout.fileno())
+        self._last_heard = time.monotonic()
         log.info("started the worker host (pid %s)", self._proc.pid)
         return self._proc
 
@@ -76,6 +81,8 @@ class WorkerHost:
             snapshot_path = Path(spec.work_dir) / ipc.SNAPSHOT_NAME
             ipc.save_snapshot(spec.snapshot, snapshot_path)
         self._ensure_started(spec.python_paths)
+        if not self._running:
+            self._last_heard = time.monotonic()  # an idle host does not beat: its silence until now is fine
         self._send({"op": "start", "spec": ipc.encode_spec(spec, snapshot_path)})
         self._running.add(spec.job_id)
 
@@ -97,11 +104,17 @@ class WorkerHost:
     def drain(self, max_events: int = 1000) -> list[JobEvent]:
         events: list[JobEvent] = []
         if self._reader is not None:
-            for line in self._reader.read_lines()[:max_events]:
+            lines = self._reader.read_lines()[:max_events]
+            if lines:
+                self._last_heard = time.monotonic()
+            for line in lines:
                 try:
-                    events.append(ipc.decode_event(json.loads(line)["event"]))
+                    message = json.loads(line)
+                    if "beat" not in message:
+                        events.append(ipc.decode_event(message["event"]))
                 except (ValueError, KeyError, TypeError):
                     log.warning("ignoring a malformed line from the worker host")
+            self._kill_if_silent()
         for event in events:
             if event.state in TERMINAL_STATES or event.results is not None:
                 self._running.discard(event.job_id)
@@ -114,7 +127,8 @@ class WorkerHost:
             return []
         # Read what it said before dying first; then whatever is still running is lost with it.
         # The advice depends on who drives the job (reopen the file, or re-run the command): jobs.step adds it
-        message = f"the worker process stopped unexpectedly (exit code {proc.returncode})"
+        message = self._silenced or f"the worker process stopped unexpectedly (exit code {proc.returncode})"
+        self._silenced = ""
         self.deaths.append(time.monotonic())
         lost = [
             JobEvent(job_id, state=State.FAILED, message=message, extra={"host_lost": True})
@@ -123,6 +137,16 @@ class WorkerHost:
         self._running.clear()
         self._proc, self._reader = None, None
         return lost
+
+    def _kill_if_silent(self) -> None:
+        proc = self._proc
+        silent = time.monotonic() - self._last_heard
+        if proc is None or not self._running or silent < ipc.SILENCE_LIMIT_S or proc.poll() is not None:
+            return
+        log.warning("the worker host (pid %s) said nothing for %.0f s: replacing it", proc.pid, silent)
+        self._silenced = f"the worker process stopped answering for {silent:.0f} s and was replaced"
+        proc.kill()  # works on a stopped (SIGSTOP) process too
+        proc.wait()
 
     def wait_for_event(self, timeout: float) -> bool:
         if self._reader is None:

@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 from ..core.jobs import JobEvent, State
 from ..providers.registry import implementations
@@ -44,10 +45,15 @@ def main() -> int:
             protocol.write(ipc.dumps(message))
 
     def pump() -> None:
+        last_sent = time.monotonic()
         while not stop.is_set() or runner.running_ids():
             runner.wait_for_event(0.2)
             for event in runner.drain():
                 send({"event": ipc.encode_event(event)})
+                last_sent = time.monotonic()
+            if time.monotonic() - last_sent >= ipc.BEAT_S and runner.running_ids():
+                send({"beat": 1})  # alive: Blender replaces a host that falls silent
+                last_sent = time.monotonic()
 
     pumper = threading.Thread(target=pump, name="retopo-hub-host-pump", daemon=True)
     pumper.start()

@@ -2,7 +2,9 @@
 """The wire format between Blender and the worker host process: one JSON object per line.
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
-``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr).
+``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr), and
+``{"beat": 1}`` every ``BEAT_S`` while the host runs jobs and has nothing else to say: a host that stops
+answering (stopped, deadlocked) is noticed by its silence, ``SILENCE_LIMIT_S``, and replaced.
 
 A spec's mesh snapshot travels as an uncompressed ``.npz`` in the job's folder (written on the main thread,
 which is far cheaper than any exporter); credentials travel only over the pipe, never to disk. Pure Python
@@ -22,6 +24,9 @@ import numpy as np
 
 from ..core.jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile, State
 
+BEAT_S = 1.0
+# Far above any pause a working host makes (its pump thread beats whatever the jobs do); the tests shorten it.
+SILENCE_LIMIT_S = float(os.environ.get("RETOPO_HUB_TEST_SILENCE_LIMIT_S") or 30.0)
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
 SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
 

@@ -193,6 +193,8 @@ class JobRunner:
                     changes["state"] = event.state.value
                 if event.results is not None:
                     changes["results"] = [r.to_dict() for r in event.results]
+                if event.extra.get("submit_sent"):
+                    changes["submit_sent"] = event.extra["submit_sent"]  # on disk before the paid request
                 if event.message is not None and event.state is not None:
                     changes["message"] = event.message
                 if changes:

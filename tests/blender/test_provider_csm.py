@@ -316,4 +316,7 @@ def test_a_full_output_disk_keeps_the_paid_job_for_the_rerun(csm, addon, tmp_pat
     assert cli.main(argv) == 0
     assert len(_posts(csm)) == 1, "the re-run imported the kept results: one paid session"
     assert (out / "sample_csm_1.obj").is_file()
-    assert addon.core.journal.Journal(tmp_path / "c" / "journal").entries() == [], "forgotten once written"
+    (entry,) = addon.core.journal.Journal(tmp_path / "c" / "journal").entries()
+    assert entry["state"] == "done", "done once written; kept so the same command reuses its results"
+    assert cli.main(argv) == 0
+    assert len(_posts(csm)) == 1, "a third run reuses the downloaded results too"
