@@ -283,14 +283,13 @@ def _print_mappings(record: Any) -> None:
 
 
 def _copy_extras(record: Any, out_dir: Path, stem: str) -> dict[str, str]:
-    """Copy what comes besides meshes (the s&box .vmdl, PBR maps) into --out, atomically per file."""
+    """Copy what comes besides meshes (PBR maps) into --out, atomically per file; a service's .vmdl is only
+    noted, since ours (``_write_vmdl``) replaces it."""
     extras: dict[str, str] = {}
     for item in records.results(record):
         source = Path(item.path)
         if item.kind == "vmdl" and source.is_file():
-            target = out_dir / f"{stem}.vmdl"
-            atomic_write_bytes(target, source.read_bytes())
-            extras["vmdl"] = str(target)
+            extras["vmdl"] = ""  # ours is written instead, naming the files written beside it
         elif item.kind == "textures" and source.is_dir():
             folder = out_dir / f"{stem}_pbr"
             for file in sorted(p for p in source.rglob("*") if p.is_file()):

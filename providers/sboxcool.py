@@ -35,6 +35,7 @@ Inferences (undocumented):
 from __future__ import annotations
 
 import logging
+import math
 import mimetypes
 import re
 import shutil
@@ -343,14 +344,17 @@ class SboxcoolProvider(CloudProvider):
         for lod in result.get("lods") or []:
             if isinstance(lod, dict) and isinstance(lod.get("level"), int):
                 try:
-                    found[lod["level"]] = float(lod["threshold"])
+                    threshold = float(lod["threshold"])
                 except (KeyError, TypeError, ValueError):
                     continue
+                if math.isfinite(threshold):  # a NaN or inf is no answer: the documented spread applies
+                    found[lod["level"]] = threshold
         if vmdl is not None and any(level not in found for level in levels if level):
             try:
                 for index, (name, threshold, _file) in enumerate(parse_vmdl_lods(vmdl.read_text("utf-8"))):
                     match = re.search(r"(\d+)$", name)
-                    found.setdefault(int(match[1]) if match else index, threshold)
+                    if math.isfinite(threshold):
+                        found.setdefault(int(match[1]) if match else index, threshold)
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 log.warning("could not read LoD thresholds from the .vmdl: %s", exc)
         count = max(max(levels, default=0), 1)

@@ -77,6 +77,7 @@ class SboxcoolEmulator(Emulator):
         mappings: list[dict[str, Any]] | None = None,
         rate_limit_per_minute: int | None = None,
         polls_per_step: int = 1,
+        odd_threshold: float | None = None,
     ) -> None:
         super().__init__(polls_per_step=polls_per_step)
         if lod_format not in ("glb", "input"):
@@ -95,6 +96,8 @@ class SboxcoolEmulator(Emulator):
         self.reported_faces: dict[str, dict[str, int]] = {}
         self._submit_times: list[float] = []
         self.peak = 0  # the most jobs ever active (queued or running) at once
+        # A service slip the client must survive: every LoD's threshold answered as this (e.g. NaN).
+        self.odd_threshold = odd_threshold
         self.route("api", "POST", r"(?:/api)?/tools/model", self._submit)
         self.route("api", "GET", r"(?:/api)?/tools/model/(?P<jid>[^/]+)", self._status)
         self.route("api", "GET", r"/uploads/temp/.+", self._download)
@@ -216,6 +219,9 @@ class SboxcoolEmulator(Emulator):
             {"level": 0, "ratio": params["ratio"], "threshold": 0, "faces": round(original * params["ratio"])}
         ]
         plan += lod_plan(original, params)
+        if self.odd_threshold is not None:
+            for lod in plan[1:]:
+                lod["threshold"] = self.odd_threshold
         downloads: dict[str, str] = {}
         written: dict[str, int] = {}
         progress = job.data["progress"]
