@@ -6,7 +6,8 @@ services, submits three objects per service in one ``submit_objects`` call (so t
 drives them with the step function until every job ends: 429s, 500/502/503, answers slower than the read
 timeout, dropped connections, truncated bodies, malformed JSON, failed remote jobs, expired links, garbage
 instead of a mesh, a submit answer lost after the service took the job, Blender killed (SIGKILL) between
-submit and import, and the worker host killed mid-job (the file then reopened, saved first or not). Every
+submit and import, the worker host killed mid-job (the file then reopened, saved first or not), killed
+while the paid submits are on the wire (the services still create the jobs), and stopped (SIGSTOP). Every
 job is judged right after its round (``suites.ledger``) and the suite prints ``N jobs, F faults injected,
 0 lost, 0 submitted twice, E clear errors``.
 
@@ -110,6 +111,8 @@ def test_fault_suite(addon, services, tmp_path, capsys):
         problems += _fault_round(addon, services, ledger, scenario)
     for save_after in (False, True):
         problems += _kill_host_round(addon, services, ledger, tmp_path, save_after=save_after)
+    problems += _submit_in_doubt_round(addon, services, ledger)
+    problems += _stopped_host_round(addon, services, ledger)
     with capsys.disabled():
         sys.stdout.write(f"\nfault suite: {ledger.summary()}\n")
     problems += ledger.problems()
@@ -238,3 +241,63 @@ def _kill_host_round(addon, emus, ledger, tmp_path, *, save_after: bool) -> list
     triples = [(p, n, engine.records.find(j)) for (p, n), j in zip(names, job_ids, strict=True)]
     ledger.judge(tag, triples, must_import=True)
     return problems
+
+
+def _submit_in_doubt_round(addon, emus, ledger) -> list[str]:
+    """The worker host dies while every paid submit is on the wire, and the services still create the jobs:
+    each job fails saying the job may exist (check the account), none is submitted again by itself."""
+    engine, tag = addon.jobs, "indoubt"
+    engine.session.shutdown()  # a fresh worker host: its deaths in the rounds before do not count here
+    names = [(p, f"{tag}_{p}_{i}") for p in PROVIDERS for i in range(2)]
+    for provider, emu in emus.items():
+        path, server = TARGETS[provider]["submit"]
+        emu.inject("POST", path, "slow", times=2, server=server, seconds=SLOW_S)
+    objects = [sphere(name, p, index=i) for i, (p, name) in enumerate(names)]
+    job_ids = engine.submit.submit_objects(bpy.context, objects)
+
+    def every_submit_sent() -> bool:
+        return all(emu.count("POST", TARGETS[p]["submit"][0]) >= 2 for p, emu in emus.items())
+
+    step_until(engine, every_submit_sent)
+    pids = worker_host_pids()
+    if not pids:
+        drive(engine, job_ids)
+        return []
+    os.kill(pids[0], signal.SIGKILL)
+    ledger.other_faults += 1
+    records = drive(engine, job_ids)
+    _wait_for_slow_answers(emus)
+    ledger.judge(tag, [(p, n, r) for (p, n), r in zip(names, records, strict=True)])
+    for emu in emus.values():
+        emu.clear_faults()
+    return [
+        f"{tag}: {r.source_name}: {r.state}, no Submit Again offer: {r.message!r}"
+        for r in records
+        if r.state != "failed" or engine.records.resubmit_offer(r) is None
+    ]
+
+
+def _stopped_host_round(addon, emus, ledger) -> list[str]:
+    """The worker host is stopped (SIGSTOP) mid-job: its silence gives it away, it is replaced, and every
+    job is imported without reopening anything."""
+    engine, tag, ipc = addon.jobs, "hoststopped", addon.worker.ipc
+    engine.session.shutdown()
+    names = [(p, f"{tag}_{p}_{i}") for p in PROVIDERS for i in range(2)]
+    objects = [sphere(name, p, index=i) for i, (p, name) in enumerate(names)]
+    emus["sboxcool"].polls_per_step = emus["csm"].polls_per_step = 4
+    job_ids = engine.submit.submit_objects(bpy.context, objects)
+    step_until(engine, lambda: all(engine.records.find(j).remote_id for j in job_ids))
+    emus["sboxcool"].polls_per_step = emus["csm"].polls_per_step = 1
+    pids = worker_host_pids()
+    if not pids:
+        drive(engine, job_ids)
+        return []
+    saved, ipc.SILENCE_LIMIT_S = ipc.SILENCE_LIMIT_S, 3.0
+    try:
+        os.kill(pids[0], signal.SIGSTOP)
+        ledger.other_faults += 1
+        records = drive(engine, job_ids)
+    finally:
+        ipc.SILENCE_LIMIT_S = saved
+    ledger.judge(tag, [(p, n, r) for (p, n), r in zip(names, records, strict=True)], must_import=True)
+    return []

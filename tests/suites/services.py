@@ -49,7 +49,7 @@ _BASIC = base64.b64encode(f"{KEYS['tripo']['api_key']}:{KEYS['tripo']['api_secre
 SECRETS = (*PREF_ATTRS.values(), _BASIC)
 # Words that tell the user a paid job may exist although this job never learned its id.
 MAY_EXIST = re.compile(
-    r"may have been created|may exist|may still|check your \S+ (account|jobs|sessions)",
+    r"may have been created|may have reached|may exist|may still|check your \S+ (account|jobs|sessions)",
     re.I,
 )
 
