@@ -21,6 +21,8 @@ from ..core.jobs import TERMINAL_STATES, JobEvent, ResultFile, State
 
 TERMINAL = journal.TERMINAL
 UNFINISHED = frozenset(state.value for state in State) - TERMINAL
+# On a source object: {"mesh": kept name, "name": its own name} of the mesh Apply to Source replaced.
+ORIGINAL_MESH_KEY = "retopo_hub_original_mesh"
 # (value, label, description) for the record's EnumProperty, in the order a job goes through them.
 STATE_ITEMS = tuple((state.value, state.value.capitalize(), "") for state in State)
 
@@ -61,6 +63,10 @@ def _parsed(text: str) -> Any:
 
 def result_names(record) -> tuple[str, ...]:
     return tuple(_parsed(record.result_objects or "[]"))
+
+
+def set_result_names(record, names) -> None:
+    record.result_objects = json.dumps(list(names))
 
 
 def mappings(record) -> list[dict[str, Any]]:

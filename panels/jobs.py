@@ -52,6 +52,8 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
     if names:
         box.label(text=", ".join(names), icon="OUTLINER_OB_MESH")
         _draw_previews(box, names)
+    if record.state == State.DONE:
+        _draw_review(box, record, names)
     offer = records.resubmit_offer(record)
     if offer is not None:
         row = box.row(align=True)
@@ -70,6 +72,23 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
             row.label(text=f"{mapping.get('matchPercent')}% · +{mapping.get('upvotes', 0)}")
             op = row.operator("retopo_hub.use_mapping", text="Use")
             op.job_id, op.mapping_id = record.job_id, str(mapping.get("publicId", ""))
+
+
+def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> None:
+    """Compare, keep or drop the results (``operators.review``)."""
+    source = bpy.data.objects.get(record.source_name)  # by name: a redraw must not scan every object
+    if any(name in bpy.data.objects for name in names):
+        row = layout.row(align=True)
+        for idname, text, icon in (
+            ("retopo_hub.toggle_result", "Source / Result", "HIDE_OFF"),
+            ("retopo_hub.isolate_job", "Isolate", "VIS_SEL_11" if bpy.app.version < (4, 3) else "HIDE_ON"),
+        ):
+            row.operator(idname, text=text, icon=icon).job_id = record.job_id
+        row = layout.row(align=True)
+        row.operator("retopo_hub.apply_to_source", icon="MOD_REMESH").job_id = record.job_id
+        row.operator("retopo_hub.delete_results", icon="TRASH").job_id = record.job_id
+    if source is not None and source.get(records.ORIGINAL_MESH_KEY):
+        layout.operator("retopo_hub.restore_original", icon="LOOP_BACK").job_id = record.job_id
 
 
 def _draw_previews(layout: bpy.types.UILayout, object_names: tuple[str, ...]) -> None:

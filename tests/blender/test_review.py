@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reviewing a finished job in real Blender: Source / Result, Isolate, Apply to Source (and back), Delete."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.support.layout import draw_panel
+from tests.support.scene import fingerprint, ico_sphere
+
+
+def _world_corners(obj) -> np.ndarray:
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    co = np.c_[co.reshape(-1, 3), np.ones(len(co) // 3)]
+    return (np.array(obj.matrix_world) @ co.T).T[:, :3]
+
+
+def _finished_job(bpy, lods: int = 1):
+    rock = ico_sphere("Rock", location=(1.0, 2.0, 0.5))
+    rock.rotation_euler = (0.3, 0.0, 0.7)
+    rock.scale = (1.5, 1.0, 0.8)
+    rock.modifiers.new("Bevel", "BEVEL")
+    rock.retopo_hub.target_faces = 800
+    rock.retopo_hub.lod_levels = lods
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done"
+    return rock, record
+
+
+def _buttons(bpy) -> list[str]:
+    return [e[1] for e in draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context) if e[0] == "operator"]
+
+
+def test_show_source_or_result_and_isolate(blank):
+    bpy = blank
+    other = ico_sphere("Bystander", location=(9.0, 0.0, 0.0))
+    rock, record = _finished_job(bpy)
+    result = bpy.data.objects["Rock_retopo"]
+    assert {"retopo_hub.toggle_result", "retopo_hub.isolate_job", "retopo_hub.apply_to_source",
+            "retopo_hub.delete_results"} <= set(_buttons(bpy))  # fmt: skip
+    assert bpy.ops.retopo_hub.toggle_result(job_id=record.job_id) == {"FINISHED"}
+    assert result.hide_get() and bpy.data.objects["Rock_LOD1"].hide_get() and not rock.hide_get()
+    assert bpy.ops.retopo_hub.toggle_result(job_id=record.job_id) == {"FINISHED"}
+    assert not result.hide_get() and rock.hide_get()
+    assert bpy.ops.retopo_hub.isolate_job(job_id=record.job_id) == {"FINISHED"}
+    assert other.hide_get() and not result.hide_get() and not rock.hide_get()
+    assert bpy.ops.retopo_hub.isolate_job(job_id=record.job_id) == {"FINISHED"}
+    assert not other.hide_get()
+
+
+def test_apply_to_source_keeps_name_transform_and_modifiers_and_can_be_restored(blank):
+    bpy = blank
+    rock, record = _finished_job(bpy)
+    before = fingerprint(rock)
+    source_mesh = rock.data.name
+    result = bpy.data.objects["Rock_retopo"]
+    result_faces, result_world = len(result.data.polygons), _world_corners(result)
+    assert bpy.ops.retopo_hub.apply_to_source(job_id=record.job_id) == {"FINISHED"}
+    assert rock.name == "Rock" and [m.type for m in rock.modifiers] == ["BEVEL"]
+    assert len(rock.data.polygons) == result_faces and "Rock_retopo" not in bpy.data.objects
+    assert np.allclose(_world_corners(rock), result_world, atol=1e-4), "it stays where the result was"
+    assert "retopo_hub.restore_original" in _buttons(bpy)
+    assert bpy.data.meshes["Rock_original"].use_fake_user, "the original mesh survives a save"
+    assert bpy.ops.retopo_hub.restore_original(job_id=record.job_id) == {"FINISHED"}
+    assert fingerprint(rock) == before and rock.data.name == source_mesh
+    assert "retopo_hub.restore_original" not in _buttons(bpy)
+
+
+def test_delete_results_removes_objects_and_their_meshes(blank):
+    bpy = blank
+    _rock, record = _finished_job(bpy, lods=2)
+    meshes = {bpy.data.objects[n].data.name for n in ("Rock_retopo", "Rock_LOD1", "Rock_LOD2")}
+    assert bpy.ops.retopo_hub.delete_results(job_id=record.job_id) == {"FINISHED"}
+    assert not {"Rock_retopo", "Rock_LOD1", "Rock_LOD2"} & set(bpy.data.objects.keys())
+    assert not meshes & set(bpy.data.meshes.keys())
+    assert "Rock" in bpy.data.objects
+    assert "retopo_hub.delete_results" not in _buttons(bpy)
