@@ -77,3 +77,21 @@ def test_delete_results_removes_objects_and_their_meshes(blank):
     assert not meshes & set(bpy.data.meshes.keys())
     assert "Rock" in bpy.data.objects
     assert "retopo_hub.delete_results" not in _buttons(bpy)
+
+
+def test_status_bar_line_while_jobs_run_and_one_report_per_ended_job(addon, blank):
+    bpy = blank
+    watch = addon.operators.watch
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.target_faces = 800
+    scene = bpy.context.scene
+    assert watch.status_line(scene) is None
+    job_ids = addon.jobs.submit.submit_objects(bpy.context, [rock])
+    line = watch.status_line(scene)
+    assert line.startswith("Retopo Hub: Rock ") and line.endswith("Esc cancels")
+    addon.jobs.step.run_blocking(job_ids)
+    assert watch.status_line(scene) is None
+    seen: set[str] = set()
+    ((level, text),) = watch.newly_ended(scene, seen)
+    assert level == "INFO" and text.startswith("Rock: ") and "faces" in text and "\n" not in text
+    assert watch.newly_ended(scene, seen) == [], "reported once"
