@@ -3,6 +3,7 @@
 
 Contract: the ``AddonPreferences`` class and its ``draw()`` only; its fields are generated from the provider
 registry (``providers.registry``): a masked PASSWORD field per credential, a URL and a deadline per service.
+Under each service's keys, a Test Connection button (``operators.connection``) and its last one-line answer.
 Reading them (with the environment's fallbacks for headless use) is ``jobs.specs``' job. Main thread only.
 """
 
@@ -52,9 +53,18 @@ def _draw(self, context: bpy.types.Context) -> None:
     layout.use_property_split = True
     box = layout.box()
     box.label(text="API keys (kept in your preferences, never in .blend files)", icon="LOCKED")
+    # Imported here: jobs.* read these preferences, so a module-level import would be circular.
+    from .jobs.connection import last_result
+
     for entry in registry.REGISTRY:
+        if not entry.credentials:
+            continue
+        col = box.column(align=True)
         for credential in entry.credentials:
-            box.prop(self, credential.preference)
+            col.prop(self, credential.preference)
+        col.operator("retopo_hub.test_connection", text="Test Connection", icon="URL").provider = entry.name
+        if result := last_result(entry.name):
+            col.label(text=result, icon="INFO")
     box = layout.box()
     box.label(text="Service URLs (empty: the official service)", icon="URL")
     for entry in registry.REGISTRY:

@@ -48,6 +48,8 @@ def main() -> int:
             runner.wait_for_event(0.2)
             for event in runner.drain():
                 send({"event": ipc.encode_event(event)})
+            for probe_id, result in runner.drain_probes():
+                send({"probe": {"id": probe_id, **result.to_dict()}})
 
     pumper = threading.Thread(target=pump, name="retopo-hub-host-pump", daemon=True)
     pumper.start()
@@ -75,6 +77,8 @@ def _handle(message: dict, runner: JobRunner) -> bool:
     op = message.get("op")
     if op == "start":
         runner.start(ipc.decode_spec(message["spec"]))
+    elif op == "probe":
+        runner.probe(ipc.decode_spec(message["spec"]), float(message.get("timeout_s") or 10.0))
     elif op == "cancel":
         runner.cancel(str(message.get("job_id")))
     elif op == "shutdown":

@@ -2,7 +2,9 @@
 """The wire format between Blender and the worker host process: one JSON object per line.
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
-``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr).
+``{"op": "probe", "spec": {...}, "timeout_s": ...}`` (Test Connection: a spec with no mesh, its ``job_id``
+naming the probe), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
+``{"probe": {"id", "outcome", "message"}}`` for every finished probe (logs go to stderr).
 
 A spec's mesh snapshot travels as an uncompressed ``.npz`` in the job's folder (written on the main thread,
 which is far cheaper than any exporter); credentials travel only over the pipe, never to disk. Pure Python
