@@ -3,7 +3,8 @@
 
 Contract: the ``AddonPreferences`` class and its ``draw()`` only; its fields are generated from the provider
 registry (``providers.registry``): a masked PASSWORD field per credential, a URL and a deadline per service.
-Under each service's keys, a Test Connection button (``operators.connection``) and its last one-line answer.
+Under each service's keys, a Test Connection button (``operators.connection``) and its last one-line answer,
+kept in ``CONNECTION_RESULTS`` by ``jobs.connection`` (this session only: never saved, never a secret).
 Reading them (with the environment's fallbacks for headless use) is ``jobs.specs``' job. Main thread only.
 """
 
@@ -18,6 +19,7 @@ from .providers import registry
 
 ADDON_ID = __package__  # "bl_ext.<repo>.retopo_hub" under 4.2+, never hard-coded
 MAX_DEADLINE_MIN = 24 * 60.0
+CONNECTION_RESULTS: dict[str, str] = {}  # provider -> the last Test Connection line, drawn under its button
 
 
 def _annotations() -> dict[str, Any]:
@@ -53,9 +55,6 @@ def _draw(self, context: bpy.types.Context) -> None:
     layout.use_property_split = True
     box = layout.box()
     box.label(text="API keys (kept in your preferences, never in .blend files)", icon="LOCKED")
-    # Imported here: jobs.* read these preferences, so a module-level import would be circular.
-    from .jobs.connection import last_result
-
     for entry in registry.REGISTRY:
         if not entry.credentials:
             continue
@@ -63,7 +62,7 @@ def _draw(self, context: bpy.types.Context) -> None:
         for credential in entry.credentials:
             col.prop(self, credential.preference)
         col.operator("retopo_hub.test_connection", text="Test Connection", icon="URL").provider = entry.name
-        if result := last_result(entry.name):
+        if result := CONNECTION_RESULTS.get(entry.name):
             col.label(text=result, icon="INFO")
     box = layout.box()
     box.label(text="Service URLs (empty: the official service)", icon="URL")

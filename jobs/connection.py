@@ -6,8 +6,8 @@ answers at once, sending nothing, when online access is off (Blender's setting o
 key is missing; otherwise it hands the test to the worker host, which makes the request: Blender's process
 makes none (``worker.runner`` says why). ``step(provider)`` takes the answer when it has come and never
 waits; the UI calls it from a modal timer (``operators.connection``), ``run_blocking`` loops on it headless.
-``last_result(provider)`` is this session's last one-line answer, drawn by the preferences: it holds no
-secret and is never saved. Main thread only.
+``last_result(provider)`` is this session's last one-line answer, kept in the preferences module for its
+``draw()`` (``preferences.CONNECTION_RESULTS``): it holds no secret and is never saved. Main thread only.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import uuid
 
 import bpy
 
+from ..core.errors import RetopoError
 from ..core.jobs import Credentials
+from ..preferences import CONNECTION_RESULTS
 from ..providers import probe, registry
 from . import session, specs
 
 HOST_START_S = 15.0  # on top of the request's own limit: starting the worker host on a slow disk
-_last: dict[str, str] = {}
 _pending: dict[str, tuple[str, float]] = {}  # provider -> (probe id, monotonic time to give up)
 
 
@@ -33,28 +34,36 @@ def network_timeout() -> float:
 
 
 def last_result(provider: str) -> str:
-    return _last.get(provider, "")
+    return CONNECTION_RESULTS.get(provider, "")
 
 
 def testing(provider: str) -> bool:
-    return provider in _pending
+    """A test of ``provider`` is under way (one whose driver vanished stops counting at its time limit)."""
+    return provider in _pending and time.monotonic() <= _pending[provider][1]
 
 
 def start(provider: str) -> probe.Result | None:
     """The answer when none needs a request; else None, and the test runs in the worker host."""
     entry = registry.BY_NAME[provider]
-    prefs = specs.read_preferences()
+    _pending.pop(provider, None)
+    try:
+        prefs = specs.read_preferences()  # an unusable job folder says so here, as a submit would
+    except RetopoError as exc:
+        return _finish(provider, probe.line(entry, probe.Outcome.SETTINGS, str(exc)))
     credentials = dict(prefs.credentials.get(provider, Credentials()).values)
     refused = probe.refusal(entry, online=prefs.online, credentials=credentials)
     if refused is not None:
-        _pending.pop(provider, None)
         return _finish(provider, refused)
     timeout = network_timeout()
     probe_id = f"probe-{provider}-{uuid.uuid4().hex[:12]}"
     spec = specs.make_spec(prefs, job_id=probe_id, provider=provider, source_name="", options={}, work_dir="")
-    session.worker_host().probe(spec, timeout)
+    try:
+        session.worker_host().probe(spec, timeout)
+    except OSError as exc:
+        reason = f"the worker process could not start ({type(exc).__name__}); see the system console"
+        return _finish(provider, probe.line(entry, probe.Outcome.UNEXPECTED, reason))
     _pending[provider] = (probe_id, time.monotonic() + 2 * timeout + HOST_START_S)
-    _last[provider] = f"{entry.service}: testing the connection..."
+    CONNECTION_RESULTS[provider] = f"{entry.service}: testing the connection..."
     return None
 
 
@@ -88,5 +97,5 @@ def run_blocking(provider: str, *, poll_s: float = 0.05) -> probe.Result:
 
 
 def _finish(provider: str, result: probe.Result) -> probe.Result:
-    _last[provider] = result.message
+    CONNECTION_RESULTS[provider] = result.message
     return result

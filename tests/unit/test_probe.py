@@ -11,9 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 from emulators import CsmEmulator, SboxcoolEmulator, ScenarioEmulator
-from retopo_hub.core.jobs import Credentials, JobSpec
+from retopo_hub.core.jobs import Credentials, JobEvent, JobSpec, State
 from retopo_hub.providers import probe
 from retopo_hub.providers.registry import BY_NAME, implementations
+from retopo_hub.worker import ipc
+from retopo_hub.worker.client import WorkerHost
 from retopo_hub.worker.runner import JobRunner
 
 KEYS = {
@@ -104,3 +106,31 @@ def test_result_round_trips_through_the_wire() -> None:
     assert probe.Result.from_dict(result.to_dict()) == result
     assert "Scenario API Key and Scenario API Secret" in result.message
     assert "SCENARIO_SDK_API_KEY and SCENARIO_SDK_API_SECRET" in result.message
+
+
+class _Lines:
+    """A stand-in for the host's pipe: the lines it has written so far, read once."""
+
+    def __init__(self, *messages: dict) -> None:
+        self.lines = [ipc.dumps(m).strip() for m in messages]
+
+    def read_lines(self) -> list[bytes]:
+        lines, self.lines = self.lines, []
+        return lines
+
+
+def test_probe_answers_and_job_events_never_steal_each_others_lines() -> None:
+    host = WorkerHost("/nonexistent")
+    event = JobEvent("job-1", state=State.RUNNING, progress=0.5, message="running")
+    host._reader = _Lines(
+        {"event": ipc.encode_event(event)},
+        {"probe": {"id": "probe-1", "outcome": "ok", "message": "CSM.ai: OK, the key was accepted"}},
+        {"event": ipc.encode_event(JobEvent("job-1", message="still running"))},
+    )
+    host._probing.add("probe-1")
+    assert host.probe_result("probe-2") is None
+    assert host.probe_result("probe-1") == {"outcome": "ok", "message": "CSM.ai: OK, the key was accepted"}
+    assert host.probe_result("probe-1") is None, "an answer is taken once"
+    assert [e.message for e in host.drain()] == ["running", "still running"], "events kept in order"
+    host._probing.add("probe-3")  # the host is gone (never started here): the probe is answered, not lost
+    assert host.probe_result("probe-3")["outcome"] == "unexpected"
