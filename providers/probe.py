@@ -39,7 +39,7 @@ class Outcome(str, Enum):
     NO_KEY = "no_key"
     UNREACHABLE = "unreachable"
     UNEXPECTED = "unexpected"
-    SETTINGS = "settings"  # an unusable base URL: nothing was sent
+    SETTINGS = "settings"  # an unusable base URL, key characters or job folder: nothing was sent
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def run(provider: Any, spec: Any, ctx: Any, *, timeout_s: float = DEFAULT_TIMEOU
         client = provider.make_client(spec, ctx)
     except ConfigError as exc:
         return line(entry, Outcome.SETTINGS, str(exc))
-    # One attempt, bounded by Blender's network timeout: a test must answer quickly, and it is never a
-    # request whose repetition could cost anything anyway.
+    # One attempt, bounded by Blender's network timeout: the button must answer within seconds, and what it
+    # reports is what a single request met (a retried 503 that then passed would hide a flaky service).
     client.max_retries = 0
     client.connect_timeout = client.read_timeout = timeout_s
     client.total_timeout = 2 * timeout_s

@@ -62,7 +62,10 @@ def main() -> int:
             except Exception as exc:  # one bad message must not take every running job down
                 log.exception("bad message from Blender")
                 job_id = message.get("spec", {}).get("job_id") if isinstance(message, dict) else None
-                if job_id:
+                if job_id and message.get("op") == "probe":  # answered, so the button does not wait it out
+                    reason = f"the worker could not run the test ({type(exc).__name__}); see the console"
+                    send({"probe": {"id": job_id, "outcome": "unexpected", "message": reason}})
+                elif job_id:
                     reason = f"the worker could not start this job ({type(exc).__name__}); see the console"
                     failed = JobEvent(job_id, state=State.FAILED, message=reason, error=reason)
                     send({"event": ipc.encode_event(failed)})

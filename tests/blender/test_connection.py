@@ -163,9 +163,12 @@ def test_preferences_draw_a_button_and_the_last_line_per_cloud_provider(cloud, a
         assert all(secret not in text for text in labels)
 
 
-def test_never_a_paid_request(cloud):
-    """After every test above: each service saw GETs of its read-only path only, and nothing was created."""
+def test_never_a_paid_request(cloud, addon):
+    """After every test above (and one more press each, so this test stands alone too): each service saw
+    GETs of its read-only path only, and nothing was created."""
     for provider, emu in cloud.items():
+        configure(addon, provider, emu.base_url, **KEYS[provider])
+        assert press_test_connection(provider, addon).endswith("OK, the key was accepted")
         requests = emu.requests
         assert requests, f"{provider} was never asked"
         assert {r.method for r in requests} == {"GET"}, provider
