@@ -3,6 +3,8 @@
 
 Contract: the ``AddonPreferences`` class and its ``draw()`` only; its fields are generated from the provider
 registry (``providers.registry``): a masked PASSWORD field per credential, a URL and a deadline per service.
+Under each service's keys, a Test Connection button (``operators.connection``) and its last one-line answer,
+kept in ``CONNECTION_RESULTS`` by ``jobs.connection`` (this session only: never saved, never a secret).
 Reading them (with the environment's fallbacks for headless use) is ``jobs.specs``' job. Main thread only.
 """
 
@@ -17,6 +19,7 @@ from .providers import registry
 
 ADDON_ID = __package__  # "bl_ext.<repo>.retopo_hub" under 4.2+, never hard-coded
 MAX_DEADLINE_MIN = 24 * 60.0
+CONNECTION_RESULTS: dict[str, str] = {}  # provider -> the last Test Connection line, drawn under its button
 
 
 def _annotations() -> dict[str, Any]:
@@ -53,8 +56,14 @@ def _draw(self, context: bpy.types.Context) -> None:
     box = layout.box()
     box.label(text="API keys (kept in your preferences, never in .blend files)", icon="LOCKED")
     for entry in registry.REGISTRY:
+        if not entry.credentials:
+            continue
+        col = box.column(align=True)
         for credential in entry.credentials:
-            box.prop(self, credential.preference)
+            col.prop(self, credential.preference)
+        col.operator("retopo_hub.test_connection", text="Test Connection", icon="URL").provider = entry.name
+        if result := CONNECTION_RESULTS.get(entry.name):
+            col.label(text=result, icon="INFO")
     box = layout.box()
     box.label(text="Service URLs (empty: the official service)", icon="URL")
     for entry in registry.REGISTRY:

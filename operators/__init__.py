@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Operators: submit the selection, watch jobs (the UI driver), cancel and tidy jobs, attach remote jobs,
-review results.
+review results, test a cloud provider's connection.
 
 Runs in: Blender's main thread; EXEC blocks (headless), INVOKE hands over to ``watch``.
 May import: bpy, ``jobs``, ``core``, ``providers.registry``. Imported by: ``registration``.
 """
 
-from . import attach, jobs, review, submit, watch
+from . import attach, connection, jobs, review, submit, watch
 
-CLASSES = (*submit.CLASSES, *watch.CLASSES, *jobs.CLASSES, *attach.CLASSES, *review.CLASSES)
+CLASSES = (
+    *submit.CLASSES, *watch.CLASSES, *jobs.CLASSES, *attach.CLASSES, *review.CLASSES, *connection.CLASSES,
+)  # fmt: skip

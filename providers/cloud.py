@@ -12,6 +12,9 @@ Runs in a thread of the worker host process and never imports bpy. A subclass im
 * ``poll(spec, ctx, client, remote_id) -> Poll``: one status request.
 * ``collect(spec, ctx, client, remote_id, poll) -> [ResultFile]``: download everything the finished job
   offers, straight away (result links expire).
+* ``check_key(client)``: Test Connection's one documented, read-only GET that needs the key and creates
+  nothing (never a paid request); raises like any request, or MalformedResponse for an answer of the wrong
+  shape. ``providers.probe`` sends it and maps the outcome.
 """
 
 from __future__ import annotations
@@ -188,6 +191,9 @@ class CloudProvider:
     def collect(
         self, spec: JobSpec, ctx: WorkerContext, client: HttpClient, remote_id: str, poll: Poll
     ) -> list[ResultFile]:
+        raise NotImplementedError
+
+    def check_key(self, client: HttpClient) -> None:
         raise NotImplementedError
 
     def poll_bounds(self, spec: JobSpec) -> tuple[float, float]:

@@ -22,6 +22,7 @@ Inferences (undocumented, marked so they are easy to revisit):
 * Poll every 10..30 s for swift and 30..60 s for precision (NOTES.md's suggestion); at most 3 sessions at a
   time per user, since CSM's own eval script spaces submissions out "to avoid rate limiting".
 * A preview that cannot be downloaded is logged and skipped: the meshes are what the user paid for.
+* Test Connection reads ``GET /user/userdata`` (see ``check_key``): CSM's own code, not its docs, shows it.
 """
 
 from __future__ import annotations
@@ -77,6 +78,16 @@ class CsmProvider(CloudProvider):
     def poll_bounds(self, spec: JobSpec) -> tuple[float, float]:
         low, high = POLL_BOUNDS.get(str(spec.options.get("csm_model")), POLL_BOUNDS["swift"])
         return low * time_scale(), high * time_scale()
+
+    def check_key(self, client: HttpClient) -> None:
+        """Test Connection: ``GET /user/userdata``, the account endpoint CSM's own Blender add-on
+        (blender-mcp) reads the plan tier from with the same ``x-api-key``. It is read-only and free and
+        touches no session; the docs publish no account or listing endpoint (the v3 session list is
+        third-party only, and whether ``GET /v3/sessions/{id}`` checks the key before the lookup is
+        undocumented)."""
+        account = client.json("GET", "user/userdata")
+        if not isinstance(account.get("data"), dict):
+            raise self.malformed("the account answer has no data")
 
     # -- submit ------------------------------------------------------------------------------------
 

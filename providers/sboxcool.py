@@ -19,6 +19,7 @@ Documented behaviour followed (sboxcool-model-importer.txt, NOTES.md section 3):
   created, so repeating cannot make a second paid job).
 * ``downloads`` (``lod0..lodN`` GLBs, ``vmdl``, ``pbrTextures`` zip) are site-relative temp links that need
   no auth and expire after an hour: all are fetched as soon as the job is done, without the key.
+* Test Connection: ``GET /api/tools/v1/queue/my-jobs`` ("Your active jobs"), read-only and free.
 
 Inferences (undocumented):
 
@@ -34,6 +35,7 @@ Inferences (undocumented):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import mimetypes
@@ -86,6 +88,7 @@ from .sboxcool_form import (
 log = logging.getLogger(__name__)
 
 API_PATH = "/api/tools/model"
+MY_JOBS_PATH = "/api/tools/v1/queue/my-jobs"  # Test Connection's read-only request
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # documented: "Max 100MB"
 SLOT_WAIT_MAX_S = 60.0  # longest pause between submits while every sboxcool slot is taken
 _LOD_KEY = re.compile(r"lod(\d+)")
@@ -114,6 +117,19 @@ class SboxcoolProvider(CloudProvider):
 
     def auth_headers(self, spec: JobSpec) -> dict[str, str]:
         return {"Authorization": f"Bearer {spec.credentials.get('api_key')}"}
+
+    def check_key(self, client: HttpClient) -> None:
+        """Test Connection: ``GET /api/tools/v1/queue/my-jobs`` ("Your active jobs", Queue API page; every
+        tools endpoint requires the key). Read-only and free; it submits nothing and takes no job slot. Its
+        answer's shape is undocumented, so any JSON object or list is taken as proof the key was accepted."""
+        resp = client.request("GET", MY_JOBS_PATH)
+        try:
+            body = json.loads(resp.content)
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, (dict, list)):
+            status = resp.status_code
+            raise MalformedResponse(service=self.service_name, status=status, remote_message="not JSON")
 
     def _redact(self, spec: JobSpec, text: str) -> str:
         return redact(text, self._secrets(spec))

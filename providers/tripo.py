@@ -14,6 +14,7 @@ Documented behaviour followed (docs.scenario.com and the model page, see NOTES.m
 * ``POST /v1/generate/custom/model_tripo-retopology`` ``{model, faceLimit?, quad, bake}``; ``GET
   /v1/jobs/{jobId}`` until ``success`` (``metadata.assetIds``) or ``failure`` / ``canceled``; ``progress``
   is 0..1. ``GET /v1/assets/{id}`` gives a temporary ``url``, downloaded at once.
+* Test Connection: ``GET /v1/models`` (the team's private models), read-only and free (see ``check_key``).
 
 Inferences (undocumented):
 
@@ -93,6 +94,13 @@ class TripoProvider(CloudProvider):
     def auth_headers(self, spec: JobSpec) -> dict[str, str]:
         pair = f"{spec.credentials.get('api_key')}:{spec.credentials.get('api_secret')}"
         return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
+
+    def check_key(self, client: HttpClient) -> None:
+        """Test Connection: ``GET /v1/models``, the documented listing of the team's private models ("GET and
+        Filter Models"; Basic auth required). Read-only and free; a retopology user rarely has private models,
+        so the answer is small. No upload, job or asset is created or read."""
+        if not isinstance(client.json("GET", "v1/models").get("models"), list):
+            raise self.malformed("the model list has no models")
 
     # -- submit ------------------------------------------------------------------------------------
 

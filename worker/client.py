@@ -7,6 +7,10 @@ step function polls the host's stdout (``ipc.LineReader``). If the host dies, or
 ``ipc.SILENCE_LIMIT_S`` while it runs jobs (it beats every second; a stopped or hung host is killed then), its
 running jobs are reported failed (flagged ``host_lost``; the Blender side resumes them from the journal).
 Never imports bpy.
+
+Test Connection: ``probe(spec, timeout_s)`` asks the host for one provider's read-only request and
+``probe_result(id)`` takes its answer once it has come; reading it keeps any job event read meanwhile for the
+next ``drain``, so the two never steal each other's lines.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ class WorkerHost:
         self._proc: subprocess.Popen | None = None
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
+        self._events: list[JobEvent] = []  # read while looking for a probe's answer, for the next drain
+        self._probing: set[str] = set()
+        self._probe_results: dict[str, dict] = {}
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
         self._last_heard = time.monotonic()
         self._silenced = ""  # why the host was killed, when it was for its silence
@@ -72,6 +79,7 @@ class WorkerHost:
             proc.wait()
         self._proc, self._reader = None, None
         self._running.clear()
+        self._probing.clear()
 
     # -- the JobRunner interface -------------------------------------------------------------------
 
@@ -101,20 +109,32 @@ class WorkerHost:
     def running_ids(self) -> list[str]:
         return sorted(self._running)
 
+    def _read(self) -> None:
+        """Sort what the host has written: job events for ``drain``, probe answers for ``probe_result``."""
+        if self._reader is None:
+            return
+        lines = self._reader.read_lines()
+        if lines:
+            self._last_heard = time.monotonic()
+        for line in lines:
+            try:
+                message = json.loads(line)
+                if "beat" in message:
+                    continue  # only says the host is alive
+                if "probe" in message:
+                    answer = message["probe"]
+                    probe_id = str(answer["id"])
+                    self._probe_results[probe_id] = {k: answer[k] for k in ("outcome", "message")}
+                    self._probing.discard(probe_id)
+                else:
+                    self._events.append(ipc.decode_event(message["event"]))
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring a malformed line from the worker host")
+
     def drain(self, max_events: int = 1000) -> list[JobEvent]:
-        events: list[JobEvent] = []
-        if self._reader is not None:
-            lines = self._reader.read_lines()[:max_events]
-            if lines:
-                self._last_heard = time.monotonic()
-            for line in lines:
-                try:
-                    message = json.loads(line)
-                    if "beat" not in message:
-                        events.append(ipc.decode_event(message["event"]))
-                except (ValueError, KeyError, TypeError):
-                    log.warning("ignoring a malformed line from the worker host")
-            self._kill_if_silent()
+        self._read()
+        events, self._events = self._events[:max_events], self._events[max_events:]
+        self._kill_if_silent()
         for event in events:
             if event.state in TERMINAL_STATES or event.results is not None:
                 self._running.discard(event.job_id)
@@ -147,6 +167,26 @@ class WorkerHost:
         self._silenced = f"the worker process stopped answering for {silent:.0f} s and was replaced"
         proc.kill()  # works on a stopped (SIGSTOP) process too
         proc.wait()
+
+    # -- Test Connection -----------------------------------------------------------------------------
+
+    def probe(self, spec: JobSpec, timeout_s: float) -> None:
+        """Ask the host to test ``spec.provider``'s connection; ``spec.job_id`` names the probe."""
+        self._ensure_started(spec.python_paths)
+        self._send({"op": "probe", "spec": ipc.encode_spec(spec, None), "timeout_s": timeout_s})
+        self._probing.add(spec.job_id)
+
+    def probe_result(self, probe_id: str) -> dict | None:
+        """The probe's ``{"outcome", "message"}`` once it has come (taken once), else None."""
+        self._read()
+        if probe_id in self._probe_results:
+            return self._probe_results.pop(probe_id)
+        proc = self._proc
+        if probe_id in self._probing and (proc is None or proc.poll() is not None):
+            self._probing.discard(probe_id)
+            code = "" if proc is None else f" (exit code {proc.returncode})"
+            return {"outcome": "unexpected", "message": f"the worker process stopped unexpectedly{code}"}
+        return None
 
     def wait_for_event(self, timeout: float) -> bool:
         if self._reader is None:

@@ -51,6 +51,9 @@ def main() -> int:
             for event in runner.drain():
                 send({"event": ipc.encode_event(event)})
                 last_sent = time.monotonic()
+            for probe_id, result in runner.drain_probes():
+                send({"probe": {"id": probe_id, **result.to_dict()}})
+                last_sent = time.monotonic()
             if time.monotonic() - last_sent >= ipc.BEAT_S and runner.running_ids():
                 send({"beat": 1})  # alive: Blender replaces a host that falls silent
                 last_sent = time.monotonic()
@@ -66,7 +69,10 @@ def main() -> int:
             except Exception as exc:  # one bad message must not take every running job down
                 log.exception("bad message from Blender")
                 job_id = message.get("spec", {}).get("job_id") if isinstance(message, dict) else None
-                if job_id:
+                if job_id and message.get("op") == "probe":  # answered, so the button does not wait it out
+                    reason = f"the worker could not run the test ({type(exc).__name__}); see the console"
+                    send({"probe": {"id": job_id, "outcome": "unexpected", "message": reason}})
+                elif job_id:
                     reason = f"the worker could not start this job ({type(exc).__name__}); see the console"
                     failed = JobEvent(job_id, state=State.FAILED, message=reason, error=reason)
                     send({"event": ipc.encode_event(failed)})
@@ -81,6 +87,8 @@ def _handle(message: dict, runner: JobRunner) -> bool:
     op = message.get("op")
     if op == "start":
         runner.start(ipc.decode_spec(message["spec"]))
+    elif op == "probe":
+        runner.probe(ipc.decode_spec(message["spec"]), float(message.get("timeout_s") or 10.0))
     elif op == "cancel":
         runner.cancel(str(message.get("job_id")))
     elif op == "shutdown":

@@ -2,7 +2,9 @@
 """The wire format between Blender and the worker host process: one JSON object per line.
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
-``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr), and
+``{"op": "probe", "spec": {...}, "timeout_s": ...}`` (Test Connection: a spec with no mesh, its ``job_id``
+naming the probe), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
+``{"probe": {"id", "outcome", "message"}}`` for every finished probe (logs go to stderr), and
 ``{"beat": 1}`` every ``BEAT_S`` while the host runs jobs and has nothing else to say: a host that stops
 answering (stopped, deadlocked) is noticed by its silence, ``SILENCE_LIMIT_S``, and replaced.
 

@@ -15,6 +15,8 @@ Threading rules (the contract of this module; everything that starts work goes t
    cancel wakes them at once; the local engine's child process is killed.
 4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with semaphores:
    extra jobs wait in the QUEUED state without contacting the service.
+5. Test Connection (``probe``) runs the provider's one read-only request (``providers.probe``) in a thread
+   of its own, outside the job slots, and hands its one-line result on through ``drain_probes``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Protocol
 from ..core.errors import Cancelled, RetopoError
 from ..core.jobs import JobEvent, JobSpec, ResultFile, State
 from ..core.journal import Journal
+from ..providers import probe as connection
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,7 @@ class JobRunner:
         }
         self._lock = threading.Lock()
         self._closing = False  # set by shutdown(): stopped jobs stay resumable in the journal
+        self._probes: queue.Queue[tuple[str, connection.Result]] = queue.Queue()
 
     # -- main thread -------------------------------------------------------------------------------
 
@@ -119,6 +123,22 @@ class JobRunner:
             self._cancel[spec.job_id] = cancel
             self._threads[spec.job_id] = thread
         thread.start()
+
+    def probe(self, spec: JobSpec, timeout_s: float) -> None:
+        """Test ``spec.provider``'s connection (``spec.job_id`` names the probe) in a thread of its own."""
+        thread = threading.Thread(
+            target=self._probe, args=(spec, timeout_s), name=f"retopo-hub-probe-{spec.provider}", daemon=True
+        )
+        thread.start()
+
+    def drain_probes(self) -> list[tuple[str, connection.Result]]:
+        """The finished probes' (probe id, result) pairs, each once."""
+        found: list[tuple[str, connection.Result]] = []
+        while True:
+            try:
+                found.append(self._probes.get_nowait())
+            except queue.Empty:
+                return found
 
     def provider(self, name: str) -> Provider | None:
         return self._providers.get(name)
@@ -179,6 +199,26 @@ class JobRunner:
                 self._cancel.pop(job_id, None)
 
     # -- worker thread -----------------------------------------------------------------------------
+
+    def _probe(self, spec: JobSpec, timeout_s: float) -> None:
+        provider = self._providers.get(spec.provider)
+        try:
+            if not hasattr(provider, "check_key"):
+                raise RetopoError(f"{spec.provider!r} is not a cloud provider: it has no connection to test")
+            ctx = WorkerContext(
+                job_id=spec.job_id,
+                cancel_event=threading.Event(),
+                emit_event=lambda _event: None,
+                deadline=time.monotonic() + 2 * timeout_s + 1.0,
+            )
+            result = connection.run(provider, spec, ctx, timeout_s=timeout_s)
+        except RetopoError as exc:
+            result = connection.Result(connection.Outcome.UNEXPECTED, str(exc))
+        except Exception as exc:
+            log.exception("connection test %s crashed", spec.job_id)
+            text = f"internal error ({type(exc).__name__}); see the log and report it"
+            result = connection.Result(connection.Outcome.UNEXPECTED, text)
+        self._probes.put((spec.job_id, result))
 
     def _emitter(self, spec: JobSpec) -> Callable[[JobEvent], None]:
         """Queue events for the main thread, journaling what must survive a crash first (worker thread)."""

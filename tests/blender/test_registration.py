@@ -48,7 +48,7 @@ def test_manifest():
 
 def test_everything_registers(addon):
     for name in ("RETOPO_HUB_OT_submit", "RETOPO_HUB_OT_watch_jobs", "RETOPO_HUB_OT_cancel_job",
-                 "RETOPO_HUB_OT_attach_job", "RETOPO_HUB_OT_use_mapping",
+                 "RETOPO_HUB_OT_attach_job", "RETOPO_HUB_OT_use_mapping", "RETOPO_HUB_OT_test_connection",
                  "VIEW3D_PT_retopo_hub_main", "VIEW3D_PT_retopo_hub_jobs"):  # fmt: skip
         assert hasattr(bpy.types, name), name
     assert hasattr(bpy.types.Object, "retopo_hub") and hasattr(bpy.types.Scene, "retopo_hub")

@@ -29,6 +29,10 @@ INFERRED (undocumented) choices:
 - A failed session (``fail_next_job``) fails on its second poll, every mesh ``failed``, ``error`` = the
   message.
 - ``enterprise=False`` refuses retopology with 403 ``{"message": ...}``.
+- ``GET /user/userdata`` (the account endpoint CSM's own Blender add-on, blender-mcp, reads the plan tier
+  from): the same ``x-api-key`` check, then the legacy envelope ``{"error": "", "message": "Retrieved",
+  "statusCode": 200, "data": {"_id", "email", "tier"}}`` (its shape from the v2 docs; blender-mcp reads
+  ``data.tier``). ``tier`` is "enterprise", or "free" with ``enterprise=False``. It creates nothing.
 - Expired/removed blobs (``expire_links()``) answer 404 with Azure's ``BlobNotFound`` XML.
 """
 
@@ -86,6 +90,7 @@ class CsmEmulator(Emulator):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.route("api", "POST", r"/v3/sessions/?", self._create)
         self.route("api", "GET", r"/v3/sessions/(?P<sid>[^/]+)", self._get)
+        self.route("api", "GET", r"/user/userdata", self._userdata)
         self.route("cdn", "GET", r"/inference-(?:outputs|inputs)/.+", self._cdn_file)
 
     # ------------------------------------------------------------------ helpers
@@ -196,6 +201,14 @@ class CsmEmulator(Emulator):
             return self._bad(f"Session {m['sid']} not found", 404)
         self.poll(job)
         return json_reply(200, self._session_json(job))
+
+    def _userdata(self, req: Recorded, _m: re.Match[str]) -> Reply:
+        denied = self._auth(req)
+        if denied:
+            return denied
+        tier = "enterprise" if self.enterprise else "free"
+        account = {"_id": self.user_id, "email": self.user_email, "tier": tier}
+        return json_reply(200, {"error": "", "message": "Retrieved", "statusCode": 200, "data": account})
 
     def on_stage(self, job: Job) -> None:
         if job.failure:

@@ -19,7 +19,12 @@ Reproduced from the documentation:
   applies, the job ends in ``error`` "Model has N bones but no mapping selected..." with ``result.bones`` and
   ``result.availableMappings``; with a mapping, ``result.boneMappingApplied``.
 
+- ``GET /api/tools/v1/queue/my-jobs`` ("Your active jobs", wiki/tools-api/queue-api; every tools endpoint
+  requires the key): the same Bearer check; it creates nothing.
+
 INFERRED choices:
+- The my-jobs answer's shape is undocumented: ``{"jobs": [{jobId, toolType: "model", status, createdAt}]}``
+  for the jobs still queued or running.
 - The docs' cURL posts to ``api.sboxcool.com/tools/model``; the emulator also routes ``/tools/model[/<id>]``.
 - ``originalFaces`` is read from an OBJ upload (its ``f`` records), else ``default_original_faces``; an OBJ
   with no faces or an FBX without the FBX magic ends in ``error``. Reported faces are ``round(original *
@@ -101,6 +106,7 @@ class SboxcoolEmulator(Emulator):
         self.route("api", "POST", r"(?:/api)?/tools/model", self._submit)
         self.route("api", "GET", r"(?:/api)?/tools/model/(?P<jid>[^/]+)", self._status)
         self.route("api", "GET", r"/uploads/temp/.+", self._download)
+        self.route("api", "GET", r"(?:/api)?/tools/v1/queue/my-jobs", self._my_jobs)
 
     def error_reply(self, server: str, status: int, message: str) -> Reply:
         return json_reply(status, {"error": message})
@@ -309,6 +315,17 @@ class SboxcoolEmulator(Emulator):
         if status == "done":
             body["expiresAt"] = int((job.created + self.link_ttl) * 1000)
         return json_reply(200, body)
+
+    def _my_jobs(self, req: Recorded, _m: re.Match[str]) -> Reply:
+        denied = self._auth(req)
+        if denied:
+            return denied
+        active = [
+            {"jobId": job.id, "toolType": "model", "status": "queued" if job.stage <= 1 else "running",
+             "createdAt": int(job.created * 1000)}
+            for job in self.jobs.values() if not job.done
+        ]  # fmt: skip
+        return json_reply(200, {"jobs": active})
 
     def _download(self, req: Recorded, _m: re.Match[str]) -> Reply:
         entry = self.files.get(req.path)

@@ -14,6 +14,9 @@ page):
   metadata: {assetIds}, statusHistory, createdAt, updatedAt}}``; terminal ``success`` / ``failure``.
 - ``GET /v1/assets/{id}`` → ``{"asset": {id, url, kind: "3d", mimeType, properties: {size}}}``; asset URLs are
   temporary.
+- ``GET /v1/models`` (docs.scenario.com "GET and Filter Models", api/resources/models/methods/list): with
+  credentials, the team's private models, ``{"models": [...], "nextPaginationToken"?}``. This emulator
+  trains no model, so the list is empty; nothing is created.
 - 429 for the per-team concurrency ceiling with ``details`` naming ``actionName`` / ``actionLimit``.
 
 INFERRED (undocumented) choices, most of them switchable:
@@ -87,6 +90,7 @@ class ScenarioEmulator(ScenarioBase):
         self.route("api", "POST", MODEL_PATH, self._generate)
         self.route("api", "GET", r"/v1/jobs/(?P<jid>[^/]+)", self._get_job)
         self.route("api", "GET", r"/v1/assets/(?P<aid>[^/]+)", self._get_asset)
+        self.route("api", "GET", r"/v1/models", self._list_models)
         self.route("cdn", "GET", r"/assets/(?P<aid>[^/]+)/(?P<name>[^/]+)", self._cdn_asset)
 
     # ------------------------------------------------------------------ helpers
@@ -207,6 +211,10 @@ class ScenarioEmulator(ScenarioBase):
             return self.bad(f"Job {m['jid']} not found", 404)
         self.poll(job)
         return json_reply(200, {"job": self._job_json(job)})
+
+    def _list_models(self, req: Recorded, _m: re.Match[str]) -> Reply:
+        denied = self.auth(req)
+        return denied or json_reply(200, {"models": []})
 
     # ------------------------------------------------------------------ assets
     def asset_url(self, asset_id: str) -> str:

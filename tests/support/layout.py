@@ -3,7 +3,8 @@
 
 Blender cannot create a UILayout without a window, so the tests hand ``draw()`` this recorder. Everything
 else is real: the context, the objects and the property groups. Every ``prop()`` is checked against the
-data's RNA (a typo fails the test) and every ``operator()`` id against the registered operators.
+data's RNA (a typo fails the test) and every ``operator()`` id against the registered operators; values set
+on an operator's properties are logged as ``("operator_prop", idname, name, value)``.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ class RecordingLayout:
         class_name = f"{category.upper()}_OT_{name}"
         assert hasattr(bpy.types, class_name), f"operator {idname} is not registered"
         self.log.append(("operator", idname))
+        log = self.log
 
         class _Props:
-            pass
+            def __setattr__(self, name: str, value) -> None:
+                log.append(("operator_prop", idname, name, value))
 
         return _Props()
 
@@ -61,3 +64,20 @@ def draw_panel(panel_cls, context) -> list:
         return []
     panel_cls.draw(panel, context)
     return panel.layout.log
+
+
+class _PreferencesUnderTest:
+    """The real preferences for ``prop()`` checks, with a recording layout of their own."""
+
+    def __init__(self, prefs) -> None:
+        self.__dict__.update(_prefs=prefs, layout=RecordingLayout())
+
+    def __getattr__(self, name: str):
+        return getattr(self._prefs, name)
+
+
+def draw_preferences(prefs, context) -> list:
+    """Run the add-on preferences' ``draw()`` against ``prefs`` (the real AddonPreferences)."""
+    holder = _PreferencesUnderTest(prefs)
+    type(prefs).draw(holder, context)
+    return holder.layout.log

@@ -447,6 +447,42 @@ def test_sboxcool_link_expiry_and_failure() -> None:
         assert fetch(emu.base_url + done["downloads"]["lod0"]).status_code == 404
 
 
+# ------------------------------------------------------------------------------------------------ key checks
+def test_key_check_endpoints_answer_with_the_key_and_refuse_without(
+    csm: CsmEmulator, scn: ScenarioEmulator, sbox: SboxcoolEmulator
+) -> None:
+    """The read-only requests Test Connection sends: 200 with the key, 401 without or with a wrong one
+    (each service's own error body), and none of them creates anything."""
+    checks = (
+        (csm.api_root, "/user/userdata", {"x-api-key": CSM_KEY}, {"x-api-key": "nope"}, "message"),
+        (scn.api_root, "/models", SCN_AUTH, {"Authorization": "Basic bm9wZTpub3Bl"}, "message"),
+        (sbox.api_root, "/api/tools/v1/queue/my-jobs", SBOX_AUTH, {"Authorization": "Bearer nope"}, "error"),
+    )
+    for root, path, good, bad, field in checks:
+        for headers in ({}, bad):
+            reply = Client(root, headers).get(path)
+            assert reply.status_code == 401 and field in reply.json(), (path, reply.text)
+        assert Client(root, good).get(path).status_code == 200
+    account = Client(csm.api_root, {"x-api-key": CSM_KEY}).get("/user/userdata").json()
+    assert account["data"]["tier"] == "enterprise"
+    assert Client(scn.api_root, SCN_AUTH).get("/models").json() == {"models": []}
+    assert Client(sbox.api_root, SBOX_AUTH).get("/tools/v1/queue/my-jobs").json() == {"jobs": []}
+    for emu in (csm, scn, sbox):
+        assert not emu.jobs and not emu.submissions
+        assert all(r.method == "GET" for r in emu.requests)
+
+
+def test_sboxcool_my_jobs_lists_only_active_jobs(sbox: SboxcoolEmulator) -> None:
+    job_id = sbox_submit(sbox).json()["jobId"]
+    mine = Client(sbox.api_root, SBOX_AUTH).get("/api/tools/v1/queue/my-jobs").json()["jobs"]
+    assert [(j["jobId"], j["toolType"], j["status"]) for j in mine] == [(job_id, "model", "queued")]
+    sbox.complete_all()
+    assert Client(sbox.api_root, SBOX_AUTH).get("/api/tools/v1/queue/my-jobs").json() == {"jobs": []}
+    with CsmEmulator(CSM_KEY, enterprise=False) as free:
+        data = Client(free.api_root, {"x-api-key": CSM_KEY}).get("/user/userdata").json()
+        assert data["statusCode"] == 200 and data["data"]["tier"] == "free"
+
+
 # ------------------------------------------------------------------------------------------------ faults
 def test_fault_status_with_retry_after(csm: CsmEmulator) -> None:
     api = Client(csm.api_root, {"x-api-key": CSM_KEY})
