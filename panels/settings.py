@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import bpy
 
+from ..jobs.records import UNFINISHED
 from ..jobs.session import local_engine_problem
+from ..providers import registry
 
 
 class RetopoHubPanel:
@@ -52,6 +54,22 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         sub.prop(settings, "lod_max_threshold")
 
 
+def _draw_expectation(layout: bpy.types.UILayout, scene, settings) -> None:
+    """What the service documents about time, limits and price, before the artist pays; for sboxcool also
+    how many of its 5 slots this file's jobs hold."""
+    entry = registry.BY_NAME[settings.provider]
+    options = {name: getattr(settings, name) for name, _value, _text in entry.expectations if name}
+    text = registry.expectation(entry, options)
+    if not text:
+        return
+    col = layout.column(align=True)
+    col.label(text=text[0].upper() + text[1:], icon="TIME" if not entry.cloud else "FUND")
+    if entry.name == "sboxcool":
+        active = sum(1 for r in scene.retopo_hub.jobs if r.provider == "sboxcool" and r.state in UNFINISHED)
+        if active:
+            col.label(text=f"{active} sboxcool job(s) of this file running or queued")
+
+
 class VIEW3D_PT_retopo_hub_main(RetopoHubPanel, bpy.types.Panel):
     bl_label = "Retopo Hub"
 
@@ -70,6 +88,7 @@ class VIEW3D_PT_retopo_hub_main(RetopoHubPanel, bpy.types.Panel):
                 layout.label(text="Needs Allow Online Access (Preferences > System)", icon="ERROR")
             _draw_provider_options(layout, settings)
             layout.prop(settings, "use_modifiers")
+            _draw_expectation(layout, context.scene, settings)
         meshes = [o for o in context.selected_objects if o.type == "MESH"]
         row = layout.row()
         row.scale_y = 1.4

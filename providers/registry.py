@@ -3,7 +3,8 @@
 
 Contract: ``REGISTRY`` names each provider's label, description, implementation (``module:Class`` inside
 ``providers``), credentials (preference attribute, label, environment variable, credential name), service
-URL and its environment variable, and job deadline. From it come the provider menu (``properties.py``),
+URL and its environment variable, job deadline and what the service documents about time and price.
+From it come the provider menu (``properties.py``),
 the preferences (``preferences.py``), the CLI's ``--provider`` choices, the job spec's credentials, URL and
 deadline (``jobs/specs.py``) and the worker's provider objects (``implementations``). Pure Python, never
 imports bpy; read in Blender's process and in the worker host.
@@ -38,27 +39,37 @@ class Entry:
     deadline_min: float = 30.0  # minutes before a job is reported as timed out (it can be attached again)
     # (option, value, minutes): a longer deadline for jobs with that option value (CSM's precision model).
     slow_deadline: tuple[str, str, float] | None = None
+    # What the service documents about time, limits and price, before anyone pays: ((option, value, text),
+    # ...), the first whose option has that value wins; ("", "", text) always applies.
+    expectations: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def cloud(self) -> bool:
         return bool(self.base_url)
 
 
+_CSM_PAID = "paid (CSM credits; the price is not published)"
 REGISTRY: tuple[Entry, ...] = (
     Entry("local", "Local", "Offline quad remesh and decimation on this computer (free, seconds)",
-          "local:LocalProvider", deadline_min=10.0),
+          "local:LocalProvider", deadline_min=10.0,
+          expectations=(("", "", "free, on this computer: seconds for most meshes"),)),
     Entry("csm", "CSM.ai", "CSM.ai v3 retopology session (swift or precision, minutes)", "csm:CsmProvider",
           "CSM.ai", (Credential("csm_api_key", "CSM API Key", "CSM_API_KEY", "api_key"),),
-          "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0)),
+          "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0),
+          (("csm_model", "swift", f"{_CSM_PAID}: about 5-10 min, up to 8K faces"),
+           ("csm_model", "precision", f"{_CSM_PAID}: up to 50 min"))),
     Entry("tripo", "Tripo (Scenario)", "Tripo retopology through Scenario's API (face limit, quads, bake)",
           "tripo:TripoProvider", "Scenario",
           (Credential("scenario_api_key", "Scenario API Key", "SCENARIO_SDK_API_KEY", "api_key"),
            Credential("scenario_api_secret", "Scenario API Secret", "SCENARIO_SDK_API_SECRET", "api_secret")),
-          "https://api.cloud.scenario.com", "SCENARIO_BASE_URL", 30.0),
+          "https://api.cloud.scenario.com", "SCENARIO_BASE_URL", 30.0, None,
+          (("", "", "paid (Scenario credits; time and price are not published)"),)),
     Entry("sboxcool", "sboxcool", "sboxcool Model Importer: decimation, LoD chain, PBR maps, s&box .vmdl",
           "sboxcool:SboxcoolProvider", "sboxcool",
           (Credential("sboxcool_api_key", "sboxcool API Key", "SBOXCOOL_API_KEY", "api_key"),),
-          "https://sboxcool.com", "SBOXCOOL_BASE_URL", 30.0),
+          "https://sboxcool.com", "SBOXCOOL_BASE_URL", 30.0, None,
+          (("", "", "paid: at most 5 jobs at once per key, more wait in the queue (time and price are not "
+                    "published)"),)),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Entry] = {entry.name: entry for entry in REGISTRY}
@@ -92,6 +103,14 @@ def deadline_min(entry: Entry, options: Mapping[str, Any]) -> float:
     if entry.slow_deadline and options.get(entry.slow_deadline[0]) == entry.slow_deadline[1]:
         return entry.slow_deadline[2]
     return entry.deadline_min
+
+
+def expectation(entry: Entry, options: Mapping[str, Any]) -> str:
+    """What the service documents about a job with ``options`` (time, limits, price), or ''."""
+    for option, value, text in entry.expectations:
+        if not option or options.get(option) == value:
+            return text
+    return ""
 
 
 def implementations() -> dict[str, Any]:

@@ -105,6 +105,23 @@ def test_panels_draw_for_every_provider(blank):
     assert ("prop", "sbox_mapping_id") in draw_panel(bpy.types.VIEW3D_PT_retopo_hub_sbox_advanced, context)
 
 
+@pytest.mark.parametrize(
+    ("provider", "model", "expected"),
+    [("local", "", "Free, on this computer"), ("csm", "swift", "about 5-10 min, up to 8K faces"),
+     ("csm", "precision", "up to 50 min"), ("tripo", "", "Paid (Scenario credits"),
+     ("sboxcool", "", "at most 5 jobs at once per key")],
+)  # fmt: skip
+def test_the_panel_says_what_a_job_costs_in_time_and_money_before_submitting(
+    blank, provider, model, expected
+):
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.provider = provider
+    if model:
+        rock.retopo_hub.csm_model = model
+    labels = [e[1] for e in draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context) if e[0] == "label"]
+    assert any(expected in text for text in labels), labels
+
+
 def test_jobs_panel_shows_progress_and_counts(blank):
     rock = ico_sphere("Rock")
     rock.retopo_hub.target_faces = 900
