@@ -101,7 +101,10 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
         tmp = path.with_name(path.name + ".part.fbx")
         try:
             with bpy.context.temp_override(selected_objects=[obj], active_object=obj):
-                bpy.ops.export_scene.fbx(filepath=str(tmp), use_selection=True, use_mesh_modifiers=False)
+                # No vertex colors: the distance heatmap (jobs.measure) is for the viewport, not the asset.
+                bpy.ops.export_scene.fbx(
+                    filepath=str(tmp), use_selection=True, use_mesh_modifiers=False, colors_type="NONE"
+                )
             tmp.replace(path)
         finally:
             tmp.unlink(missing_ok=True)

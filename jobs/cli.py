@@ -38,7 +38,7 @@ from ..core.options import CATALOGUE, Option, options_for, validate
 from ..formats.vmdl import write_vmdl
 from ..preferences import MAX_DEADLINE_MIN
 from ..providers import registry
-from . import records, resume, session, step, submit
+from . import measure, records, resume, session, step, submit
 
 
 class _ArgumentError(Exception):
@@ -245,9 +245,12 @@ def _write_outputs(
             "tris": stats["tris"],
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
             "engine": str(obj.get("retopo_hub_engine", "")),
+            "quality": json.loads(obj.get(measure.QUALITY_KEY) or "null"),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
     warnings: list[str] = list(records.details(record).get("warnings") or [])
+    if problem := records.details(record).get("quality_error"):
+        warnings.append(f"no quality report: {problem}")
     if "vmdl" in extras:
         try:
             extras["vmdl"] = _write_vmdl(out_dir, path.stem, outputs)

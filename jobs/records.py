@@ -83,6 +83,11 @@ def resubmit_offer(record) -> dict[str, Any] | None:
     return _parsed(record.details_json or "{}").get("resubmit_offer")
 
 
+def quality(record) -> dict[str, Any]:
+    """``{result name: quality report}`` once the results were measured (``jobs.measure``), else {}."""
+    return dict(_parsed(record.details_json or "{}").get("quality") or {})
+
+
 def settings(record) -> dict[str, Any]:
     return json.loads(record.settings_json or "{}")
 

@@ -26,6 +26,7 @@ EXTENSION_ROOT = str(Path(__file__).resolve().parent.parent)
 class _Session:
     host: WorkerHost | None = None
     pending_imports: deque[str] = deque()
+    measuring: dict[str, str] = {}  # measurement id -> job id, while the worker measures a job's results
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
@@ -42,6 +43,10 @@ def worker_host() -> WorkerHost:
 
 def pending_imports() -> deque[str]:
     return _Session.pending_imports
+
+
+def measuring() -> dict[str, str]:
+    return _Session.measuring
 
 
 def set_cache_dir(path: str | None) -> None:
@@ -116,4 +121,5 @@ def shutdown() -> None:
         _Session.host.shutdown()
         _Session.host = None
     _Session.pending_imports.clear()
+    _Session.measuring.clear()
     _Session.engine_problem = ""

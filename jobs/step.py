@@ -24,7 +24,7 @@ from ..blender_io.fallback import run_fallback
 from ..blender_io.importer import find_source, import_results
 from ..core.errors import RetopoError
 from ..core.jobs import State
-from . import records, resume, session
+from . import measure, records, resume, session
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,13 @@ def step(scene=None, *, max_imports: int = 1) -> bool:
                 resume.resume_after_host_loss(scene, record)
         elif event.state is State.FAILED and records.details(record).get("fallback"):
             _blender_fallback(record, event.message or "")
+    measure.apply(host.measured())
     imported = 0
     pending = session.pending_imports()
     while pending and imported < max_imports:
         _import_job(scene, pending.popleft())
         imported += 1
-    return bool(pending or host.running_ids())
+    return bool(pending or host.running_ids() or session.measuring())
 
 
 def _blender_fallback(record, reason: str) -> None:
@@ -111,6 +112,10 @@ def _import_job(scene, job_id: str) -> None:
     if warnings := records.details(record).get("warnings"):
         done = f"done with warnings: {'; '.join(warnings)} ({done})"
     records.finish(record, State.DONE, done)
+    try:
+        measure.request(record, objects)  # the quality report and heatmap follow when the worker is done
+    except (OSError, ValueError) as exc:
+        log.warning("could not ask for the quality of job %s: %s", job_id, exc)
 
 
 def cancel(job_id: str) -> None:
@@ -147,7 +152,9 @@ def run_blocking(
                 if last.get(record.job_id) != key:
                     last[record.job_id] = key
                     on_update(record)
-            if all(r is None or records.terminal(r.state) for r in found):
+            if all(r is None or records.terminal(r.state) for r in found) and not any(
+                measure.pending(j) for j in job_ids
+            ):
                 return found
             session.worker_host().wait_for_event(poll_s)
     except KeyboardInterrupt:

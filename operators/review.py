@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Review a finished job's results against its source: toggle which one shows, isolate them, apply the
-result to the source, delete the results.
+"""Review a finished job's results against its source: toggle which one shows, isolate them, color them by
+their distance to the source, apply the result to the source, delete the results.
 
 Contract: every operator takes a ``job_id`` and works on that job's source object (found by its session uid,
 else its name) and result objects (the record's ``result_objects``). Visibility changes use the view
@@ -18,6 +18,7 @@ from bpy.props import StringProperty
 
 from ..blender_io.importer import PROP_PREFIX, find_source
 from ..jobs import records
+from ..jobs.measure import DISTANCE_ATTRIBUTE
 
 ORIGINAL_MESH_KEY = records.ORIGINAL_MESH_KEY
 
@@ -93,6 +94,40 @@ class RETOPO_HUB_OT_isolate_job(_JobOperator, bpy.types.Operator):
         if not isolated:
             for obj in keep:
                 obj.hide_set(False)
+        return {"FINISHED"}
+
+
+class RETOPO_HUB_OT_distance_heatmap(_JobOperator, bpy.types.Operator):
+    """Color the results by their distance to the source (green on it, red far off); again to switch off"""
+
+    bl_idname = "retopo_hub.distance_heatmap"
+    bl_label = "Distance Heatmap"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        found = self._objects()
+        if found is None:
+            return {"CANCELLED"}
+        _record, _source, results = found
+        painted = [o for o in results if o.type == "MESH" and DISTANCE_ATTRIBUTE in o.data.color_attributes]
+        if not painted:
+            self.report({"ERROR"}, "These results have no distance colors yet: wait for the quality report")
+            return {"CANCELLED"}
+        for obj in painted:
+            colors = obj.data.color_attributes
+            colors.active_color = colors[DISTANCE_ATTRIBUTE]
+        views = [
+            area.spaces.active
+            for window in context.window_manager.windows
+            for area in window.screen.areas
+            if area.type == "VIEW_3D"
+        ]
+        # "VERTEX" is the viewport's "Attribute" color: the active color attribute.
+        showing = any(v.shading.type == "SOLID" and v.shading.color_type == "VERTEX" for v in views)
+        for view in views:
+            if showing:
+                view.shading.color_type = "MATERIAL"
+            else:
+                view.shading.type, view.shading.color_type = "SOLID", "VERTEX"
         return {"FINISHED"}
 
 
@@ -188,6 +223,7 @@ class RETOPO_HUB_OT_delete_results(_JobOperator, bpy.types.Operator):
 CLASSES = (
     RETOPO_HUB_OT_toggle_result,
     RETOPO_HUB_OT_isolate_job,
+    RETOPO_HUB_OT_distance_heatmap,
     RETOPO_HUB_OT_apply_to_source,
     RETOPO_HUB_OT_restore_original,
     RETOPO_HUB_OT_delete_results,

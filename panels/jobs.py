@@ -11,7 +11,7 @@ import time
 import bpy
 
 from ..core.jobs import State
-from ..jobs import records
+from ..jobs import measure, records
 from ..providers.registry import BY_NAME as PROVIDERS
 from .settings import RetopoHubPanel
 
@@ -46,6 +46,8 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
     if record.faces_requested or record.faces_achieved:
         achieved = f"{record.faces_achieved:,}" if record.imported else "…"
         box.label(text=f"Faces: {record.faces_requested:,} requested, {achieved} achieved")
+    if record.state == State.DONE:
+        _draw_quality(box, record)
     if record.remote_id:
         box.label(text=f"Remote job: {record.remote_id}")
     names = records.result_names(record)
@@ -74,6 +76,22 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
             op.job_id, op.mapping_id = record.job_id, str(mapping.get("publicId", ""))
 
 
+def _draw_quality(layout: bpy.types.UILayout, record) -> None:
+    """The LOD0 result's quality report (``jobs.measure``), or that it is still being measured."""
+    if measure.pending(record.job_id):
+        layout.label(text="Measuring the result against the source…", icon="SORTTIME")
+        return
+    quality = records.quality(record)
+    if quality:
+        report = next(iter(quality.values()))  # LOD0, or the first variation
+        layout.label(text=measure.summary(report), icon="INFO")
+        topology, source = report.get("topology") or {}, report.get("source_topology") or {}
+        changed = [k for k in ("pieces", "boundary_loops", "genus") if topology.get(k) != source.get(k)]
+        if changed:
+            text = ", ".join(f"{k.replace('_', ' ')} {source.get(k)} -> {topology.get(k)}" for k in changed)
+            layout.label(text=f"Topology changed: {text}", icon="ERROR")
+
+
 def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> None:
     """Compare, keep or drop the results (``operators.review``)."""
     source = bpy.data.objects.get(record.source_name)  # by name: a redraw must not scan every object
@@ -84,6 +102,9 @@ def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> 
             ("retopo_hub.isolate_job", "Isolate", "VIS_SEL_11" if bpy.app.version < (4, 3) else "HIDE_ON"),
         ):
             row.operator(idname, text=text, icon=icon).job_id = record.job_id
+        row = layout.row(align=True)
+        if records.quality(record):
+            row.operator("retopo_hub.distance_heatmap", icon="COLOR").job_id = record.job_id
         row = layout.row(align=True)
         row.operator("retopo_hub.apply_to_source", icon="MOD_REMESH").job_id = record.job_id
         row.operator("retopo_hub.delete_results", icon="TRASH").job_id = record.job_id

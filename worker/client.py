@@ -38,6 +38,8 @@ class WorkerHost:
         self._events: list[JobEvent] = []  # read while looking for a probe's answer, for the next drain
         self._probing: set[str] = set()
         self._probe_results: dict[str, dict] = {}
+        self._measuring: set[str] = set()
+        self._measured: dict[str, dict] = {}
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
         self._last_heard = time.monotonic()
         self._silenced = ""  # why the host was killed, when it was for its silence
@@ -121,6 +123,12 @@ class WorkerHost:
                 message = json.loads(line)
                 if "beat" in message:
                     continue  # only says the host is alive
+                if "measured" in message:
+                    answer = dict(message["measured"])
+                    measure_id = str(answer.pop("id"))
+                    self._measured[measure_id] = answer
+                    self._measuring.discard(measure_id)
+                    continue
                 if "probe" in message:
                     answer = message["probe"]
                     probe_id = str(answer["id"])
@@ -167,6 +175,27 @@ class WorkerHost:
         self._silenced = f"the worker process stopped answering for {silent:.0f} s and was replaced"
         proc.kill()  # works on a stopped (SIGSTOP) process too
         proc.wait()
+
+    # -- measuring results ---------------------------------------------------------------------------
+
+    def measure(
+        self, measure_id: str, source: str, results: dict[str, str], python_paths: tuple[str, ...]
+    ) -> None:
+        """Ask the host to measure result meshes against the job's source (``engines.report``)."""
+        self._ensure_started(python_paths)
+        self._send({"op": "measure", "id": measure_id, "source": source, "results": results})
+        self._measuring.add(measure_id)
+
+    def measured(self) -> dict[str, dict]:
+        """Finished measurements, each once: ``{id: {"results": ...} or {"error": line}}``."""
+        self._read()
+        found, self._measured = self._measured, {}
+        proc = self._proc
+        if self._measuring and (proc is None or proc.poll() is not None):
+            for measure_id in self._measuring:
+                found[measure_id] = {"error": "the worker process stopped before the result was measured"}
+            self._measuring.clear()
+        return found
 
     # -- Test Connection -----------------------------------------------------------------------------
 

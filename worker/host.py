@@ -54,6 +54,9 @@ def main() -> int:
             for probe_id, result in runner.drain_probes():
                 send({"probe": {"id": probe_id, **result.to_dict()}})
                 last_sent = time.monotonic()
+            for measure_id, answer in runner.drain_measures():
+                send({"measured": {"id": measure_id, **answer}})
+                last_sent = time.monotonic()
             if time.monotonic() - last_sent >= ipc.BEAT_S and runner.running_ids():
                 send({"beat": 1})  # alive: Blender replaces a host that falls silent
                 last_sent = time.monotonic()
@@ -69,7 +72,10 @@ def main() -> int:
             except Exception as exc:  # one bad message must not take every running job down
                 log.exception("bad message from Blender")
                 job_id = message.get("spec", {}).get("job_id") if isinstance(message, dict) else None
-                if job_id and message.get("op") == "probe":  # answered, so the button does not wait it out
+                if isinstance(message, dict) and message.get("op") == "measure" and message.get("id"):
+                    reason = f"the worker could not measure the result ({type(exc).__name__})"
+                    send({"measured": {"id": str(message["id"]), "error": reason}})
+                elif job_id and message.get("op") == "probe":  # answered, so the button does not wait it out
                     reason = f"the worker could not run the test ({type(exc).__name__}); see the console"
                     send({"probe": {"id": job_id, "outcome": "unexpected", "message": reason}})
                 elif job_id:
@@ -89,6 +95,8 @@ def _handle(message: dict, runner: JobRunner) -> bool:
         runner.start(ipc.decode_spec(message["spec"]))
     elif op == "probe":
         runner.probe(ipc.decode_spec(message["spec"]), float(message.get("timeout_s") or 10.0))
+    elif op == "measure":
+        runner.measure(str(message["id"]), str(message["source"]), dict(message["results"]))
     elif op == "cancel":
         runner.cancel(str(message.get("job_id")))
     elif op == "shutdown":

@@ -3,8 +3,10 @@
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
 ``{"op": "probe", "spec": {...}, "timeout_s": ...}`` (Test Connection: a spec with no mesh, its ``job_id``
-naming the probe), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
-``{"probe": {"id", "outcome", "message"}}`` for every finished probe (logs go to stderr), and
+naming the probe), ``{"op": "measure", "id", "source": npz path, "results": {name: npz path}}``,
+``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
+``{"probe": {"id", "outcome", "message"}}`` for every finished probe, ``{"measured": {"id", "results"}}``
+(or ``"error"``) for every finished measurement (logs go to stderr), and
 ``{"beat": 1}`` every ``BEAT_S`` while the host runs jobs and has nothing else to say: a host that stops
 answering (stopped, deadlocked) is noticed by its silence, ``SILENCE_LIMIT_S``, and replaced.
 

@@ -17,6 +17,9 @@ Threading rules (the contract of this module; everything that starts work goes t
    extra jobs wait in the QUEUED state without contacting the service.
 5. Test Connection (``probe``) runs the provider's one read-only request (``providers.probe``) in a thread
    of its own, outside the job slots, and hands its one-line result on through ``drain_probes``.
+6. Measuring finished results against their source (``measure``, ``engines.report``) runs in a thread of its
+   own too, on the arrays Blender wrote into the job's folder, and hands its report on through
+   ``drain_measures``: Blender's process never does that geometry work.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._closing = False  # set by shutdown(): stopped jobs stay resumable in the journal
         self._probes: queue.Queue[tuple[str, connection.Result]] = queue.Queue()
+        self._measures: queue.Queue[tuple[str, dict]] = queue.Queue()
 
     # -- main thread -------------------------------------------------------------------------------
 
@@ -130,6 +134,23 @@ class JobRunner:
             target=self._probe, args=(spec, timeout_s), name=f"retopo-hub-probe-{spec.provider}", daemon=True
         )
         thread.start()
+
+    def measure(self, measure_id: str, source: str, results: Mapping[str, str]) -> None:
+        """Measure result meshes against the job's source snapshot (``engines.report``) in a thread."""
+        thread = threading.Thread(
+            target=self._measure, args=(measure_id, source, dict(results)),
+            name=f"retopo-hub-measure-{measure_id}", daemon=True,
+        )  # fmt: skip
+        thread.start()
+
+    def drain_measures(self) -> list[tuple[str, dict]]:
+        """The finished measurements' (id, ``{"results": {...}}`` or ``{"error": line}``), each once."""
+        found: list[tuple[str, dict]] = []
+        while True:
+            try:
+                found.append(self._measures.get_nowait())
+            except queue.Empty:
+                return found
 
     def drain_probes(self) -> list[tuple[str, connection.Result]]:
         """The finished probes' (probe id, result) pairs, each once."""
@@ -219,6 +240,18 @@ class JobRunner:
             text = f"internal error ({type(exc).__name__}); see the log and report it"
             result = connection.Result(connection.Outcome.UNEXPECTED, text)
         self._probes.put((spec.job_id, result))
+
+    def _measure(self, measure_id: str, source: str, results: dict[str, str]) -> None:
+        try:
+            from ..engines.report import measure_files  # numpy-heavy: only when something is measured
+
+            answer: dict = {"results": measure_files(source, results)}
+        except (OSError, ValueError, KeyError) as exc:
+            answer = {"error": f"the result could not be measured ({type(exc).__name__}: {exc})"[:240]}
+        except Exception as exc:
+            log.exception("measuring %s crashed", measure_id)
+            answer = {"error": f"internal error while measuring ({type(exc).__name__}); see the log"}
+        self._measures.put((measure_id, answer))
 
     def _emitter(self, spec: JobSpec) -> Callable[[JobEvent], None]:
         """Queue events for the main thread, journaling what must survive a crash first (worker thread)."""

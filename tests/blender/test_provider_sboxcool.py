@@ -188,6 +188,9 @@ def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypa
     assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
     assert [outputs[f"sample_{n}.obj"]["switch_threshold"] for n in ("retopo", "LOD1", "LOD2")] == [0, 25, 50]
     assert all((out / name).stat().st_size > 0 for name in outputs)
+    # Cloud results are measured against the source too, in the worker: one report per output.
+    for output in outputs.values():
+        assert output["quality"]["faces"] == output["faces"] and output["quality"]["hausdorff_pct"] >= 0
     assert result["vmdl"] == str(out / "sample.vmdl") and "LODGroupList" in (out / "sample.vmdl").read_text()
     work = Path(_engine(addon).records.find(result["job_id"]).work_dir)
     assert [p.name for p in work.glob("*.vmdl")] == ["Sample.vmdl"]  # named after the imported object

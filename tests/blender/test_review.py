@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from tests.support.layout import draw_panel
@@ -95,3 +97,35 @@ def test_status_bar_line_while_jobs_run_and_one_report_per_ended_job(addon, blan
     ((level, text),) = watch.newly_ended(scene, seen)
     assert level == "INFO" and text.startswith("Rock: ") and "faces" in text and "\n" not in text
     assert watch.newly_ended(scene, seen) == [], "reported once"
+
+
+def test_every_result_gets_a_quality_report_and_a_distance_heatmap(blank):
+    bpy = blank
+    _rock, record = _finished_job(bpy)
+    quality = json.loads(record.details_json)["quality"]
+    assert set(quality) == {"Rock_retopo", "Rock_LOD1"}
+    lod0 = quality["Rock_retopo"]
+    assert lod0["faces"] == len(bpy.data.objects["Rock_retopo"].data.polygons)
+    assert lod0["quad_share"] > 0.95 and 0.0 <= lod0["irregular_share"] < 0.2
+    assert lod0["topology"]["pieces"] == lod0["source_topology"]["pieces"] == 1
+    assert lod0["topology"]["genus"] == 0 and lod0["topology"]["boundary_loops"] == 0
+    assert 0.0 < lod0["mean_distance_pct"] < lod0["hausdorff_pct"] < 5.0
+    result = bpy.data.objects["Rock_retopo"]
+    assert json.loads(result["retopo_hub_quality"]) == lod0
+    colors = result.data.color_attributes["retopo_distance"]
+    assert colors.domain == "POINT" and len(colors.data) == len(result.data.vertices)
+    rgba = np.empty(len(colors.data) * 4, np.float32)
+    colors.data.foreach_get("color", rgba)
+    red, green = rgba.reshape(-1, 4)[:, 0], rgba.reshape(-1, 4)[:, 1]
+    assert np.allclose(red + green, 1.0, atol=1e-5) and np.median(green) > 0.5, "mostly on the source"
+    labels = [e[1] for e in draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context) if e[0] == "label"]
+    assert any("% quads" in text and "poles" in text and "distance" in text for text in labels), labels
+    assert "retopo_hub.distance_heatmap" in _buttons(bpy)
+    result.data.color_attributes.active_color = None
+    assert bpy.ops.retopo_hub.distance_heatmap(job_id=record.job_id) == {"FINISHED"}
+    assert result.data.color_attributes.active_color.name == "retopo_distance"
+    views = [a.spaces.active for w in bpy.context.window_manager.windows for a in w.screen.areas
+             if a.type == "VIEW_3D"]  # fmt: skip
+    assert all(v.shading.color_type == "VERTEX" for v in views)
+    assert bpy.ops.retopo_hub.distance_heatmap(job_id=record.job_id) == {"FINISHED"}
+    assert all(v.shading.color_type == "MATERIAL" for v in views), "again: switched off"

@@ -20,7 +20,7 @@ PURE = {
     "formats": {"core"},
     "engines": set(),
     "providers": {"core", "formats", "worker"},
-    "worker": {"core", "providers"},
+    "worker": {"core", "providers", "engines"},
 }
 
 

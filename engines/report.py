@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The quality report of finished results, whichever provider made them, and their distance to the source.
+
+Contract: ``measure_files(source_npz, results)`` reads the job's source snapshot (``snapshot.npz``: verts,
+face_sizes, corner_verts) and each result's arrays (``{name: npz path}``, in the source's coordinates), and
+returns ``{name: {"quality": {...}, "distances": path}}``: ``engines.quality.quality_report`` (irregular
+share, distances as % of the source's diagonal, pieces / boundary loops / genus beside the source's,
+hard-edge recall against the source's edges sharper than ``SHARP_ANGLE_DEG``) plus ``distance_scale``, the
+source's diagonal, so a heatmap can say what its colors mean. Each result's per-vertex distance to the
+source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. Runs in the worker
+host (numpy only, never bpy); one source index serves every result of the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .features import sharp_edges
+from .meshdata import MeshArrays
+from .project import TriangleIndex
+from .quality import diagonal, quality_report, vertex_distances
+
+SHARP_ANGLE_DEG = 40.0  # edges of the source sharper than this count as hard edges a result should follow
+DISTANCE_SAMPLES = 20_000  # per direction; plenty for a % figure, and quick on a 1M-triangle source
+
+
+def load_mesh(path: str | Path) -> MeshArrays:
+    with np.load(path) as data:
+        return MeshArrays(data["verts"], data["face_sizes"], data["corner_verts"])
+
+
+def measure(source: MeshArrays, results: Mapping[str, MeshArrays]) -> dict[str, tuple[dict, np.ndarray]]:
+    """``{name: (quality report, per-vertex distances)}`` of every result against ``source``."""
+    tris = source.triangles().astype(np.int64)
+    index = TriangleIndex(source.verts, tris)
+    features = sharp_edges(source.verts, tris, SHARP_ANGLE_DEG)
+    measured = {}
+    for name, result in results.items():
+        if result.face_count == 0:
+            raise ValueError(f"{name} has no faces to measure")
+        report = quality_report(result, source, features, samples=DISTANCE_SAMPLES)
+        report["distance_scale"] = diagonal(source.verts)
+        measured[name] = (report, vertex_distances(result, index))
+    return measured
+
+
+def measure_files(source_npz: str, results: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    source = load_mesh(source_npz)
+    measured = measure(source, {name: load_mesh(path) for name, path in results.items()})
+    answer = {}
+    for name, (report, distances) in measured.items():
+        target = Path(results[name]).with_suffix(".distance.npy")
+        np.save(target, distances)
+        answer[name] = {"quality": report, "distances": str(target)}
+    return answer

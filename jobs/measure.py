@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Measure a finished job's results against its source, whichever provider made them, and show the answer.
+
+Contract: ``request(record, objects)`` writes each result's arrays, in the coordinates of the job's source
+snapshot, into the job's folder and asks the worker host to measure them (``engines.report``): the geometry
+work runs there, never here. ``apply(answers)``, called by the step function, stores each result's quality
+report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), and
+paints the per-vertex distance to the source as the color attribute ``retopo_distance``: green on the
+source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal or further. A job without a source
+snapshot (attached by id, or a CSM mesh URL) is not measured; a failed measurement is a warning on the job
+and never fails it. Main thread only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..blender_io.importer import find_source
+from ..blender_io.mesh_arrays import read_arrays
+from ..worker.ipc import SNAPSHOT_NAME
+from . import records, session
+
+log = logging.getLogger(__name__)
+
+DISTANCE_ATTRIBUTE = "retopo_distance"
+QUALITY_KEY = "retopo_hub_quality"
+HEAT_SPAN_PCT = 1.0  # the distance, in % of the source's diagonal, that shows fully red
+
+
+def request(record, objects) -> bool:
+    """Ask for the quality of ``objects`` (the job's imported results); False when it cannot be measured."""
+    work = Path(record.work_dir)
+    source_npz = work / SNAPSHOT_NAME
+    if not source_npz.is_file():
+        return False
+    source = find_source(record.source_name, record.source_uid)
+    results = {}
+    for index, obj in enumerate(o for o in objects if o.type == "MESH" and len(o.data.polygons)):
+        # The snapshot holds the source's own coordinates: bring the result into them if it sits elsewhere.
+        into_source = None
+        if source is not None and obj.matrix_world != source.matrix_world:
+            into_source = source.matrix_world.inverted_safe() @ obj.matrix_world
+        verts, sizes, corners = read_arrays(obj.data, into_source)
+        path = work / f"measure-{index}.npz"
+        np.savez(path, verts=verts, face_sizes=sizes, corner_verts=corners)
+        results[obj.name] = str(path)
+    if not results:
+        return False
+    measure_id = uuid.uuid4().hex[:12]
+    python_paths = tuple(p for p in sys.path if p)
+    session.worker_host().measure(measure_id, str(source_npz), results, python_paths)
+    session.measuring()[measure_id] = record.job_id
+    return True
+
+
+def pending(job_id: str) -> bool:
+    return job_id in session.measuring().values()
+
+
+def apply(answers: dict[str, dict]) -> None:
+    """Put finished measurements on their jobs and result objects."""
+    for measure_id, answer in answers.items():
+        job_id = session.measuring().pop(measure_id, None)
+        record = records.find(job_id) if job_id else None
+        if record is None:
+            continue
+        details = records.details(record)
+        if "error" in answer:
+            log.warning("job %s: %s", job_id, answer["error"])
+            record.details_json = json.dumps(details | {"quality_error": str(answer["error"])})
+            continue
+        quality = {}
+        for name, item in (answer.get("results") or {}).items():
+            report = item["quality"]
+            quality[name] = report
+            obj = bpy.data.objects.get(name)
+            if obj is None or obj.type != "MESH":
+                continue
+            obj[QUALITY_KEY] = json.dumps(report)
+            try:
+                distances = np.load(item["distances"])
+            except (OSError, ValueError) as exc:
+                log.warning("job %s: no distances for %s: %s", job_id, name, exc)
+                continue
+            paint_distances(obj.data, distances, float(report.get("distance_scale") or 0.0))
+        record.details_json = json.dumps(details | {"quality": quality})
+
+
+def paint_distances(mesh: bpy.types.Mesh, distances: np.ndarray, diagonal: float) -> None:
+    """The ``retopo_distance`` color attribute: green where the result lies on the source, red far off."""
+    if len(distances) != len(mesh.vertices):
+        return  # the result was edited meanwhile: its vertices are not the measured ones
+    span = max(diagonal * HEAT_SPAN_PCT / 100.0, 1e-12)
+    t = np.clip(np.asarray(distances, dtype=np.float32) / span, 0.0, 1.0)
+    colors = np.stack([t, 1.0 - t, np.zeros_like(t), np.ones_like(t)], axis=1).astype(np.float32)
+    attribute = mesh.color_attributes.get(DISTANCE_ATTRIBUTE)
+    if attribute is None:
+        attribute = mesh.color_attributes.new(DISTANCE_ATTRIBUTE, "FLOAT_COLOR", "POINT")
+    attribute.data.foreach_set("color", colors.ravel())
+
+
+def summary(report: dict) -> str:
+    """One line of a quality report for the panel and the CLI."""
+    quads = report.get("quad_share")
+    irregular = report.get("irregular_share")
+    parts = [
+        f"{report.get('faces', 0):,} faces",
+        f"{quads * 100:.0f}% quads" if quads is not None else "",
+        f"poles {irregular * 100:.1f}%" if irregular is not None else "",
+        f"distance {report['mean_distance_pct']:.2f}% (max {report['hausdorff_pct']:.2f}%)"
+        if report.get("hausdorff_pct") is not None
+        else "",
+    ]
+    return " · ".join(p for p in parts if p)
