@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Operators: submit the selection, watch jobs (the UI driver), cancel and tidy jobs, attach remote jobs,
-review results, test a cloud provider's connection.
+review results, test a cloud provider's connection, presets of the object settings.
 
 Runs in: Blender's main thread; EXEC blocks (headless), INVOKE hands over to ``watch``.
 May import: bpy, ``jobs``, ``core``, ``providers.registry``. Imported by: ``registration``.
 """
 
-from . import attach, connection, jobs, review, submit, watch
+from . import attach, connection, jobs, presets, review, submit, watch
 
 CLASSES = (
     *submit.CLASSES, *watch.CLASSES, *jobs.CLASSES, *attach.CLASSES, *review.CLASSES, *connection.CLASSES,
+    *presets.CLASSES,
 )  # fmt: skip

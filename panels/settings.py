@@ -30,6 +30,7 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "target_faces")
         if settings.mode == "quad":
             layout.prop(settings, "quads")
+            layout.prop(settings, "sharp_angle")
     elif provider == "csm":
         layout.prop(settings, "csm_model")
         layout.prop(settings, "quads")
@@ -83,6 +84,10 @@ class VIEW3D_PT_retopo_hub_main(RetopoHubPanel, bpy.types.Panel):
         else:
             settings = obj.retopo_hub
             layout.label(text=f"{obj.name}: {len(obj.data.polygons):,} faces", icon="MESH_DATA")
+            row = layout.row(align=True)
+            row.menu("RETOPO_HUB_MT_presets", text=bpy.types.RETOPO_HUB_MT_presets.bl_label, icon="PRESET")
+            row.operator("retopo_hub.add_preset", text="", icon="ADD")
+            row.operator("retopo_hub.add_preset", text="", icon="REMOVE").remove_active = True
             layout.prop(settings, "provider")
             if settings.provider != "local" and not bpy.app.online_access:
                 layout.label(text="Needs Allow Online Access (Preferences > System)", icon="ERROR")

@@ -56,6 +56,10 @@ class RecordingLayout:
 
         return _Props()
 
+    def menu(self, menu: str, **_kwargs) -> None:
+        assert hasattr(bpy.types, menu), f"menu {menu} is not registered"
+        self.log.append(("menu", menu))
+
 
 def draw_panel(panel_cls, context) -> list:
     panel = type("PanelUnderTest", (), {})()
