@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import FloatProperty, StringProperty
+from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .providers import registry
 
@@ -36,6 +36,12 @@ def _annotations() -> dict[str, Any]:
         name="Job Folder",
         description="Where jobs and downloads are kept (empty: the extension's user folder)",
         subtype="DIR_PATH",
+    )
+    fields["confirm_paid"] = BoolProperty(
+        name="Ask Before Paid Jobs",
+        description="Before a click sends objects to a paid service, say how many, where and what the "
+        "service documents about time and price, and ask once per batch",
+        default=True,
     )
     for entry in registry.REGISTRY:
         fields[f"{entry.name}_deadline_min"] = FloatProperty(
@@ -72,6 +78,7 @@ def _draw(self, context: bpy.types.Context) -> None:
     box = layout.box()
     box.label(text="Jobs", icon="TIME")
     box.prop(self, "cache_dir")
+    box.prop(self, "confirm_paid")
     for entry in registry.REGISTRY:
         box.prop(self, f"{entry.name}_deadline_min")
         if entry.slow_deadline:

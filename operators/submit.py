@@ -3,16 +3,21 @@
 
 EXEC (scripts, ``blender -b``, the ``bpy`` module) blocks until every job is done and leaves the results in
 the scene; INVOKE (a click in the UI) returns at once and hands the jobs to ``operators.watch``'s timer.
+Before a click sends objects to a paid service it asks once for the whole batch (``paid_summary`` says how
+many, where, and what each service documents about time and price), unless the preferences say not to.
 """
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from ..core.errors import RetopoError
 from ..core.jobs import State
 from ..jobs import step, submit
+from ..jobs.specs import options_from_object
+from ..preferences import get_prefs
+from ..providers import registry
 
 
 def _targets(context: bpy.types.Context, names: str) -> list[bpy.types.Object]:
@@ -31,6 +36,25 @@ def _targets(context: bpy.types.Context, names: str) -> list[bpy.types.Object]:
     return meshes
 
 
+def paid_summary(objects) -> str | None:
+    """One line for the confirmation: the paid jobs a submit of ``objects`` starts, per service, with what
+    the service documents about time and price; None when none is paid (local only)."""
+    per_provider: dict[str, list] = {}
+    for obj in objects:
+        entry = registry.BY_NAME[obj.retopo_hub.provider]
+        if entry.cloud:
+            per_provider.setdefault(entry.name, []).append(obj)
+    if not per_provider:
+        return None
+    parts = []
+    for name, group in per_provider.items():
+        entry = registry.BY_NAME[name]
+        expectation = registry.expectation(entry, options_from_object(group[0]))
+        parts.append(f"{len(group)} on {entry.service}" + (f" ({expectation})" if expectation else ""))
+    total = sum(len(group) for group in per_provider.values())
+    return f"{total} paid job{'s' if total > 1 else ''}: " + "; ".join(parts)
+
+
 class RETOPO_HUB_OT_submit(bpy.types.Operator):
     """Retopologize the selected meshes with each object's provider and settings"""
 
@@ -43,6 +67,8 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
         description="Newline-separated object names to use instead of the selection",
         options={"HIDDEN", "SKIP_SAVE"},
     )
+    # Set by invoke before its confirmation: the confirmed click still runs without blocking the UI.
+    interactive: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -59,6 +85,8 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
             return None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        if self.interactive:
+            return self._start(context)
         job_ids = self._submit(context)
         if job_ids is None:
             return {"CANCELLED"}
@@ -74,6 +102,20 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
         if bpy.app.background or context.window is None:
             return self.execute(context)
+        self.interactive = True
+        prefs = get_prefs()
+        try:
+            summary = paid_summary(_targets(context, self.object_names))
+        except RetopoError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if summary and (prefs is None or prefs.confirm_paid):
+            return context.window_manager.invoke_confirm(
+                self, event, title="Submit paid jobs?", message=summary, confirm_text="Submit"
+            )
+        return self._start(context)
+
+    def _start(self, context: bpy.types.Context) -> set[str]:
         job_ids = self._submit(context)
         if job_ids is None:
             return {"CANCELLED"}

@@ -64,7 +64,8 @@ def _draw_expectation(layout: bpy.types.UILayout, scene, settings) -> None:
     if not text:
         return
     col = layout.column(align=True)
-    col.label(text=text[0].upper() + text[1:], icon="TIME" if not entry.cloud else "FUND")
+    shown = f"Paid: {text}" if entry.cloud else text[0].upper() + text[1:]
+    col.label(text=shown, icon="FUND" if entry.cloud else "TIME")
     if entry.name == "sboxcool":
         active = sum(1 for r in scene.retopo_hub.jobs if r.provider == "sboxcool" and r.state in UNFINISHED)
         if active:

@@ -40,7 +40,8 @@ class Entry:
     # (option, value, minutes): a longer deadline for jobs with that option value (CSM's precision model).
     slow_deadline: tuple[str, str, float] | None = None
     # What the service documents about time, limits and price, before anyone pays: ((option, value, text),
-    # ...), the first whose option has that value wins; ("", "", text) always applies.
+    # ...), the first whose option has that value wins; ("", "", text) always applies. A cloud entry's text
+    # is shown after "Paid: ".
     expectations: tuple[tuple[str, str, str], ...] = ()
 
     @property
@@ -48,7 +49,7 @@ class Entry:
         return bool(self.base_url)
 
 
-_CSM_PAID = "paid (CSM credits; the price is not published)"
+_CSM_PAID = "CSM credits, price not published"
 REGISTRY: tuple[Entry, ...] = (
     Entry("local", "Local", "Offline quad remesh and decimation on this computer (free, seconds)",
           "local:LocalProvider", deadline_min=10.0,
@@ -56,20 +57,20 @@ REGISTRY: tuple[Entry, ...] = (
     Entry("csm", "CSM.ai", "CSM.ai v3 retopology session (swift or precision, minutes)", "csm:CsmProvider",
           "CSM.ai", (Credential("csm_api_key", "CSM API Key", "CSM_API_KEY", "api_key"),),
           "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0),
-          (("csm_model", "swift", f"{_CSM_PAID}: about 5-10 min, up to 8K faces"),
-           ("csm_model", "precision", f"{_CSM_PAID}: up to 50 min"))),
+          (("csm_model", "swift", f"{_CSM_PAID}; about 5-10 min, up to 8K faces"),
+           ("csm_model", "precision", f"{_CSM_PAID}; up to 50 min"))),
     Entry("tripo", "Tripo (Scenario)", "Tripo retopology through Scenario's API (face limit, quads, bake)",
           "tripo:TripoProvider", "Scenario",
           (Credential("scenario_api_key", "Scenario API Key", "SCENARIO_SDK_API_KEY", "api_key"),
            Credential("scenario_api_secret", "Scenario API Secret", "SCENARIO_SDK_API_SECRET", "api_secret")),
           "https://api.cloud.scenario.com", "SCENARIO_BASE_URL", 30.0, None,
-          (("", "", "paid (Scenario credits; time and price are not published)"),)),
+          (("", "", "Scenario credits; time and price not published"),)),
     Entry("sboxcool", "sboxcool", "sboxcool Model Importer: decimation, LoD chain, PBR maps, s&box .vmdl",
           "sboxcool:SboxcoolProvider", "sboxcool",
           (Credential("sboxcool_api_key", "sboxcool API Key", "SBOXCOOL_API_KEY", "api_key"),),
           "https://sboxcool.com", "SBOXCOOL_BASE_URL", 30.0, None,
-          (("", "", "paid: at most 5 jobs at once per key, more wait in the queue (time and price are not "
-                    "published)"),)),
+          (("", "", "at most 5 jobs at once per key, more wait in the queue; time and price not "
+                    "published"),)),
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Entry] = {entry.name: entry for entry in REGISTRY}

@@ -107,8 +107,9 @@ def test_panels_draw_for_every_provider(blank):
 
 @pytest.mark.parametrize(
     ("provider", "model", "expected"),
-    [("local", "", "Free, on this computer"), ("csm", "swift", "about 5-10 min, up to 8K faces"),
-     ("csm", "precision", "up to 50 min"), ("tripo", "", "Paid (Scenario credits"),
+    [("local", "", "Free, on this computer"),
+     ("csm", "swift", "Paid: CSM credits, price not published; about 5-10 min"),
+     ("csm", "precision", "up to 50 min"), ("tripo", "", "Paid: Scenario credits"),
      ("sboxcool", "", "at most 5 jobs at once per key")],
 )  # fmt: skip
 def test_the_panel_says_what_a_job_costs_in_time_and_money_before_submitting(
@@ -179,3 +180,19 @@ def test_properties_and_cli_come_from_the_option_catalogue(addon):
     for entry in providers.REGISTRY:
         for credential in entry.credentials:
             assert prefs.bl_rna.properties[credential.preference].subtype == "PASSWORD"
+
+
+def test_a_paid_batch_is_summed_up_once_for_the_confirmation(addon, blank):
+    """The click's one confirmation names every paid job of the batch; a local-only batch asks nothing."""
+    summary = addon.operators.submit.paid_summary
+    rocks = [ico_sphere(f"Rock{i}", location=(3.0 * i, 0.0, 0.0)) for i in range(4)]
+    assert summary(rocks) is None, "local jobs are free: no question"
+    for rock in rocks[:2]:
+        rock.retopo_hub.provider = "csm"
+    rocks[1].retopo_hub.csm_model = "swift"
+    rocks[2].retopo_hub.provider = "sboxcool"
+    text = summary(rocks)
+    assert text.startswith("3 paid jobs: 2 on CSM.ai (CSM credits, price not published; about 5-10 min")
+    assert "; 1 on sboxcool (at most 5 jobs at once per key" in text and "\n" not in text
+    prefs = bpy.context.preferences.addons[addon.__name__].preferences
+    assert prefs.confirm_paid, "asking is the default"
