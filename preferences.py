@@ -19,6 +19,8 @@ from .providers import registry
 
 ADDON_ID = __package__  # "bl_ext.<repo>.retopo_hub" under 4.2+, never hard-coded
 MAX_DEADLINE_MIN = 24 * 60.0
+# Credits a quoted job may cost without asking (the preference's default, and the CLI's --max-cost default).
+DEFAULT_QUOTE_LIMIT = 50.0
 CONNECTION_RESULTS: dict[str, str] = {}  # provider -> the last Test Connection line, drawn under its button
 
 
@@ -37,6 +39,13 @@ def _annotations() -> dict[str, Any]:
         description="Where jobs and downloads are kept (empty: the extension's user folder)",
         subtype="DIR_PATH",
     )
+    fields["quote_limit"] = FloatProperty(
+        name="Confirm Quotes Above",
+        description="Scenario quotes each Tripo job for free before it is paid: a quote above this many "
+        "credits waits for your Accept in the Jobs panel (scripts and the CLI fail it instead; there, "
+        "--max-cost)",
+        default=DEFAULT_QUOTE_LIMIT, min=0.0, soft_max=500.0,
+    )  # fmt: skip
     fields["confirm_paid"] = BoolProperty(
         name="Ask Before Paid Jobs",
         description="Before a click sends objects to a paid service, say how many, where and what the "
@@ -79,6 +88,7 @@ def _draw(self, context: bpy.types.Context) -> None:
     box.label(text="Jobs", icon="TIME")
     box.prop(self, "cache_dir")
     box.prop(self, "confirm_paid")
+    box.prop(self, "quote_limit")
     for entry in registry.REGISTRY:
         box.prop(self, f"{entry.name}_deadline_min")
         if entry.slow_deadline:

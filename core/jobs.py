@@ -101,6 +101,10 @@ class JobSpec:
     extension_root: str = ""  # where the engines package lives, for the local child process
     python_paths: tuple[str, ...] = ()  # the parent's sys.path, so the child finds bundled wheels
     journal_dir: str = ""  # where the worker records remote ids and states as soon as it learns them
+    # A service's free quote (Scenario's dryRun) up to this many credits is accepted without asking; above
+    # it the job waits for the user's answer when ``quote_can_ask`` (a click in the UI), else it fails.
+    quote_limit: float = 0.0
+    quote_can_ask: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import signal
 import sys
 import threading
@@ -36,7 +37,7 @@ from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_tex
 from ..core.jobs import State
 from ..core.options import CATALOGUE, Option, options_for, validate
 from ..formats.vmdl import write_vmdl
-from ..preferences import MAX_DEADLINE_MIN
+from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
 from . import measure, records, resume, session, step, submit
 
@@ -97,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--deadline", type=float, metavar="MIN",
         help="minutes each job may run before it is reported as timed out (a cloud job can be attached "
              f"again later); default: the preferences', out of the box {_default_deadlines()}",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-cost", type=float, metavar="CREDITS",
+        help="the most a quoted job may cost (Scenario quotes Tripo jobs for free first; a job quoted "
+             "above it fails before it is paid); default: the preferences', out of the box "
+             f"{DEFAULT_QUOTE_LIMIT:g}",
     )  # fmt: skip
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
@@ -326,6 +333,8 @@ def main(argv: list[str]) -> int:
         args.inputs = distinct_inputs(args.inputs)
         if args.deadline is not None and not 0 < args.deadline <= MAX_DEADLINE_MIN:
             raise InputError(f"--deadline must be more than 0 and at most {MAX_DEADLINE_MIN:g} minutes")
+        if args.max_cost is not None and not (math.isfinite(args.max_cost) and args.max_cost >= 0):
+            raise InputError("--max-cost must be a number of credits, 0 or more")
     except _ArgumentError as exc:
         sys.stderr.write(f"retopo-hub: error: {exc}\n")
         return 2
@@ -355,6 +364,7 @@ def main(argv: list[str]) -> int:
     session.set_online_override(args.online_mode)
     session.set_cli_mode(True)
     session.set_deadline_override(args.deadline)
+    session.set_quote_limit_override(args.max_cost)
     try:
         with _terminate_as_interrupt():
             summary = run_all(args, options, out_dir)
@@ -369,6 +379,7 @@ def main(argv: list[str]) -> int:
         session.set_online_override(False)
         session.set_cli_mode(False)
         session.set_deadline_override(None)
+        session.set_quote_limit_override(None)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()

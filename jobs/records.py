@@ -88,6 +88,14 @@ def quality(record) -> dict[str, Any]:
     return dict(_parsed(record.details_json or "{}").get("quality") or {})
 
 
+def awaiting_quote(record) -> float | None:
+    """The credits a running job's quote asks for while it waits for the user's Accept, else None."""
+    details = _parsed(record.details_json or "{}")
+    if record.state in TERMINAL or not details.get("awaiting_quote"):
+        return None
+    return float(details.get("quote") or 0.0)
+
+
 def settings(record) -> dict[str, Any]:
     return json.loads(record.settings_json or "{}")
 

@@ -30,6 +30,7 @@ class _Session:
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
+    quote_limit_override: float | None = None  # --max-cost
     deadline_override_min: float | None = None  # the CLI's --deadline, for every job it runs
     engine_problem: str = ""
 
@@ -63,6 +64,14 @@ def set_cli_mode(enabled: bool) -> None:
 
 def cli_mode() -> bool:
     return _Session.cli_mode
+
+
+def set_quote_limit_override(credits: float | None) -> None:
+    _Session.quote_limit_override = credits
+
+
+def quote_limit_override() -> float | None:
+    return _Session.quote_limit_override
 
 
 def set_deadline_override(minutes: float | None) -> None:

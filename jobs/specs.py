@@ -22,7 +22,7 @@ from ..core.errors import InputError
 from ..core.jobs import Credentials, JobSpec, freeze
 from ..core.journal import Journal
 from ..core.options import options_for
-from ..preferences import get_prefs
+from ..preferences import DEFAULT_QUOTE_LIMIT, get_prefs
 from ..providers import registry
 from . import session
 
@@ -36,6 +36,7 @@ class Preferences:
     deadlines_min: Mapping[str, float]  # keyed by provider, and by "<provider>_slow" for a slow deadline
     online: bool
     job_folder: Path  # where jobs and downloads are kept (the preferences, --cache, or the user folder)
+    quote_limit: float = DEFAULT_QUOTE_LIMIT  # credits a quoted job may cost without asking (--max-cost)
 
     def journal(self) -> Journal:
         return Journal(self.job_folder / "journal")
@@ -75,7 +76,10 @@ def read_preferences(*, probe: bool = False) -> Preferences:
             if entry.slow_deadline:
                 deadlines[f"{entry.name}_slow"] = getattr(prefs, f"{entry.name}_slow_deadline_min")
     folder = session.cache_root(probe=probe, configured=prefs.cache_dir if prefs else "")
-    return Preferences(credentials, urls, deadlines, session.online_allowed(), folder)
+    limit = session.quote_limit_override()
+    if limit is None:
+        limit = prefs.quote_limit if prefs is not None else DEFAULT_QUOTE_LIMIT
+    return Preferences(credentials, urls, deadlines, session.online_allowed(), folder, float(limit))
 
 
 def provider_entry(name: str) -> registry.Entry:
@@ -109,6 +113,7 @@ def make_spec(prefs: Preferences, *, job_id, provider, source_name, options, wor
         extension_root=session.EXTENSION_ROOT,
         python_paths=tuple(p for p in sys.path if p),
         journal_dir=str(prefs.journal().folder),
+        quote_limit=prefs.quote_limit,
         **extra,
     )
 

@@ -124,6 +124,11 @@ def cancel(job_id: str) -> None:
         records.finish(record, State.CANCELLED, "cancelled")
 
 
+def accept_quote(job_id: str) -> bool:
+    """The user accepted a job's quote: it goes on to the paid request."""
+    return session.worker_host().confirm(job_id)
+
+
 def active_job_ids() -> list[str]:
     return session.worker_host().running_ids() + list(session.pending_imports())
 

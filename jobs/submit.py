@@ -37,10 +37,12 @@ def submit_objects(
     provider: str | None = None,
     options: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
+    interactive: bool = False,
 ) -> list[str]:
     """Validate every object first, then start one job per object. Returns the new job ids.
 
-    With ``provider``/``options`` given (the CLI), they replace each object's own settings.
+    With ``provider``/``options`` given (the CLI), they replace each object's own settings. ``interactive``
+    (a click in the UI): a quote above the limit waits for the user's answer instead of failing the job.
     """
     objects = list(objects)
     if not objects:
@@ -78,7 +80,8 @@ def submit_objects(
         if earlier is not None:
             job_ids.append(resume.resume_entry(context.scene, prefs, earlier, source=obj))
         else:
-            job_ids.append(_start_job(context.scene, prefs, obj, prov, opts, ready, dedupe_key=dedupe_key))
+            job_ids.append(_start_job(context.scene, prefs, obj, prov, opts, ready, dedupe_key=dedupe_key,
+                                      interactive=interactive))  # fmt: skip
     return job_ids
 
 
@@ -102,7 +105,9 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     return {"job_id": job_id, "work_dir": work_dir, "snapshot": snapshot, "input_file": input_file}
 
 
-def _start_job(scene, prefs, obj, provider: str, options: dict[str, Any], ready, *, dedupe_key=None) -> str:
+def _start_job(
+    scene, prefs, obj, provider: str, options: dict[str, Any], ready, *, dedupe_key=None, interactive=False
+) -> str:
     job_id, work_dir = ready["job_id"], ready["work_dir"]
     records.new(scene, job_id=job_id, provider=provider, source=obj, options=options, work_dir=work_dir)
     prefs.journal().write(
@@ -114,7 +119,7 @@ def _start_job(scene, prefs, obj, provider: str, options: dict[str, Any], ready,
     )  # fmt: skip
     spec = specs.make_spec(
         prefs, job_id=job_id, provider=provider, source_name=obj.name, options=options, work_dir=work_dir,
-        snapshot=ready["snapshot"], input_file=ready["input_file"],
+        snapshot=ready["snapshot"], input_file=ready["input_file"], quote_can_ask=interactive,
     )  # fmt: skip
     session.worker_host().start(spec)
     log.info("started %s job %s for %s", provider, job_id, obj.name)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Job list operators: cancel a job, remove one from the list, clear the finished ones. Main thread only."""
+"""Job list operators: cancel a job, accept its quote, remove one from the list, clear the finished ones.
+Main thread only."""
 
 from __future__ import annotations
 
@@ -20,6 +21,28 @@ class RETOPO_HUB_OT_cancel_job(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         step.cancel(self.job_id)
+        step.step(context.scene)
+        return {"FINISHED"}
+
+
+class RETOPO_HUB_OT_accept_quote(bpy.types.Operator):
+    """Accept the service's quote: the job goes on and is paid (all waiting jobs when none is named)"""
+
+    bl_idname = "retopo_hub.accept_quote"
+    bl_label = "Accept Quote"
+    bl_options = {"INTERNAL"}
+
+    job_id: StringProperty(options={"HIDDEN"})
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        waiting = [r for r in context.scene.retopo_hub.jobs if records.awaiting_quote(r) is not None]
+        chosen = [r for r in waiting if not self.job_id or r.job_id == self.job_id]
+        if not chosen:
+            self.report({"ERROR"}, "No job is waiting for its quote to be accepted")
+            return {"CANCELLED"}
+        for record in chosen:
+            if step.accept_quote(record.job_id):
+                record.message = "quote accepted; starting"
         step.step(context.scene)
         return {"FINISHED"}
 
@@ -60,4 +83,9 @@ class RETOPO_HUB_OT_clear_finished(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (RETOPO_HUB_OT_cancel_job, RETOPO_HUB_OT_remove_job, RETOPO_HUB_OT_clear_finished)
+CLASSES = (
+    RETOPO_HUB_OT_cancel_job,
+    RETOPO_HUB_OT_accept_quote,
+    RETOPO_HUB_OT_remove_job,
+    RETOPO_HUB_OT_clear_finished,
+)

@@ -79,7 +79,8 @@ class RETOPO_HUB_OT_submit(bpy.types.Operator):
 
     def _submit(self, context: bpy.types.Context) -> list[str] | None:
         try:
-            return submit.submit_objects(context, _targets(context, self.object_names))
+            objects = _targets(context, self.object_names)
+            return submit.submit_objects(context, objects, interactive=self.interactive)
         except RetopoError as exc:
             self.report({"ERROR"}, str(exc))
             return None

@@ -43,6 +43,11 @@ def draw_job(layout: bpy.types.UILayout, record) -> None:
         box.progress(factor=record.progress, type="BAR", text=text)
     if record.message:
         box.label(text=record.message)
+    if (quote := records.awaiting_quote(record)) is not None:
+        row = box.row(align=True)
+        accept = row.operator("retopo_hub.accept_quote", text=f"Accept {quote:g} Credits", icon="CHECKMARK")
+        accept.job_id = record.job_id
+        row.operator("retopo_hub.cancel_job", text="Cancel", icon="CANCEL").job_id = record.job_id
     if record.faces_requested or record.faces_achieved:
         achieved = f"{record.faces_achieved:,}" if record.imported else "…"
         box.label(text=f"Faces: {record.faces_requested:,} requested, {achieved} achieved")
@@ -142,6 +147,10 @@ class VIEW3D_PT_retopo_hub_jobs(RetopoHubPanel, bpy.types.Panel):
             layout.label(text="No jobs in this file yet")
             layout.operator("retopo_hub.attach_job", icon="LINKED")
             return
+        quotes = [q for q in map(records.awaiting_quote, jobs) if q is not None]
+        if len(quotes) > 1:  # a batch asks once
+            text = f"Accept All {len(quotes)} Quotes ({sum(quotes):g} Credits)"
+            layout.operator("retopo_hub.accept_quote", text=text, icon="CHECKMARK").job_id = ""
         for record in reversed(jobs):
             draw_job(layout, record)
         row = layout.row(align=True)

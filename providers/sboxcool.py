@@ -163,7 +163,9 @@ class SboxcoolProvider(CloudProvider):
                 wait = max(delay, hint)
                 log.info("sboxcool refused the submit of job %s with 429 (%d); next try in %.1f s",
                          spec.job_id, refused, wait)  # fmt: skip
-                ctx.emit(State.QUEUED, None, f"waiting for a free sboxcool slot (try {refused + 1} next)")
+                # A 429 proves nothing was created: no submit is in doubt while waiting for the next try.
+                ctx.emit(State.QUEUED, None, f"waiting for a free sboxcool slot (try {refused + 1} next)",
+                         submit_sent=0)  # fmt: skip
                 ctx.sleep(wait)
                 delay = min(max(high, SLOT_WAIT_MAX_S * time_scale()), delay * self.POLL_GROWTH)
         job_id = body.get("jobId")

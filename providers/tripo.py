@@ -15,6 +15,10 @@ Documented behaviour followed (docs.scenario.com and the model page, see NOTES.m
   /v1/jobs/{jobId}`` until ``success`` (``metadata.assetIds``) or ``failure`` / ``canceled``; ``progress``
   is 0..1. ``GET /v1/assets/{id}`` gives a temporary ``url``, downloaded at once.
 * Test Connection: ``GET /v1/models`` (the team's private models), read-only and free (see ``check_key``).
+* A free quote first: the same generate call with ``?dryRun=true`` answers ``creativeUnitsCost`` and creates
+  nothing (what Scenario's own Blender add-on does before paid runs; its code names the field, the SDK the
+  ``dry_run`` query). Above ``JobSpec.quote_limit`` the job waits for the user's answer or fails headless.
+  Should an answer carry a job id instead, the service ran the job: it is used, never submitted again.
 
 Inferences (undocumented):
 
@@ -39,6 +43,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ..core.errors import (
+    InputError,
     MalformedResponse,
     NetworkError,
     ServiceError,
@@ -113,19 +118,49 @@ class TripoProvider(CloudProvider):
         if limit is not None:
             body["faceLimit"] = limit
         ctx.check_cancelled()
+        # Should the service ignore dryRun, this request would start the job: it counts as a paid submit.
+        self.sending_paid_submit(ctx, 0.085, "asking Scenario for a quote")
+        quote = self._post_generate(client, f"{MODEL_PATH}?dryRun=true", body)
+        job_id = _job_id(quote)
+        if job_id:
+            log.warning("tripo: Scenario started job %s instead of quoting it; using it", job_id)
+            return job_id
+        self._accept_quote(spec, ctx, quote)
         self.sending_paid_submit(ctx, 0.09, "starting Tripo retopology")
-        try:
-            answer = client.json("POST", MODEL_PATH, json=body)
-        except (ServiceError, NetworkError) as exc:
-            raise unsure_submit(exc, "check your Scenario jobs before submitting again") from exc
-        job = answer.get("job") if isinstance(answer.get("job"), dict) else answer
-        job_id = job.get("jobId") or job.get("id")
-        if not isinstance(job_id, str) or not job_id.strip():
+        job_id = _job_id(self._post_generate(client, MODEL_PATH, body))
+        if not job_id:
             raise unreadable_submit_answer(
                 self.malformed("the new job has no id"), "check your Scenario jobs before submitting again"
             )
         log.info("tripo: job %s started Scenario job %s", spec.job_id, job_id)
-        return job_id.strip()
+        return job_id
+
+    @staticmethod
+    def _post_generate(client: HttpClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return client.json("POST", path, json=body)
+        except (ServiceError, NetworkError) as exc:
+            raise unsure_submit(exc, "check your Scenario jobs before submitting again") from exc
+
+    def _accept_quote(self, spec: JobSpec, ctx: WorkerContext, answer: dict[str, Any]) -> None:
+        """Scenario's free quote (``creativeUnitsCost``): within the limit the job goes on; above it the job
+        waits for the user (a click in Blender) or, headless, fails before anything is paid."""
+        cost = answer.get("creativeUnitsCost")
+        if isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
+            raise self.malformed("the quote has no creativeUnitsCost")
+        ctx.emit(None, None, None, quote=float(cost), submit_sent=0)  # a quote created nothing
+        if cost <= spec.quote_limit:
+            return
+        if not spec.quote_can_ask:
+            raise InputError(
+                f"Scenario quotes {cost:g} credits for this job, above your limit of {spec.quote_limit:g}: "
+                "raise it (--max-cost, or Confirm Above in the preferences) and submit again"
+            )
+        ctx.emit(
+            State.WAITING, None, f"Scenario quotes {cost:g} credits: accept or cancel it", awaiting_quote=True
+        )
+        ctx.wait_for_confirmation()
+        ctx.emit(State.UPLOADING, 0.088, f"quote of {cost:g} credits accepted", awaiting_quote=False)
 
     def _export(self, spec: JobSpec, ctx: WorkerContext) -> bytes:
         return export_glb(spec, ctx)
@@ -250,6 +285,13 @@ def _part_urls(upload: dict[str, Any]) -> list[tuple[int, str]]:
         return sorted((int(p["number"]), str(p["url"])) for p in upload.get("parts") or [] if p.get("url"))
     except (KeyError, TypeError, ValueError, AttributeError):
         return []
+
+
+def _job_id(answer: dict[str, Any]) -> str:
+    """The job id of a generate answer (``job.jobId``, else ``job.id``), or '' when it holds none."""
+    job = answer.get("job") if isinstance(answer.get("job"), dict) else answer
+    job_id = job.get("jobId") or job.get("id")
+    return job_id.strip() if isinstance(job_id, str) else ""
 
 
 def _extension(mime: str, url: str) -> str | None:

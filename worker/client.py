@@ -105,6 +105,16 @@ class WorkerHost:
             return False
         return True
 
+    def confirm(self, job_id: str) -> bool:
+        """Tell a job waiting for its quote to be accepted to go on."""
+        if job_id not in self._running:
+            return False
+        try:
+            self._send({"op": "confirm", "job_id": job_id})
+        except OSError:
+            return False
+        return True
+
     def is_running(self, job_id: str) -> bool:
         return job_id in self._running
 

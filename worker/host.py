@@ -97,6 +97,8 @@ def _handle(message: dict, runner: JobRunner) -> bool:
         runner.probe(ipc.decode_spec(message["spec"]), float(message.get("timeout_s") or 10.0))
     elif op == "measure":
         runner.measure(str(message["id"]), str(message["source"]), dict(message["results"]))
+    elif op == "confirm":
+        runner.confirm(str(message.get("job_id")))
     elif op == "cancel":
         runner.cancel(str(message.get("job_id")))
     elif op == "shutdown":

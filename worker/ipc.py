@@ -2,6 +2,7 @@
 """The wire format between Blender and the worker host process: one JSON object per line.
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
+``{"op": "confirm", "job_id": ...}`` (the user accepted the job's quote),
 ``{"op": "probe", "spec": {...}, "timeout_s": ...}`` (Test Connection: a spec with no mesh, its ``job_id``
 naming the probe), ``{"op": "measure", "id", "source": npz path, "results": {name: npz path}}``,
 ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
@@ -58,7 +59,7 @@ def encode_spec(spec: JobSpec, snapshot_path: Path | None) -> dict[str, Any]:
     data: dict[str, Any] = {
         name: getattr(spec, name)
         for name in ("job_id", "provider", "source_name", "work_dir", "input_file", "remote_id", "base_url",
-                     "online", "deadline_s", "extension_root", "journal_dir")
+                     "online", "deadline_s", "extension_root", "journal_dir", "quote_limit", "quote_can_ask")
     }  # fmt: skip
     data["options"] = dict(spec.options)
     data["credentials"] = dict(spec.credentials.values)
@@ -93,6 +94,8 @@ def decode_spec(data: dict[str, Any]) -> JobSpec:
         extension_root=data.get("extension_root") or "",
         python_paths=tuple(data.get("python_paths") or ()),
         journal_dir=data.get("journal_dir") or "",
+        quote_limit=float(data.get("quote_limit") or 0.0),
+        quote_can_ask=bool(data.get("quote_can_ask")),
     )
 
 

@@ -56,6 +56,7 @@ class WorkerContext:
     emit_event: Callable[[JobEvent], None]
     deadline: float  # time.monotonic() value
     clock: Callable[[], float] = time.monotonic
+    confirm_event: threading.Event | None = None  # set when the user accepts the job's quote
 
     def emit(
         self,
@@ -80,6 +81,15 @@ class WorkerContext:
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
+    def wait_for_confirmation(self) -> None:
+        """Block until the user accepts this job's quote (``JobRunner.confirm``) or cancels it. The wait is
+        the user's, not the service's: the job's deadline moves on by as long as it took."""
+        event = self.confirm_event or threading.Event()
+        started = self.clock()
+        while not event.wait(0.2):
+            self.check_cancelled()
+        self.deadline += self.clock() - started
+
     def check_cancelled(self) -> None:
         if self.cancel_event.is_set():
             raise Cancelled("cancelled by the user")
@@ -102,6 +112,7 @@ class JobRunner:
         self._events: queue.Queue[JobEvent] = queue.Queue()
         self._threads: dict[str, threading.Thread] = {}
         self._cancel: dict[str, threading.Event] = {}
+        self._confirm: dict[str, threading.Event] = {}
         self._slots = {
             name: threading.BoundedSemaphore(max(1, p.max_concurrent)) for name, p in self._providers.items()
         }
@@ -125,6 +136,7 @@ class JobRunner:
         )
         with self._lock:
             self._cancel[spec.job_id] = cancel
+            self._confirm[spec.job_id] = threading.Event()
             self._threads[spec.job_id] = thread
         thread.start()
 
@@ -167,6 +179,15 @@ class JobRunner:
     def cancel(self, job_id: str) -> bool:
         with self._lock:
             event = self._cancel.get(job_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def confirm(self, job_id: str) -> bool:
+        """The user accepted the job's quote: a job waiting for that goes on."""
+        with self._lock:
+            event = self._confirm.get(job_id)
         if event is None:
             return False
         event.set()
@@ -218,6 +239,7 @@ class JobRunner:
             for job_id in [j for j, t in self._threads.items() if not t.is_alive() and t.ident is not None]:
                 del self._threads[job_id]
                 self._cancel.pop(job_id, None)
+                self._confirm.pop(job_id, None)
 
     # -- worker thread -----------------------------------------------------------------------------
 
@@ -266,8 +288,8 @@ class JobRunner:
                     changes["state"] = event.state.value
                 if event.results is not None:
                     changes["results"] = [r.to_dict() for r in event.results]
-                if event.extra.get("submit_sent"):
-                    changes["submit_sent"] = event.extra["submit_sent"]  # on disk before the paid request
+                if "submit_sent" in event.extra:  # on disk before the paid request; 0: it proved harmless
+                    changes["submit_sent"] = event.extra["submit_sent"] or None
                 if event.message is not None and event.state is not None:
                     changes["message"] = event.message
                 if changes:
@@ -281,11 +303,14 @@ class JobRunner:
 
     def _work(self, provider: Provider, spec: JobSpec, cancel: threading.Event) -> None:
         emit = self._emitter(spec)
+        with self._lock:
+            confirm = self._confirm.get(spec.job_id)
         ctx = WorkerContext(
             job_id=spec.job_id,
             cancel_event=cancel,
             emit_event=emit,
             deadline=time.monotonic() + spec.deadline_s,
+            confirm_event=confirm,
         )
         slot = self._slots[spec.provider]
         acquired = False

@@ -63,8 +63,14 @@ def scenario(addon, blank, monkeypatch):
 def _only(emu: ScenarioEmulator, method: str, pattern: str):
     import re
 
-    found = [r for r in emu.requests if r.method == method and re.search(pattern, r.path)]
+    requests = emu.requests
+    found = [r for r in requests if r.method == method and re.search(pattern, r.path)]
+    if pattern == GENERATE:
+        found = [r for r in found if "dryRun" not in r.query]
     assert len(found) == 1, [(r.method, r.path) for r in found]
+    if pattern == GENERATE:  # the free quote went first, with the same body
+        quotes = [r for r in requests if re.search(pattern, r.path) and r.query.get("dryRun") == "true"]
+        assert [q.json for q in quotes] == [found[0].json]
     return found[0]
 
 
@@ -265,7 +271,8 @@ def test_rate_limited_generate_is_retried_and_creates_one_job(scenario):
     rock = ico_sphere("Rock")
     _tripo(rock, target_faces=3000)
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
-    assert emu.count("POST", GENERATE) == 2 and len(emu.submissions) == 1
+    # The 429 met the free quote, which is asked again; then the one paid run.
+    assert emu.count("POST", GENERATE) == 3 and emu.quotes == 1 and len(emu.submissions) == 1
     assert emu.count("POST", UPLOADS) == 1 and emu.count("PUT", "^/multipart/") == 1
     assert bpy.context.scene.retopo_hub.jobs[-1].remote_id == emu.submissions[0]["id"]
     assert "Rock_retopo" in bpy.data.objects
@@ -349,3 +356,55 @@ def test_a_key_pasted_with_smart_quotes_is_refused_in_one_line(scenario, addon):
     message = _submit_fails("Scenario API Key has a character no key has")
     assert "SCENARIO_SDK_API_KEY" in message and "\u2018" not in message
     assert emu.requests == [], "nothing is sent"
+
+
+def test_a_quote_above_the_limit_fails_headless_before_anything_is_paid(scenario, addon, tmp_path, capsys):
+    emu = scenario(quote_cost=80)  # the preferences' limit is 50 credits out of the box
+    rock = ico_sphere("Rock")
+    _tripo(rock, target_faces=3000)
+    message = _submit_fails("Scenario quotes 80 credits for this job, above your limit of 50")
+    assert "--max-cost" in message and not emu.submissions and emu.quotes == 1
+    sample = tmp_path / "rock.obj"
+    bpy.ops.wm.obj_export(filepath=str(sample), export_selected_objects=True, export_materials=False)
+    base = [str(a) for a in [sample, "--out", tmp_path / "out", "--provider", "tripo", "--online-mode",
+                             "--faces", 3000, "--cache", tmp_path / "c"]]  # fmt: skip
+    capsys.readouterr()
+    assert addon.jobs.cli.main([*base, "--max-cost", "10"]) == 1
+    assert "above your limit of 10" in capsys.readouterr().err and not emu.submissions
+    assert addon.jobs.cli.main([*base, "--max-cost", "100"]) == 0
+    assert len(emu.submissions) == 1
+    assert addon.jobs.cli.main([*base, "--max-cost", "-1"]) == 2
+
+
+def test_in_blender_a_quote_above_the_limit_waits_for_accept(scenario, addon):
+    """A click: the jobs wait with their quotes, nothing is paid until Accept; a batch accepts at once, and a
+    cancelled wait costs nothing."""
+    from tests.support.layout import draw_panel
+
+    emu = scenario(quote_cost=80)
+    rocks = [ico_sphere(f"Rock{i}", location=(3.0 * i, 0, 0)) for i in range(3)]
+    for rock in rocks:
+        _tripo(rock, target_faces=3000)
+    engine = addon.jobs
+    job_ids = engine.submit.submit_objects(bpy.context, rocks, interactive=True)
+    records = engine.records
+
+    def waiting() -> list:
+        return [j for j in job_ids if records.awaiting_quote(records.find(j)) is not None]
+
+    end = time.monotonic() + 120
+    while len(waiting()) < 3:
+        assert time.monotonic() < end, [(r.state, r.message) for r in map(records.find, job_ids)]
+        engine.step.step(bpy.context.scene)
+        engine.session.worker_host().wait_for_event(0.05)
+    assert not emu.submissions and emu.quotes == 3, "nothing is paid before Accept"
+    assert records.awaiting_quote(records.find(job_ids[0])) == 80.0
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    assert ("operator_prop", "retopo_hub.accept_quote", "job_id", "") in log, "Accept All for the batch"
+    labels = [e for e in log if e[0] == "operator" and e[1] == "retopo_hub.accept_quote"]
+    assert len(labels) == 4  # one per job, and Accept All
+    assert bpy.ops.retopo_hub.cancel_job(job_id=job_ids[2]) == {"FINISHED"}
+    assert bpy.ops.retopo_hub.accept_quote(job_id="") == {"FINISHED"}
+    done = engine.step.run_blocking(job_ids)
+    assert [r.state for r in done] == ["done", "done", "cancelled"]
+    assert len(emu.submissions) == 2, "the cancelled job was never paid"

@@ -39,6 +39,10 @@ INFERRED (undocumented) choices, most of them switchable:
   (Scenario's skill says to PUT parts "with no added checksum headers"). CDN errors are S3-style XML.
 - File type check at validation: GLB by magic, FBX by magic, OBJ / glTF by extension; else ``failed``.
 - ``require_project_id`` makes every ``/v1`` call demand ``?projectId=`` (400 without it).
+- ``?dryRun=true`` on the generate call validates the body and answers ``{"creativeUnitsCost": quote_cost}``
+  without creating a job (Scenario's own Blender add-on asks this free quote before paid runs; the field
+  name is from its code, the query name from the SDK's ``dry_run``: [CODE official scenario-labs
+  blender-plugin, scenario/core/api/sdk_adapter.py]). ``quotes`` counts them.
 - Expired asset URLs (``expire_links()`` or older than ``asset_url_ttl``) answer 403 ``AccessDenied``.
 """
 
@@ -73,6 +77,7 @@ class ScenarioEmulator(ScenarioBase):
         asset_url_ttl: float = 3600.0,
         require_project_id: bool = False,
         polls_per_step: int = 1,
+        quote_cost: float = 10.0,
     ) -> None:
         super().__init__(
             api_key, api_secret, require_project_id=require_project_id, polls_per_step=polls_per_step
@@ -87,6 +92,8 @@ class ScenarioEmulator(ScenarioBase):
         self.fbx_bytes = fbx_bytes
         self.fbx_mime = fbx_mime
         self.asset_url_ttl = asset_url_ttl
+        self.quote_cost = quote_cost
+        self.quotes = 0
         self.route("api", "POST", MODEL_PATH, self._generate)
         self.route("api", "GET", r"/v1/jobs/(?P<jid>[^/]+)", self._get_job)
         self.route("api", "GET", r"/v1/assets/(?P<aid>[^/]+)", self._get_asset)
@@ -129,6 +136,9 @@ class ScenarioEmulator(ScenarioBase):
         params = self._validate(req.json)
         if isinstance(params, Reply):
             return params
+        if req.query.get("dryRun", "").lower() == "true":
+            self.quotes += 1
+            return json_reply(200, {"creativeUnitsCost": self.quote_cost})
         if self._active_jobs() >= self.max_concurrent:
             return self.bad(
                 "Too many concurrent jobs: wait for a running job to finish",
