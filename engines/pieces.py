@@ -42,6 +42,9 @@ MIN_PIECE_FACES = 4
 # radius, while at the 5 faces each of 1,000 icospheres got in a 5,000-face job it is 1.6 radii, longer than
 # the part (41% of those parts came back without a face).
 LARGE_PIECE_FACES = 32
+# Vertices closer than this share of the bounding-box diagonal are at the same place (float32 round-off of
+# object coordinates, with room to spare); 1e6 steps per axis also keep a cell's int64 key from overflowing.
+WELD = 1e-6
 # Minimum budgets may take the result this far past the target (many parts at MIN_PIECE_FACES each);
 # beyond it the smallest parts are dropped, with a warning on the job.
 MAX_OVERSHOOT = 0.5
@@ -69,11 +72,7 @@ class PiecePlan:
         return ~self.large & (self.budgets > 0)
 
 
-def piece_labels(tris: np.ndarray, vert_count: int) -> tuple[np.ndarray, int]:
-    """(piece of each triangle, labels 0..P-1, int64 (T,); P)."""
-    tris = np.asarray(tris, dtype=np.int64)
-    if tris.shape[0] == 0:
-        return np.zeros(0, dtype=np.int64), 0
+def _labels(tris: np.ndarray, vert_count: int) -> tuple[np.ndarray, int]:
     # Two edges per triangle join all three corners, a third cheaper than every edge.
     roots = components(np.concatenate([tris[:, :2], tris[:, 1:]]), vert_count)
     _, labels = np.unique(roots[tris[:, 0]], return_inverse=True)
@@ -81,8 +80,27 @@ def piece_labels(tris: np.ndarray, vert_count: int) -> tuple[np.ndarray, int]:
     return labels, int(labels.max()) + 1
 
 
+def piece_labels(verts: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, int]:
+    """(piece of each triangle, labels 0..P-1, int64 (T,); P). Vertices at the same place count as one:
+    exporters split vertices along seams and sharp edges (a flat-shaded glTF has three per triangle), and
+    those faces are still one part."""
+    tris = np.asarray(tris, dtype=np.int64)
+    if tris.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    labels, count = _labels(tris, verts.shape[0])
+    if count == 1:
+        return labels, count  # the common case, without the cost of welding
+    v = np.asarray(verts, dtype=np.float64)
+    lo = v.min(axis=0)
+    step = max(float(np.linalg.norm(v.max(axis=0) - lo)), 1e-30) * WELD
+    cells = np.rint((v - lo) / step).astype(np.int64)
+    width = int(cells.max()) + 1
+    _, place = np.unique((cells[:, 0] * width + cells[:, 1]) * width + cells[:, 2], return_inverse=True)
+    return _labels(place.ravel()[tris], int(place.max()) + 1)
+
+
 def plan_pieces(verts: np.ndarray, tris: np.ndarray, target_faces: int) -> PiecePlan:
-    labels, count = piece_labels(tris, verts.shape[0])
+    labels, count = piece_labels(verts, tris)
     areas = np.bincount(labels, weights=triangle_areas(verts, tris).astype(np.float64), minlength=count)
     total = float(areas.sum()) or 1.0
     share = np.rint(target_faces * areas / total).astype(np.int64)

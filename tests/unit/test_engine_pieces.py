@@ -107,3 +107,14 @@ def test_the_child_reports_dropped_parts_as_warnings(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (warning,) = json.loads(proc.stdout.splitlines()[-1])["warnings"]
     assert warning.startswith("2,625 of 3,000 separate parts were too small to keep at 1,000 faces")
+
+
+def test_split_vertices_do_not_make_parts():
+    """A flat-shaded glTF has three vertices per triangle; its faces are still one part (not 5,120)."""
+    verts, tris = icosphere(4)
+    soup_v = verts[tris.ravel()]
+    soup_t = np.arange(soup_v.shape[0]).reshape(-1, 3)
+    assert plan_pieces(soup_v, soup_t, 1000).count == 1
+    parts_v, parts_t = scattered_parts(10)
+    soup_v = parts_v[parts_t.ravel()]
+    assert plan_pieces(soup_v, np.arange(soup_v.shape[0]).reshape(-1, 3), 1000).count == 10
