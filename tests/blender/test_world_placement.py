@@ -13,46 +13,7 @@ import importlib
 import numpy as np
 import pytest
 
-from tests.support.scene import ico_sphere, select_only
-
-
-def world_distances(bpy, result, source) -> np.ndarray:
-    """Distance of every result vertex, in world space, to the closest point of the source's surface."""
-    from mathutils.bvhtree import BVHTree  # importable once bpy is
-
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    tree = BVHTree.FromObject(source, depsgraph, deform=True)  # object space of the source
-    to_source = source.matrix_world.inverted()
-    out = []
-    for vertex in result.data.vertices:
-        world = result.matrix_world @ vertex.co
-        nearest = tree.find_nearest(to_source @ world)[0]
-        out.append((source.matrix_world @ nearest - world).length)
-    return np.array(out)
-
-
-PARENT_SCALES = {
-    "sheared": (3.0, 1.0, 0.5),
-    "sheared and mirrored": (-3.0, 1.0, 0.5),
-    "plain parenting": (2.0, 2.0, 2.0),  # uniform: the child's world matrix has no shear
-}
-
-
-def parented_source(bpy, parent_scale=PARENT_SCALES["sheared"], name: str = "Sheared"):
-    """An icosphere (radius about 1.5) rotated under an empty scaled ``parent_scale`` and rotated: with a
-    non-uniform scale its world matrix is sheared."""
-    parent = bpy.data.objects.new(f"{name}_parent", None)
-    bpy.context.scene.collection.objects.link(parent)
-    parent.location = (2.0, -1.0, 0.5)
-    parent.rotation_euler = (0.4, -0.3, 0.9)
-    parent.scale = parent_scale
-    source = ico_sphere(name, subdivisions=5)
-    source.parent = parent
-    source.location = (0.5, 0.2, -0.3)
-    source.rotation_euler = (0.7, 0.2, -0.5)
-    select_only(source)
-    bpy.context.view_layer.update()
-    return source
+from tests.support.scene import PARENT_SCALES, parented_source, world_distances
 
 
 def sheared(matrix) -> bool:
@@ -84,7 +45,7 @@ def signed_volume(obj) -> float:
 def test_the_result_lies_on_a_parented_source_in_world_space(blank, mode, scene):
     """Issue 16, item 13: a sheared world matrix was cut to location/rotation/scale, the shear lost."""
     bpy = blank
-    source = parented_source(bpy, PARENT_SCALES[scene])
+    source = parented_source(PARENT_SCALES[scene])
     assert sheared(source.matrix_world) == (scene != "plain parenting")
     before = source.matrix_world.copy()
     source.retopo_hub.mode = mode
@@ -93,7 +54,7 @@ def test_the_result_lies_on_a_parented_source_in_world_space(blank, mode, scene)
     result = bpy.data.objects["Sheared_retopo"]
     bpy.context.view_layer.update()
     assert result.parent is None and source.matrix_world == before
-    distances = world_distances(bpy, result, source)
+    distances = world_distances(result, source)
     size = max(source.dimensions)  # world-space size of the source
     assert distances.max() < 0.005 * size, (distances.max(), distances.mean(), size)
     # The result faces out where the source does (mirrored or not), and keeps its origin.
@@ -106,7 +67,7 @@ def test_the_result_lies_on_a_parented_source_in_world_space(blank, mode, scene)
 def test_a_cloud_result_follows_the_same_rule(addon, blank, tmp_path):
     """Cloud results come back as files in the source's object space and go through the same importer."""
     bpy = blank
-    source = parented_source(bpy, PARENT_SCALES["sheared and mirrored"])
+    source = parented_source(PARENT_SCALES["sheared and mirrored"])
     # The source's own mesh as a service would return it (Y-up OBJ, object space).
     path = tmp_path / "service.obj"
     arrays = addon.blender_io.mesh_arrays.read_arrays(source.data)
@@ -116,6 +77,6 @@ def test_a_cloud_result_follows_the_same_rule(addon, blank, tmp_path):
         results=[addon.core.jobs.ResultFile(path=str(path), kind="mesh", lod=0)],
     )  # fmt: skip
     bpy.context.view_layer.update()
-    distances = world_distances(bpy, result, source)
+    distances = world_distances(result, source)
     assert distances.max() < 1e-4 * max(source.dimensions), distances.max()
     assert signed_volume(result) * signed_volume(source) > 0
