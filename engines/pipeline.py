@@ -2,18 +2,20 @@
 """The whole local job: validate, build LOD0, derive the LoD chain.
 
 Contract: ``run(params, verts, tris)`` takes vertex coordinates (N, 3) in object units and triangle indices
-(M, 3) and returns one ``LodResult`` per level, LOD0 first. LOD0 is a quad/triangle remesh
-(``mode='quad'``) or a decimation (``mode='decimate'``) to ``target_faces`` (a source already within 2%
-of the target is kept as it is); LOD i >= 1 is a triangle mesh
-with ``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle
-meshes, twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes.
-Each level is decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus
-with 4 levels down to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each
-time, and its Hausdorff distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at
-the last level from a 20K LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees.
-``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled between stages
-(EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs in the
-engine child process.
+(M, 3) and returns one ``LodResult`` per level, LOD0 first. LOD0 is a quad/triangle remesh (``mode='quad'``)
+or a decimation (``mode='decimate'``) to ``target_faces`` (a source already within 2% of the target is kept as
+it is). A source of several separate parts gives each part its area share of the budget (``pieces``): parts
+too small for the engine are made one by one and come back as triangles, and only parts beyond what 1.5x the
+target can hold are left out, which LOD0's ``warnings`` then say (the LoD chain below decimates the whole of
+LOD0 and may still lose parts at its lower budgets). LOD i >= 1 is a triangle mesh with
+``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle meshes,
+twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes. Each level is
+decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus with 4 levels down
+to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each time, and its Hausdorff
+distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at the last level from a 20K
+LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees. ``progress(fraction,
+message)`` is called along the way and ``cancelled()`` is polled between stages (EngineCancelled). Imports
+numpy and the engine's own modules only; never touches bpy and runs in the engine child process.
 """
 
 from __future__ import annotations
