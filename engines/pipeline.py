@@ -5,9 +5,10 @@ Contract: ``run(params, verts, tris)`` takes vertex coordinates (N, 3) in object
 (M, 3) and returns one ``LodResult`` per level, LOD0 first. LOD0 is a quad/triangle remesh (``mode='quad'``)
 or a decimation (``mode='decimate'``) to ``target_faces`` (a source already within 2% of the target is kept as
 it is). A source of several separate parts gives each part its area share of the budget (``pieces``): parts
-too small for the engine are made one by one and come back as triangles, and only parts beyond what 1.5x the
-target can hold are left out, which LOD0's ``warnings`` then say (the LoD chain below decimates the whole of
-LOD0 and may still lose parts at its lower budgets). LOD i >= 1 is a triangle mesh with
+too small for the engine are made one by one (in quad mode, quads as far as their triangles pair up), and only
+parts beyond what 1.5x the target can hold are left out, which LOD0's ``warnings`` then say (the LoD chain
+below decimates the whole of LOD0 and may still lose parts at its lower budgets). LOD i >= 1 is a triangle
+mesh with
 ``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle meshes,
 twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes. Each level is
 decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus with 4 levels down
@@ -209,6 +210,7 @@ def _lod0(
     plan = plan_pieces(source.verts, tris, target)
     if plan.count == 1:
         return (*_engine_lod0(params, source, target, marked, progress, cancelled), ())
+    quad_faces = params.mode == "quad" and params.quads
     large, large_map = select_pieces(source.verts, tris, plan.labels, plan.large)
     large_target = int(plan.budgets[plan.large].sum())
     made, engine, sharp, info, lost = None, DECIMATOR, no_sharp, {}, np.flatnonzero(plan.large)
@@ -219,7 +221,9 @@ def _lod0(
         made, engine, sharp, info = _engine_lod0(params, large, large_target, marked, progress, cancelled)
         lost = lost_pieces(made, large, plan.labels[plan.large[plan.labels]])
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
-    small = small_pieces(source.verts, tris, plan.labels, plan.budgets, small_ids, cancelled)
+    small = small_pieces(
+        source.verts, tris, plan.labels, plan.budgets, small_ids, quads=quad_faces, cancelled=cancelled
+    )
     mesh = small if made is None else merged(made, small)
     info = dict(info)
     info["pieces"] = {
