@@ -5,6 +5,19 @@ Results become ``<name>_retopo`` (LOD0), ``<name>_LOD<i>`` and, for services tha
 ``<name>_<provider>_<n>``, in one collection per source object, with the source's transform and material
 slots and provenance custom properties. The source object is never modified. Everything an import creates is
 removed again if any step fails, so nothing half-imported stays in the scene.
+
+Placement: every provider's result comes back in the source's object space (the snapshot and every upload
+hold the mesh so), and each result must lie on the source in world space. Results are unparented objects
+(they live in a collection of their own and do not follow the source's parent), so the source's whole
+``matrix_world`` goes into the result's location/rotation/scale. Those hold any mix of translation,
+rotation and (negative too) scale, but not shear: the world matrix of a rotated child of a non-uniformly
+scaled parent is sheared, and assigning it keeps only its nearest location/rotation/scale (in the test
+scene, results of a source 7.9 units across sat up to 3.3 units off it). Whatever part of the matrix those
+cannot hold is baked into the result's vertices instead (``place_like_source``): the object keeps the
+source's origin, rotation and scale as closely as an object can, and its world-space surface is exactly
+the source's. Baking the whole matrix into world-space vertices under an identity transform would be as
+exact, but it would lose the source's origin and orientation, which LoDs and exports of the result are
+expected to share. A plain or mirrored (negative scale) transform is copied as it is, vertices untouched.
 """
 
 from __future__ import annotations
@@ -31,6 +44,9 @@ log = logging.getLogger(__name__)
 PROP_PREFIX = "retopo_hub_"
 OWN_OBJ_READER_MAX_BYTES = 64 << 20  # larger OBJs go to Blender's importer, which is faster on big files
 MESH_IMPORTERS = {".obj": "obj", ".glb": "gltf", ".gltf": "gltf", ".fbx": "fbx"}
+# A world matrix this close to what location/rotation/scale recompose is held by them (float32 round-off).
+SAME_MATRIX = 1e-5
+SINGULAR = 1e-12
 
 
 def result_name(source_name: str, result: ResultFile, provider: str) -> str:
@@ -84,7 +100,7 @@ def import_results(
             created_objects.append(obj)
             coll.objects.link(obj)
             if source is not None:
-                obj.matrix_world = source.matrix_world.copy()
+                place_like_source(obj, source.matrix_world)
                 if not own_materials:
                     for slot in source.material_slots:
                         mesh.materials.append(slot.material)
@@ -98,6 +114,25 @@ def import_results(
                 bpy.data.meshes.remove(mesh)
         raise
     return created_objects
+
+
+def place_like_source(obj: bpy.types.Object, matrix_world) -> None:
+    """Put unparented ``obj``, whose mesh is in the source's object space, where the source is in world space:
+    its transform is ``matrix_world`` as far as location/rotation/scale can hold it; the rest (shear) is
+    applied to its own mesh, which must be used by ``obj`` alone (see the module docstring)."""
+    obj.matrix_world = matrix_world.copy()
+    held = obj.matrix_basis.copy()  # recomposed from the location/rotation/scale just set
+    if abs(held.determinant()) < SINGULAR:
+        return  # a zero scale: the source is flat in world space, and so is the result
+    rest = np.array(held.inverted() @ matrix_world)
+    if np.allclose(rest, np.eye(4), atol=SAME_MATRIX):
+        return
+    mesh = obj.data
+    mesh.transform(held.inverted() @ matrix_world)
+    if np.linalg.det(rest[:3, :3]) < 0:
+        mesh.flip_normals()  # a mirroring remainder would turn every face inside out
+    mesh.update()
+    obj.matrix_world = held
 
 
 def find_source(name: str, uid: int = 0) -> bpy.types.Object | None:

@@ -11,7 +11,8 @@ its native libraries, then waits for one line on stdin, a JSON list of the three
 job exactly as above (end of stdin: exit 0 without work). Starting Python and those libraries costs
 about 0.2 s, which a standby process takes off the critical path of the next job.
 Stdout carries one JSON object per line and nothing else:
-``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``; each lod
+``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}`` (plus
+``"warnings": [...]``, one line each for the user, when there are any, e.g. parts too small to keep); each lod
 entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
@@ -225,7 +226,8 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         marked_edges=marked,
     )
     write_results(out_path, results)
-    protocol.emit({"done": True, "lods": summary(results)})
+    warnings = [line for item in results for line in item.warnings]
+    protocol.emit({"done": True, "lods": summary(results), **({"warnings": warnings} if warnings else {})})
     return 0
 
 

@@ -2,18 +2,21 @@
 """The whole local job: validate, build LOD0, derive the LoD chain.
 
 Contract: ``run(params, verts, tris)`` takes vertex coordinates (N, 3) in object units and triangle indices
-(M, 3) and returns one ``LodResult`` per level, LOD0 first. LOD0 is a quad/triangle remesh
-(``mode='quad'``) or a decimation (``mode='decimate'``) to ``target_faces`` (a source already within 2%
-of the target is kept as it is); LOD i >= 1 is a triangle mesh
-with ``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle
-meshes, twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes.
-Each level is decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus
-with 4 levels down to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each
-time, and its Hausdorff distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at
-the last level from a 20K LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees.
-``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled between stages
-(EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs in the
-engine child process.
+(M, 3) and returns one ``LodResult`` per level, LOD0 first. LOD0 is a quad/triangle remesh (``mode='quad'``)
+or a decimation (``mode='decimate'``) to ``target_faces`` (a source already within 2% of the target is kept as
+it is). A source of several separate parts gives each part its area share of the budget (``pieces``): parts
+too small for the engine are made one by one (in quad mode, quads as far as their triangles pair up), and only
+parts beyond what 1.5x the target can hold are left out, which LOD0's ``warnings`` then say (the LoD chain
+below decimates the whole of LOD0 and may still lose parts at its lower budgets). LOD i >= 1 is a triangle
+mesh with
+``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle meshes,
+twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes. Each level is
+decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus with 4 levels down
+to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each time, and its Hausdorff
+distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at the last level from a 20K
+LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees. ``progress(fraction,
+message)`` is called along the way and ``cancelled()`` is polled between stages (EngineCancelled). Imports
+numpy and the engine's own modules only; never touches bpy and runs in the engine child process.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .decimate import decimate
 from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
+from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed
 from .validate import clean_input_mapped
@@ -123,8 +127,11 @@ class LodResult:
     engine: str  # what made this level: see remesh.ENGINE_NAME, decimate.ENGINE_NAME, KEPT
     # int32 (E, 2) result vertex pairs on source hard edges (LOD0 of a quad remesh; empty otherwise).
     sharp_edges: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int32))
-    # JSON-able figures of how the level was made (see remesh.Remeshed.info); {} for decimated levels.
+    # JSON-able figures of how the level was made (see remesh.Remeshed.info, and ``pieces`` when the source
+    # has several); {} for decimated levels.
     info: dict[str, Any] = field(default_factory=dict)
+    # One line each for the user, e.g. separate parts too small to keep (see pieces.dropped_warning).
+    warnings: tuple[str, ...] = ()
 
 
 def triangle_equivalent(mesh: MeshArrays) -> int:
@@ -158,6 +165,81 @@ def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.nd
     return pairs[(pairs >= 0).all(axis=1)]
 
 
+def _engine_lod0(
+    params: EngineParams,
+    source: MeshArrays,
+    target: int,
+    marked: np.ndarray | None,
+    progress: ProgressFn | None,
+    cancelled: CancelledFn | None,
+) -> tuple[MeshArrays, str, np.ndarray, dict[str, Any]]:
+    """LOD0 of ``source`` as the engine makes it in one piece: (mesh, engine, sharp edges, info)."""
+    if params.mode == "quad":
+        remeshed = remesh_detailed(
+            source,
+            target,
+            quads=params.quads,
+            progress=progress,
+            cancelled=cancelled,
+            seed=params.seed,
+            reproducible=params.reproducible,
+            sharp_angle=float(params.sharp_angle),
+            flow=bool(params.edge_flow),
+            marked_edges=marked,
+        )
+        return remeshed.mesh, REMESHER, remeshed.sharp_edges, remeshed.info
+    return decimate(source, target, progress=progress), DECIMATOR, np.zeros((0, 2), dtype=np.int32), {}
+
+
+def _lod0(
+    params: EngineParams,
+    source: MeshArrays,
+    marked: np.ndarray | None,
+    progress: ProgressFn | None,
+    cancelled: CancelledFn | None,
+) -> tuple[MeshArrays, str, np.ndarray, dict[str, Any], tuple[str, ...]]:
+    """(mesh, engine, sharp edges, info, warnings) of LOD0; every separate part of the source gets a face
+    budget of its own (``pieces``), so small parts are not lost in a remesh or decimation of the whole."""
+    target = int(params.target_faces)
+    check_target(target, source.face_count)
+    no_sharp = np.zeros((0, 2), dtype=np.int32)
+    if params.mode == "decimate" and source.face_count <= target * (1.0 + SKIP_DECIMATION):
+        # Already at the budget: a full collapse pass over the mesh would change almost nothing.
+        return source, KEPT, no_sharp, {}, ()
+    tris = source.triangles()
+    plan = plan_pieces(source.verts, tris, target)
+    if plan.count == 1:
+        return (*_engine_lod0(params, source, target, marked, progress, cancelled), ())
+    quad_faces = params.mode == "quad" and params.quads
+    large, large_map = select_pieces(source.verts, tris, plan.labels, plan.large)
+    large_target = int(plan.budgets[plan.large].sum())
+    made, engine, sharp, info, lost = None, DECIMATOR, no_sharp, {}, np.flatnonzero(plan.large)
+    if MIN_TARGET <= large_target < large.face_count:
+        if marked is not None:
+            marked = large_map[marked]
+            marked = marked[(marked >= 0).all(axis=1)]
+        made, engine, sharp, info = _engine_lod0(params, large, large_target, marked, progress, cancelled)
+        lost = lost_pieces(made, large, plan.labels[plan.large[plan.labels]])
+    small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
+    small = small_pieces(
+        source.verts, tris, plan.labels, plan.budgets, small_ids, quads=quad_faces, cancelled=cancelled
+    )
+    mesh = small if made is None else merged(made, small)
+    info = dict(info)
+    info["pieces"] = {
+        "source": plan.count,
+        "by_engine": int(plan.large.sum()) - int(lost.shape[0]) if made is not None else 0,
+        "one_by_one": int(small_ids.shape[0]),
+        "dropped": plan.dropped,
+    }
+    if "target_exceeded" in info:
+        info["target_exceeded"] = max(0.0, mesh.face_count / target - 1.0)
+    warnings = (dropped_warning(plan, target),) if plan.dropped else ()
+    for line in warnings:
+        log.warning("%s", line)
+    return mesh, engine, sharp, info, warnings
+
+
 def run(
     params: EngineParams,
     verts: np.ndarray,
@@ -189,32 +271,13 @@ def run(
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()
     stage = _scaled(progress, *LOD0_SPAN)
-    if params.mode == "quad":
-        remeshed = remesh_detailed(
-            source,
-            params.target_faces,
-            quads=params.quads,
-            progress=stage,
-            cancelled=cancelled,
-            seed=params.seed,
-            reproducible=params.reproducible,
-            sharp_angle=float(params.sharp_angle),
-            flow=bool(params.edge_flow),
-            marked_edges=_marked_on_clean(marked_edges, vertex_map),
-        )
-        lod0, lod0_engine = remeshed.mesh, REMESHER
-        lod0_sharp, lod0_info = remeshed.sharp_edges, remeshed.info
-    else:
-        check_target(params.target_faces, source.face_count)
-        if source.face_count <= params.target_faces * (1.0 + SKIP_DECIMATION):
-            # Already at the budget: a full collapse pass over the mesh would change almost nothing.
-            lod0, lod0_engine = source, KEPT
-        else:
-            lod0, lod0_engine = decimate(source, params.target_faces, progress=stage), DECIMATOR
-    if params.mode != "quad":
-        lod0_sharp, lod0_info = np.zeros((0, 2), dtype=np.int32), {}
+    lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
+        params, source, _marked_on_clean(marked_edges, vertex_map), stage, cancelled
+    )
     results = [
-        LodResult(0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info)
+        LodResult(
+            0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
+        )
     ]
     previous = lod0
     targets = lod_targets(lod0, ratios)

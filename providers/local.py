@@ -207,6 +207,10 @@ class LocalProvider:
             raise RetopoError(
                 f"the local engine stopped unexpectedly (exit code {proc.returncode}); see the system console"
             )
+        warnings = final.get("warnings")
+        if isinstance(warnings, list) and warnings:
+            # Reaches the job record ("done with warnings"), the CLI report and --json.
+            ctx.emit(warnings=[str(line) for line in warnings])
         return list(final.get("lods", []))
 
     @staticmethod

@@ -6,9 +6,11 @@ beyond it (and for NaN, infinity, wrong types), through ``jobs.submit.submit_obj
 scene and the job folder untouched) and through the CLI (exit 2 before anything runs); wrong and broken input
 files fail one by one with a line each; an upload over sboxcool's 100 MB limit is refused before it is sent;
 empty, face-less and NaN meshes are refused for every provider, and a bad object in a selection starts no
-job at all; non-manifold meshes go through every provider; a source renamed or deleted while its job runs
-still gets its results once; reloading the .blend mid-job neither loses nor doubles the import; unusable
-output and job folders and a full disk give one-line errors and no half-written files.
+job at all; non-manifold meshes go through every provider; a source under a sheared parent gets every
+provider's results where it is in world space; a source of many small parts keeps them all, or the job says
+how many were too small to keep; a source renamed or deleted while its job runs still gets its results
+once; reloading the .blend mid-job neither loses nor doubles the import; unusable output and job folders
+and a full disk give one-line errors and no half-written files.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from tests.suites.services import (
     worker_patches,
 )
 from tests.support.cloud import configure, reset
-from tests.support.scene import scene_state
+from tests.support.scene import parts_of, scattered_parts, scene_state, world_distances
 
 ALL = ("local", "csm", "tripo", "sboxcool")
 LODS = ("local", "sboxcool")
@@ -263,6 +265,50 @@ def test_source_renamed_or_deleted_while_its_job_runs(addon, services):
         assert not [n for n in names if n.startswith(f"Ren_{p}_")], "the decoy got nothing"
         orphans = [bpy.data.objects[n] for n in names if n.startswith(f"Del_{p}_")]
         assert orphans and all(o.location.length == 0.0 for o in orphans), "deleted source: at the origin"
+
+
+def test_a_source_under_a_sheared_parent_gets_results_on_it(addon, services):
+    """A rotated child of a non-uniformly scaled, rotated parent: its world matrix is sheared, which a
+    result's location/rotation/scale cannot hold. Every provider's result must still sit on the source."""
+    engine = addon.jobs
+    parent = bpy.data.objects.new("Shearing", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.rotation_euler, parent.scale = (0.4, -0.3, 0.9), (3.0, 1.0, 0.5)
+    objects = []
+    for i, p in enumerate(ALL):
+        obj = sphere(f"Shear_{p}", p, index=i, subdivisions=3)
+        obj.parent, obj.rotation_euler = parent, (0.7, 0.2, -0.5)
+        objects.append(obj)
+    bpy.context.view_layer.update()
+    for record in drive(engine, engine.submit.submit_objects(bpy.context, objects)):
+        assert record.state == "done" and record.imported, record.message
+    for source in objects:
+        results = [o for o in bpy.data.objects if o.get("retopo_hub_source") == source.name]
+        assert results, source.name
+        for result in results:
+            size = max(source.dimensions)
+            if source.retopo_hub.provider == "local":  # remeshed from the source itself: on its surface
+                assert world_distances(result, source).max() < 0.005 * size, result.name
+                continue
+            # The services' emulators return a sphere of radius 0.5 in the source's object space.
+            to_source = source.matrix_world.inverted() @ result.matrix_world
+            radii = [(to_source @ v.co).length for v in result.data.vertices]
+            assert max(abs(r - 0.5) for r in radii) < 1e-3, result.name
+
+
+def test_many_small_parts_are_kept_or_reported(addon, blank):
+    """Parts too small for the budget's share each are still kept (300 parts at 5 faces each); parts that
+    cannot all keep the least a part costs (400 parts at 100 faces) are dropped with a warning on the job."""
+    engine = addon.jobs
+    kept, crowd = scattered_parts("Kept", 300), scattered_parts("Crowd", 400)
+    crowd.location.y = 40.0
+    kept.retopo_hub.target_faces, crowd.retopo_hub.target_faces = 1500, 100
+    records = drive(engine, engine.submit.submit_objects(bpy.context, [kept, crowd]))
+    assert [r.state for r in records] == ["done", "done"], [r.message for r in records]
+    assert not records[0].message.startswith("done with warnings"), records[0].message
+    assert parts_of(addon, bpy.data.objects["Kept_retopo"]) == 300
+    _one_line(records[1].message, "done with warnings", "363 of 400 separate parts", "raise the target")
+    assert parts_of(addon, bpy.data.objects["Crowd_retopo"]) == 37
 
 
 RELOADS = [

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Real Blender scenes for the tests: primitives, broken meshes and fingerprints of what must not change."""
+"""Real Blender scenes for the tests: primitives, broken meshes, parented and many-part sources, fingerprints
+of what must not change and world-space distances."""
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 
 import bpy
 import numpy as np
@@ -70,3 +72,72 @@ def face_sizes(obj: bpy.types.Object) -> np.ndarray:
     sizes = np.empty(len(obj.data.polygons), np.int32)
     obj.data.polygons.foreach_get("loop_total", sizes)
     return sizes
+
+
+def world_distances(result, source) -> np.ndarray:
+    """Distance of every result vertex, in world space, to the closest point of the source's surface."""
+    from mathutils.bvhtree import BVHTree  # importable once bpy is
+
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    tree = BVHTree.FromObject(source, depsgraph, deform=True)  # object space of the source
+    to_source = source.matrix_world.inverted()
+    out = []
+    for vertex in result.data.vertices:
+        world = result.matrix_world @ vertex.co
+        nearest = tree.find_nearest(to_source @ world)[0]
+        out.append((source.matrix_world @ nearest - world).length)
+    return np.array(out)
+
+
+PARENT_SCALES = {
+    "sheared": (3.0, 1.0, 0.5),
+    "sheared and mirrored": (-3.0, 1.0, 0.5),
+    "plain parenting": (2.0, 2.0, 2.0),  # uniform: the child's world matrix has no shear
+}
+
+
+def parented_source(parent_scale=PARENT_SCALES["sheared"], name: str = "Sheared"):
+    """An icosphere (radius about 1.5) rotated under an empty scaled ``parent_scale`` and rotated: with a
+    non-uniform scale its world matrix is sheared."""
+    parent = bpy.data.objects.new(f"{name}_parent", None)
+    bpy.context.scene.collection.objects.link(parent)
+    parent.location = (2.0, -1.0, 0.5)
+    parent.rotation_euler = (0.4, -0.3, 0.9)
+    parent.scale = parent_scale
+    source = ico_sphere(name, subdivisions=5)
+    source.parent = parent
+    source.location = (0.5, 0.2, -0.3)
+    source.rotation_euler = (0.7, 0.2, -0.5)
+    select_only(source)
+    bpy.context.view_layer.update()
+    return source
+
+
+def scattered_parts(name: str, count: int):
+    """``count`` separate icospheres (80 triangles, radius 0.5) on a grid, joined in one mesh object."""
+    bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=2, radius=0.5)
+    ico = bpy.context.active_object
+    co = np.array([v.co for v in ico.data.vertices])
+    tris = np.array([tuple(p.vertices) for p in ico.data.polygons])
+    bpy.data.objects.remove(ico, do_unlink=True)
+    bpy.context.view_layer.update()
+    side = int(np.ceil(count**0.5))
+    verts = [co + np.array([1.5 * (i % side), 1.5 * (i // side), 0.0]) for i in range(count)]
+    faces = [tris + i * len(co) for i in range(count)]
+    obj = mesh_object(name, np.vstack(verts), np.vstack(faces))
+    select_only(obj)
+    return obj
+
+
+def parts_of(addon, obj) -> int:
+    """Separate parts of ``obj``'s mesh, counted by the engine's own rule (faces sharing a vertex)."""
+    mesh = obj.data
+    sizes = np.empty(len(mesh.polygons), np.int32)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    corners = np.empty(len(mesh.loops), np.int32)
+    mesh.loops.foreach_get("vertex_index", corners)
+    co = np.empty(len(mesh.vertices) * 3, np.float32)
+    mesh.vertices.foreach_get("co", co)
+    # The engine is numpy only (it runs in a child process; Blender's side never imports it): safe here.
+    meshgraph = importlib.import_module(f"{addon.__name__}.engines.meshgraph")
+    return int(meshgraph.face_components(meshgraph.MeshArrays(co, sizes, corners)).max()) + 1
