@@ -71,7 +71,9 @@ def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, sour
         spec = specs.make_spec(
             prefs, job_id=job_id, provider=provider, source_name=source.name, options=options,
             work_dir=record.work_dir,
-            snapshot=snapshot_object(source, depsgraph if options.get("use_modifiers", True) else None),
+            snapshot=snapshot_object(
+                source, depsgraph if options.get("use_modifiers", True) else None, with_attributes=True
+            ),
         )  # fmt: skip
     else:
         record.state, record.message = State.WAITING.value, f"resuming {entry['remote_id']}"

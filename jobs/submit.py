@@ -93,7 +93,8 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     job_id = new_job_id()
     work_dir = specs.job_folder(root, provider, job_id)
     evaluated = depsgraph if options.get("use_modifiers", True) else None
-    snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local")
+    local = provider == "local"
+    snapshot = snapshot_object(obj, evaluated, with_uvs=not local, with_attributes=local)
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on

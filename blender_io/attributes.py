@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What a result carries over from its source besides geometry; Blender's main thread, reads and writes only.
+
+``source_attributes(obj, mesh)`` reads, for the snapshot, the source's vertex groups (``group_names`` and
+one ``weight_verts``/``weight_groups``/``weight_values`` row per weight) and the edges it marks sharp
+(``sharp_edges``, vertex pairs). The engine child does the geometry (``engines.transfer``: nearest source
+face, barycentric weights, dihedral angles); ``carry_over(obj, result, source)`` then only writes its
+arrays onto a new result object: each face's material slot, the vertex groups and their weights, sharp
+edges with every face shaded smooth (Blender 4.1+ shading: no Auto Smooth), and the source's rig: its
+Armature modifiers and an armature parent of type ARMATURE, so posing the armature deforms the result.
+Results the engine did not make (cloud services, Blender's own fallback) that come in flat-shaded get
+Blender's native sharp-by-angle at the same angle and smooth faces; their materials and weights are the
+service's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from ..core.jobs import ResultFile
+from ..engines.shading import HARD_EDGE_ANGLE
+
+# Weights are written per (group, value) with one ``VertexGroup.add`` call for all vertices that share it;
+# rounding to 1/4096 (a change of at most 0.00013, below what deformation shows) bounds the calls to
+# 4097 per group whatever the mesh size, where one call per weight costs ~2 us each (0.4 s per 200K).
+WEIGHT_STEPS = 4096
+ARMATURE_SETTINGS = (
+    "object", "use_vertex_groups", "use_bone_envelopes", "use_deform_preserve_volume", "use_multi_modifier",
+    "vertex_group", "invert_vertex_group", "show_viewport", "show_render", "show_in_editmode", "show_on_cage",
+)  # fmt: skip
+
+
+def source_attributes(obj: bpy.types.Object, mesh: bpy.types.Mesh) -> dict[str, np.ndarray]:
+    """The snapshot's attribute arrays of ``obj`` whose (evaluated) mesh is ``mesh``; see the docstring."""
+    out: dict[str, np.ndarray] = {}
+    names = [group.name for group in obj.vertex_groups]
+    if names:
+        # Blender has no bulk reader for weights: one pass in Python, about 0.3 s per 100K weighted vertices.
+        counts = np.fromiter((len(v.groups) for v in mesh.vertices), dtype=np.int32, count=len(mesh.vertices))
+        pairs = np.array([(g.group, g.weight) for v in mesh.vertices for g in v.groups], dtype=np.float64)
+        pairs = pairs.reshape(-1, 2)
+        out["group_names"] = np.array(names, dtype=str)
+        out["weight_verts"] = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        out["weight_groups"] = pairs[:, 0].astype(np.int32)
+        out["weight_values"] = pairs[:, 1].astype(np.float32)
+    sharp = mesh.attributes.get("sharp_edge")
+    if sharp is not None and sharp.domain == "EDGE" and sharp.data_type == "BOOLEAN" and len(mesh.edges):
+        flags = np.empty(len(mesh.edges), dtype=bool)
+        sharp.data.foreach_get("value", flags)
+        if flags.any():
+            ends = np.empty(len(mesh.edges) * 2, dtype=np.int32)
+            mesh.edges.foreach_get("vertices", ends)
+            out["sharp_edges"] = ends.reshape(-1, 2)[flags]
+    return out
+
+
+def carry_over(obj: bpy.types.Object, result: ResultFile, source: bpy.types.Object | None) -> None:
+    """Write what the engine carried over for ``result`` onto ``obj`` (its new object), then rig it like
+    ``source``. Results without the engine's arrays get shading only."""
+    data = np.load(result.path) if result.kind == "arrays" and Path(result.path).is_file() else None
+    try:
+        if data is not None and "attributes" in data.files:
+            _write_arrays(obj, data, f"lod{result.lod}_")
+        else:
+            _shade_by_angle(obj.data)
+    finally:
+        if data is not None:
+            data.close()
+    if source is not None and obj.vertex_groups:
+        rig_like(obj, source)
+
+
+def _write_arrays(obj: bpy.types.Object, data, key: str) -> None:
+    mesh = obj.data
+    materials = data[key + "face_materials"] if key + "face_materials" in data.files else None
+    if materials is not None and len(materials) == len(mesh.polygons) and len(mesh.materials):
+        mesh.polygons.foreach_set("material_index", materials.astype(np.int32))
+    if "group_names" in data.files:
+        groups = [obj.vertex_groups.new(name=str(name)) for name in data["group_names"]]
+        if key + "weight_verts" in data.files:
+            _write_weights(
+                groups, data[key + "weight_verts"], data[key + "weight_groups"], data[key + "weight_values"]
+            )
+    sharp = data[key + "sharp_edges"] if key + "sharp_edges" in data.files else np.zeros((0, 2), np.int32)
+    mark_sharp(mesh, sharp)
+
+
+def _write_weights(groups, verts: np.ndarray, group_ids: np.ndarray, values: np.ndarray) -> None:
+    steps = np.rint(np.clip(values, 0.0, 1.0) * WEIGHT_STEPS).astype(np.int64)
+    keys = group_ids.astype(np.int64) * (WEIGHT_STEPS + 1) + steps
+    order = np.argsort(keys, kind="stable")
+    keys, verts = keys[order], verts[order]
+    cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
+    for lo, hi in itertools.pairwise(cuts):
+        group, step = divmod(int(keys[lo]), WEIGHT_STEPS + 1)
+        if step and 0 <= group < len(groups):
+            groups[group].add(verts[lo:hi].tolist(), step / WEIGHT_STEPS, "REPLACE")
+
+
+def mark_sharp(mesh: bpy.types.Mesh, pairs: np.ndarray) -> None:
+    """Mark the edges between the vertex ``pairs`` (E, 2) sharp, the rest smooth, and every face smooth."""
+    edge_count = len(mesh.edges)
+    flags = np.zeros(edge_count, dtype=bool)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if edge_count and pairs.shape[0]:
+        ends = np.empty(edge_count * 2, dtype=np.int64)
+        mesh.edges.foreach_get("vertices", ends)
+        n = max(len(mesh.vertices), 1)
+        ends = ends.reshape(-1, 2)
+        edge_keys = ends.min(axis=1) * n + ends.max(axis=1)
+        wanted = np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
+        flags = np.isin(edge_keys, wanted)
+    attribute = mesh.attributes.get("sharp_edge")
+    if attribute is None and flags.any():
+        attribute = mesh.attributes.new("sharp_edge", "BOOLEAN", "EDGE")
+    if attribute is not None:
+        attribute.data.foreach_set("value", flags)
+    mesh.shade_smooth()
+
+
+def _shade_by_angle(mesh: bpy.types.Mesh) -> None:
+    # A service's own smoothing (custom normals, smooth faces) is kept; only flat imports are shaded.
+    if mesh.has_custom_normals or not len(mesh.polygons):
+        return
+    smooth = np.empty(len(mesh.polygons), dtype=bool)
+    mesh.polygons.foreach_get("use_smooth", smooth)
+    if smooth.any():
+        return
+    mesh.set_sharp_from_angle(angle=math.radians(HARD_EDGE_ANGLE))
+    mesh.shade_smooth()
+
+
+def rig_like(obj: bpy.types.Object, source: bpy.types.Object) -> None:
+    """Give ``obj`` the source's Armature modifiers and, when the source is parented to an armature with
+    the ARMATURE type, that parent too (keeping ``obj``'s placement)."""
+    for modifier in source.modifiers:
+        if modifier.type != "ARMATURE":
+            continue
+        copy = obj.modifiers.new(modifier.name, "ARMATURE")
+        for name in ARMATURE_SETTINGS:
+            if hasattr(modifier, name):
+                setattr(copy, name, getattr(modifier, name))
+    parent = source.parent
+    if parent is not None and parent.type == "ARMATURE" and source.parent_type == "ARMATURE":
+        world = obj.matrix_world.copy()
+        obj.parent = parent
+        obj.parent_type = "ARMATURE"
+        obj.matrix_parent_inverse = parent.matrix_world.inverted_safe()
+        obj.matrix_basis = world
