@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What a result carries over from its source besides geometry; Blender's main thread, reads and writes only.
 
-``source_attributes(obj, mesh)`` reads, for the snapshot, the source's vertex groups (``group_names`` and
+``source_attributes(obj, mesh)`` reads, for the snapshot (taken inside ``rest_pose``, so a posed rig
+is read at rest), the source's vertex groups (``group_names`` and
 one ``weight_verts``/``weight_groups``/``weight_values`` row per weight) and the edges it marks sharp
 (``sharp_edges``, vertex pairs). The engine child does the geometry (``engines.transfer``: nearest source
 face, barycentric weights, dihedral angles); ``carry_over(obj, result, source)`` then only writes its
@@ -16,7 +17,10 @@ service's.
 from __future__ import annotations
 
 import itertools
+import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -24,6 +28,8 @@ import numpy as np
 
 from ..core.jobs import ResultFile
 from ..engines.shading import HARD_EDGE_ANGLE
+
+log = logging.getLogger(__name__)
 
 # Weights are written per (group, value) with one ``VertexGroup.add`` call for all vertices that share it;
 # rounding to 1/4096 (a change of at most 0.00013, below what deformation shows) bounds the calls to
@@ -57,6 +63,36 @@ def source_attributes(obj: bpy.types.Object, mesh: bpy.types.Mesh) -> dict[str, 
             mesh.edges.foreach_get("vertices", ends)
             out["sharp_edges"] = ends.reshape(-1, 2)[flags]
     return out
+
+
+@contextmanager
+def rest_pose(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None) -> Iterator[None]:
+    """Inside, the armatures deforming ``obj`` (Armature modifiers, an ARMATURE-type parent) are in their
+    rest position, so the evaluated mesh is the rest shape a result's Armature modifier will deform (read
+    posed, it would be deformed twice); their pose position is restored on the way out. The pose itself
+    is never touched. Nothing happens without a depsgraph (the base mesh is read, already at rest)."""
+    rigs = [m.object for m in obj.modifiers if m.type == "ARMATURE" and m.object is not None]
+    if obj.parent is not None and obj.parent_type == "ARMATURE":
+        rigs.append(obj.parent)
+    changed = []
+    for data in {rig.data for rig in rigs if rig.type == "ARMATURE"} if depsgraph is not None else ():
+        if data.pose_position != "POSE":
+            continue
+        try:
+            data.pose_position = "REST"
+        except (AttributeError, RuntimeError, TypeError):  # linked, not editable: read as it is shown
+            log.info("cannot read %s in its rest pose (linked armature)", data.name)
+            continue
+        changed.append(data)
+    if changed:
+        depsgraph.update()
+    try:
+        yield
+    finally:
+        for data in changed:
+            data.pose_position = "POSE"
+        if changed:
+            depsgraph.update()
 
 
 def carry_over(obj: bpy.types.Object, result: ResultFile, source: bpy.types.Object | None) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import bpy
 
+from ..blender_io.attributes import rest_pose
 from ..blender_io.exporter import export_fbx
 from ..blender_io.mesh_arrays import check_source, snapshot_object, triangle_count
 from ..core import journal
@@ -94,7 +95,8 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     work_dir = specs.job_folder(root, provider, job_id)
     evaluated = depsgraph if options.get("use_modifiers", True) else None
     local = provider == "local"
-    snapshot = snapshot_object(obj, evaluated, with_uvs=not local, with_attributes=local)
+    with rest_pose(obj, evaluated if local else None):  # the result gets the rig: read the rest shape
+        snapshot = snapshot_object(obj, evaluated, with_uvs=not local, with_attributes=local)
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on

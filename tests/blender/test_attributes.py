@@ -133,6 +133,26 @@ def test_a_skinned_source_gives_a_result_with_its_groups_weights_and_armature(bl
     assert moved[co[:, 2] < -1.2].max() < 1e-4, "the lower part stays"
 
 
+def test_a_posed_rig_is_read_at_rest_so_the_result_deforms_once(blank):
+    bpy = blank
+    column, rig, _ = _skinned_column(bpy, modifier=True, armature_parent=False)
+    bend = rig.pose.bones["upper"]
+    bend.rotation_mode = "XYZ"
+    bend.rotation_euler = (math.radians(45.0), 0.0, 0.0)
+    bpy.context.view_layer.update()
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+
+    assert rig.data.pose_position == "POSE" and bend.rotation_euler[0] == pytest.approx(math.radians(45.0))
+    result = _results(bpy, "Column")["Column_retopo"]
+    tree = _source_tree(column)  # the base mesh: the rest shape
+    gaps = [tree.find_nearest(co.tolist())[3] for co in _verts(result.data)]
+    assert max(gaps) < 0.02, "the result's own mesh is the rest shape"
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    source_posed = _verts(column.evaluated_get(depsgraph).data)
+    result_posed = _verts(result.evaluated_get(depsgraph).data)
+    assert result_posed[:, 1].max() == pytest.approx(source_posed[:, 1].max(), abs=0.05)
+
+
 def test_a_source_parented_to_its_armature_gives_a_result_with_the_same_parent(blank):
     bpy = blank
     column, rig, _ = _skinned_column(bpy, modifier=False, armature_parent=True)
