@@ -122,8 +122,8 @@ def _write_arrays(obj: bpy.types.Object, data, key: str) -> None:
             _write_weights(
                 groups, data[key + "weight_verts"], data[key + "weight_groups"], data[key + "weight_values"]
             )
-    sharp = data[key + "sharp_edges"] if key + "sharp_edges" in data.files else np.zeros((0, 2), np.int32)
-    mark_sharp(mesh, sharp)
+    hard = data[key + "hard_edges"] if key + "hard_edges" in data.files else np.zeros((0, 2), np.int32)
+    mark_sharp(mesh, hard)
 
 
 def _write_weights(groups, verts: np.ndarray, group_ids: np.ndarray, values: np.ndarray) -> None:

@@ -16,9 +16,10 @@ entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
 (plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
-level's vertex indices to mark sharp, plus what ``transfer.transfer_results`` carries over from the source
-(the optional ``face_materials``, ``group_names`` and ``weight_*`` arrays of IN.npz: per-face materials,
-interpolated vertex weights, hard edges; ``attributes`` is its layout version), written to a temporary name
+level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), plus what
+``transfer.transfer_results`` carries over from IN.npz's optional ``face_materials``, ``group_names``,
+``weight_*`` and ``sharp_edges`` (``lod{i}_face_materials``, ``lod{i}_weight_*``, ``lod{i}_hard_edges``),
+written to a temporary name
 beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
 2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
 ``"cancelled": true``), 1 anything else
@@ -170,8 +171,7 @@ def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
 def result_arrays(
     results: Sequence[LodResult], attributes: dict[str, np.ndarray] | None = None
 ) -> dict[str, np.ndarray]:
-    """The result file's arrays; ``attributes`` (``transfer.transfer_results``) are added last, so their
-    ``lod{i}_sharp_edges`` (which include each level's own) win."""
+    """The result file's arrays, plus ``attributes`` (``transfer.transfer_results``) when given."""
     arrays: dict[str, np.ndarray] = {"lod_count": np.asarray(len(results), dtype=np.int64)}
     for item in results:
         key = f"lod{item.lod}_"

@@ -11,8 +11,9 @@ result ``MeshArrays``:
 - ``weight_verts``, ``weight_groups`` int32 and ``weight_values`` float32: each result vertex's weights,
   interpolated (barycentric) on the nearest source triangle, rows under ``MIN_WEIGHT`` dropped, sorted by
   (vertex, group);
-- ``sharp_edges`` int32 (E, 2) result vertex pairs, smaller first: edges whose faces turn by at least
-  ``shading.HARD_EDGE_ANGLE``, edges lying along an edge the source marks sharp, and the caller's own.
+- ``hard_edges`` int32 (E, 2) result vertex pairs, smaller first, to mark sharp: edges whose faces turn by
+  at least ``shading.HARD_EDGE_ANGLE``, edges lying along an edge the source marks sharp, and the caller's
+  own (the remesh's ``sharp_edges``).
 
 ``transfer_results`` does it for every level and names the arrays as the engine's result file does
 (``lod{i}_...``, plus ``group_names`` and ``attributes``, the layout version Blender's side checks). The
@@ -282,7 +283,7 @@ def transfer_level(
         if surface is not None
         else np.zeros((0, 2), dtype=np.int64)
     )
-    out["sharp_edges"] = union_edges(
+    out["hard_edges"] = union_edges(
         mesh.vert_count,
         hard_edges(mesh),
         along,

@@ -133,8 +133,8 @@ def test_transfer_results_names_arrays_per_level_and_keeps_the_levels_own_sharp_
     assert (arrays["lod0_face_materials"] == 1).all() and arrays["lod1_face_materials"].shape == (
         lod1.face_count,
     )
-    assert arrays["lod0_sharp_edges"].tolist() == [[0, 5]]
-    assert arrays["lod1_sharp_edges"].shape == (0, 2)
+    assert arrays["lod0_hard_edges"].tolist() == [[0, 5]]
+    assert arrays["lod1_hard_edges"].shape == (0, 2)
 
 
 def test_the_engine_child_writes_the_carried_attributes(tmp_path):
