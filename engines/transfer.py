@@ -120,21 +120,13 @@ class SourceSurface:
         self.verts = np.asarray(verts, dtype=np.float64).reshape(-1, 3)
         self.tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
         self._index: TriangleIndex | None = None
-        self._kept = np.zeros(0, dtype=np.int64)
 
     def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest source triangle (index into ``tris``, (Q,)) and barycentric weights (Q, 3) of each
-        point."""
+        point. A zero-area triangle found nearest answers with its first corner (``barycentric``)."""
         if self._index is None:
-            a = self.verts[self.tris[:, 0]]
-            cross = np.cross(self.verts[self.tris[:, 1]] - a, self.verts[self.tris[:, 2]] - a)
-            # Zero-area triangles have no barycentric coordinates; their neighbours cover the same surface.
-            self._kept = np.flatnonzero(np.einsum("ij,ij->i", cross, cross) > 0.0)
-            if self._kept.size == 0:
-                raise EngineInputError("the mesh has no surface (every face has zero area): fix it first")
-            self._index = TriangleIndex(self.verts, self.tris[self._kept])
-        closest, _dist, local = self._index.query(points)
-        tri = self._kept[local]
+            self._index = TriangleIndex(self.verts, self.tris)
+        closest, _dist, tri = self._index.query(points)
         corners = self.verts[self.tris[tri]]
         return tri, barycentric(closest, corners[:, 0], corners[:, 1], corners[:, 2])
 
@@ -149,15 +141,13 @@ def barycentric(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> n
     d20 = np.einsum("ij,ij->i", v2, v0)
     d21 = np.einsum("ij,ij->i", v2, v1)
     den = d00 * d11 - d01 * d01
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = (d11 * d20 - d01 * d21) / den
-        w = (d00 * d21 - d01 * d20) / den
-    out = np.stack([1.0 - v - w, v, w], axis=1)
-    out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
-    total = out.sum(axis=1, keepdims=True)
-    out = np.divide(out, total, out=np.zeros_like(out), where=total > 0)
-    out[total[:, 0] <= 0, 0] = 1.0  # a sliver too thin to resolve: take its first corner
-    return out
+    flat = ~(den > 1e-30 * (d00 * d11))  # zero area (or a sliver float64 cannot resolve)
+    den = np.where(flat, 1.0, den)
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    out = np.clip(np.stack([1.0 - v - w, v, w], axis=1), 0.0, 1.0)
+    out[flat] = (1.0, 0.0, 0.0)  # no area to interpolate over: its first corner speaks for it
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def face_centroids(mesh: MeshArrays) -> np.ndarray:

@@ -51,6 +51,8 @@ def test_barycentric_weights_rebuild_the_point_and_stay_in_the_triangle():
     assert np.allclose(w, [[0.5, 0.25, 0.25]])
     outside = barycentric(np.array([[3.0, 0.0, 0.0]]), a, b, c)  # off the triangle: clipped, sums to 1
     assert (outside >= 0).all() and np.isclose(outside.sum(), 1.0)
+    flat = barycentric(np.array([[1.0, 0.0, 0.0]]), a, b, b)  # zero area: its first corner answers
+    assert np.allclose(flat, [[1.0, 0.0, 0.0]])
 
 
 def test_each_result_face_takes_the_material_of_the_nearest_source_face():
