@@ -9,9 +9,10 @@ face, barycentric weights, dihedral angles); ``carry_over(obj, result, source)``
 arrays onto a new result object: each face's material slot, the vertex groups and their weights, sharp
 edges with every face shaded smooth (Blender 4.1+ shading: no Auto Smooth), and the source's rig: its
 Armature modifiers and an armature parent of type ARMATURE, so posing the armature deforms the result.
-Results the engine did not make (cloud services, Blender's own fallback) that come in flat-shaded get
-Blender's native sharp-by-angle at the same angle and smooth faces; their materials and weights are the
-service's.
+A cloud service's OBJ results get the same from the worker host (``providers.attributes``, in a file
+beside each), used only when it describes the very mesh imported. Other results (GLB and FBX through
+Blender's importers, Blender's own fallback) that come in flat-shaded get Blender's native sharp-by-angle
+at the same angle and smooth faces.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..core.jobs import ResultFile
+from ..core.jobs import ATTRIBUTES_SUFFIX, ResultFile
 from ..engines.shading import HARD_EDGE_ANGLE
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,15 @@ def rest_pose(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None) -> I
 
 
 def carry_over(obj: bpy.types.Object, result: ResultFile, source: bpy.types.Object | None) -> None:
-    """Write what the engine carried over for ``result`` onto ``obj`` (its new object), then rig it like
-    ``source``. Results without the engine's arrays get shading only."""
-    data = np.load(result.path) if result.kind == "arrays" and Path(result.path).is_file() else None
+    """Write what was carried over for ``result`` onto ``obj`` (its new object), then rig it like
+    ``source``. The engine's arrays come in its result file; a cloud OBJ's beside it
+    (``ATTRIBUTES_SUFFIX``), used only when they describe the very mesh imported. Without them: shading."""
+    path = Path(result.path) if result.kind == "arrays" else Path(result.path + ATTRIBUTES_SUFFIX)
+    data = np.load(path) if result.kind in ("arrays", "mesh") and path.is_file() else None
+    key = f"lod{result.lod}_" if result.kind == "arrays" else "lod0_"
     try:
-        if data is not None and "attributes" in data.files:
-            _write_arrays(obj, data, f"lod{result.lod}_")
+        if data is not None and "attributes" in data.files and _describes(data, key, obj.data):
+            _write_arrays(obj, data, key, same_slots=result.kind == "arrays" or _source_slots(obj, source))
         else:
             _shade_by_angle(obj.data)
     finally:
@@ -111,9 +115,30 @@ def carry_over(obj: bpy.types.Object, result: ResultFile, source: bpy.types.Obje
         rig_like(obj, source)
 
 
-def _write_arrays(obj: bpy.types.Object, data, key: str) -> None:
+def _describes(data, key: str, mesh: bpy.types.Mesh) -> bool:
+    """The arrays were made for this mesh: the engine's own, or a cloud file read in the same order."""
+    if key + "verts" not in data.files:
+        return True
+    verts = data[key + "verts"]
+    if verts.shape != (len(mesh.vertices), 3):
+        return False
+    co = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.attributes["position"].data.foreach_get("vector", co)
+    return bool(np.allclose(co.reshape(-1, 3), verts, atol=1e-5))
+
+
+def _source_slots(obj: bpy.types.Object, source: bpy.types.Object | None) -> bool:
+    """True when the result's material slots are the source's (not the service's own materials)."""
+    if source is None:
+        return False
+    return [m.name if m else "" for m in obj.data.materials] == [
+        s.material.name if s.material else "" for s in source.material_slots
+    ]
+
+
+def _write_arrays(obj: bpy.types.Object, data, key: str, *, same_slots: bool) -> None:
     mesh = obj.data
-    materials = data[key + "face_materials"] if key + "face_materials" in data.files else None
+    materials = data[key + "face_materials"] if same_slots and key + "face_materials" in data.files else None
     if materials is not None and len(materials) == len(mesh.polygons) and len(mesh.materials):
         mesh.polygons.foreach_set("material_index", materials.astype(np.int32))
     if "group_names" in data.files:

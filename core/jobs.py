@@ -114,6 +114,11 @@ class JobSpec:
     journal_dir: str = ""  # where the worker records remote ids and states as soon as it learns them
 
 
+# A mesh result's carried-over attributes (materials per face, weights, hard edges: providers/attributes.py)
+# sit beside it in ``<path>`` + this suffix.
+ATTRIBUTES_SUFFIX = ".attributes.npz"
+
+
 @dataclass(frozen=True)
 class ResultFile:
     path: str

@@ -94,9 +94,9 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     job_id = new_job_id()
     work_dir = specs.job_folder(root, provider, job_id)
     evaluated = depsgraph if options.get("use_modifiers", True) else None
-    local = provider == "local"
-    with rest_pose(obj, evaluated if local else None):  # the result gets the rig: read the rest shape
-        snapshot = snapshot_object(obj, evaluated, with_uvs=not local, with_attributes=local)
+    # Results get the source's rig: read the rest shape, with what carries over to results.
+    with rest_pose(obj, evaluated):
+        snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local", with_attributes=True)
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on
