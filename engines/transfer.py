@@ -17,10 +17,7 @@ result ``MeshArrays``:
 
 ``transfer_results`` does it for every level and names the arrays as the engine's result file does
 (``lod{i}_...``, plus ``group_names`` and ``attributes``, the layout version Blender's side checks).
-``python -m engines.transfer SOURCE.npz MESHES.npz OUT.npz`` does it for meshes that did not come from the
-engine (a cloud service's): MESHES.npz holds ``lod_count`` and ``lod{i}_verts``/``_face_sizes``/
-``_corner_verts``; OUT.npz (written to a temporary name, then moved into place) gets the arrays above. Exit
-code 0, 2 for an ``EngineError`` (its one line on stdout as ``{"error": ...}``), 1 for anything else. The
+``python -m engines.transfer_cli`` does it for meshes the engine did not make (a cloud service's). The
 source triangles are the snapshot's own (polygons fanned as ``MeshArrays.triangles`` does), so vertex and
 polygon indices are the snapshot's. Imports numpy and the engine's own modules only; never touches bpy and
 runs in the engine child process.
@@ -28,17 +25,14 @@ runs in the engine child process.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from .errors import EngineCancelled, EngineError, EngineInputError, one_line
+from .errors import EngineCancelled, EngineInputError
 from .meshdata import MeshArrays
 from .meshgraph import unique_edges
 from .project import TriangleIndex
@@ -309,57 +303,3 @@ def transfer_results(
         for name, value in transfer_level(surface, attrs, mesh, extra).items():
             arrays[f"lod{lod}_{name}"] = value
     return arrays
-
-
-def _read_levels(path: str | os.PathLike[str]) -> list[tuple[MeshArrays, None]]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            count = int(data["lod_count"])
-            levels = [
-                MeshArrays(data[f"lod{i}_verts"], data[f"lod{i}_face_sizes"], data[f"lod{i}_corner_verts"])
-                for i in range(count)
-            ]
-    except (OSError, ValueError, KeyError) as exc:
-        raise EngineInputError(f"could not read the result meshes {path}: {exc}") from exc
-    return [(mesh.validate(), None) for mesh in levels]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Carry the attributes over to meshes made elsewhere; see the module docstring."""
-    from .child import load_mesh  # the child imports this module: import it only when run on our own
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if len(args) != 3:
-            raise EngineInputError("usage: python -m engines.transfer SOURCE.npz MESHES.npz OUT.npz")
-        source, meshes, out = args
-        verts, tris = load_mesh(source)
-        arrays = transfer_results(
-            verts, tris, load_source_attributes(source, tris.shape[0]), _read_levels(meshes)
-        )
-        final = Path(out)
-        temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        with open(temp, "wb") as fh:  # through a handle, so np.savez keeps the temporary name
-            np.savez(fh, **arrays)
-        temp.replace(final)
-    except EngineError as exc:
-        _say({"error": one_line(str(exc))})
-        return 2
-    except Exception as exc:
-        log.exception("attribute transfer failed")
-        _say({"error": one_line(f"internal error: {type(exc).__name__}: {exc}")})
-        return 1
-    _say({"done": True})
-    return 0
-
-
-def _say(payload: dict) -> None:
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    sys.exit(main())

@@ -3,12 +3,13 @@
 
 Contract: ``carry_attributes(spec, ctx, results)`` returns ``results`` unchanged and, for the OBJ meshes
 among them, writes ``<file>.attributes.npz`` beside each: the engine's transfer (``python -m
-engines.transfer``, a child process as the local engine is) run on the file as our own OBJ reader reads it,
-in the engine's result layout for one level (``attributes``, ``group_names``, ``lod0_face_materials``,
-``lod0_weight_*``, ``lod0_hard_edges``) plus ``lod0_verts``, so Blender's side can check that the mesh it
-imported is this one, in this order. Jobs without a snapshot (resumed or attached ones) and other formats
-(GLB and FBX go through Blender's importers, which reorder vertices) get nothing. The service's result is
-paid for: a failure here is logged and never fails the job; a cancel still cancels. Never imports bpy.
+engines.transfer_cli``, a child process as the local engine is) run on the file as our own OBJ reader
+reads it, in the engine's result layout for one level (``attributes``, ``group_names``,
+``lod0_face_materials``, ``lod0_weight_*``, ``lod0_hard_edges``) plus ``lod0_verts``, so Blender's side
+can check that the mesh it imported is this one, in this order. Jobs without a snapshot (resumed or
+attached ones) and other formats (GLB and FBX go through Blender's importers, which reorder vertices) get
+nothing. The service's result is paid for: a failure here is logged and never fails the job; a cancel
+still cancels. Never imports bpy.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..worker.runner import WorkerContext
 
 log = logging.getLogger(__name__)
 
-TRANSFER_COMMAND = (sys.executable, "-m", "engines.transfer")
+TRANSFER_COMMAND = (sys.executable, "-m", "engines.transfer_cli")
 
 
 def sidecar(result_path: str | os.PathLike[str]) -> Path:

@@ -173,3 +173,39 @@ def test_the_engine_child_writes_the_carried_attributes(tmp_path):
                 f"lod{lod}_weight_values"
             ]
             assert np.abs(dense[:, 0] - (rv[:, 2] + 1) / 2).max() < 0.05
+
+
+def test_a_cloud_obj_result_gets_its_attributes_beside_it(tmp_path):
+    """The worker host's step for cloud results: transfer_cli on the OBJ as our reader reads it."""
+    import threading
+    import time
+
+    from retopo_hub.core.jobs import JobSpec, MeshSnapshot, ResultFile
+    from retopo_hub.formats.obj import read_obj, write_obj
+    from retopo_hub.providers.attributes import carry_attributes, sidecar
+    from retopo_hub.worker.runner import WorkerContext
+
+    verts, tris = icosphere(4)
+    wv, wg, ww = _height_weights(verts)
+    centroids = verts[tris].mean(axis=1)
+    snapshot = MeshSnapshot(
+        verts=verts, face_sizes=np.full(len(tris), 3, np.int32), corner_verts=tris.ravel(),
+        face_materials=(centroids[:, 0] > 0).astype(np.int32), group_names=np.array(["top", "bottom"]),
+        weight_verts=wv, weight_groups=wg, weight_values=ww,
+    )  # fmt: skip
+    rv, rt = icosphere(2)
+    obj_path = tmp_path / "result.obj"
+    write_obj(obj_path, rv, np.full(len(rt), 3), rt.ravel())
+    spec = JobSpec("j1", "csm", "Rock", {}, str(tmp_path), snapshot=snapshot, extension_root=str(ROOT))
+    events = []
+    ctx = WorkerContext("j1", threading.Event(), events.append, time.monotonic() + 60)
+    results = [ResultFile(str(obj_path), "mesh"), ResultFile(str(tmp_path / "r.png"), "preview")]
+    assert carry_attributes(spec, ctx, results) == results
+    read = read_obj(obj_path)
+    with np.load(sidecar(obj_path)) as data:
+        assert np.array_equal(data["lod0_verts"], read["verts"])
+        assert data["group_names"].tolist() == ["top", "bottom"]
+        cx = read["verts"][read["corner_verts"].reshape(-1, 3)].mean(axis=1)[:, 0]
+        assert (data["lod0_face_materials"] == (cx > 0)).mean() >= 0.95
+        assert data["lod0_weight_values"].size and data["lod0_hard_edges"].shape[1] == 2
+    assert not sidecar(tmp_path / "r.png").exists()
