@@ -1,18 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What a result carries over from its source besides geometry; Blender's main thread, reads and writes only.
 
-``source_attributes(obj, mesh)`` reads, for the snapshot (taken inside ``rest_pose``, so a posed rig
-is read at rest), the source's vertex groups (``group_names`` and
-one ``weight_verts``/``weight_groups``/``weight_values`` row per weight) and the edges it marks sharp
-(``sharp_edges``, vertex pairs). The engine child does the geometry (``engines.transfer``: nearest source
-face, barycentric weights, dihedral angles); ``carry_over(obj, result, source)`` then only writes its
-arrays onto a new result object: each face's material slot, the vertex groups and their weights, sharp
-edges with every face shaded smooth (Blender 4.1+ shading: no Auto Smooth), and the source's rig: its
-Armature modifiers and an armature parent of type ARMATURE, so posing the armature deforms the result.
-A cloud service's OBJ results get the same from the worker host (``providers.attributes``, in a file
-beside each), used only when it describes the very mesh imported. Other results (GLB and FBX through
-Blender's importers, Blender's own fallback) that come in flat-shaded get Blender's native sharp-by-angle
-at the same angle and smooth faces.
+``source_attributes(obj, mesh)`` reads, for the snapshot (taken inside ``rest_pose``, so a posed rig is read
+at rest), the source's vertex groups (``group_names`` and one ``weight_verts``/``weight_groups``/
+``weight_values`` row per weight) and the edges it marks sharp (``sharp_edges``, vertex pairs). The engine
+child does the geometry (``engines.transfer``: nearest source face, barycentric weights, dihedral angles);
+``carry_over(obj, result, source)`` then only writes its arrays onto a new result object: each face's
+material slot, the vertex groups and their weights, sharp edges with every face shaded smooth (Blender 4.1+
+shading: no Auto Smooth), and the source's rig: its Armature modifiers and an armature parent of type
+ARMATURE, so posing the armature deforms the result. A cloud service's OBJ results get the same from the
+worker host (``providers.attributes``, in a file beside each), used only when it describes the very mesh
+imported. Other results (GLB and FBX through Blender's importers, Blender's own fallback) that come in
+flat-shaded get Blender's native sharp-by-angle at the same angle and smooth faces.
 """
 
 from __future__ import annotations
@@ -152,6 +151,8 @@ def _write_arrays(obj: bpy.types.Object, data, key: str, *, same_slots: bool) ->
 
 
 def _write_weights(groups, verts: np.ndarray, group_ids: np.ndarray, values: np.ndarray) -> None:
+    if verts.size == 0:
+        return
     steps = np.rint(np.clip(values, 0.0, 1.0) * WEIGHT_STEPS).astype(np.int64)
     keys = group_ids.astype(np.int64) * (WEIGHT_STEPS + 1) + steps
     order = np.argsort(keys, kind="stable")
@@ -169,10 +170,10 @@ def mark_sharp(mesh: bpy.types.Mesh, pairs: np.ndarray) -> None:
     flags = np.zeros(edge_count, dtype=bool)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     if edge_count and pairs.shape[0]:
-        ends = np.empty(edge_count * 2, dtype=np.int64)
+        ends = np.empty(edge_count * 2, dtype=np.int32)  # Blender's own int size: the fast path
         mesh.edges.foreach_get("vertices", ends)
         n = max(len(mesh.vertices), 1)
-        ends = ends.reshape(-1, 2)
+        ends = ends.reshape(-1, 2).astype(np.int64)
         edge_keys = ends.min(axis=1) * n + ends.max(axis=1)
         wanted = np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
         flags = np.isin(edge_keys, wanted)

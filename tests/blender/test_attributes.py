@@ -195,3 +195,24 @@ def test_a_hard_surface_result_has_sharp_rims_and_smooth_faces(blank):
     inside = (np.abs(co) < 0.8).sum(axis=2).min(axis=1) >= 2
     assert on_rim.sum() >= 24 and sharp[on_rim].mean() >= 0.9, (on_rim.sum(), sharp[on_rim].mean())
     assert not sharp[inside].any(), "flat sides have no hard edges"
+
+
+def test_the_snapshot_reads_weights_and_marked_sharp_edges(blank, addon):
+    bpy = blank
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=3, y_subdivisions=3)
+    grid = bpy.context.active_object
+    mesh = grid.data
+    group = grid.vertex_groups.new(name="half")
+    group.add([0, 1, 2], 0.25, "REPLACE")
+    grid.vertex_groups.new(name="empty")
+    marked = mesh.attributes.new("sharp_edge", "BOOLEAN", "EDGE")
+    flags = np.zeros(len(mesh.edges), bool)
+    flags[[1, 4]] = True
+    marked.data.foreach_set("value", flags)
+    snap = addon.blender_io.mesh_arrays.snapshot_object(grid, None, with_attributes=True)
+    assert list(snap.group_names) == ["half", "empty"]
+    assert snap.weight_verts.tolist() == [0, 1, 2] and snap.weight_groups.tolist() == [0, 0, 0]
+    assert np.allclose(snap.weight_values, 0.25)
+    assert snap.sharp_edges.tolist() == [list(mesh.edges[1].vertices), list(mesh.edges[4].vertices)]
+    bare = addon.blender_io.mesh_arrays.snapshot_object(grid, None)
+    assert bare.group_names is None and bare.sharp_edges is None
