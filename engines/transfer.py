@@ -80,11 +80,12 @@ def load_source_attributes(path: str | os.PathLike[str], triangle_count: int) ->
     except (OSError, ValueError) as exc:
         raise EngineInputError(f"could not read the mesh file {path}: {exc}") from exc
     if "face_sizes" in arrays and "tris" not in arrays:
-        sizes = arrays["face_sizes"].astype(np.int64)
+        sizes = arrays["face_sizes"].astype(np.int64).ravel()
         tri_face = np.repeat(np.arange(sizes.shape[0], dtype=np.int64), np.maximum(sizes - 2, 0))
+        polygons = sizes.shape[0]
     else:
         tri_face = np.arange(triangle_count, dtype=np.int64)
-    polygons = int(tri_face[-1]) + 1 if tri_face.size else 0
+        polygons = triangle_count
     if tri_face.shape[0] != triangle_count:
         raise EngineInputError("the mesh file's faces and triangles disagree: submit the job again")
     face_materials = arrays.get("face_materials")
