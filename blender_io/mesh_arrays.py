@@ -47,7 +47,7 @@ def snapshot_object(
     with_uvs: bool = False,
     with_attributes: bool = False,
 ) -> MeshSnapshot:
-    """``with_attributes``: also what the local engine carries over to results (``attributes``)."""
+    """``with_attributes``: also what carries over to results (``attributes.source_attributes``)."""
     check_source(obj)
     evaluated = None
     # What the viewport shows: modifiers applied and shape keys as they are mixed now. Without a depsgraph
