@@ -36,6 +36,7 @@ from ..core.jobs import ResultFile
 from ..formats import glb
 from ..formats import obj as objfile
 from ..formats.mesh import NonFiniteError
+from .attributes import carry_over
 from .materials import attach_extras
 from .mesh_arrays import mesh_from_arrays, read_arrays
 
@@ -105,6 +106,7 @@ def import_results(
                     for slot in source.material_slots:
                         mesh.materials.append(slot.material)
             _stamp(obj, provider, job_id, remote_id, source_name, result, settings)
+            carry_over(obj, result, source)  # materials per face, vertex groups, hard edges, rig
         attach_extras(created_objects, results, source, source_name)
     except BaseException:
         for obj in created_objects:

@@ -15,6 +15,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.jobs import MeshSnapshot
 from ..formats.mesh import face_stats as formats_face_stats
+from .attributes import source_attributes
 
 TEXTURE_SOCKETS = {  # Principled BSDF input -> sboxcool texture slot
     "Base Color": "color",
@@ -40,8 +41,13 @@ def check_source(obj: bpy.types.Object | None) -> None:
 
 
 def snapshot_object(
-    obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None = None, *, with_uvs: bool = False
+    obj: bpy.types.Object,
+    depsgraph: bpy.types.Depsgraph | None = None,
+    *,
+    with_uvs: bool = False,
+    with_attributes: bool = False,
 ) -> MeshSnapshot:
+    """``with_attributes``: also what carries over to results (``attributes.source_attributes``)."""
     check_source(obj)
     evaluated = None
     # What the viewport shows: modifiers applied and shape keys as they are mixed now. Without a depsgraph
@@ -53,6 +59,8 @@ def snapshot_object(
         mesh = obj.data
     try:
         snap = _read_mesh(mesh, with_uvs=with_uvs)
+        if with_attributes:
+            snap.update(source_attributes(obj, mesh))
     finally:
         if evaluated is not None:
             evaluated.to_mesh_clear()

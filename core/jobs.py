@@ -46,6 +46,9 @@ class MeshSnapshot:
 
     ``corner_uvs`` is optional; ``material_names`` lists the source's material slots and ``face_materials``
     gives each face's slot (None when the mesh has no material index: every face uses the first slot).
+    The local engine carries the rest over to results (all optional): ``group_names`` and the sparse weights
+    (one ``weight_verts``/``weight_groups``/``weight_values`` row per vertex weight), and ``sharp_edges``,
+    the vertex pairs of the edges the source marks sharp.
     """
 
     verts: Any  # numpy float32 (N, 3)
@@ -53,11 +56,19 @@ class MeshSnapshot:
     corner_verts: Any  # numpy int32 (sum(face_sizes),)
     corner_uvs: Any = None  # numpy float32 (sum(face_sizes), 2) or None
     face_materials: Any = None  # numpy int32 (F,) material slot per face, or None
+    group_names: Any = None  # numpy str (G,) vertex group names, or None
+    weight_verts: Any = None  # numpy int32 (K,)
+    weight_groups: Any = None  # numpy int32 (K,) index into group_names
+    weight_values: Any = None  # numpy float32 (K,)
+    sharp_edges: Any = None  # numpy int32 (S, 2) vertex pairs of the edges marked sharp
     material_names: tuple[str, ...] = ()
     textures: tuple[tuple[str, str, str], ...] = ()  # (material, slot, image file path)
     has_armature: bool = False
 
-    ARRAYS = ("verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials")
+    ARRAYS = (
+        "verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials",
+        "group_names", "weight_verts", "weight_groups", "weight_values", "sharp_edges",
+    )  # fmt: skip
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, Any], **meta: Any) -> MeshSnapshot:
@@ -105,6 +116,11 @@ class JobSpec:
     # it the job waits for the user's answer when ``quote_can_ask`` (a click in the UI), else it fails.
     quote_limit: float = 0.0
     quote_can_ask: bool = False
+
+
+# A mesh result's carried-over attributes (materials per face, weights, hard edges: providers/attributes.py)
+# sit beside it in ``<path>`` + this suffix.
+ATTRIBUTES_SUFFIX = ".attributes.npz"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,10 @@ entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
 (plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
-level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), written to a temporary name
+level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), plus what
+``transfer.transfer_results`` carries over from IN.npz's optional ``face_materials``, ``group_names``,
+``weight_*`` and ``sharp_edges`` (``lod{i}_face_materials``, ``lod{i}_weight_*``, ``lod{i}_hard_edges``),
+written to a temporary name
 beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
 2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
 ``"cancelled": true``), 1 anything else
@@ -47,6 +50,7 @@ import numpy as np
 from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
+from .transfer import load_source_attributes, transfer_results
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +169,10 @@ def load_mesh(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     return verts, MeshArrays(verts, sizes, corners).validate().triangles()
 
 
-def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
+def result_arrays(
+    results: Sequence[LodResult], attributes: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
+    """The result file's arrays, plus ``attributes`` (``transfer.transfer_results``) when given."""
     arrays: dict[str, np.ndarray] = {"lod_count": np.asarray(len(results), dtype=np.int64)}
     for item in results:
         key = f"lod{item.lod}_"
@@ -174,17 +181,22 @@ def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
         arrays[key + "corner_verts"] = item.mesh.corner_verts
         arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
         arrays[key + "sharp_edges"] = np.asarray(item.sharp_edges, dtype=np.int32).reshape(-1, 2)
+    arrays.update(attributes or {})
     return arrays
 
 
-def write_results(path: str | os.PathLike[str], results: Sequence[LodResult]) -> None:
+def write_results(
+    path: str | os.PathLike[str],
+    results: Sequence[LodResult],
+    attributes: dict[str, np.ndarray] | None = None,
+) -> None:
     """Write OUT.npz atomically: temp file in the same folder, then os.replace."""
     final = Path(path)
     temp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         # Writing through an open handle stops np.savez from appending ".npz" to the temp name.
         with open(temp, "wb") as fh:
-            np.savez(fh, **result_arrays(results))
+            np.savez(fh, **result_arrays(results, attributes))
             fh.flush()
             os.fsync(fh.fileno())
         temp.replace(final)
@@ -217,6 +229,7 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     verts, tris = load_mesh(in_path)
     protocol.progress(0.0, f"loaded {tris.shape[0]:,} triangles")
     marked = load_feature_edges(in_path)
+    source_attributes = load_source_attributes(in_path, tris.shape[0])
     results = run(
         params,
         verts,
@@ -225,7 +238,15 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         cancelled=lambda: cancel_flag[0],
         marked_edges=marked,
     )
-    write_results(out_path, results)
+    protocol.progress(1.0, "carrying materials, vertex groups and hard edges over")
+    attributes = transfer_results(
+        verts,
+        tris,
+        source_attributes,
+        [(item.mesh, item.sharp_edges) for item in results],
+        cancelled=lambda: cancel_flag[0],
+    )
+    write_results(out_path, results, attributes)
     warnings = [line for item in results for line in item.warnings]
     protocol.emit({"done": True, "lods": summary(results), **({"warnings": warnings} if warnings else {})})
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 
 import bpy
 
+from ..blender_io.attributes import rest_pose
 from ..blender_io.mesh_arrays import snapshot_object
 from ..core import journal
 from ..core.errors import ONLINE_ACCESS_OFF, InputError
@@ -67,11 +68,12 @@ def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, sour
             records.finish(record, State.FAILED, "the source object is gone: submit again")
             return job_id
         record.state, record.message = State.QUEUED.value, "restarting the local engine"
-        depsgraph = bpy.context.evaluated_depsgraph_get()
+        depsgraph = bpy.context.evaluated_depsgraph_get() if options.get("use_modifiers", True) else None
+        with rest_pose(source, depsgraph):
+            snapshot = snapshot_object(source, depsgraph, with_attributes=True)
         spec = specs.make_spec(
             prefs, job_id=job_id, provider=provider, source_name=source.name, options=options,
-            work_dir=record.work_dir,
-            snapshot=snapshot_object(source, depsgraph if options.get("use_modifiers", True) else None),
+            work_dir=record.work_dir, snapshot=snapshot,
         )  # fmt: skip
     else:
         record.state, record.message = State.WAITING.value, f"resuming {entry['remote_id']}"

@@ -19,6 +19,7 @@ from typing import Any
 
 import bpy
 
+from ..blender_io.attributes import rest_pose
 from ..blender_io.exporter import export_fbx
 from ..blender_io.mesh_arrays import check_source, snapshot_object, triangle_count
 from ..core import journal
@@ -96,7 +97,9 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     job_id = new_job_id()
     work_dir = specs.job_folder(root, provider, job_id)
     evaluated = depsgraph if options.get("use_modifiers", True) else None
-    snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local")
+    # Results get the source's rig: read the rest shape, with what carries over to results.
+    with rest_pose(obj, evaluated):
+        snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local", with_attributes=True)
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on

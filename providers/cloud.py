@@ -44,6 +44,7 @@ from ..core.jobs import JobSpec, ResultFile, State
 from ..formats.glb import write_glb
 from ..worker.runner import WorkerContext
 from . import registry
+from .attributes import carry_attributes
 from .http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,8 @@ class CloudProvider:
                 ctx.emit(State.WAITING, None, f"resuming {remote_id}", remote_id=remote_id)
             final = self.wait(spec, ctx, client, remote_id)
             ctx.emit(State.DOWNLOADING, 0.9, "downloading results")
-            return self.collect(spec, ctx, client, remote_id, final)
+            # OBJ results get the source's materials per face, vertex groups and hard edges carried over.
+            return carry_attributes(spec, ctx, self.collect(spec, ctx, client, remote_id, final))
         finally:
             client.close()
 

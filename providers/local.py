@@ -22,13 +22,11 @@ import threading
 from contextlib import suppress
 from pathlib import Path
 
-import numpy as np
-
 from ..core.errors import Cancelled, InputError, RetopoError
 from ..core.files import atomic_write_json
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.options import engine_options
-from ..worker.ipc import SNAPSHOT_NAME
+from ..worker.ipc import SNAPSHOT_NAME, save_snapshot
 from ..worker.runner import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -135,10 +133,7 @@ class LocalProvider:
         in_path = work / SNAPSHOT_NAME
         if not in_path.is_file():  # the job did not come through the host client (tests, tools)
             in_path = work / "input.npz"
-            tmp = work / "input.tmp.npz"
-            snap = spec.snapshot
-            np.savez(tmp, verts=snap.verts, face_sizes=snap.face_sizes, corner_verts=snap.corner_verts)
-            tmp.replace(in_path)
+            save_snapshot(spec.snapshot, in_path)
         atomic_write_json(params_path, engine_options(spec.options))
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")
