@@ -31,7 +31,8 @@ from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
 from .remesh import ENGINE_NAME as REMESHER
-from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed
+from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
+from .symmetry import axes_of, build_level, share, snap_to_planes, symmetrize
 from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class EngineParams:
     # Pole reduction and relaxation after Instant Meshes (remesh ``flow``). Off until it meets its goals:
     # fewer poles (bunny 4.4% -> 2.5%) but 2-4x the time and a higher Hausdorff (bench/TOPOLOGY.md).
     edge_flow: bool = False
+    # Mirror planes through the object's origin: "" (none) or the axes, e.g. "x" or "xz" (symmetry.py).
+    symmetry: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,6 +92,9 @@ class EngineParams:
             raise EngineInputError(f"sharp_angle must be a number of degrees; got {angle!r}")
         if not 0.0 <= float(angle) <= 180.0:
             raise EngineInputError(f"sharp_angle must be from 0 (off) to 180 degrees; got {angle!r}")
+        if not isinstance(self.symmetry, str):
+            raise EngineInputError(f"symmetry must be text such as 'x' or 'xz'; got {self.symmetry!r}")
+        axes_of(self.symmetry)
         # Both raise EngineInputError naming the accepted range.
         lod_ratios(int(self.lod_levels), self.lod_final_ratio)
         switch_thresholds(int(self.lod_levels), self.lod_max_threshold)
@@ -158,6 +164,37 @@ def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.nd
     return pairs[(pairs >= 0).all(axis=1)]
 
 
+def _build_lod0(
+    params: EngineParams,
+    source: MeshArrays,
+    target: int,
+    marked: np.ndarray | None,
+    progress: ProgressFn | None,
+    cancelled: CancelledFn | None,
+) -> tuple[MeshArrays, np.ndarray, dict[str, Any]]:
+    """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine")."""
+    if params.mode == "quad":
+        remeshed = remesh_detailed(
+            source,
+            target,
+            quads=params.quads,
+            progress=progress,
+            cancelled=cancelled,
+            seed=params.seed,
+            reproducible=params.reproducible,
+            sharp_angle=float(params.sharp_angle),
+            flow=bool(params.edge_flow),
+            marked_edges=marked,
+        )
+        return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
+    no_edges = np.zeros((0, 2), dtype=np.int32)
+    check_target(target, source.face_count)
+    if source.face_count <= target * (1.0 + SKIP_DECIMATION):
+        # Already at the budget: a full collapse pass over the mesh would change almost nothing.
+        return source, no_edges, {"engine": KEPT}
+    return decimate(source, target, progress=progress), no_edges, {"engine": DECIMATOR}
+
+
 def run(
     params: EngineParams,
     verts: np.ndarray,
@@ -189,30 +226,24 @@ def run(
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()
     stage = _scaled(progress, *LOD0_SPAN)
-    if params.mode == "quad":
-        remeshed = remesh_detailed(
-            source,
-            params.target_faces,
-            quads=params.quads,
-            progress=stage,
-            cancelled=cancelled,
-            seed=params.seed,
-            reproducible=params.reproducible,
-            sharp_angle=float(params.sharp_angle),
-            flow=bool(params.edge_flow),
-            marked_edges=_marked_on_clean(marked_edges, vertex_map),
-        )
-        lod0, lod0_engine = remeshed.mesh, REMESHER
-        lod0_sharp, lod0_info = remeshed.sharp_edges, remeshed.info
+    marked = _marked_on_clean(marked_edges, vertex_map)
+    axes = axes_of(params.symmetry)
+
+    def build(part: MeshArrays, target: int, part_marked: np.ndarray | None) -> tuple:
+        return _build_lod0(params, part, target, part_marked, stage, cancelled)
+
+    part = None
+    if axes:
+        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py).
+        mirrored = build_level(source, axes, params.target_faces, build, marked)
+        lod0, lod0_sharp, lod0_info, part = mirrored.mesh, mirrored.sharp_edges, mirrored.info, mirrored.part
+        if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
+            lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
+        if "topology" in lod0_info:
+            lod0_info.update(topology_change(lod0, source))
     else:
-        check_target(params.target_faces, source.face_count)
-        if source.face_count <= params.target_faces * (1.0 + SKIP_DECIMATION):
-            # Already at the budget: a full collapse pass over the mesh would change almost nothing.
-            lod0, lod0_engine = source, KEPT
-        else:
-            lod0, lod0_engine = decimate(source, params.target_faces, progress=stage), DECIMATOR
-    if params.mode != "quad":
-        lod0_sharp, lod0_info = np.zeros((0, 2), dtype=np.int32), {}
+        lod0, lod0_sharp, lod0_info = build(source, params.target_faces, marked)
+    lod0_engine = lod0_info.pop("engine")
     results = [
         LodResult(0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info)
     ]
@@ -224,7 +255,13 @@ def run(
         low = LOD0_SPAN[1] + span * (level - 1) / len(targets)
         report(low, f"building LoD {level} ({target:,} triangles)")
         # Chaining from the previous level: each step is small and fast; see the module docstring.
-        mesh = decimate(previous, target, progress=_scaled(progress, low, low + span / len(targets)))
+        level_progress = _scaled(progress, low, low + span / len(targets))
+        if part is not None:
+            # Decimating the part and mirroring it keeps every LoD as symmetric as LOD0.
+            part = snap_to_planes(decimate(part, share(target, axes), progress=level_progress), axes)
+            mesh = symmetrize(part, axes, tolerance=0.0).mesh
+        else:
+            mesh = decimate(previous, target, progress=level_progress)
         results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))
         previous = mesh
     report(1.0, "done")

@@ -272,7 +272,7 @@ class Remeshed:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _topology_change(result: MeshArrays, source: MeshArrays) -> dict:
+def topology_change(result: MeshArrays, source: MeshArrays) -> dict:
     keys = ("pieces", "boundary_loops", "genus")
     topo, source_topo = topology(result), topology(source)
     change = {
@@ -371,5 +371,5 @@ def remesh_detailed(
     if flow or curves is not None:
         # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
         # so it runs only with the passes it is there to watch; the quality report will make it general.
-        info.update(_topology_change(result, source))
+        info.update(topology_change(result, source))
     return Remeshed(result, sharp, info)
