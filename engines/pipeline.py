@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -32,7 +33,7 @@ from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
-from .symmetry import axes_of, build_level, share, snap_to_planes, symmetrize
+from .symmetry import axes_of, build_level, symmetric_lod
 from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,10 @@ def _build_lod0(
     marked: np.ndarray | None,
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
+    whole: bool = True,
 ) -> tuple[MeshArrays, np.ndarray, dict[str, Any]]:
-    """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine")."""
+    """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine");
+    ``whole=False`` for a part cut for symmetry (its cut is left open for the mirror to close)."""
     if params.mode == "quad":
         remeshed = remesh_detailed(
             source,
@@ -185,6 +188,7 @@ def _build_lod0(
             sharp_angle=float(params.sharp_angle),
             flow=bool(params.edge_flow),
             marked_edges=marked,
+            fill_holes=whole,
         )
         return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
     no_edges = np.zeros((0, 2), dtype=np.int32)
@@ -229,14 +233,13 @@ def run(
     marked = _marked_on_clean(marked_edges, vertex_map)
     axes = axes_of(params.symmetry)
 
-    def build(part: MeshArrays, target: int, part_marked: np.ndarray | None) -> tuple:
-        return _build_lod0(params, part, target, part_marked, stage, cancelled)
+    def build(part: MeshArrays, target: int, part_marked: np.ndarray | None, whole: bool = True) -> tuple:
+        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole)
 
-    part = None
     if axes:
         # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py).
-        mirrored = build_level(source, axes, params.target_faces, build, marked)
-        lod0, lod0_sharp, lod0_info, part = mirrored.mesh, mirrored.sharp_edges, mirrored.info, mirrored.part
+        mirrored = build_level(source, axes, params.target_faces, partial(build, whole=False), marked)
+        lod0, lod0_sharp, lod0_info = mirrored.mesh, mirrored.sharp_edges, mirrored.info
         if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
             lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
         if "topology" in lod0_info:
@@ -256,10 +259,9 @@ def run(
         report(low, f"building LoD {level} ({target:,} triangles)")
         # Chaining from the previous level: each step is small and fast; see the module docstring.
         level_progress = _scaled(progress, low, low + span / len(targets))
-        if part is not None:
-            # Decimating the part and mirroring it keeps every LoD as symmetric as LOD0.
-            part = snap_to_planes(decimate(part, share(target, axes), progress=level_progress), axes)
-            mesh = symmetrize(part, axes, tolerance=0.0).mesh
+        if axes:
+            # Cut at the planes and mirrored again, every LoD is as symmetric as LOD0.
+            mesh = symmetric_lod(decimate(previous, target, progress=level_progress), axes)
         else:
             mesh = decimate(previous, target, progress=level_progress)
         results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))

@@ -19,14 +19,16 @@ modules only; never touches bpy and runs in the engine child process.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import EngineInputError
-from .holes import _boundary_half_edges
-from .meshdata import MeshArrays
+from .holes import _boundary_half_edges, fill_small_holes
+from .meshdata import MeshArrays, triangle_areas
+from .meshgraph import components, face_edges, unique_edges
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +36,15 @@ AXES = "xyz"
 # A boundary vertex of the rebuilt half closer to a plane than this share of the half's mean edge length was
 # meant to lie on it (Instant Meshes aligns its border to the cut but leaves it a little off the plane).
 SNAP_EDGES = 0.5
+# A vertex this close to a plane (share of the bounding-box diagonal) is on it.
+ON_PLANE = 1e-6
 # A dent of the rebuilt border at a plane (see _close_notches) has at most this many vertices off the plane,
 # none deeper than this many mean edge lengths; anything larger is a boundary of the source itself.
 MAX_NOTCH = 24
 NOTCH_DEPTH = 3.0
+# When the aligned seam fails, the part is rebuilt this many face widths beyond each plane before it is cut
+# there: Instant Meshes' border strays up to about two face widths from where it should be.
+MARGIN_EDGES = 4.0
 
 
 def axes_of(text: str) -> tuple[int, ...]:
@@ -49,45 +56,60 @@ def axes_of(text: str) -> tuple[int, ...]:
     return axes
 
 
-def clip_half(mesh: MeshArrays, axis: int) -> tuple[MeshArrays, np.ndarray]:
-    """The triangles of ``mesh`` on the + side of the plane ``coordinate[axis] == 0``, crossings cut, and
-    int64 (N,) the new index of each vertex of ``mesh`` (-1: not kept)."""
+def clip_half(mesh: MeshArrays, axis: int, offset: float = 0.0) -> tuple[MeshArrays, np.ndarray]:
+    """The part of ``mesh`` where ``coordinate[axis] >= offset``: faces crossing the plane are cut (each
+    crossed edge gets one vertex, shared by its two faces, exactly on the plane) and faces lying in it are
+    dropped. Triangles stay triangles or become quads; a cut quad may become a pentagon, which is split into
+    a quad and a triangle. Also returns int64 (N,) the new index of each vertex of ``mesh`` (-1: cut off)."""
     verts = mesh.verts.astype(np.float64)
-    tris = mesh.triangles().astype(np.int64)
-    side = verts[:, axis]
-    d = side[tris]  # (T, 3) signed distances of the corners
-    keep_corner = d >= 0.0
-    nxt = (np.arange(3) + 1) % 3
-    crossing = ((d > 0.0) & (d[:, nxt] < 0.0)) | ((d < 0.0) & (d[:, nxt] > 0.0))
-    # One new vertex per crossed edge, shared by the two triangles around it.
-    a, b = tris[crossing], tris[:, nxt][crossing]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys, inverse = np.unique(lo * verts.shape[0] + hi, return_inverse=True)
-    ea, eb = keys // verts.shape[0], keys % verts.shape[0]
+    n = verts.shape[0]
+    side = verts[:, axis] - offset
+    # A vertex a hair off the plane would leave a sliver and, mirrored, a near twin of itself: put it on it.
+    extent = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) if n else 0.0
+    grazing = np.abs(side) <= ON_PLANE * extent
+    side[grazing] = 0.0
+    verts[grazing, axis] = offset
+    a, b = face_edges(mesh)
+    crossing = ((side[a] > 0.0) & (side[b] < 0.0)) | ((side[a] < 0.0) & (side[b] > 0.0))
+    lo, hi = np.minimum(a[crossing], b[crossing]), np.maximum(a[crossing], b[crossing])
+    keys = np.unique(lo * n + hi)
+    ea, eb = keys // n, keys % n
     t = side[ea] / (side[ea] - side[eb])
     cut = verts[ea] + t[:, None] * (verts[eb] - verts[ea])
-    cut[:, axis] = 0.0
-    new_index = np.full(tris.shape, -1, dtype=np.int64)
-    new_index[crossing] = verts.shape[0] + inverse.ravel()
-    # The clipped polygon of each triangle walks corner 0, edge 0-1, corner 1, edge 1-2, corner 2, edge 2-0
-    # and keeps the corners on the + side and the crossings: at most four points.
-    slots = np.full((tris.shape[0], 6), -1, dtype=np.int64)
-    slots[:, 0::2] = np.where(keep_corner, tris, -1)
-    slots[:, 1::2] = new_index
-    present = slots >= 0
-    order = np.argsort(~present, axis=1, kind="stable")
-    packed = np.take_along_axis(slots, order, axis=1)
-    count = present.sum(axis=1)
-    # A triangle lying in the plane keeps no area on either side: drop it (its mirror would double it).
-    flat = (d == 0.0).all(axis=1)
-    first = packed[(count >= 3) & ~flat][:, [0, 1, 2]]
-    second = packed[(count >= 4) & ~flat][:, [0, 2, 3]]
+    cut[:, axis] = offset
+    # The cut point of each face corner's outgoing edge (-1 where that edge is not crossed).
+    corner_cut = np.full(a.shape[0], -1, dtype=np.int64)
+    corner_cut[crossing] = n + np.searchsorted(keys, lo * n + hi)
+    polygons: list[np.ndarray] = []
+    starts = mesh.face_starts
+    for k in np.unique(mesh.face_sizes).tolist():
+        faces = np.flatnonzero(mesh.face_sizes == k)
+        corners = starts[faces, None] + np.arange(k)
+        ids = mesh.corner_verts[corners].astype(np.int64)
+        # Each corner, then the cut of its outgoing edge: the kept corners and the cuts, in order.
+        slots = np.full((faces.shape[0], 2 * k), -1, dtype=np.int64)
+        slots[:, 0::2] = np.where(side[ids] >= 0.0, ids, -1)
+        slots[:, 1::2] = corner_cut[corners]
+        flat = (side[ids] == 0.0).all(axis=1)
+        present = slots >= 0
+        packed = np.take_along_axis(slots, np.argsort(~present, axis=1, kind="stable"), axis=1)
+        count = present.sum(axis=1)
+        for size in range(3, 2 * k + 1):
+            rows = packed[(count == size) & ~flat, :size]
+            if size <= 4:
+                polygons.append(rows)
+            else:  # a fan of quads and at most one triangle
+                for first in range(1, size - 1, 2):
+                    stop = min(first + 3, size)
+                    polygons.append(rows[:, [0, *range(first, stop)]])
     out_v = np.vstack([verts, cut])
-    kept_tris = np.vstack([first, second])
+    groups = [p for p in polygons if p.shape[0]]
+    sizes = np.concatenate([np.full(p.shape[0], p.shape[1]) for p in groups]) if groups else np.zeros(0)
+    corner_ids = np.concatenate([p.ravel() for p in groups]) if groups else np.zeros(0, dtype=np.int64)
     used = np.zeros(out_v.shape[0], dtype=bool)
-    used[kept_tris] = True
+    used[corner_ids] = True
     new_of = np.where(used, np.cumsum(used) - 1, -1)
-    return MeshArrays.from_triangles(out_v[used], new_of[kept_tris]), new_of[: verts.shape[0]]
+    return MeshArrays(out_v[used], sizes, new_of[corner_ids]), new_of[:n]
 
 
 def _mean_edge(mesh: MeshArrays) -> float:
@@ -249,9 +271,9 @@ def mirror_weld(half: MeshArrays, axis: int) -> Mirrored:
     return Mirrored(mesh, np.stack([kept, image_kept]))
 
 
-def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None = None) -> Mirrored:
-    """Snap ``half`` onto its planes, then mirror and weld it across each (see the module docstring)."""
-    mesh = snap_to_planes(half, axes, tolerance)
+def mirror_all(part: MeshArrays, axes: tuple[int, ...]) -> Mirrored:
+    """Mirror and weld ``part`` across each plane in turn (its vertices on a plane must lie exactly on it)."""
+    mesh = part
     copies = np.arange(mesh.vert_count, dtype=np.int64)[None, :]
     for axis in reversed(axes):
         step = mirror_weld(mesh, axis)
@@ -259,6 +281,44 @@ def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None 
         lifted = np.where(copies >= 0, step.copies[:, np.maximum(copies, 0)], -1)
         copies, mesh = lifted.reshape(-1, copies.shape[1]), step.mesh
     return Mirrored(mesh, copies)
+
+
+def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None = None) -> Mirrored:
+    """Snap ``half`` onto its planes, then mirror and weld it across each (see the module docstring)."""
+    return mirror_all(snap_to_planes(half, axes, tolerance), axes)
+
+
+def clip_all(mesh: MeshArrays, axes: tuple[int, ...], offset: float = 0.0) -> tuple[MeshArrays, np.ndarray]:
+    """``mesh`` clipped to ``coordinate >= offset`` on every axis, and each vertex's index in it (-1: cut)."""
+    part, new_of = mesh, np.arange(mesh.vert_count, dtype=np.int64)
+    for axis in axes:
+        part, step = clip_half(part, axis, offset)
+        new_of = np.where(new_of >= 0, step[np.maximum(new_of, 0)], -1)
+    return part, new_of
+
+
+def seam_faults(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool) -> int:
+    """Edges that break a mirrored mesh (open ones: all of them when it should be ``closed``, else those at a
+    plane; edges of more than two faces) plus vertices that coincide with another: 0 for a clean weld."""
+    edges, counts, _corner_edge = unique_edges(mesh)
+    if closed:
+        open_ones = counts == 1
+    else:
+        on_plane = np.zeros(mesh.vert_count, dtype=bool)
+        for axis in axes:
+            on_plane |= mesh.verts[:, axis] == 0.0
+        open_ones = (counts == 1) & on_plane[edges].any(axis=1)
+    broken = int(np.count_nonzero((counts > 2) | open_ones))
+    return broken + mesh.vert_count - int(np.unique(mesh.verts, axis=0).shape[0])
+
+
+def border_loops(mesh: MeshArrays) -> int:
+    """Connected groups of open edges (loops touching at a vertex count as one)."""
+    start, end = _boundary_half_edges(mesh)
+    if start.shape[0] == 0:
+        return 0
+    labels = components(np.stack([start, end], axis=1), mesh.vert_count)
+    return int(np.unique(labels[start]).shape[0])
 
 
 def mirror_error(mesh: MeshArrays, axis: int) -> float:
@@ -280,10 +340,7 @@ def mirror_error(mesh: MeshArrays, axis: int) -> float:
 
 def clip(source: MeshArrays, axes: tuple[int, ...]) -> tuple[MeshArrays, np.ndarray]:
     """``source`` clipped to the + side of every plane, and each source vertex's index in it (-1: cut)."""
-    part, new_of = source, np.arange(source.vert_count, dtype=np.int64)
-    for axis in axes:
-        part, step = clip_half(part, axis)
-        new_of = np.where(new_of >= 0, step[np.maximum(new_of, 0)], -1)
+    part, new_of = clip_all(source, axes)
     if part.face_count == 0:
         names = ", ".join(AXES[a].upper() for a in axes)
         raise EngineInputError(
@@ -300,30 +357,73 @@ def share(target: int, axes: tuple[int, ...]) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Level:
-    """One built level: the whole mesh, its hard edges (whole-mesh vertex pairs), its figures and the half
-    (quarter, eighth) it was mirrored from, from which the next LoD is decimated."""
+    """One built level: the whole mesh, its hard edges (whole-mesh vertex pairs) and its figures."""
 
     mesh: MeshArrays
     sharp_edges: np.ndarray
     info: dict
-    part: MeshArrays
 
 
 PartBuild = Callable[[MeshArrays, int, "np.ndarray | None"], tuple[MeshArrays, np.ndarray, dict]]
 
 
+def _marked_on(new_of: np.ndarray, marked: np.ndarray | None) -> np.ndarray | None:
+    if marked is None:
+        return None
+    pairs = new_of[np.asarray(marked, dtype=np.int64).reshape(-1, 2)]
+    return pairs[(pairs >= 0).all(axis=1)]
+
+
+def _area(mesh: MeshArrays) -> float:
+    return float(triangle_areas(mesh.verts, mesh.triangles()).sum(dtype=np.float64))
+
+
 def build_level(
     source: MeshArrays, axes: tuple[int, ...], target: int, build: PartBuild, marked: np.ndarray | None = None
 ) -> Level:
-    """Clip ``source``, ``build(part, share, marked edges of the part)`` -> (mesh, sharp pairs, info), and
-    mirror the built part back into a whole, mirror-exact level."""
+    """A whole, mirror-exact level from ``build(part, face budget, marked edges of the part)`` -> (mesh,
+    sharp pairs, info) run on the + side of ``source``.
+
+    First the cut part is built and its border, which Instant Meshes aligns to the cut, is put on the planes
+    (``snap_to_planes``): that gives a clean edge loop along each plane. When the weld still leaves a fault
+    there (``seam_faults``: the aligned border strayed too far, or two border vertices met), the part is
+    built again with a margin across each plane and its result cut exactly at the planes (``clip_half``),
+    which always welds closed, at the cost of a less regular row of faces along the seam.
+    """
     part, new_of = clip(source, axes)
-    part_marked = None
-    if marked is not None:
-        pairs = new_of[np.asarray(marked, dtype=np.int64).reshape(-1, 2)]
-        part_marked = pairs[(pairs >= 0).all(axis=1)]
-    built, sharp, info = build(part, share(target, axes), part_marked)
-    snapped = snap_to_planes(built, axes, guide=part)
-    whole = symmetrize(snapped, axes, tolerance=0.0)
-    info = {**info, "symmetry": "".join(AXES[a] for a in axes)}
-    return Level(whole.mesh, whole.lift(sharp).astype(np.int32), info, snapped)
+    closed = not seam_faults(mirror_all(part, axes).mesh, axes, closed=True)
+    budget = share(target, axes)
+    loops = border_loops(part)
+    built, sharp, info = build(part, budget, _marked_on(new_of, marked))
+    whole = mirror_all(snap_to_planes(built, axes, guide=part), axes)
+    # A coarse part may come back with a cut end capped (Instant Meshes fills small holes): a fault too.
+    faults = seam_faults(whole.mesh, axes, closed=closed) + abs(border_loops(built) - loops)
+    info = {**info, "symmetry": "".join(AXES[a] for a in axes), "symmetry_seam": "aligned"}
+    if faults:
+        margin = MARGIN_EDGES * math.sqrt(_area(part) / budget)
+        wide, wide_of = clip_all(source, axes, -margin)
+        wide_budget = max(budget, round(budget * _area(wide) / max(_area(part), 1e-300)))
+        built, wide_sharp, wide_info = build(wide, wide_budget, _marked_on(wide_of, marked))
+        cut, cut_of = clip_all(built, axes)
+        pairs = cut_of[wide_sharp.astype(np.int64).reshape(-1, 2)]
+        second = mirror_all(cut, axes)
+        second_faults = seam_faults(second.mesh, axes, closed=closed) + abs(border_loops(cut) - loops)
+        log.debug("aligned seam left %d faults; the cut seam %d", faults, second_faults)
+        if second_faults < faults:
+            whole, sharp, info = second, pairs[(pairs >= 0).all(axis=1)], {**info, **wide_info}
+            info["symmetry_seam"] = "cut"
+    # The part's build left its small holes open, with the cut: those away from the seam are closed now.
+    return Level(fill_small_holes(whole.mesh), whole.lift(sharp).astype(np.int32), info)
+
+
+def symmetric_lod(reduced: MeshArrays, axes: tuple[int, ...]) -> MeshArrays:
+    """A mirror-exact triangle LoD from ``reduced``, a decimation of a symmetric level: cut at the planes,
+    mirrored back and triangulated. Where that would break the mesh (the decimation laid an edge in a plane
+    between two faces on one side of it), ``reduced`` is returned as it is: whole beats symmetric."""
+    cut, _ = clip_all(reduced, axes)
+    mirrored = mirror_all(cut, axes).mesh
+    closed = not seam_faults(reduced, axes, closed=True)
+    if seam_faults(mirrored, axes, closed=closed):
+        log.warning("a LoD could not be made symmetric without breaking it; it is kept as decimated")
+        return reduced
+    return MeshArrays.from_triangles(mirrored.verts, mirrored.triangles())
