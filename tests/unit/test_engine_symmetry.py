@@ -3,12 +3,15 @@
 
 import numpy as np
 import pytest
+from retopo_hub.core.errors import InputError
+from retopo_hub.core.options import BY_NAME, validate
 from retopo_hub.engines import EngineInputError, MeshArrays
 from retopo_hub.engines.holes import open_edges
 from retopo_hub.engines.meshdata import triangle_areas
 from retopo_hub.engines.pipeline import EngineParams, run
+from retopo_hub.engines.planes import clip_half, mirror_error, mirror_weld
 from retopo_hub.engines.quality import topology
-from retopo_hub.engines.symmetry import axes_of, clip_half, mirror_error, mirror_weld, symmetrize
+from retopo_hub.engines.symmetry import axes_of, build_level, symmetrize
 from shapes import icosphere, torus
 
 
@@ -21,7 +24,7 @@ def _signed_volume(mesh: MeshArrays) -> float:
     return float(np.einsum("ij,ij->i", p[:, 0], np.cross(p[:, 1], p[:, 2])).sum() / 6.0)
 
 
-def assert_symmetric(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool = True, pieces: int = 1) -> None:
+def assert_symmetric(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool = True) -> None:
     """Every vertex has its mirror image (1e-6 of the diagonal), no two vertices coincide, nothing is open."""
     diag = _diag(mesh)
     for axis in axes:
@@ -30,7 +33,7 @@ def assert_symmetric(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool = 
         assert (mesh.verts[near, axis] == 0.0).all(), "a vertex on the plane lies exactly on it"
     assert np.unique(mesh.verts, axis=0).shape[0] == mesh.vert_count, "duplicate vertices on the seam"
     topo = topology(mesh)
-    assert topo["pieces"] == pieces and topo["nonmanifold_edges"] == 0, topo
+    assert topo["pieces"] == 1 and topo["nonmanifold_edges"] == 0, topo
     if closed:
         assert open_edges(mesh) == 0 and topo["boundary_loops"] == 0, topo
     mesh.validate()
@@ -112,6 +115,39 @@ def test_three_planes_rebuild_the_whole_from_an_eighth_and_lift_pairs():
     assert np.allclose(images, np.abs(original)[None], atol=0)
 
 
+def test_a_border_that_strays_from_the_plane_is_rebuilt_and_cut_exactly():
+    sphere = MeshArrays.from_triangles(*icosphere(4))
+
+    def ragged(part: MeshArrays, _target: int, _marked) -> tuple:
+        if part.verts[:, 0].min() >= 0.0:  # the cut part: lose a deep band at the plane, as a bad build would
+            tris = part.triangles()
+            far = part.verts[tris, 0].min(axis=1) > 0.3
+            return MeshArrays.from_triangles(part.verts, tris[far]).compact(), np.zeros((0, 2)), {}
+        return part, np.zeros((0, 2)), {}
+
+    level = build_level(sphere, (0,), 1000, ragged)
+    assert level.info["symmetry_seam"] == "cut"
+    assert_symmetric(level.mesh, (0,))
+
+
+def test_the_option_takes_each_combination_of_axes_in_order():
+    option = BY_NAME["symmetry"]
+    assert option.choices == ("", "x", "y", "z", "xy", "xz", "yz", "xyz")
+    for value in option.choices:
+        validate("local", {"symmetry": value})
+        assert axes_of(value) == tuple("xyz".index(c) for c in value)
+        EngineParams(mode="quad", target_faces=100, symmetry=value)
+    assert option.from_property({"z", "x"}) == "xz" and option.from_property(set()) == ""
+    for bad in ("zx", "w", "xx", 1):
+        with pytest.raises(
+            InputError, match=r"^Symmetry must be one of empty, x, y, z, xy, xz, yz, xyz \(got"
+        ):
+            validate("local", {"symmetry": bad})
+    assert "symmetry" not in {
+        o.name for o in BY_NAME.values() if "csm" in o.providers and o.name == "symmetry"
+    }
+
+
 # -- whole jobs -----------------------------------------------------------------------------------------
 
 pytest.importorskip("pynanoinstantmeshes")
@@ -163,13 +199,14 @@ def test_an_asymmetric_scan_gives_a_symmetric_result_that_follows_the_kept_side(
     minus = noisy[:, 0] < 0.0
     rng = np.random.default_rng(7)
     noisy[minus] *= 1.0 + 0.02 * rng.standard_normal((int(minus.sum()), 1))  # a bumpy - side only
-    lod0 = run(EngineParams(mode="quad", target_faces=3000, symmetry="x"), noisy.astype(np.float32), tris)[0].mesh
+    scan = noisy.astype(np.float32)
+    lod0 = run(EngineParams(mode="quad", target_faces=3000, symmetry="x"), scan, tris)[0].mesh
     assert_symmetric(lod0, (0,))
     # The + side is the smooth unit sphere, and so is its mirror image (the - side's bumps reach 1.04 and
     # more; only the cut triangles, which end at a bumpy vertex, feel them a little).
     radius = np.linalg.norm(lod0.verts, axis=1)
     assert radius.min() > 0.97 and radius.max() < 1.005
-    plain = run(EngineParams(mode="quad", target_faces=3000), noisy.astype(np.float32), tris)[0].mesh
+    plain = run(EngineParams(mode="quad", target_faces=3000), scan, tris)[0].mesh
     assert np.linalg.norm(plain.verts, axis=1).max() > 1.02, "the scan's bumps show without symmetry"
 
 
