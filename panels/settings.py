@@ -30,8 +30,9 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "target_faces")
         if settings.mode == "quad":
             layout.prop(settings, "quads")
-        col = layout.column(heading="Topology")
-        col.row(align=True).prop(settings, "symmetry", expand=True)
+        # Only the local engine offers it (the cloud services have no symmetry): one toggle per local axis.
+        layout.label(text="Topology")
+        layout.row(align=True).prop(settings, "symmetry", expand=True)
     elif provider == "csm":
         layout.prop(settings, "csm_model")
         layout.prop(settings, "quads")

@@ -52,7 +52,7 @@ def _x_symmetric_rock(name: str):
 def test_the_panel_shows_the_axes_as_toggles_for_the_local_engine_only(blank):
     rock = ico_sphere("Panel", subdivisions=3)
     log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
-    assert ("prop", "symmetry") in log
+    assert ("prop", "symmetry") in log and ("label", "Topology") in log
     rock.retopo_hub.provider = "csm"
     assert ("prop", "symmetry") not in draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
 
