@@ -240,8 +240,11 @@ def build_level(
         if second_faults < faults:
             whole, sharp, info = second, pairs[(pairs >= 0).all(axis=1)], {**info, **wide_info}
             info["symmetry_seam"] = "cut"
+    lifted = whole.lift(sharp).astype(np.int32)
+    if "sharp_edges" in info:
+        info["sharp_edges"] = int(lifted.shape[0])  # the whole's, no longer the part's
     # The part's build left its small holes open, with the cut: those away from the seam are closed now.
-    return Level(fill_small_holes(whole.mesh), whole.lift(sharp).astype(np.int32), info)
+    return Level(fill_small_holes(whole.mesh), lifted, info)
 
 
 def symmetric_lod(reduced: MeshArrays, axes: tuple[int, ...]) -> MeshArrays:

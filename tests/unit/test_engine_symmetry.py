@@ -221,3 +221,20 @@ def test_bad_symmetry_values_are_refused_by_the_engine():
     for bad in ("w", "yx", 3):
         with pytest.raises(EngineInputError, match="symmetry must be"):
             EngineParams(mode="quad", target_faces=100, symmetry=bad)
+
+
+def test_hard_edges_are_followed_on_both_sides():
+    verts, tris = icosphere(5)
+    # A rounded-off box: its 12 edges are hard at 40 degrees.
+    box = verts / np.abs(verts).max(axis=1, keepdims=True) * np.array([1.0, 0.7, 0.5], dtype=np.float32)
+    params = EngineParams(mode="quad", target_faces=3000, symmetry="x", sharp_angle=40.0, edge_flow=True)
+    (lod0,) = run(params, box, tris)
+    assert_symmetric(lod0.mesh, (0,))
+    sharp = lod0.sharp_edges
+    assert sharp.shape[0] >= 40 and lod0.info["sharp_edges"] == sharp.shape[0]
+    points = lod0.mesh.verts
+    index = {tuple(p): i for i, p in enumerate(points.tolist())}
+    images = points * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+    image_of = np.array([index[tuple(p)] for p in images.tolist()])
+    edges = {tuple(sorted(e)) for e in sharp.tolist()}
+    assert {tuple(sorted(e)) for e in image_of[sharp].tolist()} == edges, "each hard edge has its image"
