@@ -155,6 +155,18 @@ def _scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | N
     return report
 
 
+def _monotonic(progress: ProgressFn | None) -> ProgressFn | None:
+    if progress is None:
+        return None
+    furthest = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        furthest[0] = max(furthest[0], fraction)
+        progress(furthest[0], message)
+
+    return report
+
+
 def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.ndarray | None:
     """Marked edges renumbered to the cleaned source; pairs touching dropped or unknown vertices go."""
     if marked is None:
@@ -173,6 +185,7 @@ def _build_lod0(
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
     whole: bool = True,
+    attempt: int = 0,
 ) -> tuple[MeshArrays, np.ndarray, dict[str, Any]]:
     """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine");
     ``whole=False`` for a part cut for symmetry (its cut is left open for the mirror to close)."""
@@ -183,7 +196,7 @@ def _build_lod0(
             quads=params.quads,
             progress=progress,
             cancelled=cancelled,
-            seed=params.seed,
+            seed=params.seed + attempt,
             reproducible=params.reproducible,
             sharp_angle=float(params.sharp_angle),
             flow=bool(params.edge_flow),
@@ -233,11 +246,16 @@ def run(
     marked = _marked_on_clean(marked_edges, vertex_map)
     axes = axes_of(params.symmetry)
 
-    def build(part: MeshArrays, target: int, part_marked: np.ndarray | None, whole: bool = True) -> tuple:
-        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole)
+    def build(
+        part: MeshArrays, target: int, part_marked: np.ndarray | None, attempt: int = 0, whole: bool = True
+    ) -> tuple:
+        check_cancel()
+        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt)
 
     if axes:
-        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py).
+        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
+        # built again, so the bar must not run back: it shows the furthest point reached.
+        stage = _monotonic(stage)
         mirrored = build_level(source, axes, params.target_faces, partial(build, whole=False), marked)
         lod0, lod0_sharp, lod0_info = mirrored.mesh, mirrored.sharp_edges, mirrored.info
         if "target_exceeded" in lod0_info:  # the part's figures, made the whole's

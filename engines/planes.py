@@ -180,6 +180,13 @@ def border_loops(mesh: MeshArrays) -> int:
     return int(np.unique(labels[start]).shape[0])
 
 
+def pieces(mesh: MeshArrays) -> int:
+    """Connected pieces (faces sharing a vertex are one piece)."""
+    a, b = face_edges(mesh)
+    labels = components(np.stack([a, b], axis=1), mesh.vert_count)
+    return int(np.unique(labels[mesh.corner_verts]).shape[0])
+
+
 def mirror_error(mesh: MeshArrays, axis: int) -> float:
     """Largest distance from a vertex's mirror image to the nearest vertex (0.0 for a mirror-exact mesh)."""
     verts = mesh.verts.astype(np.float64)

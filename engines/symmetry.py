@@ -30,7 +30,7 @@ import numpy as np
 from .errors import EngineInputError
 from .holes import _boundary_half_edges, fill_small_holes
 from .meshdata import MeshArrays, triangle_areas
-from .planes import Mirrored, border_loops, clip_all, mirror_all, seam_faults
+from .planes import Mirrored, border_loops, clip_all, mirror_all, pieces, seam_faults
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ NOTCH_DEPTH = 3.0
 # When the aligned seam fails, the part is rebuilt this many face widths beyond each plane before it is cut
 # there: Instant Meshes' border strays up to about two face widths from where it should be.
 MARGIN_EDGES = 4.0
+# Seeds tried for each seam before the best result is kept (each try costs one or two builds).
+SEAM_ATTEMPTS = 2
 
 
 def axes_of(text: str) -> tuple[int, ...]:
@@ -192,7 +194,7 @@ class Level:
     info: dict
 
 
-PartBuild = Callable[[MeshArrays, int, "np.ndarray | None"], tuple[MeshArrays, np.ndarray, dict]]
+PartBuild = Callable[[MeshArrays, int, "np.ndarray | None", int], tuple[MeshArrays, np.ndarray, dict]]
 
 
 def _marked_on(new_of: np.ndarray, marked: np.ndarray | None) -> np.ndarray | None:
@@ -209,52 +211,78 @@ def _area(mesh: MeshArrays) -> float:
 def build_level(
     source: MeshArrays, axes: tuple[int, ...], target: int, build: PartBuild, marked: np.ndarray | None = None
 ) -> Level:
-    """A whole, mirror-exact level from ``build(part, face budget, marked edges of the part)`` -> (mesh,
-    sharp pairs, info) run on the + side of ``source``.
+    """A whole, mirror-exact level from ``build(part, face budget, marked edges of the part, attempt)`` ->
+    (mesh, sharp pairs, info) run on the + side of ``source`` (``attempt`` 0, 1 ...: change the seed).
 
     First the cut part is built and its border, which Instant Meshes aligns to the cut, is put on the planes
-    (``snap_to_planes``): that gives a clean edge loop along each plane. When the weld still leaves a fault
-    there (``seam_faults``: the aligned border strayed too far, or two border vertices met), the part is
-    built again with a margin across each plane and its result cut exactly at the planes (``clip_half``),
-    which always welds closed, at the cost of a less regular row of faces along the seam.
+    (``snap_to_planes``): that gives a clean edge loop along each plane. When the whole still has a fault
+    (``seam_faults``: the aligned border strayed too far, two border vertices met, a cut end came back capped,
+    the extraction left a hole or a loose island), the part is built again with a margin across each plane
+    and its result cut exactly at the planes (``clip_half``), at the cost of a less regular row of faces
+    along the seam; when both fail, both are tried once more with another seed, and the one with the fewest
+    faults is kept.
     """
     part, new_of = clip(source, axes)
-    closed = not seam_faults(mirror_all(part, axes).mesh, axes, closed=True)
+    mirrored_source = mirror_all(part, axes).mesh
+    closed = not seam_faults(mirrored_source, axes, closed=True)
+    source_pieces = pieces(mirrored_source)
     budget = share(target, axes)
     loops = border_loops(part)
-    built, sharp, info = build(part, budget, _marked_on(new_of, marked))
-    whole = mirror_all(snap_to_planes(built, axes, guide=part), axes)
-    # A coarse part may come back with a cut end capped (Instant Meshes fills small holes): a fault too.
-    faults = seam_faults(whole.mesh, axes, closed=closed) + abs(border_loops(built) - loops)
-    info = {**info, "symmetry": "".join(AXES[a] for a in axes), "symmetry_seam": "aligned"}
-    if faults:
+
+    def aligned(attempt: int) -> tuple:
+        built, sharp, info = build(part, budget, _marked_on(new_of, marked), attempt)
+        whole = mirror_all(snap_to_planes(built, axes, guide=part), axes)
+        # A coarse part may come back with a cut end capped (Instant Meshes fills small holes): a fault too.
+        return whole, sharp, info, abs(border_loops(built) - loops)
+
+    def cut(attempt: int) -> tuple:
         margin = MARGIN_EDGES * math.sqrt(_area(part) / budget)
         wide, wide_of = clip_all(source, axes, -margin)
         wide_budget = max(budget, round(budget * _area(wide) / max(_area(part), 1e-300)))
-        built, wide_sharp, wide_info = build(wide, wide_budget, _marked_on(wide_of, marked))
-        cut, cut_of = clip_all(built, axes)
-        pairs = cut_of[wide_sharp.astype(np.int64).reshape(-1, 2)]
-        second = mirror_all(cut, axes)
-        second_faults = seam_faults(second.mesh, axes, closed=closed) + abs(border_loops(cut) - loops)
-        log.debug("aligned seam left %d faults; the cut seam %d", faults, second_faults)
-        if second_faults < faults:
-            whole, sharp, info = second, pairs[(pairs >= 0).all(axis=1)], {**info, **wide_info}
-            info["symmetry_seam"] = "cut"
+        built, sharp, info = build(wide, wide_budget, _marked_on(wide_of, marked), attempt)
+        inside, inside_of = clip_all(built, axes)
+        pairs = inside_of[sharp.astype(np.int64).reshape(-1, 2)]
+        return (
+            mirror_all(inside, axes),
+            pairs[(pairs >= 0).all(axis=1)],
+            info,
+            abs(border_loops(inside) - loops),
+        )
+
+    best = None
+    for attempt in range(SEAM_ATTEMPTS):
+        for seam, make in (("aligned", aligned), ("cut", cut)):
+            whole, sharp, info, capped = make(attempt)
+            # The part's build left its small holes open, with the cut: those away from the seam close now.
+            mesh = fill_small_holes(whole.mesh)
+            faults = seam_faults(mesh, axes, closed=closed) + capped + abs(pieces(mesh) - source_pieces)
+            log.debug("%s seam, attempt %d: %d faults", seam, attempt, faults)
+            if best is None or faults < best[0]:
+                best = (faults, Mirrored(mesh, whole.copies), sharp, {**info, "symmetry_seam": seam})
+            if not faults:
+                break
+        if not best[0]:
+            break
+    faults, whole, sharp, info = best
+    info["symmetry"] = "".join(AXES[a] for a in axes)
     lifted = whole.lift(sharp).astype(np.int32)
     if "sharp_edges" in info:
         info["sharp_edges"] = int(lifted.shape[0])  # the whole's, no longer the part's
-    # The part's build left its small holes open, with the cut: those away from the seam are closed now.
-    return Level(fill_small_holes(whole.mesh), lifted, info)
+    if faults:
+        log.warning("the symmetric result has %d faults at its seam or holes", faults)
+    return Level(whole.mesh, lifted, info)
 
 
 def symmetric_lod(reduced: MeshArrays, axes: tuple[int, ...]) -> MeshArrays:
     """A mirror-exact triangle LoD from ``reduced``, a decimation of a symmetric level: cut at the planes,
-    mirrored back and triangulated. Where that would break the mesh (the decimation laid an edge in a plane
-    between two faces on one side of it), ``reduced`` is returned as it is: whole beats symmetric."""
+    mirrored back and triangulated. It is kept unless it is more broken than ``reduced`` on both sides
+    together (the decimation laid an edge in a plane between two faces on one side of it): then
+    ``reduced`` is returned as it is, whole beating symmetric."""
     cut, _ = clip_all(reduced, axes)
     mirrored = mirror_all(cut, axes).mesh
-    closed = not seam_faults(reduced, axes, closed=True)
-    if seam_faults(mirrored, axes, closed=closed):
+    before = seam_faults(reduced, axes, closed=True)
+    after = seam_faults(mirrored, axes, closed=True)
+    if after > 2 * before:  # a fault the decimation left on one side comes back mirrored: twice
         log.warning("a LoD could not be made symmetric without breaking it; it is kept as decimated")
         return reduced
     return MeshArrays.from_triangles(mirrored.verts, mirrored.triangles())

@@ -118,7 +118,7 @@ def test_three_planes_rebuild_the_whole_from_an_eighth_and_lift_pairs():
 def test_a_border_that_strays_from_the_plane_is_rebuilt_and_cut_exactly():
     sphere = MeshArrays.from_triangles(*icosphere(4))
 
-    def ragged(part: MeshArrays, _target: int, _marked) -> tuple:
+    def ragged(part: MeshArrays, _target: int, _marked, _attempt: int) -> tuple:
         if part.verts[:, 0].min() >= 0.0:  # the cut part: lose a deep band at the plane, as a bad build would
             tris = part.triangles()
             far = part.verts[tris, 0].min(axis=1) > 0.3
