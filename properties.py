@@ -30,6 +30,8 @@ from .providers import registry
 def _property(option: Option):
     """The bpy property of one catalogue option (name, default, range and description from the catalogue)."""
     common = {"name": option.label, "description": option.description}
+    if option.flags:  # one toggle per letter; the job option is the toggled letters (Option.from_property)
+        return EnumProperty(items=option.items, default=set(option.default), options={"ENUM_FLAG"}, **common)
     if option.items:
         return EnumProperty(items=option.items, default=option.default, **common)
     if option.kind is bool:

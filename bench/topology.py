@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Edge flow, topology and fidelity of the local quad remesh against Blender's QuadriFlow, side by side.
 
-python bench/topology.py [--only NAME ...] [--out FILE.md] [--json FILE.json]
+python bench/topology.py [--only NAME ...] [--out FILE.md] [--json FILE.json] [--symmetry x|xy|...]
 
 Meshes: pymeshlab's public sample meshes (bunny, cow, raw face scan; read in a separate process through
 pymeshlab and cached as .npz in the temp folder, never committed), the bench's 82K bumpy sphere and a
@@ -10,6 +10,11 @@ bpy. OURS is ``engines.pipeline.run`` in this process (no child process, no Blen
 the engine alone); QUADRIFLOW is ``bpy.ops.object.quadriflow_remesh(mode="FACES", target_faces=N, seed=0)``
 on the same arrays. Both are measured with ``engines.quality.quality_report``. Times are one run each,
 alternating, on a shared 2-core machine: read the ratio, not the seconds. Prints a Markdown table.
+
+``--symmetry AXES`` compares ours with and without that symmetry instead (no QuadriFlow): each mesh is
+centred on its bounding box first, so the planes pass through its middle as an artist's origin would; the
+table adds the mirror error (largest distance from a vertex's image to the nearest vertex, % of the
+diagonal), the seam kind and the time ratio.
 """
 
 from __future__ import annotations
@@ -226,18 +231,68 @@ HEADER = (
 )
 
 
+SYMMETRY_HEADER = (
+    "| mesh | symmetry | faces | quads % | irregular % | pieces/loops/genus | source p/l/g | open edges "
+    "| mirror error % | seam | Hausdorff % | time s | time ratio |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def symmetry_table(axes: str, only: list[str] | None) -> str:
+    """Ours with ``axes`` symmetry against ours without, per case (see the module docstring)."""
+    from retopo_hub.engines.meshdata import MeshArrays
+    from retopo_hub.engines.planes import mirror_error
+    from retopo_hub.engines.quality import diagonal, quality_report
+    from retopo_hub.engines.symmetry import axes_of
+
+    lines = [SYMMETRY_HEADER]
+    for name, source, target, _hard in CASES:
+        if only and name not in only:
+            continue
+        verts, tris = load_case(source)
+        verts = verts - (verts.min(axis=0) + verts.max(axis=0)) / 2.0
+        src = MeshArrays.from_triangles(verts, tris)
+        print(f"{name}: {tris.shape[0]} triangles -> {target}, symmetry {axes}", file=sys.stderr, flush=True)
+        with quiet_native_stdout():
+            plain_s, plain_mesh, _ = run_ours(verts, tris, target, {})
+            sym_s, sym_mesh, info = run_ours(verts, tris, target, {"symmetry": axes})
+        sym_seam = info.get("symmetry_seam")
+        for label, seconds, mesh, seam in (
+            ("-", plain_s, plain_mesh, "-"),
+            (axes, sym_s, sym_mesh, sym_seam),
+        ):
+            q = quality_report(mesh, src, None)
+            error = max((mirror_error(mesh, a) for a in axes_of(axes)), default=0.0)
+            error_pct = 100.0 * error / diagonal(mesh.verts)
+            topo, source_topo = _topo(q["topology"]), _topo(q["source_topology"])
+            lines.append(
+                f"| {name} | {label} | {q['faces']} | {q['quad_share'] * 100:.1f} "
+                f"| {q['irregular_share'] * 100:.2f} | {topo} | {source_topo} "
+                f"| {q['topology']['boundary_edges']} | {error_pct:.2g} | {seam} | {q['hausdorff_pct']:.3f} "
+                f"| {seconds:.2f} | {seconds / plain_s:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--out", default=None)
     parser.add_argument("--json", default=None)
     parser.add_argument("--params", default="{}", help="extra EngineParams fields as JSON")
+    parser.add_argument("--symmetry", default=None, help="compare ours with and without this symmetry")
     args = parser.parse_args(argv)
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="retopo-hub-bench-"))
     import bpy
 
     bpy.ops.wm.read_homefile(use_empty=True)
     _alias_checkout()
+    if args.symmetry:
+        text = symmetry_table(args.symmetry, args.only)
+        print(text)
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+        return 0
     from retopo_hub.engines.features import sharp_edges
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.quality import quality_report

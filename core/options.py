@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,10 +52,27 @@ class Option:
     soft: tuple[float, float] | None = None  # the UI slider's range, inside ``range``
     precision: int | None = None  # digits the UI shows for a float
     checker: Callable[[Any], Any] | None = None  # a check beyond kind and range (InputError)
+    # The value is any combination of the items' one-letter values, in their order ("" for none): the panel
+    # shows one toggle per item, the CLI and job options take the letters as text ("xz").
+    flags: bool = False
+
+    @property
+    def letters(self) -> tuple[str, ...]:
+        return tuple(value for value, _label, _description in self.items)
 
     @property
     def choices(self) -> tuple[str, ...]:
-        return tuple(value for value, _label, _description in self.items)
+        if not self.flags:
+            return self.letters
+        combos = ("".join(c for c, on in zip(self.letters, bits, strict=True) if on)
+                  for bits in product((False, True), repeat=len(self.letters)))  # fmt: skip
+        return tuple(sorted(combos, key=lambda combo: (len(combo), [self.letters.index(c) for c in combo])))
+
+    def from_property(self, value: Any) -> Any:
+        """The job option of a bpy property's value (a set of toggled items becomes their letters)."""
+        if self.flags and isinstance(value, set | frozenset):
+            return "".join(letter for letter in self.letters if letter in value)
+        return value
 
     def limits(self, provider: str, options: Mapping[str, Any]) -> Range | None:
         if options.get("quads") and f"{provider}+quads" in self.provider_ranges:
@@ -112,6 +130,12 @@ CATALOGUE: tuple[Option, ...] = (
            "Local: source edges sharper than this angle get edge loops along them (degrees; 0 = off)",
            _set("local"), "--sharp-angle", range=Range(0.0, 180.0), soft=(0.0, 90.0), precision=0,
            engine=True),
+    Option("symmetry", str, "", "Symmetry",
+           "Local engine: a mirror-exact result across the object's local X, Y and/or Z plane through its "
+           "origin (the + side is kept)", _set("local"), "--symmetry", engine=True, flags=True,
+           items=(("x", "X", "Mirror across the local YZ plane"),
+                  ("y", "Y", "Mirror across the local XZ plane"),
+                  ("z", "Z", "Mirror across the local XY plane"))),
     Option("lod_levels", int, 0, "LoD Levels", "Extra levels of detail after LOD0",
            LOD_PROVIDERS, "--lods", range=Range(0, 5), engine=True, fields={"sboxcool": "lodLevels"}),
     Option("lod_final_ratio", float, 0.15, "Final LoD Ratio", "Face ratio of the last LoD relative to LOD0",
@@ -230,10 +254,8 @@ def check(option: Option, value: Any, provider: str, options: Mapping[str, Any])
     label = (limits.label if limits and limits.label else option.label).strip()
     if option.items:
         if value not in option.choices:
-            raise InputError(
-                f"{label} must be one of {', '.join(option.choices)} (got {value!r}): "
-                "change it and submit again"
-            )
+            accepted = ", ".join(choice or "empty" for choice in option.choices)
+            raise InputError(f"{label} must be one of {accepted} (got {value!r}): change it and submit again")
     elif option.kind is bool:
         if not isinstance(value, bool):
             raise InputError(f"{label} must be on or off (got {value!r}): change it and submit again")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
 from .remesh import ENGINE_NAME as REMESHER
-from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed
+from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
+from .symmetry import axes_of, build_level, symmetric_lod
 from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,8 @@ class EngineParams:
     # Pole reduction and relaxation after Instant Meshes (remesh ``flow``). Off until it meets its goals:
     # fewer poles (bunny 4.4% -> 2.5%) but 2-4x the time and a higher Hausdorff (bench/TOPOLOGY.md).
     edge_flow: bool = False
+    # Mirror planes through the object's origin: "" (none) or the axes, e.g. "x" or "xz" (symmetry.py).
+    symmetry: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -93,6 +97,9 @@ class EngineParams:
             raise EngineInputError(f"sharp_angle must be a number of degrees; got {angle!r}")
         if not 0.0 <= float(angle) <= 180.0:
             raise EngineInputError(f"sharp_angle must be from 0 (off) to 180 degrees; got {angle!r}")
+        if not isinstance(self.symmetry, str):
+            raise EngineInputError(f"symmetry must be text such as 'x' or 'xz'; got {self.symmetry!r}")
+        axes_of(self.symmetry)
         # Both raise EngineInputError naming the accepted range.
         lod_ratios(int(self.lod_levels), self.lod_final_ratio)
         switch_thresholds(int(self.lod_levels), self.lod_max_threshold)
@@ -155,6 +162,18 @@ def _scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | N
     return report
 
 
+def _monotonic(progress: ProgressFn | None) -> ProgressFn | None:
+    if progress is None:
+        return None
+    furthest = [0.0]
+
+    def report(fraction: float, message: str) -> None:
+        furthest[0] = max(furthest[0], fraction)
+        progress(furthest[0], message)
+
+    return report
+
+
 def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.ndarray | None:
     """Marked edges renumbered to the cleaned source; pairs touching dropped or unknown vertices go."""
     if marked is None:
@@ -165,15 +184,18 @@ def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.nd
     return pairs[(pairs >= 0).all(axis=1)]
 
 
-def _engine_lod0(
+def _build_lod0(
     params: EngineParams,
     source: MeshArrays,
     target: int,
     marked: np.ndarray | None,
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
-) -> tuple[MeshArrays, str, np.ndarray, dict[str, Any]]:
-    """LOD0 of ``source`` as the engine makes it in one piece: (mesh, engine, sharp edges, info)."""
+    whole: bool = True,
+    attempt: int = 0,
+) -> tuple[MeshArrays, np.ndarray, dict[str, Any]]:
+    """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine");
+    ``whole=False`` for a part cut for symmetry (its cut is left open for the mirror to close)."""
     if params.mode == "quad":
         remeshed = remesh_detailed(
             source,
@@ -181,14 +203,20 @@ def _engine_lod0(
             quads=params.quads,
             progress=progress,
             cancelled=cancelled,
-            seed=params.seed,
+            seed=params.seed + attempt,
             reproducible=params.reproducible,
             sharp_angle=float(params.sharp_angle),
             flow=bool(params.edge_flow),
             marked_edges=marked,
+            fill_holes=whole,
         )
-        return remeshed.mesh, REMESHER, remeshed.sharp_edges, remeshed.info
-    return decimate(source, target, progress=progress), DECIMATOR, np.zeros((0, 2), dtype=np.int32), {}
+        return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
+    no_edges = np.zeros((0, 2), dtype=np.int32)
+    check_target(target, source.face_count)
+    if source.face_count <= target * (1.0 + SKIP_DECIMATION):
+        # Already at the budget: a full collapse pass over the mesh would change almost nothing.
+        return source, no_edges, {"engine": KEPT}
+    return decimate(source, target, progress=progress), no_edges, {"engine": DECIMATOR}
 
 
 def _lod0(
@@ -209,7 +237,8 @@ def _lod0(
     tris = source.triangles()
     plan = plan_pieces(source.verts, tris, target)
     if plan.count == 1:
-        return (*_engine_lod0(params, source, target, marked, progress, cancelled), ())
+        mesh, sharp, info = _build_lod0(params, source, target, marked, progress, cancelled)
+        return mesh, info.pop("engine"), sharp, info, ()
     quad_faces = params.mode == "quad" and params.quads
     large, large_map = select_pieces(source.verts, tris, plan.labels, plan.large)
     large_target = int(plan.budgets[plan.large].sum())
@@ -218,7 +247,8 @@ def _lod0(
         if marked is not None:
             marked = large_map[marked]
             marked = marked[(marked >= 0).all(axis=1)]
-        made, engine, sharp, info = _engine_lod0(params, large, large_target, marked, progress, cancelled)
+        made, sharp, info = _build_lod0(params, large, large_target, marked, progress, cancelled)
+        engine = info.pop("engine")
         lost = lost_pieces(made, large, plan.labels[plan.large[plan.labels]])
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
     small = small_pieces(
@@ -271,9 +301,30 @@ def run(
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()
     stage = _scaled(progress, *LOD0_SPAN)
-    lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
-        params, source, _marked_on_clean(marked_edges, vertex_map), stage, cancelled
-    )
+    marked = _marked_on_clean(marked_edges, vertex_map)
+    axes = axes_of(params.symmetry)
+
+    def build(
+        part: MeshArrays, target: int, part_marked: np.ndarray | None, attempt: int = 0, whole: bool = True
+    ) -> tuple:
+        check_cancel()
+        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt)
+
+    warnings: tuple[str, ...] = ()
+    if axes:
+        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
+        # built again, so the bar must not run back: it shows the furthest point reached.
+        stage = _monotonic(stage)
+        mirrored = build_level(source, axes, params.target_faces, partial(build, whole=False), marked)
+        lod0, lod0_sharp, lod0_info = mirrored.mesh, mirrored.sharp_edges, mirrored.info
+        if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
+            lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
+        if "topology" in lod0_info:
+            lod0_info.update(topology_change(lod0, source))
+        lod0_engine = lod0_info.pop("engine")
+    else:
+        # Every separate part gets a face budget of its own (pieces.py), so small parts are not lost.
+        lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(params, source, marked, stage, cancelled)
     results = [
         LodResult(
             0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
@@ -287,7 +338,12 @@ def run(
         low = LOD0_SPAN[1] + span * (level - 1) / len(targets)
         report(low, f"building LoD {level} ({target:,} triangles)")
         # Chaining from the previous level: each step is small and fast; see the module docstring.
-        mesh = decimate(previous, target, progress=_scaled(progress, low, low + span / len(targets)))
+        level_progress = _scaled(progress, low, low + span / len(targets))
+        if axes:
+            # Cut at the planes and mirrored again, every LoD is as symmetric as LOD0.
+            mesh = symmetric_lod(decimate(previous, target, progress=level_progress), axes)
+        else:
+            mesh = decimate(previous, target, progress=level_progress)
         results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))
         previous = mesh
     report(1.0, "done")

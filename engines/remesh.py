@@ -272,7 +272,7 @@ class Remeshed:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _topology_change(result: MeshArrays, source: MeshArrays) -> dict:
+def topology_change(result: MeshArrays, source: MeshArrays) -> dict:
     keys = ("pieces", "boundary_loops", "genus")
     topo, source_topo = topology(result), topology(source)
     change = {
@@ -297,8 +297,12 @@ def remesh_detailed(
     flow: bool = False,
     sharp_angle: float = 0.0,
     marked_edges: np.ndarray | None = None,
+    fill_holes: bool = True,
 ) -> Remeshed:
-    """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs)."""
+    """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs).
+
+    ``fill_holes=False`` leaves small border loops open (a part cut for symmetry, whose cut must stay open).
+    """
     tris = source.triangles().astype(np.int64)
     target = check_target(target_faces, tris.shape[0])
 
@@ -354,7 +358,8 @@ def remesh_detailed(
                 result = candidate
             if not open_edges(result):
                 break
-    result = fill_small_holes(result)
+    if fill_holes:
+        result = fill_small_holes(result)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     sharp = np.zeros((0, 2), dtype=np.int32)
     if curves is not None:
@@ -371,5 +376,5 @@ def remesh_detailed(
     if flow or curves is not None:
         # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
         # so it runs only with the passes it is there to watch; the quality report will make it general.
-        info.update(_topology_change(result, source))
+        info.update(topology_change(result, source))
     return Remeshed(result, sharp, info)

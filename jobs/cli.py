@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         common = {"dest": option.name, "default": None, "help": _help(option)}
         if option.kind is bool:
             group.add_argument(option.cli, action=argparse.BooleanOptionalAction, **common)
+        elif option.flags:  # letters of the items, e.g. --symmetry xz
+            group.add_argument(
+                option.cli, choices=option.choices, metavar="|".join(option.choices[1:]), **common
+            )
         elif option.items:
             group.add_argument(option.cli, choices=option.choices, **common)
         else:

@@ -93,7 +93,9 @@ def options_from_object(obj: bpy.types.Object) -> dict[str, Any]:
     """The object's settings for its provider, as job options."""
     settings = obj.retopo_hub
     provider = settings.provider
-    options = {option.name: getattr(settings, option.name) for option in options_for(provider)}
+    options = {
+        option.name: option.from_property(getattr(settings, option.name)) for option in options_for(provider)
+    }
     if options.pop("tripo_adaptive_faces", False):
         del options["target_faces"]  # no faceLimit: Tripo picks the face count itself
     return options

@@ -30,6 +30,10 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "target_faces")
         if settings.mode == "quad":
             layout.prop(settings, "quads")
+        # Only the local engine offers these (the cloud services have no symmetry): one toggle per local axis.
+        layout.label(text="Topology")
+        layout.row(align=True).prop(settings, "symmetry", expand=True)
+        if settings.mode == "quad":
             layout.prop(settings, "sharp_angle")
     elif provider == "csm":
         layout.prop(settings, "csm_model")

@@ -21,6 +21,12 @@ SHIPPED = {
     },
     "Mobile (2K, 4 LoDs)": {"provider": "local", "target_faces": 2000, "quads": True, "lod_levels": 4},
     "Hard Surface": {"provider": "local", "mode": "quad", "quads": True, "sharp_angle": 40.0},
+    "Hero Character (20K, symmetry X)": {
+        "provider": "local",
+        "target_faces": 20000,
+        "quads": True,
+        "symmetry": "x",
+    },
     "Scan Cleanup (decimate)": {
         "provider": "local",
         "mode": "decimate",
@@ -37,7 +43,9 @@ def _every_option(addon):
 def _scramble(addon, settings) -> None:
     """Every option away from its default, so a preset that forgets one shows."""
     for option in addon.core.options.CATALOGUE:
-        if option.kind is bool:
+        if option.flags:
+            setattr(settings, option.name, {"y", "z"})
+        elif option.kind is bool:
             setattr(settings, option.name, not option.default)
         elif option.items:
             setattr(settings, option.name, next(v for v in option.choices if v != option.default))
@@ -65,7 +73,7 @@ def test_a_shipped_preset_sets_every_option(addon, blank, name):
     promised = SHIPPED[name]
     for option in addon.core.options.CATALOGUE:
         expected = promised.get(option.name, option.default)
-        assert getattr(settings, option.name) == pytest.approx(expected), option.name
+        assert option.from_property(getattr(settings, option.name)) == pytest.approx(expected), option.name
     assert settings.provider == promised["provider"]
 
 
@@ -75,6 +83,7 @@ def test_a_user_preset_is_saved_with_blender_and_restores_every_option(addon, bl
     _scramble(addon, settings)
     settings.provider = "csm"
     saved = {name: getattr(settings, name) for name in _every_option(addon)} | {"provider": "csm"}
+    assert saved["symmetry"] == {"y", "z"}
     assert bpy.ops.retopo_hub.add_preset(name="My Studio Prop") == {"FINISHED"}
     user_folder = Path(bpy.utils.user_resource("SCRIPTS", path="presets/retopo_hub/object"))
     path = user_folder / "My_Studio_Prop.py"

@@ -159,14 +159,17 @@ def test_properties_and_cli_come_from_the_option_catalogue(addon):
     for option in options.CATALOGUE:
         prop = rna[option.name]
         assert prop.name == option.label and prop.description == option.description, option.name
-        if option.items:
+        if option.flags:  # one toggle per letter, none on by default
+            assert [i.identifier for i in prop.enum_items] == list(option.letters), option.name
+            assert prop.is_enum_flag and prop.default_flag == set(option.default), option.name
+        elif option.items:
             assert [i.identifier for i in prop.enum_items] == list(option.choices), option.name
         if option.kind in (int, float) and not option.items:
             limits = option.range or next(iter(option.provider_ranges.values()))
             assert (prop.hard_min, prop.hard_max) == pytest.approx((limits.low, limits.high)), option.name
         if option.kind is float:
             assert prop.default == pytest.approx(option.default), option.name
-        else:
+        elif not option.flags:
             assert prop.default == option.default, option.name
         if option.cli:
             action = actions[option.name]

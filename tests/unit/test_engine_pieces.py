@@ -146,15 +146,15 @@ def test_a_large_part_the_engine_loses_is_made_the_small_way(monkeypatch):
     from retopo_hub.engines import pipeline
 
     verts, tris = scattered_parts(3, subdivisions=4)  # 3 parts of 5,120 triangles, 1,000 faces each
-    engine = pipeline._engine_lod0
+    engine = pipeline._build_lod0
 
     def losing_one(params, source, target, *args):
-        mesh, name, sharp, info = engine(params, source, target, *args)
+        mesh, sharp, info = engine(params, source, target, *args)
         first = mesh.verts[mesh.corner_verts[mesh.face_starts]]
         keep = np.linalg.norm(first, axis=1) > 1.0  # drops the part at the origin
-        return mesh.select_faces(keep).compact(), name, sharp, info
+        return mesh.select_faces(keep).compact(), sharp, info
 
-    monkeypatch.setattr(pipeline, "_engine_lod0", losing_one)
+    monkeypatch.setattr(pipeline, "_build_lod0", losing_one)
     (lod0,) = run(EngineParams(mode="quad", target_faces=3000), verts, tris)
     assert pieces(lod0.mesh) == 3
     assert lod0.info["pieces"] == {"source": 3, "by_engine": 2, "one_by_one": 1, "dropped": 0}

@@ -1,0 +1,240 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Symmetry: clipping at a plane, mirroring and welding, and whole jobs that must come out mirror-exact."""
+
+import numpy as np
+import pytest
+from retopo_hub.core.errors import InputError
+from retopo_hub.core.options import BY_NAME, validate
+from retopo_hub.engines import EngineInputError, MeshArrays
+from retopo_hub.engines.holes import open_edges
+from retopo_hub.engines.meshdata import triangle_areas
+from retopo_hub.engines.pipeline import EngineParams, run
+from retopo_hub.engines.planes import clip_half, mirror_error, mirror_weld
+from retopo_hub.engines.quality import topology
+from retopo_hub.engines.symmetry import axes_of, build_level, symmetrize
+from shapes import icosphere, torus
+
+
+def _diag(mesh: MeshArrays) -> float:
+    return float(np.linalg.norm(mesh.verts.max(axis=0) - mesh.verts.min(axis=0)))
+
+
+def _signed_volume(mesh: MeshArrays) -> float:
+    p = mesh.verts.astype(np.float64)[mesh.triangles()]
+    return float(np.einsum("ij,ij->i", p[:, 0], np.cross(p[:, 1], p[:, 2])).sum() / 6.0)
+
+
+def assert_symmetric(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool = True) -> None:
+    """Every vertex has its mirror image (1e-6 of the diagonal), no two vertices coincide, nothing is open."""
+    diag = _diag(mesh)
+    for axis in axes:
+        assert mirror_error(mesh, axis) <= 1e-6 * diag, axis
+        near = np.abs(mesh.verts[:, axis]) <= 1e-6 * diag
+        assert (mesh.verts[near, axis] == 0.0).all(), "a vertex on the plane lies exactly on it"
+    assert np.unique(mesh.verts, axis=0).shape[0] == mesh.vert_count, "duplicate vertices on the seam"
+    topo = topology(mesh)
+    assert topo["pieces"] == 1 and topo["nonmanifold_edges"] == 0, topo
+    if closed:
+        assert open_edges(mesh) == 0 and topo["boundary_loops"] == 0, topo
+    mesh.validate()
+
+
+# -- pure geometry on small meshes -------------------------------------------------------------------
+
+
+def test_axes_are_read_from_the_option_value():
+    assert axes_of("") == ()
+    assert axes_of("x") == (0,)
+    assert axes_of("XZ") == (0, 2)
+    assert axes_of("xyz") == (0, 1, 2)
+    for bad in ("w", "zx", "xx", "x y"):
+        with pytest.raises(EngineInputError, match="symmetry must be"):
+            axes_of(bad)
+
+
+def test_clipping_cuts_triangles_on_the_plane_and_shares_the_cut_vertices():
+    # Two triangles sharing the edge (0,1), which crosses x = 0; vertex 3 lies on the plane.
+    verts = np.array([[-1, 0, 0], [1, 0, 0], [0.5, 1, 0], [0, -1, 0]], dtype=np.float32)
+    mesh = MeshArrays.from_triangles(verts, np.array([[0, 1, 2], [1, 0, 3]]))
+    half, new_of = clip_half(mesh, 0)
+    assert (half.verts[:, 0] >= 0.0).all()
+    assert new_of[0] == -1 and (new_of[1:] >= 0).all()
+    # The crossing at x = 0 on edge (0,1) is one vertex, used by both cut triangles.
+    cut = np.flatnonzero((half.verts[:, 0] == 0.0) & (half.verts[:, 1] == 0.0))
+    assert cut.shape == (1,)
+    assert np.isin(cut, half.triangles()).all()
+    whole = triangle_areas(mesh.verts, mesh.triangles()).sum()
+    kept = triangle_areas(half.verts, half.triangles()).sum()
+    # Triangle (0,1,2) keeps 0.625 of its area, (1,0,3) exactly half.
+    assert kept == pytest.approx(2.0 / 3.0 + 0.5) and whole == pytest.approx(2.0)
+
+
+def test_clipping_drops_faces_lying_in_the_plane():
+    verts = np.array([[0, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float32)
+    mesh = MeshArrays.from_triangles(verts, np.array([[0, 1, 2], [0, 1, 3]]))
+    half, _ = clip_half(mesh, 0)
+    assert half.face_count == 1 and half.vert_count == 3
+
+
+def test_mirror_weld_closes_a_hemisphere_without_seam_duplicates():
+    sphere = MeshArrays.from_triangles(*icosphere(3))
+    half, _ = clip_half(sphere, 0)
+    assert open_edges(half) > 0
+    whole = mirror_weld(half, 0).mesh
+    assert_symmetric(whole, (0,))
+    on_plane = int((half.verts[:, 0] == 0.0).sum())
+    assert whole.vert_count == 2 * half.vert_count - on_plane
+    assert whole.face_count == 2 * half.face_count
+    # The mirrored copy is wound to face outwards too: the volume is twice the half's closed-up volume.
+    assert _signed_volume(whole) == pytest.approx(4.0 / 3.0 * np.pi, rel=0.05)
+
+
+def test_symmetrize_snaps_a_border_left_near_the_plane():
+    sphere = MeshArrays.from_triangles(*icosphere(3))
+    half, _ = clip_half(sphere, 0)
+    nudged = half.verts.copy()
+    nudged[nudged[:, 0] == 0.0, 0] = 1e-3  # a rebuilt half's border lies close to the plane, not on it
+    whole = symmetrize(MeshArrays(nudged, half.face_sizes, half.corner_verts), (0,)).mesh
+    assert_symmetric(whole, (0,))
+
+
+def test_three_planes_rebuild_the_whole_from_an_eighth_and_lift_pairs():
+    sphere = MeshArrays.from_triangles(*icosphere(3))
+    part = sphere
+    for axis in range(3):
+        part, _ = clip_half(part, axis)
+    mirrored = symmetrize(part, (0, 1, 2))
+    assert_symmetric(mirrored.mesh, (0, 1, 2))
+    assert mirrored.mesh.face_count == 8 * part.face_count
+    tris = part.triangles()
+    pairs = mirrored.lift(tris[:5, :2])
+    assert pairs.shape == (40, 2)
+    # Each lifted pair is the image of the original one under some combination of the planes.
+    original = part.verts[tris[0, :2]]
+    images = np.abs(mirrored.mesh.verts[pairs[::5].ravel()].reshape(-1, 2, 3))
+    assert np.allclose(images, np.abs(original)[None], atol=0)
+
+
+def test_a_border_that_strays_from_the_plane_is_rebuilt_and_cut_exactly():
+    sphere = MeshArrays.from_triangles(*icosphere(4))
+
+    def ragged(part: MeshArrays, _target: int, _marked, _attempt: int) -> tuple:
+        if part.verts[:, 0].min() >= 0.0:  # the cut part: lose a deep band at the plane, as a bad build would
+            tris = part.triangles()
+            far = part.verts[tris, 0].min(axis=1) > 0.3
+            return MeshArrays.from_triangles(part.verts, tris[far]).compact(), np.zeros((0, 2)), {}
+        return part, np.zeros((0, 2)), {}
+
+    level = build_level(sphere, (0,), 1000, ragged)
+    assert level.info["symmetry_seam"] == "cut"
+    assert_symmetric(level.mesh, (0,))
+
+
+def test_the_option_takes_each_combination_of_axes_in_order():
+    option = BY_NAME["symmetry"]
+    assert option.choices == ("", "x", "y", "z", "xy", "xz", "yz", "xyz")
+    for value in option.choices:
+        validate("local", {"symmetry": value})
+        assert axes_of(value) == tuple("xyz".index(c) for c in value)
+        EngineParams(mode="quad", target_faces=100, symmetry=value)
+    assert option.from_property({"z", "x"}) == "xz" and option.from_property(set()) == ""
+    for bad in ("zx", "w", "xx", 1):
+        with pytest.raises(
+            InputError, match=r"^Symmetry must be one of empty, x, y, z, xy, xz, yz, xyz \(got"
+        ):
+            validate("local", {"symmetry": bad})
+    assert "symmetry" not in {
+        o.name for o in BY_NAME.values() if "csm" in o.providers and o.name == "symmetry"
+    }
+
+
+# -- whole jobs -----------------------------------------------------------------------------------------
+
+pytest.importorskip("pynanoinstantmeshes")
+pytest.importorskip("fast_simplification")
+
+
+@pytest.fixture(scope="module")
+def sphere20k() -> tuple[np.ndarray, np.ndarray]:
+    return icosphere(5)
+
+
+@pytest.mark.parametrize("symmetry", ["x", "y", "xz", "xyz"])
+def test_a_quad_job_is_mirror_exact_and_closed(sphere20k, symmetry):
+    target = 3000
+    results = run(EngineParams(mode="quad", target_faces=target, symmetry=symmetry), *sphere20k)
+    lod0 = results[0].mesh
+    assert_symmetric(lod0, axes_of(symmetry))
+    assert topology(lod0)["genus"] == 0
+    assert abs(lod0.face_count - target) <= 0.1 * target, lod0.summary()
+    # All quads but the few triangles that end a strip closing a dent of the rebuilt border at a plane.
+    assert lod0.quad_count >= 0.98 * lod0.face_count
+    assert results[0].info["symmetry"] == symmetry
+    radius = np.linalg.norm(lod0.verts, axis=1)
+    assert radius.min() > 0.97 and radius.max() < 1.001
+
+
+def test_a_torus_keeps_its_genus_and_lods_stay_symmetric():
+    verts, tris = torus(160, 80, bumps=0.1)
+    results = run(EngineParams(mode="quad", target_faces=3000, symmetry="xy", lod_levels=2), verts, tris)
+    for item in results:
+        assert_symmetric(item.mesh, (0, 1))
+        assert topology(item.mesh)["genus"] == 1, item.lod
+    assert results[2].mesh.face_count < results[1].mesh.face_count < 2 * results[0].mesh.face_count
+
+
+def test_decimate_mode_and_triangles_are_symmetric_too(sphere20k):
+    for params in (
+        EngineParams(mode="decimate", target_faces=4000, symmetry="z"),
+        EngineParams(mode="quad", target_faces=3000, quads=False, symmetry="x"),
+    ):
+        lod0 = run(params, *sphere20k)[0].mesh
+        assert_symmetric(lod0, axes_of(params.symmetry))
+        assert abs(lod0.face_count - params.target_faces) <= 0.1 * params.target_faces
+
+
+def test_an_asymmetric_scan_gives_a_symmetric_result_that_follows_the_kept_side(sphere20k):
+    verts, tris = sphere20k
+    noisy = verts.astype(np.float64).copy()
+    minus = noisy[:, 0] < 0.0
+    rng = np.random.default_rng(7)
+    noisy[minus] *= 1.0 + 0.02 * rng.standard_normal((int(minus.sum()), 1))  # a bumpy - side only
+    scan = noisy.astype(np.float32)
+    lod0 = run(EngineParams(mode="quad", target_faces=3000, symmetry="x"), scan, tris)[0].mesh
+    assert_symmetric(lod0, (0,))
+    # The + side is the smooth unit sphere, and so is its mirror image (the - side's bumps reach 1.04 and
+    # more; only the cut triangles, which end at a bumpy vertex, feel them a little).
+    radius = np.linalg.norm(lod0.verts, axis=1)
+    assert radius.min() > 0.97 and radius.max() < 1.005
+    plain = run(EngineParams(mode="quad", target_faces=3000), scan, tris)[0].mesh
+    assert np.linalg.norm(plain.verts, axis=1).max() > 1.02, "the scan's bumps show without symmetry"
+
+
+def test_a_mesh_with_nothing_on_the_kept_side_is_refused():
+    verts, tris = icosphere(3)
+    shifted = verts - np.array([2.0, 0.0, 0.0], dtype=np.float32)
+    with pytest.raises(EngineInputError, match=r"\+ side of its local X plane"):
+        run(EngineParams(mode="quad", target_faces=300, symmetry="x"), shifted, tris)
+
+
+def test_bad_symmetry_values_are_refused_by_the_engine():
+    for bad in ("w", "yx", 3):
+        with pytest.raises(EngineInputError, match="symmetry must be"):
+            EngineParams(mode="quad", target_faces=100, symmetry=bad)
+
+
+def test_hard_edges_are_followed_on_both_sides():
+    verts, tris = icosphere(5)
+    # A rounded-off box: its 12 edges are hard at 40 degrees.
+    box = verts / np.abs(verts).max(axis=1, keepdims=True) * np.array([1.0, 0.7, 0.5], dtype=np.float32)
+    params = EngineParams(mode="quad", target_faces=3000, symmetry="x", sharp_angle=40.0, edge_flow=True)
+    (lod0,) = run(params, box, tris)
+    assert_symmetric(lod0.mesh, (0,))
+    sharp = lod0.sharp_edges
+    assert sharp.shape[0] >= 40 and lod0.info["sharp_edges"] == sharp.shape[0]
+    points = lod0.mesh.verts
+    index = {tuple(p): i for i, p in enumerate(points.tolist())}
+    images = points * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+    image_of = np.array([index[tuple(p)] for p in images.tolist()])
+    edges = {tuple(sorted(e)) for e in sharp.tolist()}
+    assert {tuple(sorted(e)) for e in image_of[sharp].tolist()} == edges, "each hard edge has its image"
