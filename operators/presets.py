@@ -5,8 +5,9 @@ Contract: ``RETOPO_HUB_MT_presets`` lists the presets shipped in the extension's
 only; an update replaces them), then the user's own, which ``retopo_hub.add_preset`` saves into Blender's
 user presets folder (``scripts/presets/<PRESET_SUBDIR>``) so they survive an extension update. Choosing one
 runs Blender's ``script.execute_preset`` on the active object. A user preset stores the provider and every
-option of the catalogue (``core.options``); a shipped one first resets every setting to its default (the
-RNA default, which comes from the catalogue) and then sets only what its name promises. Main thread only.
+option of the catalogue (``core.options``); a shipped one first resets every setting to its default
+(``retopo_hub.reset_settings``: the RNA default, which comes from the catalogue) and then sets only what
+its name promises. Main thread only.
 """
 
 from __future__ import annotations
@@ -44,6 +45,26 @@ class RETOPO_HUB_MT_presets(bpy.types.Menu):
         )
 
 
+class RETOPO_HUB_OT_reset_settings(bpy.types.Operator):
+    """Set every Retopo Hub setting of the active object back to its default"""
+
+    bl_idname = "retopo_hub.reset_settings"
+    bl_label = "Reset Retopo Hub Settings"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        obj = context.active_object
+        return obj is not None and obj.type == "MESH"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = context.active_object.retopo_hub
+        for prop in settings.bl_rna.properties:
+            if prop.identifier != "rna_type":
+                settings.property_unset(prop.identifier)  # the RNA default, which is the catalogue's
+        return {"FINISHED"}
+
+
 class RETOPO_HUB_OT_add_preset(AddPresetBase, bpy.types.Operator):
     """Save the active object's Retopo Hub settings as a preset (or remove the chosen one)"""
 
@@ -60,4 +81,4 @@ class RETOPO_HUB_OT_add_preset(AddPresetBase, bpy.types.Operator):
         return obj is not None and obj.type == "MESH"
 
 
-CLASSES = (RETOPO_HUB_MT_presets, RETOPO_HUB_OT_add_preset)
+CLASSES = (RETOPO_HUB_MT_presets, RETOPO_HUB_OT_reset_settings, RETOPO_HUB_OT_add_preset)

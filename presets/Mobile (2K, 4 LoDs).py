@@ -2,10 +2,8 @@
 # Retopo Hub preset: every setting back to its default, then what the name promises.
 import bpy
 
+bpy.ops.retopo_hub.reset_settings()
 settings = bpy.context.active_object.retopo_hub
-for prop in settings.bl_rna.properties:
-    if prop.identifier != "rna_type":
-        settings.property_unset(prop.identifier)
 settings.provider = "local"
 settings.mode = "quad"
 settings.target_faces = 2000

@@ -169,6 +169,17 @@ def test_texture_fields_and_pbr_strengths(emu, addon, tmp_path):
 # -- CLI -------------------------------------------------------------------------------------------
 
 
+def _cli_lods(addon, argv, capsys) -> tuple[dict, dict, str]:
+    """Run the CLI on a two-LoD sboxcool job: (its --json result, outputs by file name, stderr)."""
+    code = addon.jobs.cli.main([str(a) for a in argv])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
+    outputs = {Path(o["path"]).name: o for o in result["outputs"]}
+    assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
+    return result, outputs, stderr
+
+
 def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypatch):
     reset(addon)  # preferences empty: the key and URL must come from the environment
     monkeypatch.setenv("SBOXCOOL_API_KEY", KEY)
@@ -180,12 +191,7 @@ def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypa
     out = tmp_path / "out"
     argv = [sample, "--out", out, "--provider", "sboxcool", "--lods", "2", "--ratio", "0.3", "--pipeline",
             "source1", "--format", "obj", "--online-mode", "--json"]  # fmt: skip
-    code = addon.jobs.cli.main([str(a) for a in argv])
-    stdout, stderr = capsys.readouterr()
-    assert code == 0, stderr
-    (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
-    outputs = {Path(o["path"]).name: o for o in result["outputs"]}
-    assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
+    result, outputs, stderr = _cli_lods(addon, argv, capsys)
     assert [outputs[f"sample_{n}.obj"]["switch_threshold"] for n in ("retopo", "LOD1", "LOD2")] == [0, 25, 50]
     assert all((out / name).stat().st_size > 0 for name in outputs)
     # Cloud results are measured against the source too, in the worker: one report per output.
@@ -195,7 +201,7 @@ def test_cli_with_environment_credentials(emu, addon, tmp_path, capsys, monkeypa
     work = Path(_engine(addon).records.find(result["job_id"]).work_dir)
     assert [p.name for p in work.glob("*.vmdl")] == ["Sample.vmdl"]  # named after the imported object
     assert _accepted_form(emu)["ratio"] == "0.3" and _accepted_form(emu)["lodLevels"] == "2"
-    assert KEY not in stdout + stderr
+    assert KEY not in json.dumps(result) + stderr
 
 
 @pytest.mark.parametrize(("odd", "written"), [(float("nan"), True), (10.0, False)], ids=["nan", "not-rising"])
@@ -210,12 +216,7 @@ def test_odd_switch_thresholds_cost_the_vmdl_at_most(emu, addon, tmp_path, capsy
     out = tmp_path / "out"
     argv = [sample, "--out", out, "--provider", "sboxcool", "--lods", "2", "--pipeline", "source1",
             "--format", "obj", "--online-mode", "--json", "--cache", tmp_path / "c"]  # fmt: skip
-    code = addon.jobs.cli.main([str(a) for a in argv])
-    stdout, stderr = capsys.readouterr()
-    assert code == 0, stderr
-    (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
-    outputs = {Path(o["path"]).name: o for o in result["outputs"]}
-    assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
+    result, outputs, stderr = _cli_lods(addon, argv, capsys)
     assert (out / "sample.vmdl").exists() == written == ("vmdl" in result)
     if written:
         assert [outputs[f"sample_{n}.obj"]["switch_threshold"] for n in ("retopo", "LOD1", "LOD2")] == [

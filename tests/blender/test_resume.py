@@ -153,15 +153,9 @@ def _wait(done, guard_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_killed_during_the_submit_post_a_rerun_refuses_until_resubmit(
-    addon, blank, sbox, tmp_path, monkeypatch, capsys
-):
-    """The worker dies while the paid POST is on the wire (the service still creates the job): the run says
-    it may exist, a plain re-run refuses to pay again, and only --resubmit submits anew."""
-    bpy = blank
-    argv = _rock_cli(bpy, tmp_path)
-    sbox.inject("POST", r"/api/tools/model$", "slow", seconds=2.0)  # processed after its client is gone
-    engine = addon.jobs
+def _kill_host_once_the_post_arrives(engine, sbox, monkeypatch):
+    """Make the step function SIGKILL the worker host once sboxcool has received the paid POST; returns the
+    real step function, to put back."""
     real_step = engine.step.step
 
     def kill_host_once_the_post_arrived(*args, **kwargs):
@@ -171,6 +165,19 @@ def test_killed_during_the_submit_post_a_rerun_refuses_until_resubmit(
         return real_step(*args, **kwargs)
 
     monkeypatch.setattr(engine.step, "step", kill_host_once_the_post_arrived)
+    return real_step
+
+
+def test_killed_during_the_submit_post_a_rerun_refuses_until_resubmit(
+    addon, blank, sbox, tmp_path, monkeypatch, capsys
+):
+    """The worker dies while the paid POST is on the wire (the service still creates the job): the run says
+    it may exist, a plain re-run refuses to pay again, and only --resubmit submits anew."""
+    bpy = blank
+    argv = _rock_cli(bpy, tmp_path)
+    sbox.inject("POST", r"/api/tools/model$", "slow", seconds=2.0)  # processed after its client is gone
+    engine = addon.jobs
+    real_step = _kill_host_once_the_post_arrives(engine, sbox, monkeypatch)
     capsys.readouterr()
     assert engine.cli.main(argv) == 1
     first = capsys.readouterr().err
@@ -281,15 +288,7 @@ def test_the_panel_offers_attach_or_submit_again_for_a_submit_in_doubt(addon, bl
     rock.retopo_hub.sbox_format = "obj"
     sbox.inject("POST", r"/api/tools/model$", "slow", seconds=2.0)
     engine = addon.jobs
-    real_step = engine.step.step
-
-    def kill_host_once_the_post_arrived(*args, **kwargs):
-        host = engine.session.worker_host()
-        if host._proc is not None and sbox.count("POST", r"/api/tools/model$"):
-            os.kill(host._proc.pid, signal.SIGKILL)
-        return real_step(*args, **kwargs)
-
-    monkeypatch.setattr(engine.step, "step", kill_host_once_the_post_arrived)
+    real_step = _kill_host_once_the_post_arrives(engine, sbox, monkeypatch)
     with pytest.raises(RuntimeError, match="may have reached sboxcool"):
         bpy.ops.retopo_hub.submit()  # headless: the operator's one-line error
     monkeypatch.setattr(engine.step, "step", real_step)
