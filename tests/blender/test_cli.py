@@ -13,6 +13,7 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.support.cli import export_selected_obj, run_cli
 from tests.support.scene import ico_sphere
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,20 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def sample(blank, tmp_path) -> Path:
     """A bumpy sphere exported with Blender's own OBJ exporter."""
     ico_sphere("Sample", location=(0, 0, 0))
-    path = tmp_path / "sample.obj"
-    bpy.ops.wm.obj_export(filepath=str(path), export_selected_objects=True, export_materials=False)
-    return path
-
-
-def _run(addon, argv, capsys):
-    code = addon.jobs.cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return export_selected_obj(tmp_path / "sample.obj")
 
 
 def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
     out_dir = tmp_path / "out"
-    code, out, err = _run(addon, [sample, "--out", out_dir, "--faces", 1500, "--lods", 2, "--json",
+    code, out, err = run_cli(addon, [sample, "--out", out_dir, "--faces", 1500, "--lods", 2, "--json",
                                   "--cache", tmp_path / "cache"], capsys)  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
@@ -63,7 +56,7 @@ def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
 
 @pytest.mark.parametrize("fmt", ["glb", "fbx"])
 def test_other_formats(addon, sample, tmp_path, capsys, fmt):
-    code, out, err = _run(
+    code, out, err = run_cli(
         addon, [sample, "--out", tmp_path, "--faces", 800, "--format", fmt, "--json"], capsys
     )
     assert code == 0, err
@@ -77,7 +70,7 @@ def test_other_formats(addon, sample, tmp_path, capsys, fmt):
 
 def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
     missing = tmp_path / "nope.obj"
-    code, out, err = _run(addon, [sample, missing, "--out", tmp_path, "--faces", 700, "--json"], capsys)
+    code, out, err = run_cli(addon, [sample, missing, "--out", tmp_path, "--faces", 700, "--json"], capsys)
     assert code == 1
     summary = json.loads(out.strip().splitlines()[-1])
     assert len(summary["results"]) == 1
@@ -87,14 +80,14 @@ def test_errors_and_exit_codes(addon, sample, tmp_path, capsys):
     assert "nope.obj" in err
     bad_type = tmp_path / "notes.txt"
     bad_type.write_text("hello")
-    code, _, err = _run(addon, [bad_type, "--out", tmp_path], capsys)
+    code, _, err = run_cli(addon, [bad_type, "--out", tmp_path], capsys)
     assert code == 1 and "unsupported file type" in err
     assert "notes.txt: notes.txt" not in err, "the file name is said once"
-    code, _, err = _run(addon, [sample, "--out", tmp_path, "--lods", 9], capsys)
+    code, _, err = run_cli(addon, [sample, "--out", tmp_path, "--lods", 9], capsys)
     assert code == 2 and "LoD Levels must be a whole number between 0 and 5 (got 9)" in err
-    code, _, err = _run(addon, [sample], capsys)
+    code, _, err = run_cli(addon, [sample], capsys)
     assert code == 2 and "--out" in err
-    code, _, err = _run(addon, [sample, "--out", tmp_path, "--provider", "nope"], capsys)
+    code, _, err = run_cli(addon, [sample, "--out", tmp_path, "--provider", "nope"], capsys)
     assert code == 2
 
 
@@ -105,9 +98,9 @@ def test_blend_input_with_object_choice(addon, blank, tmp_path, capsys):
     blend = tmp_path / "scene.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     argv = [blend, "--out", tmp_path / "o", "--object", "Keep", "--faces", 600, "--json"]
-    code, _, err = _run(addon, argv, capsys)
+    code, _, err = run_cli(addon, argv, capsys)
     assert code == 0, err
-    code, _, err = _run(addon, [blend, "--out", tmp_path / "o", "--object", "Camera"], capsys)
+    code, _, err = run_cli(addon, [blend, "--out", tmp_path / "o", "--object", "Camera"], capsys)
     assert code == 1 and "not a mesh" in err
 
 
@@ -141,7 +134,7 @@ def test_every_input_format(addon, blank, tmp_path, capsys, suffix):
         ),
     }
     exporters[suffix]()
-    code, out, err = _run(addon, [path, "--out", tmp_path / "o", "--faces", 1000, "--json"], capsys)
+    code, out, err = run_cli(addon, [path, "--out", tmp_path / "o", "--faces", 1000, "--json"], capsys)
     assert code == 0, err
     (output,) = json.loads(out.strip().splitlines()[-1])["results"][0]["outputs"]
     assert abs(output["faces"] - 1000) <= 100
@@ -151,7 +144,7 @@ def test_reproducible_runs_give_the_same_mesh(addon, sample, tmp_path, capsys):
     outputs = []
     for run in ("a", "b"):
         out_dir = tmp_path / run
-        code, _, err = _run(addon, [sample, "--out", out_dir, "--faces", 800, "--reproducible",
+        code, _, err = run_cli(addon, [sample, "--out", out_dir, "--faces", 800, "--reproducible",
                                     "--cache", tmp_path / f"cache-{run}"], capsys)  # fmt: skip
         assert code == 0, err
         outputs.append((out_dir / "sample_retopo.obj").read_bytes())
@@ -163,14 +156,14 @@ def test_reproducible_runs_give_the_same_mesh(addon, sample, tmp_path, capsys):
 
 def test_the_same_input_twice_is_one_job_and_clashing_stems_are_refused(addon, sample, tmp_path, capsys):
     out = tmp_path / "out"
-    code, stdout, err = _run(addon, [sample, sample, "--out", out, "--faces", 700, "--json",
+    code, stdout, err = run_cli(addon, [sample, sample, "--out", out, "--faces", 700, "--json",
                                      "--cache", tmp_path / "cache"], capsys)  # fmt: skip
     assert code == 0, err
     assert len(json.loads(stdout.strip().splitlines()[-1])["results"]) == 1
     other = tmp_path / "b" / sample.name
     other.parent.mkdir()
     other.write_bytes(sample.read_bytes())
-    code, _, err = _run(addon, [sample, other, "--out", tmp_path / "clash"], capsys)
+    code, _, err = run_cli(addon, [sample, other, "--out", tmp_path / "clash"], capsys)
     assert code == 2 and "would both write sample_retopo" in err
     assert not (tmp_path / "clash").exists(), "refused before anything ran"
 
@@ -193,7 +186,7 @@ def test_a_mirrored_object_is_written_facing_out(addon, blank, tmp_path, capsys,
     rock.scale = (-1.0, 1.0, 1.0)
     blend = tmp_path / "mirror.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
-    code, _, err = _run(addon, [blend, "--out", tmp_path / "o", "--faces", 600, "--format", fmt], capsys)
+    code, _, err = run_cli(addon, [blend, "--out", tmp_path / "o", "--faces", 600, "--format", fmt], capsys)
     assert code == 0, err
     reader = addon.formats.obj.read_obj if fmt == "obj" else addon.formats.glb.read_glb
     data = reader(tmp_path / "o" / f"mirror_retopo.{fmt}")
@@ -202,9 +195,9 @@ def test_a_mirrored_object_is_written_facing_out(addon, blank, tmp_path, capsys,
 
 
 def test_deadline_flag_ends_a_job_that_runs_longer(addon, sample, tmp_path, capsys):
-    code, _, err = _run(addon, [sample, "--out", tmp_path, "--faces", 700, "--deadline", 0.001], capsys)
+    code, _, err = run_cli(addon, [sample, "--out", tmp_path, "--faces", 700, "--deadline", 0.001], capsys)
     assert code == 1 and "ran past its deadline" in err and "--deadline" in err
-    code, _, err = _run(addon, [sample, "--out", tmp_path, "--deadline", 0], capsys)
+    code, _, err = run_cli(addon, [sample, "--out", tmp_path, "--deadline", 0], capsys)
     assert code == 2 and "--deadline must be more than 0" in err
     help_text = addon.jobs.cli.build_parser().format_help()
     assert "csm 20 (precision 60)" in " ".join(help_text.split())

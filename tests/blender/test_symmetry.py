@@ -11,6 +11,7 @@ import bpy
 import numpy as np
 import pytest
 
+from tests.support.cli import export_selected_obj, run_cli
 from tests.support.layout import draw_panel
 from tests.support.scene import ico_sphere, select_only
 
@@ -100,20 +101,12 @@ def sample(blank, tmp_path) -> Path:
     rock.location = (0.0, 0.0, 0.0)
     select_only(rock)
     bpy.context.view_layer.update()
-    path = tmp_path / "sample.obj"
-    bpy.ops.wm.obj_export(filepath=str(path), export_selected_objects=True, export_materials=False)
-    return path
-
-
-def _run(addon, argv, capsys):
-    code = addon.jobs.cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return export_selected_obj(tmp_path / "sample.obj")
 
 
 def test_the_cli_flag(addon, sample, tmp_path, capsys):
     out_dir = tmp_path / "out"
-    code, out, err = _run(
+    code, out, err = run_cli(
         addon, [sample, "--out", out_dir, "--faces", 1200, "--symmetry", "x", "--json"], capsys
     )
     assert code == 0, err
@@ -126,6 +119,6 @@ def test_the_cli_flag(addon, sample, tmp_path, capsys):
         (["--symmetry", "zx"], "argument --symmetry: invalid choice: 'zx'"),
         (["--symmetry", "x", "--provider", "csm"], "--symmetry does not apply to --provider csm"),
     ):
-        code, _, err = _run(addon, [sample, "--out", out_dir, *argv], capsys)
+        code, _, err = run_cli(addon, [sample, "--out", out_dir, *argv], capsys)
         assert code == 2 and message in err, err
         assert len(err.strip().splitlines()) == 1, err
