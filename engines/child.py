@@ -11,9 +11,10 @@ its native libraries, then waits for one line on stdin, a JSON list of the three
 job exactly as above (end of stdin: exit 0 without work). Starting Python and those libraries costs
 about 0.2 s, which a standby process takes off the critical path of the next job.
 Stdout carries one JSON object per line and nothing else:
-``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``; each lod
-entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
-topology of the result and the source, ``topology_kept``). OUT.npz gets,
+``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}``; LoD0's entry
+carries ``distance_to_source`` (``quality.distance_to_source``: max and mean in % of the source's size),
+and each lod entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts,
+``target_exceeded``, topology of the result and the source, ``topology_kept``). OUT.npz gets,
 per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
 (plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
 level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), written to a temporary name
@@ -46,6 +47,8 @@ import numpy as np
 from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
+from .project import TriangleIndex
+from .quality import diagonal, distance_to_source
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +196,17 @@ def write_results(path: str | os.PathLike[str], results: Sequence[LodResult]) ->
         raise EngineInputError(f"could not write the result file {final}: {exc}") from exc
 
 
-def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
+def summary(
+    results: Sequence[LodResult], source: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[dict[str, Any]]:
+    distances = {}
+    if source is not None and results and source[1].shape[0]:
+        verts, tris = source
+        try:
+            index = TriangleIndex(verts, tris)
+            distances[results[0].lod] = distance_to_source(results[0].mesh, index, diagonal(verts))
+        except (ValueError, MemoryError):  # a report figure only: the job stands without it
+            log.warning("could not measure the distance to the source", exc_info=True)
     return [
         {
             "lod": item.lod,
@@ -205,6 +218,7 @@ def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
             "switch_threshold": item.switch_threshold,
             "engine": item.engine,
             **({"info": item.info} if item.info else {}),
+            **({"distance_to_source": distances[item.lod]} if item.lod in distances else {}),
         }
         for item in results
     ]
@@ -225,7 +239,7 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         marked_edges=marked,
     )
     write_results(out_path, results)
-    protocol.emit({"done": True, "lods": summary(results)})
+    protocol.emit({"done": True, "lods": summary(results, (verts, tris))})
     return 0
 
 

@@ -34,6 +34,7 @@ from .meshgraph import components, face_components, unique_edges, valences
 from .project import TriangleIndex
 
 DISTANCE_SAMPLES = 40_000
+CHECK_SAMPLES = 2_000  # distance_to_source: every job pays for it, so a few points are enough for a figure
 RECALL_TOLERANCE = 0.005
 RECALL_STEP = 0.0025
 
@@ -142,6 +143,20 @@ def surface_distance(
     backward = TriangleIndex(result.verts, res_t).query(sample_surface(source.verts, src_t, samples, 2))[1]
     both = np.concatenate([forward, backward])
     return 100.0 * float(both.max()) / diag, 100.0 * float(both.mean()) / diag
+
+
+def distance_to_source(
+    result: MeshArrays, source_index: TriangleIndex, source_diagonal: float, samples: int = CHECK_SAMPLES
+) -> dict[str, float]:
+    """How far the result strays from the source, one way: ``samples`` area-weighted points on the result
+    (fixed seed) to the source surface; ``max_pct`` and ``mean_pct`` of the source's diagonal."""
+    tris = result.triangles().astype(np.int64)
+    if tris.shape[0] == 0:
+        return {"max_pct": 0.0, "mean_pct": 0.0}
+    points = sample_surface(result.verts, tris, samples, seed=1)[:samples]
+    dist = source_index.query(points)[1]
+    scale = 100.0 / (source_diagonal or 1.0)
+    return {"max_pct": round(float(dist.max()) * scale, 4), "mean_pct": round(float(dist.mean()) * scale, 4)}
 
 
 def edge_points(verts: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:

@@ -6,7 +6,8 @@ is; ``input.npz`` is written only when there is none), relays the child's JSON p
 returns ``result.npz``. A crash or a kill of the child cannot take Blender down; cancel kills it at once.
 Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
 Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
-process goes away (its stdin closes). Never imports bpy.
+process goes away (its stdin closes). ``LocalProvider.prewarm`` starts one before the first job (the CLI asks
+for it as it starts). Never imports bpy.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class _Standby:
         with self._lock:
             proc, self._proc, self._env = self._proc, None, None
         if proc is not None:
+            # It has no job: killing it is safe, and the host's exit need not wait for its imports to end.
+            with suppress(OSError):
+                proc.kill()
             _discard(proc)
 
 
@@ -112,10 +116,26 @@ STANDBY = _Standby()
 atexit.register(STANDBY.close)
 
 
+def _engine_env(
+    extension_root: str, python_paths: list[str] | tuple[str, ...]
+) -> tuple[dict[str, str], str | None]:
+    """The engine child's environment and working folder (a standby serves only a job whose env matches)."""
+    env = dict(os.environ)
+    paths = [extension_root, *python_paths] if extension_root else list(python_paths)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    # -m puts the working folder first on sys.path: the extension root holds nothing but the add-on.
+    return env, extension_root or None
+
+
 class LocalProvider:
     name = "local"
     needs_network = False
     max_concurrent = max(1, (os.cpu_count() or 2) // 2)  # each child is CPU bound
+
+    @staticmethod
+    def prewarm(extension_root: str, python_paths: list[str] | tuple[str, ...]) -> None:
+        """Start a standby engine child for jobs of this extension root and ``sys.path`` (their spec's)."""
+        STANDBY.prepare(*_engine_env(extension_root, python_paths))
 
     def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
         if spec.snapshot is None:
@@ -143,6 +163,10 @@ class LocalProvider:
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")
         lods = self._run_child(spec, ctx, in_path, params_path, out_path)
+        # The engine measured how far LoD0 strays from the source; the CLI's report and summary show it.
+        distances = {str(int(i["lod"])): i["distance_to_source"] for i in lods if i.get("distance_to_source")}
+        if distances:
+            ctx.emit(distances=distances)
         return [
             ResultFile(
                 path=str(out_path),
@@ -157,12 +181,8 @@ class LocalProvider:
     def _run_child(
         self, spec: JobSpec, ctx: WorkerContext, in_path: Path, params_path: Path, out_path: Path
     ) -> list[dict]:
-        env = dict(os.environ)
-        paths = [spec.extension_root, *spec.python_paths] if spec.extension_root else list(spec.python_paths)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env, cwd = _engine_env(spec.extension_root, spec.python_paths)
         job_paths = [str(in_path), str(params_path), str(out_path)]
-        # -m puts the working folder first on sys.path: the extension root holds nothing but the add-on.
-        cwd = spec.extension_root or None
         proc = STANDBY.take(env, job_paths)
         if proc is None:
             proc = _spawn([*ENGINE_COMMAND, *job_paths], env, cwd, stdin=subprocess.DEVNULL)

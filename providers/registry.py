@@ -38,6 +38,9 @@ class Entry:
     deadline_min: float = 30.0  # minutes before a job is reported as timed out (it can be attached again)
     # (option, value, minutes): a longer deadline for jobs with that option value (CSM's precision model).
     slow_deadline: tuple[str, str, float] | None = None
+    # What ``--dry-run`` says a job takes and costs, as the service documents it ("" when it does not).
+    time_estimate: str = ""
+    cost_estimate: str = ""
 
     @property
     def cloud(self) -> bool:
@@ -46,10 +49,12 @@ class Entry:
 
 REGISTRY: tuple[Entry, ...] = (
     Entry("local", "Local", "Offline quad remesh and decimation on this computer (free, seconds)",
-          "local:LocalProvider", deadline_min=10.0),
+          "local:LocalProvider", deadline_min=10.0,
+          time_estimate="seconds (a minute or so past 1M triangles)", cost_estimate="free"),
     Entry("csm", "CSM.ai", "CSM.ai v3 retopology session (swift or precision, minutes)", "csm:CsmProvider",
           "CSM.ai", (Credential("csm_api_key", "CSM API Key", "CSM_API_KEY", "api_key"),),
-          "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0)),
+          "https://api.csm.ai", "CSM_BASE_URL", 20.0, ("csm_model", "precision", 60.0),
+          time_estimate="swift about 5-10 min, precision up to 50 min (CSM's docs)"),
     Entry("tripo", "Tripo (Scenario)", "Tripo retopology through Scenario's API (face limit, quads, bake)",
           "tripo:TripoProvider", "Scenario",
           (Credential("scenario_api_key", "Scenario API Key", "SCENARIO_SDK_API_KEY", "api_key"),

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Blender's side of the worker host: start it, send it jobs, read its events without blocking.
 
-Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown),
-so the job engine does not care where workers run. Runs on Blender's main thread and starts no thread: the
+Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown,
+set_limit), so the job engine does not care where workers run; ``prewarm`` starts the host (and the local
+engine's standby child) ahead of the first job. Runs on Blender's main thread and starts no thread: the
 step function polls the host's stdout (``ipc.LineReader``). If the host dies, its running jobs are reported
 failed (flagged ``host_lost``; the Blender side resumes them from the journal). Never imports bpy.
 """
@@ -29,23 +30,43 @@ class WorkerHost:
         self._proc: subprocess.Popen | None = None
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
+        self._limits: dict[str, int | None] = {}  # sent again to a restarted host
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def _ensure_started(self, python_paths: tuple[str, ...]) -> subprocess.Popen:
+    def _ensure_started(self, python_paths: tuple[str, ...], *, prewarm: bool = False) -> subprocess.Popen:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        if prewarm:
+            env[ipc.PREWARM_ENV] = json.dumps([self.extension_root, list(python_paths)])
         argv = [sys.executable, str(Path(self.extension_root) / "worker" / "main.py")]
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
         )
         self._reader = ipc.LineReader(self._proc.stdout.fileno())
         log.info("started the worker host (pid %s)", self._proc.pid)
+        for provider, limit in self._limits.items():
+            self._send({"op": "limit", "provider": provider, "limit": limit})
         return self._proc
+
+    def prewarm(self, python_paths: tuple[str, ...]) -> None:
+        """Start the host and a local engine child now, for jobs whose spec has these ``python_paths``: the
+        CLI calls it first, so both load while Blender reads the inputs."""
+        if self._proc is not None and self._proc.poll() is None:
+            message = {"op": "prewarm", "provider": "local", "extension_root": self.extension_root}
+            self._send({**message, "python_paths": list(python_paths)})
+            return
+        self._ensure_started(python_paths, prewarm=True)
+
+    def set_limit(self, provider: str, limit: int | None) -> None:
+        """At most ``limit`` jobs of ``provider`` at once (None: the provider's own limit)."""
+        self._limits[provider] = limit
+        if self._proc is not None and self._proc.poll() is None:
+            self._send({"op": "limit", "provider": provider, "limit": limit})
 
     def _send(self, message: dict) -> None:
         proc = self._proc

@@ -2,7 +2,10 @@
 """The wire format between Blender and the worker host process: one JSON object per line.
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
-``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent`` (logs go to stderr).
+``{"op": "limit", "provider": ..., "limit": N or null}`` (jobs of that provider at once; null: its own),
+``{"op": "prewarm", "provider": "local", "extension_root": ..., "python_paths": [...]}`` (start what the
+next job of that provider needs), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every
+``JobEvent`` (logs go to stderr).
 
 A spec's mesh snapshot travels as an uncompressed ``.npz`` in the job's folder (written on the main thread,
 which is far cheaper than any exporter); credentials travel only over the pipe, never to disk. Pure Python
@@ -24,6 +27,9 @@ from ..core.jobs import Credentials, JobEvent, JobSpec, MeshSnapshot, ResultFile
 
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
 SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
+# Set when the host is started by ``WorkerHost.prewarm``: JSON [extension_root, python_paths] for the local
+# engine's standby child, which the host then starts before anything else.
+PREWARM_ENV = "RETOPO_HUB_PREWARM_ENGINE"
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:
