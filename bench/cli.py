@@ -55,7 +55,9 @@ def _timed(argv: list[str], env: dict[str, str]) -> float:
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(argv[:3])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise SystemExit(
+            f"bench: {' '.join(argv[:3])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
     return seconds
 
 

@@ -216,17 +216,19 @@ def run(args, options: dict[str, Any], out_dir: Path, *, key, start, finish) -> 
                 else:
                     in_flight[item.job_id] = item
             step.step(max_imports=1)
+            ended = False
             for job_id, item in list(in_flight.items()):
                 record = records.find(job_id)
                 if record is not None:
                     on_update(record)
                 if record is None or records.terminal(record.state):
+                    ended = True  # a slot is free: the next input starts without waiting
                     del in_flight[job_id]
                     progress.clear()
                     outcome = _finish(item, record, args, options, out_dir, cli)
                     _record(summary, rows, progress, item, outcome, out_dir)
             progress.show([i.path.name for i in in_flight.values()])
-            if in_flight and not session.pending_imports():
+            if in_flight and not ended and not session.pending_imports():
                 host.wait_for_event(0.1)
     except KeyboardInterrupt:
         progress.clear()

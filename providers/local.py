@@ -45,53 +45,63 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, *, stdin: int)
 
 
 class _Standby:
-    """At most one engine child started ahead of its job; handed out only to a job with the same
-    environment (extension path, test switches), else replaced."""
+    """Engine children started ahead of their jobs, as many as jobs may run at once (``size``); handed out
+    only to a job with the same environment (extension path, test switches), else replaced."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._procs: list[subprocess.Popen] = []
         self._env: dict[str, str] | None = None
+        self._cwd: str | None = None
+        self.size = 1
 
     def take(self, env: dict[str, str], job_paths: list[str]) -> subprocess.Popen | None:
-        """The standby process, already told to run ``job_paths``; None when there is no usable one."""
-        with self._lock:
-            proc, same = self._proc, self._env == env
-            self._proc = self._env = None
-        if proc is None:
-            return None
-        if same and proc.poll() is None:
-            try:
-                proc.stdin.write(json.dumps(job_paths) + "\n")
-                proc.stdin.close()
-                return proc
-            except (OSError, ValueError):
-                pass  # it died between the check and the write
-        _discard(proc)
-        return None
+        """A standby process, already told to run ``job_paths``; None when there is no usable one."""
+        while True:
+            with self._lock:
+                if not self._procs:
+                    return None
+                proc, same = self._procs.pop(0), self._env == env
+            if same and proc.poll() is None:
+                try:
+                    proc.stdin.write(json.dumps(job_paths) + "\n")
+                    proc.stdin.close()
+                    return proc
+                except (OSError, ValueError):
+                    pass  # it died between the check and the write
+            _discard(proc)
 
-    def prepare(self, env: dict[str, str], cwd: str | None) -> None:
+    def prepare(self, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        """Top the standby children up to ``size`` for ``env`` (None: the last environment prepared)."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None and self._env == env:
+            if env is None:
+                env, cwd = self._env, self._cwd
+            if env is None:
                 return
-            old, self._proc, self._env = self._proc, None, None
-        if old is not None:
-            _discard(old)
-        try:
-            proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
-        except OSError:
-            log.debug("could not start a standby engine", exc_info=True)
-            return
-        with self._lock:
-            if self._proc is None:
-                self._proc, self._env = proc, env
+            stale = [] if self._env == env else self._procs
+            if stale:
+                self._procs = []
+            self._env, self._cwd = env, cwd
+            self._procs = [p for p in self._procs if p.poll() is None]
+            missing = self.size - len(self._procs)
+        for proc in stale:
+            _discard(proc)
+        for _ in range(missing):
+            try:
+                proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
+            except OSError:
+                log.debug("could not start a standby engine", exc_info=True)
                 return
-        _discard(proc)  # another job prepared one meanwhile
+            with self._lock:
+                if self._env == env and len(self._procs) < self.size:
+                    self._procs.append(proc)
+                    continue
+            _discard(proc)  # other jobs prepared enough meanwhile
 
     def close(self) -> None:
         with self._lock:
-            proc, self._proc, self._env = self._proc, None, None
-        if proc is not None:
+            procs, self._procs, self._env = self._procs, [], None
+        for proc in procs:
             # It has no job: killing it is safe, and the host's exit need not wait for its imports to end.
             with suppress(OSError):
                 proc.kill()
@@ -134,8 +144,14 @@ class LocalProvider:
 
     @staticmethod
     def prewarm(extension_root: str, python_paths: list[str] | tuple[str, ...]) -> None:
-        """Start a standby engine child for jobs of this extension root and ``sys.path`` (their spec's)."""
+        """Start standby engine children for jobs of this extension root and ``sys.path`` (their spec's)."""
         STANDBY.prepare(*_engine_env(extension_root, python_paths))
+
+    @staticmethod
+    def on_limit(limit: int) -> None:
+        """The runner now lets ``limit`` jobs run at once: keep as many engine children ready."""
+        STANDBY.size = max(1, limit)
+        STANDBY.prepare()
 
     def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
         if spec.snapshot is None:

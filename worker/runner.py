@@ -151,6 +151,8 @@ class JobRunner:
         """At most ``limit`` jobs of ``provider`` at once from now on (None: the provider's own limit)."""
         if provider in self._slots:
             self._slots[provider].set_limit(limit)
+            if hook := getattr(self._providers[provider], "on_limit", None):
+                hook(self._slots[provider].limit)
 
     def wake(self) -> None:
         """End a ``wait_for_event`` at once (the host is shutting down)."""
