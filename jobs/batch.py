@@ -2,7 +2,8 @@
 """Many CLI inputs at full speed: folders, ``--jobs N`` in flight, skipping finished inputs, a summary.
 
 Contract: ``expand_inputs`` turns folders into every supported file under them (recursively, sorted; other
-files are ignored and counted; the ``--out`` folder is never read as input). ``run`` drives the inputs with at
+files are ignored and counted; the ``--out`` folder is never read as input; a folder with none is that
+input's error, or exit 2 when every input is such a folder). ``run`` drives the inputs with at
 most ``jobs`` of them in flight at once (loading, submitted, polled, downloaded or imported): each input is
 loaded into the current file beside the others (a .blend replaces the file, so it waits until nothing else is
 in flight), its job runs in the worker host, and its outputs are written as soon as it is done; its objects
@@ -47,7 +48,7 @@ def checked_inputs(args) -> list[str]:
     if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
         raise InputError(f"--jobs must be a whole number between 1 and {MAX_JOBS}")
     inputs, ignored = expand_inputs(args.inputs, Path(args.out).resolve())
-    if not inputs:
+    if all(Path(text).is_dir() for text in inputs):
         folders = " ".join(args.inputs)
         raise InputError(f"no {' '.join(INPUT_SUFFIXES)} file in {folders}: check the folder")
     if ignored:
@@ -64,6 +65,7 @@ def expand_inputs(raw: list[str], out_dir: Path) -> tuple[list[str], int]:
         if not folder.is_dir():
             inputs.append(text)  # a missing or unsupported file is reported as that input's error
             continue
+        found = len(inputs)
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             if out_dir == path.resolve().parent or out_dir in path.resolve().parents:
                 continue  # our own results, when --out lies inside the folder
@@ -71,6 +73,8 @@ def expand_inputs(raw: list[str], out_dir: Path) -> tuple[list[str], int]:
                 inputs.append(str(path))
             elif not path.name.startswith("."):
                 ignored += 1
+        if len(inputs) == found:
+            inputs.append(text)  # reported as that input's error: nothing in it to run
     return inputs, ignored
 
 
@@ -246,6 +250,8 @@ def _start(item: _Input, args, options, out_dir: Path, cli, *, keep_scene: bool)
     """Skip, or load and submit; a dict is the input's outcome when no job was started."""
     item.started = time.monotonic()
     path = item.path
+    if path.is_dir():
+        return {"error": f"{path}: a folder with no {' '.join(INPUT_SUFFIXES)} file in it; check the path"}
     try:
         if path.is_file():
             item.key = cli.dedupe_key(path, args, options)
