@@ -31,6 +31,9 @@ class WorkerHost:
         self._reader: ipc.LineReader | None = None
         self._running: set[str] = set()
         self._limits: dict[str, int | None] = {}  # sent again to a restarted host
+        # Engine children's niceness for a host started from now on (None: the engine's own, 10; the CLI
+        # sets 0: no UI to yield to, and the user picks the priority with `nice`).
+        self.engine_niceness: int | None = None
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -43,6 +46,8 @@ class WorkerHost:
         env.setdefault("PYTHONUNBUFFERED", "1")
         if prewarm:
             env[ipc.PREWARM_ENV] = json.dumps([self.extension_root, list(python_paths)])
+        if self.engine_niceness is not None:
+            env[ipc.NICENESS_ENV] = str(self.engine_niceness)
         argv = [sys.executable, str(Path(self.extension_root) / "worker" / "main.py")]
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0

@@ -30,6 +30,7 @@ SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
 # Set when the host is started by ``WorkerHost.prewarm``: JSON [extension_root, python_paths] for the local
 # engine's standby child, which the host then starts before anything else.
 PREWARM_ENV = "RETOPO_HUB_PREWARM_ENGINE"
+NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"  # read by engines.child as it starts (it inherits the host's env)
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:
