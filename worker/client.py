@@ -10,6 +10,7 @@ failed (flagged ``host_lost``; the Blender side resumes them from the journal). 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -22,6 +23,29 @@ from ..core.jobs import TERMINAL_STATES, JobEvent, JobSpec, State
 from . import ipc
 
 log = logging.getLogger(__name__)
+
+
+def spawn_host(
+    extension_root: str,
+    python_paths: tuple[str, ...],
+    *,
+    prewarm: bool = False,
+    engine_niceness: int | None = None,
+) -> subprocess.Popen:
+    """Start a worker host process: ``WorkerHost`` does, and so does ``bin/launch.py`` before bpy loads (the
+    CLI then takes it over with ``WorkerHost.adopt``). ``prewarm`` also starts a local engine child for jobs
+    whose spec has these ``python_paths``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if prewarm:
+        env[ipc.PREWARM_ENV] = json.dumps([extension_root, list(python_paths)])
+    if engine_niceness is not None:
+        env[ipc.NICENESS_ENV] = str(engine_niceness)
+    argv = [sys.executable, str(Path(extension_root) / "worker" / "main.py")]
+    return subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
+    )
 
 
 class WorkerHost:
@@ -41,22 +65,21 @@ class WorkerHost:
     def _ensure_started(self, python_paths: tuple[str, ...], *, prewarm: bool = False) -> subprocess.Popen:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        if prewarm:
-            env[ipc.PREWARM_ENV] = json.dumps([self.extension_root, list(python_paths)])
-        if self.engine_niceness is not None:
-            env[ipc.NICENESS_ENV] = str(self.engine_niceness)
-        argv = [sys.executable, str(Path(self.extension_root) / "worker" / "main.py")]
-        self._proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
-        )
-        self._reader = ipc.LineReader(self._proc.stdout.fileno())
+        niceness = self.engine_niceness
+        self.adopt(spawn_host(self.extension_root, python_paths, prewarm=prewarm, engine_niceness=niceness))
         log.info("started the worker host (pid %s)", self._proc.pid)
+        return self._proc
+
+    def adopt(self, proc: subprocess.Popen) -> None:
+        """Drive ``proc``, a host from ``spawn_host``, unless one runs already (then ``proc`` is stopped)."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()  # it has no job yet
+            proc.wait()
+            return
+        self._proc, self._reader = proc, ipc.LineReader(proc.stdout.fileno())
         for provider, limit in self._limits.items():
             self._send({"op": "limit", "provider": provider, "limit": limit})
-        return self._proc
 
     def prewarm(self, python_paths: tuple[str, ...]) -> None:
         """Start the host and a local engine child now, for jobs whose spec has these ``python_paths``: the

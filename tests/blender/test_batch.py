@@ -218,3 +218,23 @@ def test_dry_run_of_local_jobs_starts_no_worker(addon, blank, tmp_path, capsys):
     assert "would submit rock.obj (1,280 triangles) to local: mode=quad, target_faces=300" in out
     assert addon.jobs.session._Session.host is None, "no worker host was started"
     assert not list((tmp_path / "jobs").glob("local-*")), "no job folder was made"
+
+
+def test_the_launcher_starts_the_worker_host_before_bpy(blank, tmp_path):
+    """bin/retopo-hub saves Blender's sys.path; the next run starts the worker host and an engine child
+    with it while bpy loads, and the CLI takes them over."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    rock = _write(tmp_path / "rock.obj")
+    env = dict(os.environ, RETOPO_HUB_PYTHON=sys.executable, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    for run in ("first", "second"):
+        argv = [str(root / "bin" / "retopo-hub"), str(rock), "--out", str(tmp_path / run), "--faces", "300",
+                "--json"]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert len(_summary(proc.stdout)["results"]) == 1
+        saved = json.loads((tmp_path / "user" / "retopo-hub-python-paths.json").read_text())
+        assert any("bpy" in path for path in saved), "Blender's own script folders are on it"
