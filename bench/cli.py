@@ -7,8 +7,11 @@
   at least 1.7x on a 2-core machine).
 
 ``python bench/cli.py [--repeats N]`` runs it alone (it prints both ratios side by side); ``bench/run.py``
-runs it as its ``cli`` section. The CLI runs this checkout through ``bin/retopo-hub`` (the launcher users
-run), with a throwaway Blender user folder and job folder per process, so no run reuses another's jobs.
+runs it as its ``cli`` section. Beside each wall time it records the CPU seconds of the process and the
+children it waited for (``RUSAGE_CHILDREN``): on a machine others load too, the wall times swing with their
+load while the CPU seconds say what the work itself costs. The CLI runs this checkout through
+``bin/retopo-hub`` (the launcher users run) with a throwaway Blender user folder (shared by the runs, as a
+user's is) and a job folder and ``--out`` per process, so no run reuses another's jobs.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,10 +54,23 @@ def _say(message: str) -> None:
     sys.stderr.flush()
 
 
+CPU: list[float] = []  # CPU seconds of each _timed process, in call order
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _median_cpu(start: int, step: int) -> float:
+    return round(statistics.median(CPU[start::step]), 3)
+
+
 def _timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900, check=False)
     seconds = time.perf_counter() - started
+    CPU.append(_cpu() - cpu)
     if proc.returncode != 0:
         raise SystemExit(
             f"bench: {' '.join(argv[:3])} ... failed ({proc.returncode}):\n{proc.stderr[-2000:]}"
@@ -86,17 +103,21 @@ def run(*, repeats: int = 3) -> dict[str, Any]:
         _timed([python, str(script), str(small), str(tmp / "qf.obj"), str(FACES)], env)
         _timed(*_cli(tmp, "warm", [str(small)]))
         quadriflow, cli = [], []
+        first = len(CPU)
         for i in range(repeats):
             quadriflow.append(_timed([python, str(script), str(small), str(tmp / "qf.obj"), str(FACES)], env))
             cli.append(_timed(*_cli(tmp, f"one{i}", [str(small)])))
         startup = statistics.median(cli) / statistics.median(quadriflow)
         _say(f"cli startup: {statistics.median(cli):.2f}s vs QuadriFlow script "
              f"{statistics.median(quadriflow):.2f}s = {startup:.2f}x")  # fmt: skip
+        startup_cpu = (_median_cpu(first + 1, 2), _median_cpu(first, 2))
         serial, parallel = [], []
+        first = len(CPU)
         for i in range(max(1, repeats - 1)):
             serial.append(_timed(*_cli(tmp, f"j1-{i}", [str(assets)], "--jobs", "1")))
             parallel.append(_timed(*_cli(tmp, f"j2-{i}", [str(assets)], "--jobs", "2")))
         throughput = statistics.median(serial) / statistics.median(parallel)
+        batch_cpu = (_median_cpu(first, 2), _median_cpu(first + 1, 2))
         _say(f"cli batch of {ASSETS}: --jobs 1 {statistics.median(serial):.2f}s, --jobs 2 "
              f"{statistics.median(parallel):.2f}s = {throughput:.2f}x throughput")  # fmt: skip
     return {
@@ -109,6 +130,9 @@ def run(*, repeats: int = 3) -> dict[str, Any]:
         "quadriflow_runs": [round(s, 3) for s in quadriflow],
         "startup_ratio": round(startup, 3),
         "startup_goal_met": startup <= STARTUP_GOAL,
+        "cli_cpu_seconds": startup_cpu[0],
+        "quadriflow_script_cpu_seconds": startup_cpu[1],
+        "load_average": round(os.getloadavg()[0], 2),
         "assets": ASSETS,
         "jobs1_seconds": round(statistics.median(serial), 3),
         "jobs2_seconds": round(statistics.median(parallel), 3),
@@ -116,6 +140,8 @@ def run(*, repeats: int = 3) -> dict[str, Any]:
         "jobs2_runs": [round(s, 3) for s in parallel],
         "batch_throughput_ratio": round(throughput, 3),
         "batch_goal_met": throughput >= BATCH_GOAL,
+        "jobs1_cpu_seconds": batch_cpu[0],
+        "jobs2_cpu_seconds": batch_cpu[1],
     }
 
 
@@ -126,6 +152,11 @@ def main(argv: list[str]) -> int:
     sys.stdout.write(
         f"startup  {results['startup_ratio']:.2f}x of the QuadriFlow script (goal <= {STARTUP_GOAL})  |  "
         f"batch  {results['batch_throughput_ratio']:.2f}x throughput with --jobs 2 (goal >= {BATCH_GOAL})\n"
+    )
+    sys.stdout.write(
+        f"CPU seconds: CLI {results['cli_cpu_seconds']}, script {results['quadriflow_script_cpu_seconds']}; "
+        f"--jobs 1 {results['jobs1_cpu_seconds']}, --jobs 2 {results['jobs2_cpu_seconds']}; "
+        f"load average {results['load_average']} on {results['cores']} cores\n"
     )
     sys.stdout.write(json.dumps(results) + "\n")
     return 0

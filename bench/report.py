@@ -210,7 +210,10 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{c['input_triangles']:,} triangles to {c['faces']} faces, {c['cores']} cores; medians of "
             f"{len(c['cli_runs'])} runs each (CLI {c['cli_runs']}, script {c['quadriflow_runs']}; --jobs 1 "
-            f"{c['jobs1_runs']}, --jobs 2 {c['jobs2_runs']}).",
+            f"{c['jobs1_runs']}, --jobs 2 {c['jobs2_runs']}). CPU seconds (the process and the children it "
+            f"waited for): CLI {c['cli_cpu_seconds']}, script {c['quadriflow_script_cpu_seconds']}; --jobs 1 "
+            f"{c['jobs1_cpu_seconds']}, --jobs 2 {c['jobs2_cpu_seconds']}; load average at the end "
+            f"{c['load_average']} on {c['cores']} cores (other work on the machine moves the wall times).",
         ]
     return "\n".join(lines) + "\n"
 

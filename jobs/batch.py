@@ -213,6 +213,8 @@ def run(args, options: dict[str, Any], out_dir: Path, *, key, start, finish) -> 
                 if waiting[0].suffix.lower() == ".blend" and in_flight:
                     break  # opening a .blend replaces the file the jobs in flight still need
                 item = _Input(waiting.popleft())
+                if args.provider == "local" and len(waiting) < jobs:
+                    host.set_spares("local", len(waiting))  # no engine child for a job that never comes
                 progress.show([i.path.name for i in in_flight.values()] + [item.path.name])
                 outcome = _start(item, args, options, out_dir, cli, keep_scene=loaded_any)
                 loaded_any = loaded_any or item.path.suffix.lower() != ".blend"

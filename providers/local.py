@@ -53,7 +53,7 @@ class _Standby:
         self._procs: list[subprocess.Popen] = []
         self._env: dict[str, str] | None = None
         self._cwd: str | None = None
-        self.size = 1
+        self.size = 1  # how many to keep ready: the jobs that may start next
 
     def take(self, env: dict[str, str], job_paths: list[str]) -> subprocess.Popen | None:
         """A standby process, already told to run ``job_paths``; None when there is no usable one."""
@@ -149,9 +149,14 @@ class LocalProvider:
 
     @staticmethod
     def on_limit(limit: int) -> None:
-        """The runner now lets ``limit`` jobs run at once: keep as many engine children ready."""
+        """The runner now lets ``limit`` jobs run at once: keep as many engine children ready (topped up by
+        the next prewarm or job)."""
         STANDBY.size = max(1, limit)
-        STANDBY.prepare()
+
+    @staticmethod
+    def set_spares(count: int) -> None:
+        """Only ``count`` more jobs will come (the CLI near the end of its inputs): start no child beyond."""
+        STANDBY.size = max(0, count)
 
     def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
         if spec.snapshot is None:

@@ -90,6 +90,11 @@ class WorkerHost:
             return
         self._ensure_started(python_paths, prewarm=True)
 
+    def set_spares(self, provider: str, count: int) -> None:
+        """Only ``count`` more jobs of ``provider`` will start: the host prepares nothing beyond them."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._send({"op": "spares", "provider": provider, "count": count})
+
     def set_limit(self, provider: str, limit: int | None) -> None:
         """At most ``limit`` jobs of ``provider`` at once (None: the provider's own limit)."""
         self._limits[provider] = limit

@@ -88,6 +88,10 @@ def _handle(message: dict, runner: JobRunner) -> bool:
     elif op == "limit":
         limit = message.get("limit")
         runner.set_limit(str(message.get("provider")), None if limit is None else int(limit))
+    elif op == "spares":
+        set_spares = getattr(runner.provider(str(message.get("provider"))), "set_spares", None)
+        if set_spares is not None:
+            set_spares(int(message["count"]))
     elif op == "prewarm":
         prewarm = getattr(runner.provider(str(message.get("provider"))), "prewarm", None)
         if prewarm is not None:

@@ -3,6 +3,7 @@
 
 Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id": ...}``,
 ``{"op": "limit", "provider": ..., "limit": N or null}`` (jobs of that provider at once; null: its own),
+``{"op": "spares", "provider": ..., "count": N}`` (only N more jobs will come: prepare nothing beyond),
 ``{"op": "prewarm", "provider": "local", "extension_root": ..., "python_paths": [...]}`` (start what the
 next job of that provider needs), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every
 ``JobEvent`` (logs go to stderr).

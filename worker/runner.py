@@ -125,7 +125,8 @@ class JobRunner:
         self._events: queue.Queue[JobEvent] = queue.Queue()
         self._threads: dict[str, threading.Thread] = {}
         self._cancel: dict[str, threading.Event] = {}
-        self._slots = {name: _Slots(p.max_concurrent) for name, p in self._providers.items()}
+        # Made on first use: reading a provider's max_concurrent may import it (registry.implementations).
+        self._slots: dict[str, _Slots] = {}
         self._lock = threading.Lock()
         self._closing = False  # set by shutdown(): stopped jobs stay resumable in the journal
 
@@ -149,10 +150,17 @@ class JobRunner:
 
     def set_limit(self, provider: str, limit: int | None) -> None:
         """At most ``limit`` jobs of ``provider`` at once from now on (None: the provider's own limit)."""
-        if provider in self._slots:
-            self._slots[provider].set_limit(limit)
+        if provider in self._providers:
+            slot = self._slot(provider)
+            slot.set_limit(limit)
             if hook := getattr(self._providers[provider], "on_limit", None):
-                hook(self._slots[provider].limit)
+                hook(slot.limit)
+
+    def _slot(self, provider: str) -> _Slots:
+        with self._lock:
+            if provider not in self._slots:
+                self._slots[provider] = _Slots(self._providers[provider].max_concurrent)
+            return self._slots[provider]
 
     def wake(self) -> None:
         """End a ``wait_for_event`` at once (the host is shutting down)."""
@@ -251,7 +259,7 @@ class JobRunner:
             emit_event=emit,
             deadline=time.monotonic() + spec.deadline_s,
         )
-        slot = self._slots[spec.provider]
+        slot = self._slot(spec.provider)
         acquired = False
         try:
             # Wait for a free slot without blocking cancel: queued jobs never contact the service.
