@@ -261,7 +261,8 @@ def _start(item: _Input, args, options, out_dir: Path, cli, *, keep_scene: bool)
             if not args.attach and (report := finished_report(path, out_dir, item.key, args.format)):
                 return {"skipped": report}
             item.sha256 = file_sha256(path)
-        before = set(bpy.data.objects)
+        # A .blend replaces the file: every object then is the input's (and the old ones are gone).
+        before = set() if path.suffix.lower() == ".blend" else set(bpy.data.objects)
         try:
             item.job_id = cli.start_input(path, args, options, keep_scene=keep_scene)
         finally:
