@@ -141,7 +141,7 @@ class Progress:
         if names:
             line += f", running: {names}"
         if self._worked and self.done < self.total:
-            left = (now - self.started) / self.done * (self.total - self.done)
+            left = (now - self.started) / self._worked * (self.total - self.done)
             line += f", ETA {int(left) // 60}:{int(left) % 60:02d}"
         if line != self._shown:
             self.stream.write("\r\x1b[K" + line)
