@@ -4,10 +4,11 @@
 The worker hands the engine child the snapshot file Blender wrote for the job (``snapshot.npz``, read as it
 is; ``input.npz`` is written only when there is none), relays the child's JSON progress lines as events, and
 returns ``result.npz``. A crash or a kill of the child cannot take Blender down; cancel kills it at once.
-Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
+Each job starts a standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
 Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
-process goes away (its stdin closes). ``LocalProvider.prewarm`` starts one before the first job (the CLI asks
-for it as it starts). Never imports bpy.
+process goes away (its stdin closes). As many are kept ready as jobs may run at once (``on_limit``), and
+none beyond the jobs still to come (``set_spares``); ``LocalProvider.prewarm`` starts them before the first
+job (the CLI asks for it as it starts). Never imports bpy.
 """
 
 from __future__ import annotations
