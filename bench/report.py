@@ -194,6 +194,27 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {name} | {r['providers']} | {r['faces']:,} ({r['quads']:,}) | {r['file_mb']} | "
                 f"{r['seconds']:.2f} |"
             )
+    if "cli" in results:
+        c = results["cli"]
+        lines += [
+            "",
+            "## 6. Headless CLI (whole processes)",
+            "",
+            "| startup: `bin/retopo-hub` on one small mesh vs a bpy + QuadriFlow + OBJ script | goal | met "
+            "| batch: 20 small assets, `--jobs 2` vs `--jobs 1` throughput | goal | met |",
+            "|---|---|---|---|---|---|",
+            f"| {c['cli_seconds']:.2f} s / {c['quadriflow_script_seconds']:.2f} s = "
+            f"**{c['startup_ratio']:.2f}x** | <= 1.2x | {_yes(c['startup_goal_met'])} | "
+            f"{c['jobs1_seconds']:.2f} s / {c['jobs2_seconds']:.2f} s = "
+            f"**{c['batch_throughput_ratio']:.2f}x** | >= 1.7x | {_yes(c['batch_goal_met'])} |",
+            "",
+            f"{c['input_triangles']:,} triangles to {c['faces']} faces, {c['cores']} cores; medians of "
+            f"{len(c['cli_runs'])} runs each (CLI {c['cli_runs']}, script {c['quadriflow_runs']}; --jobs 1 "
+            f"{c['jobs1_runs']}, --jobs 2 {c['jobs2_runs']}). CPU seconds (the process and the children it "
+            f"waited for): CLI {c['cli_cpu_seconds']}, script {c['quadriflow_script_cpu_seconds']}; --jobs 1 "
+            f"{c['jobs1_cpu_seconds']}, --jobs 2 {c['jobs2_cpu_seconds']}; load average at the end "
+            f"{c['load_average']} on {c['cores']} cores (other work on the machine moves the wall times).",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Load CLI inputs into the current file and write result objects out; main thread only.
 
-Inputs: .glb .gltf .fbx .obj .ply .stl (imported into an empty file) or a .blend (opened). Each input
-becomes one source object: the chosen ``--object``, or all its meshes joined in world space. Outputs keep
+Inputs: .glb .gltf .fbx .obj .ply .stl (imported into an empty file, or with ``keep_scene`` added to the
+current one, so the jobs of earlier inputs keep their objects) or a .blend (opened). Each input becomes one
+source object: the chosen ``--object``, or all its meshes joined in world space. Outputs keep
 quads (OBJ, FBX); GLB is triangles only, as glTF requires. Every output file is written atomically.
 """
 
@@ -40,8 +41,9 @@ def _import_file(path: Path) -> None:
             bpy.ops.import_mesh.stl(filepath=filepath)
 
 
-def load_input(path: Path, object_name: str | None) -> bpy.types.Object:
-    """Make ``path`` the current file's content and return the one source object to retopologize."""
+def load_input(path: Path, object_name: str | None, *, keep_scene: bool = False) -> bpy.types.Object:
+    """Make ``path`` the current file's content (``keep_scene``: add it, unless it is a .blend) and return the
+    one source object to retopologize, chosen among the objects this input brought."""
     if path.suffix.lower() not in INPUT_SUFFIXES:
         raise InputError(f"{path.name}: unsupported file type; use one of {' '.join(INPUT_SUFFIXES)}")
     if not path.is_file():
@@ -51,29 +53,45 @@ def load_input(path: Path, object_name: str | None) -> bpy.types.Object:
             handle.read(1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from exc
+    blend = path.suffix.lower() == ".blend"
+    earlier = set() if blend or not keep_scene else set(bpy.data.objects)
     try:
-        if path.suffix.lower() == ".blend":
+        if blend:
             bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
         else:
-            bpy.ops.wm.read_homefile(use_empty=True)
+            if not keep_scene:
+                bpy.ops.wm.read_homefile(use_empty=True)
             _import_file(path)
     except RuntimeError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         raise InputError(f"{path.name}: Blender could not read it ({reason}); check the file") from exc
     scene = bpy.context.scene
+    brought = [o for o in scene.objects if o not in earlier]
     if object_name:
-        obj = scene.objects.get(object_name)
+        obj = _named(brought, object_name)
         if obj is None:
             raise InputError(f"{path.name}: no object named {object_name!r}; check --object")
         if obj.type != "MESH":
             raise InputError(f"{path.name}: {object_name!r} is a {obj.type.lower()}, not a mesh")
         return obj
-    meshes = [o for o in scene.objects if o.type == "MESH"]
+    meshes = [o for o in brought if o.type == "MESH"]
     if not meshes:
         raise InputError(f"{path.name}: contains no mesh object; export a mesh and try again")
     if len(meshes) == 1:
         return meshes[0]
     return _join_world_space(path.stem, meshes)
+
+
+def _named(objects: list[bpy.types.Object], name: str) -> bpy.types.Object | None:
+    """The object called ``name``; added beside an earlier input's, Blender may call it ``name.001``."""
+    exact = next((o for o in objects if o.name == name), None)
+    if exact is not None:
+        return exact
+    for obj in objects:
+        base, _, number = obj.name.rpartition(".")
+        if base == name and number.isdigit():
+            return obj
+    return None
 
 
 def _join_world_space(name: str, objects: list[bpy.types.Object]) -> bpy.types.Object:

@@ -4,7 +4,8 @@
 Two CLI runs of the same input and options (same dedupe key) must not both submit: whoever takes the key's
 lock first does the job, the other waits and then finds the first one's journal entry (its results, or its
 remote job). The OS releases the lock when its holder dies, so a killed run never blocks the next one.
-``hold(folder, name, on_wait=...)`` is a context manager; ``on_wait`` is called once if the lock is busy.
+``acquire(folder, name, on_wait=...)`` returns a ``Held`` to ``release()``; ``hold`` is the same as a context
+manager; ``on_wait`` is called once if the lock is busy.
 The wait polls, so Ctrl-C and SIGTERM still interrupt it. No bpy; any thread.
 """
 
@@ -47,9 +48,26 @@ else:
 POLL_S = 0.2
 
 
-@contextmanager
-def hold(folder: Path, name: str, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold the lock called ``name`` (a file ``folder/name.lock``) for the block, waiting for it if busy."""
+class Held:
+    """A lock taken by ``acquire``; ``release()`` lets go of it (once; later calls do nothing)."""
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
+
+
+def acquire(folder: Path, name: str, *, on_wait: Callable[[], None] | None = None) -> Held:
+    """Take the lock called ``name`` (a file ``folder/name.lock``), waiting for it if busy."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -58,9 +76,17 @@ def hold(folder: Path, name: str, *, on_wait: Callable[[], None] | None = None) 
                 on_wait()
             while not _try_lock(fd):
                 time.sleep(POLL_S)
-        try:
-            yield
-        finally:
-            _unlock(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return Held(fd)
+
+
+@contextmanager
+def hold(folder: Path, name: str, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the lock called ``name`` for the block (``acquire`` ... ``release``)."""
+    held = acquire(folder, name, on_wait=on_wait)
+    try:
+        yield
+    finally:
+        held.release()

@@ -61,6 +61,8 @@ NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification")
 # Engine processes yield the CPU to everything at normal priority: Blender's UI first, and the job that is
 # running while a standby process loads its libraries (that load slowed a running remesh by a third).
 NICENESS = 10
+# The headless CLI sets it to 0: there is no UI to yield to, and the user picks the priority (`nice`).
+NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"
 # Progress lines closer together than this are dropped unless the message changes; keeps the pipe quiet.
 PROGRESS_INTERVAL = 0.1
 
@@ -315,7 +317,7 @@ if __name__ == "__main__":
     # Only the process entry lowers its priority: main() may also run inside a caller's process.
     if hasattr(os, "nice"):
         with suppress(OSError):
-            os.nice(NICENESS)
+            os.nice(int(os.environ.get(NICENESS_ENV, "") or NICENESS))
     exit_code = main()
     logging.shutdown()
     sys.stdout.flush()

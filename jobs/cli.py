@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Headless command line: ``blender -c retopo_hub ...`` and ``bin/retopo-hub ...`` share this contract.
 
-    retopo-hub INPUT [INPUT ...] --out DIR [--provider NAME] [--format obj|fbx|glb] [--cache DIR]
-               [--online-mode] [--json] [--object NAME] [--attach ID] [option flags ...]
+    retopo-hub INPUT|DIR [...] --out DIR [--provider NAME] [--format obj|fbx|glb] [--cache DIR] [--jobs N]
+               [--dry-run] [--online-mode] [--json] [--object NAME] [--attach ID] [option flags ...]
 
 The option flags (``--faces``, ``--lods``, ``--model``, ``--ratio`` ...) come from the option catalogue
 (``core.options``): ``retopo-hub --help`` lists them with their ranges and defaults.
 
 Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input.
+A folder INPUT stands for every supported file under it; ``--jobs`` inputs run at once, inputs whose results
+are complete and unchanged are skipped, and a summary table ends the run (``jobs.batch``). ``--dry-run``
+validates and prints what would be submitted, sending nothing.
 Exit 0 when every input succeeded, 1 when any failed (one line each on stderr), 2 for bad arguments.
 With ``--json`` the last line of stdout is one JSON object with the results and errors. Main thread only.
 """
@@ -39,7 +42,10 @@ from ..core.options import CATALOGUE, Option, options_for, validate
 from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
-from . import measure, records, resume, session, step, submit
+from . import batch, measure, records, resume, session, submit
+
+# The dedupe-key lock of every input whose job is in flight, by job id (start_input -> finish_input).
+_HELD: dict[str, locks.Held] = {}
 
 
 class _ArgumentError(Exception):
@@ -87,7 +93,10 @@ def _help(option: Option) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's arguments: the fixed ones, then one per catalogue option with a flag, grouped by provider."""
     p = _Parser(prog="retopo-hub", description="Retopologize meshes and build LoD chains headless.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".glb .gltf .fbx .obj .ply .stl or .blend")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT",
+        help=".glb .gltf .fbx .obj .ply .stl or .blend, or a folder: every such file under it",
+    )  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results and reports")
     p.add_argument("--provider", choices=registry.NAMES, default="local")
     p.add_argument("--format", choices=OUTPUT_FORMATS, default="obj",
@@ -104,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the most a quoted job may cost (Scenario quotes Tripo jobs for free first; a job quoted "
              "above it fails before it is paid); default: the preferences', out of the box "
              f"{DEFAULT_QUOTE_LIMIT:g}",
+    )  # fmt: skip
+    p.add_argument(
+        "--jobs", type=int, metavar="N",
+        help=f"inputs run at once (default: the number of cores, {batch.default_jobs()} here)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="check every input and option, print what would be submitted; submit nothing",
     )  # fmt: skip
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
@@ -189,33 +206,61 @@ def dedupe_key(path: Path, args: argparse.Namespace, options: dict[str, Any]) ->
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-def run_input(path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    source = load_input(path, args.object)
+def start_input(
+    path: Path, args: argparse.Namespace, options: dict[str, Any], *, keep_scene: bool = False
+) -> str:
+    """Load ``path`` (beside the inputs in flight with ``keep_scene``) and start or resume its job.
+
+    One run at a time per input and options: the dedupe key's lock is taken here and held until
+    ``finish_input`` has written the outputs, so a second run waits, then finds the first one's journal
+    entry (its downloaded results or its remote job) instead of submitting and paying again."""
+    source = load_input(path, args.object, keep_scene=keep_scene)
     if args.attach:
-        job_ids = [resume.attach(bpy.context.scene, args.provider, args.attach, source, options)]
-        return _finish_input(path, args, options, out_dir, job_ids)
+        return resume.attach(bpy.context.scene, args.provider, args.attach, source, options)
     key = dedupe_key(path, args, options)
-    # One run at a time per input and options: a second run waits, then finds the first one's journal entry
-    # (its downloaded results or its remote job) instead of submitting and paying again.
-    with locks.hold(session.cache_root() / "locks", key, on_wait=lambda: _say_waiting(path)):
+    held = locks.acquire(session.cache_root() / "locks", key, on_wait=lambda: _say_waiting(path))
+    try:
         _settle_earlier(path, args, key)
         job_ids = submit.submit_objects(bpy.context, [source], provider=args.provider, options=options,
                                         dedupe_key=key)  # fmt: skip
-        return _finish_input(path, args, options, out_dir, job_ids)
+    except BaseException:
+        held.release()
+        raise
+    _HELD[job_ids[0]] = held
+    return job_ids[0]
 
 
-def _finish_input(
-    path: Path, args, options: dict[str, Any], out_dir: Path, job_ids: list[str]
+def finish_input(
+    path: Path,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    out_dir: Path,
+    record,
+    started: float,
+    stamp: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    started = time.time()
-    (record,) = step.run_blocking(job_ids, on_update=step.print_progress)
+    """Write the outputs of a job that ended (``stamp`` goes into the report); only then forget the job."""
+    try:
+        return _finish(path, args, options, out_dir, record, started, stamp)
+    finally:
+        if record is not None and (held := _HELD.pop(record.job_id, None)) is not None:
+            held.release()
+
+
+def release_locks() -> None:
+    """Let go of every input's lock still held (an interrupted batch), so a later run here never waits."""
+    while _HELD:
+        _HELD.popitem()[1].release()
+
+
+def _finish(path: Path, args, options: dict[str, Any], out_dir: Path, record, started, stamp) -> dict:
     if record is None or record.state != State.DONE:
         if record is not None:
             _print_mappings(record)
         message = record.message if record is not None else "the job record disappeared"
         raise RetopoError(message or f"job ended as {record.state}")
     try:
-        result = _write_outputs(path, args, options, out_dir, record, started)
+        result = _write_outputs(path, args, options, out_dir, record, started, stamp or {})
     except OSError as exc:
         reason = one_line(exc.strerror or type(exc).__name__)
         raise RetopoError(
@@ -239,7 +284,13 @@ def _say_waiting(path: Path) -> None:
 
 
 def _write_outputs(
-    path: Path, args: argparse.Namespace, options: dict[str, Any], out_dir: Path, record, started: float
+    path: Path,
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    out_dir: Path,
+    record,
+    started: float,
+    stamp: dict[str, Any],
 ) -> dict[str, Any]:
     """Every output file and the report, each written atomically; OSError when the folder cannot take them."""
     outputs = []
@@ -280,6 +331,7 @@ def _write_outputs(
         "seconds": round(time.time() - started, 3),
         "outputs": outputs,
         "warnings": warnings,
+        **stamp,
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result
@@ -334,7 +386,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         options = options_from_args(args)
         validate(args.provider, options)
-        args.inputs = distinct_inputs(args.inputs)
+        args.inputs = distinct_inputs(batch.checked_inputs(args))
         if args.deadline is not None and not 0 < args.deadline <= MAX_DEADLINE_MIN:
             raise InputError(f"--deadline must be more than 0 and at most {MAX_DEADLINE_MIN:g} minutes")
         if args.max_cost is not None and not (math.isfinite(args.max_cost) and args.max_cost >= 0):
@@ -373,7 +425,7 @@ def main(argv: list[str]) -> int:
         with _terminate_as_interrupt():
             summary = run_all(args, options, out_dir)
     except (KeyboardInterrupt, BrokenPipeError) as exc:
-        # The jobs stay journaled (jobs.step.run_blocking stops without cancelling): a re-run resumes them.
+        # The jobs stay journaled (jobs.batch.run stops the workers, cancelling nothing): a re-run resumes.
         with suppress(OSError):
             sys.stderr.write("retopo-hub: interrupted; re-run the same command to resume\n")
         return 143 if isinstance(exc, _Terminated) else 130
@@ -384,6 +436,7 @@ def main(argv: list[str]) -> int:
         session.set_cli_mode(False)
         session.set_deadline_override(None)
         session.set_quote_limit_override(None)
+        release_locks()
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     sys.stdout.flush()
@@ -447,21 +500,8 @@ def distinct_inputs(raw: list[str]) -> list[str]:
 
 
 def run_all(args: argparse.Namespace, options: dict[str, Any], out_dir: Path) -> dict[str, list]:
-    summary: dict[str, list] = {"results": [], "errors": []}
-    for raw in args.inputs:
-        path = Path(raw).resolve()
-        try:
-            result = run_input(path, args, options, out_dir)
-        except RetopoError as exc:
-            text = str(exc)
-            summary["errors"].append({"input": str(path), "message": text})
-            # Messages about the file itself already start with its name: never "rock.obj: rock.obj: ...".
-            shown = text if text.startswith((path.name, str(path))) else f"{path.name}: {text}"
-            sys.stderr.write(f"retopo-hub: {shown}\n")
-            continue
-        summary["results"].append(result)
-        for output in result["outputs"]:
-            counts = f"{output['faces']} faces ({output['quads']} quads, {output['tris']} triangles)"
-            sys.stdout.write(f"{output['path']}: {counts}\n")
-        sys.stdout.write(f"report: {Path(out_dir) / (path.stem + '_report.json')}\n")
+    if args.dry_run:
+        return batch.dry_run(args, options)
+    summary = batch.run(args, options, out_dir, key=dedupe_key, start=start_input, finish=finish_input)
+    sys.stdout.write(batch.summary_table(summary.pop("table"), len(summary["skipped"])))
     return summary

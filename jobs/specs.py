@@ -113,11 +113,16 @@ def make_spec(prefs: Preferences, *, job_id, provider, source_name, options, wor
         online=prefs.online,
         deadline_s=prefs.deadline_s(provider, options),
         extension_root=session.EXTENSION_ROOT,
-        python_paths=tuple(p for p in sys.path if p),
+        python_paths=python_paths(),
         journal_dir=str(prefs.journal().folder),
         quote_limit=prefs.quote_limit,
         **extra,
     )
+
+
+def python_paths() -> tuple[str, ...]:
+    """Blender's ``sys.path``, for the worker host and the engine child to find the bundled wheels."""
+    return tuple(p for p in sys.path if p)
 
 
 def job_folder(root: Path, provider: str, job_id: str) -> Path:

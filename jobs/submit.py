@@ -50,18 +50,7 @@ def submit_objects(
         raise InputError("nothing selected: select one or more mesh objects and try again")
     prefs = specs.read_preferences(probe=True)
     depsgraph = context.evaluated_depsgraph_get()
-    plans = []
-    for obj in objects:
-        check_source(obj)
-        job_provider = provider or obj.retopo_hub.provider
-        specs.provider_entry(job_provider)
-        job_options = dict(options) if options is not None else specs.options_from_object(obj)
-        validate(job_provider, job_options, source_tris=_shown_triangles(obj, depsgraph, job_options))
-        if job_provider != "local" and not prefs.online:
-            raise InputError(ONLINE_ACCESS_OFF)
-        if job_provider != "local" and (problem := prefs.credentials_problem(job_provider)):
-            raise InputError(problem)  # refused before a job record exists: nothing would be sent anyway
-        plans.append((obj, job_provider, job_options))
+    plans = [check_object(obj, prefs, depsgraph, provider=provider, options=options) for obj in objects]
     root = prefs.job_folder
     # Everything that can still fail (snapshots, a rigged mesh's FBX export) happens before the first job
     # starts, so a bad object in a selection starts nothing.
@@ -84,6 +73,28 @@ def submit_objects(
             job_ids.append(_start_job(context.scene, prefs, obj, prov, opts, ready, dedupe_key=dedupe_key,
                                       interactive=interactive))  # fmt: skip
     return job_ids
+
+
+def check_object(
+    obj: bpy.types.Object,
+    prefs: specs.Preferences,
+    depsgraph,
+    *,
+    provider: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[bpy.types.Object, str, dict[str, Any]]:
+    """Everything a submit checks before it starts anything (InputError); ``--dry-run`` stops here.
+    Returns (object, provider, options)."""
+    check_source(obj)
+    job_provider = provider or obj.retopo_hub.provider
+    specs.provider_entry(job_provider)
+    job_options = dict(options) if options is not None else specs.options_from_object(obj)
+    validate(job_provider, job_options, source_tris=_shown_triangles(obj, depsgraph, job_options))
+    if job_provider != "local" and not prefs.online:
+        raise InputError(ONLINE_ACCESS_OFF)
+    if job_provider != "local" and (problem := prefs.credentials_problem(job_provider)):
+        raise InputError(problem)  # refused before a job record exists: nothing would be sent anyway
+    return obj, job_provider, job_options
 
 
 def _shown_triangles(obj: bpy.types.Object, depsgraph, options: dict[str, Any]) -> int:

@@ -4,9 +4,11 @@
 The worker hands the engine child the snapshot file Blender wrote for the job (``snapshot.npz``, read as it
 is; ``input.npz`` is written only when there is none), relays the child's JSON progress lines as events, and
 returns ``result.npz``. A crash or a kill of the child cannot take Blender down; cancel kills it at once.
-Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
+Each job starts a standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
 Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
-process goes away (its stdin closes). Never imports bpy.
+process goes away (its stdin closes). As many are kept ready as jobs may run at once (``on_limit``), and
+none beyond the jobs still to come (``set_spares``); ``LocalProvider.prewarm`` starts them before the first
+job (the CLI asks for it as it starts). Never imports bpy.
 """
 
 from __future__ import annotations
@@ -42,53 +44,66 @@ def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, *, stdin: int)
 
 
 class _Standby:
-    """At most one engine child started ahead of its job; handed out only to a job with the same
-    environment (extension path, test switches), else replaced."""
+    """Engine children started ahead of their jobs, as many as jobs may run at once (``size``); handed out
+    only to a job with the same environment (extension path, test switches), else replaced."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
+        self._procs: list[subprocess.Popen] = []
         self._env: dict[str, str] | None = None
+        self._cwd: str | None = None
+        self.size = 1  # how many to keep ready: the jobs that may start next
 
     def take(self, env: dict[str, str], job_paths: list[str]) -> subprocess.Popen | None:
-        """The standby process, already told to run ``job_paths``; None when there is no usable one."""
-        with self._lock:
-            proc, same = self._proc, self._env == env
-            self._proc = self._env = None
-        if proc is None:
-            return None
-        if same and proc.poll() is None:
-            try:
-                proc.stdin.write(json.dumps(job_paths) + "\n")
-                proc.stdin.close()
-                return proc
-            except (OSError, ValueError):
-                pass  # it died between the check and the write
-        _discard(proc)
-        return None
+        """A standby process, already told to run ``job_paths``; None when there is no usable one."""
+        while True:
+            with self._lock:
+                if not self._procs:
+                    return None
+                proc, same = self._procs.pop(0), self._env == env
+            if same and proc.poll() is None:
+                try:
+                    proc.stdin.write(json.dumps(job_paths) + "\n")
+                    proc.stdin.close()
+                    return proc
+                except (OSError, ValueError):
+                    pass  # it died between the check and the write
+            _discard(proc)
 
-    def prepare(self, env: dict[str, str], cwd: str | None) -> None:
+    def prepare(self, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        """Top the standby children up to ``size`` for ``env`` (None: the last environment prepared)."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None and self._env == env:
+            if env is None:
+                env, cwd = self._env, self._cwd
+            if env is None:
                 return
-            old, self._proc, self._env = self._proc, None, None
-        if old is not None:
-            _discard(old)
-        try:
-            proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
-        except OSError:
-            log.debug("could not start a standby engine", exc_info=True)
-            return
-        with self._lock:
-            if self._proc is None:
-                self._proc, self._env = proc, env
+            stale = [] if self._env == env else self._procs
+            if stale:
+                self._procs = []
+            self._env, self._cwd = env, cwd
+            self._procs = [p for p in self._procs if p.poll() is None]
+            missing = self.size - len(self._procs)
+        for proc in stale:
+            _discard(proc)
+        for _ in range(missing):
+            try:
+                proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
+            except OSError:
+                log.debug("could not start a standby engine", exc_info=True)
                 return
-        _discard(proc)  # another job prepared one meanwhile
+            with self._lock:
+                if self._env == env and len(self._procs) < self.size:
+                    self._procs.append(proc)
+                    continue
+            _discard(proc)  # other jobs prepared enough meanwhile
 
     def close(self) -> None:
         with self._lock:
-            proc, self._proc, self._env = self._proc, None, None
-        if proc is not None:
+            procs, self._procs, self._env = self._procs, [], None
+        for proc in procs:
+            # It has no job: killing it is safe, and the host's exit need not wait for its imports to end.
+            with suppress(OSError):
+                proc.kill()
             _discard(proc)
 
 
@@ -110,10 +125,37 @@ STANDBY = _Standby()
 atexit.register(STANDBY.close)
 
 
+def _engine_env(
+    extension_root: str, python_paths: list[str] | tuple[str, ...]
+) -> tuple[dict[str, str], str | None]:
+    """The engine child's environment and working folder (a standby serves only a job whose env matches)."""
+    env = dict(os.environ)
+    paths = [extension_root, *python_paths] if extension_root else list(python_paths)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    # -m puts the working folder first on sys.path: the extension root holds nothing but the add-on.
+    return env, extension_root or None
+
+
 class LocalProvider:
     name = "local"
     needs_network = False
     max_concurrent = max(1, (os.cpu_count() or 2) // 2)  # each child is CPU bound
+
+    @staticmethod
+    def prewarm(extension_root: str, python_paths: list[str] | tuple[str, ...]) -> None:
+        """Start standby engine children for jobs of this extension root and ``sys.path`` (their spec's)."""
+        STANDBY.prepare(*_engine_env(extension_root, python_paths))
+
+    @staticmethod
+    def on_limit(limit: int) -> None:
+        """The runner now lets ``limit`` jobs run at once: keep as many engine children ready (topped up by
+        the next prewarm or job)."""
+        STANDBY.size = max(1, limit)
+
+    @staticmethod
+    def set_spares(count: int) -> None:
+        """Only ``count`` more jobs will come (the CLI near the end of its inputs): start no child beyond."""
+        STANDBY.size = max(0, count)
 
     def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
         if spec.snapshot is None:
@@ -152,12 +194,8 @@ class LocalProvider:
     def _run_child(
         self, spec: JobSpec, ctx: WorkerContext, in_path: Path, params_path: Path, out_path: Path
     ) -> list[dict]:
-        env = dict(os.environ)
-        paths = [spec.extension_root, *spec.python_paths] if spec.extension_root else list(spec.python_paths)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env, cwd = _engine_env(spec.extension_root, spec.python_paths)
         job_paths = [str(in_path), str(params_path), str(out_path)]
-        # -m puts the working folder first on sys.path: the extension root holds nothing but the add-on.
-        cwd = spec.extension_root or None
         proc = STANDBY.take(env, job_paths)
         if proc is None:
             proc = _spawn([*ENGINE_COMMAND, *job_paths], env, cwd, stdin=subprocess.DEVNULL)

@@ -13,6 +13,7 @@ imports bpy; read in Blender's process and in the worker host.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,11 +115,24 @@ def expectation(entry: Entry, options: Mapping[str, Any]) -> str:
     return ""
 
 
+class _Deferred:
+    """A provider object made on first use: a worker host that only runs local jobs never imports the
+    cloud providers (and their HTTP stack), which starts it sooner."""
+
+    def __init__(self, implementation: str) -> None:
+        self._implementation = implementation
+        self._provider: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:  # worker threads may be first to use it
+            if self._provider is None:
+                module_name, class_name = self._implementation.split(":")
+                module = importlib.import_module(f"{__package__}.{module_name}")
+                self._provider = getattr(module, class_name)()
+        return getattr(self._provider, name)
+
+
 def implementations() -> dict[str, Any]:
-    """One provider object per entry (imported lazily: only the worker host runs them)."""
-    providers = {}
-    for entry in REGISTRY:
-        module_name, class_name = entry.implementation.split(":")
-        module = importlib.import_module(f"{__package__}.{module_name}")
-        providers[entry.name] = getattr(module, class_name)()
-    return providers
+    """One provider object per entry, each imported on first use (only the worker host runs them)."""
+    return {entry.name: _Deferred(entry.implementation) for entry in REGISTRY}

@@ -1,20 +1,24 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Blender's side of the worker host: start it, send it jobs, read its events without blocking.
 
-Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown),
-so the job engine does not care where workers run. Runs on Blender's main thread and starts no thread: the
-step function polls the host's stdout (``ipc.LineReader``). If the host dies, or falls silent for
-``ipc.SILENCE_LIMIT_S`` while it runs jobs (it beats every second; a stopped or hung host is killed then), its
-running jobs are reported failed (flagged ``host_lost``; the Blender side resumes them from the journal).
-Never imports bpy.
+Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown,
+set_limit), so the job engine does not care where workers run; ``prewarm`` starts the host (and the local
+engine's standby child) ahead of the first job, ``set_spares`` says how many more jobs will come, and
+``adopt`` takes over a host that ``spawn_host`` started earlier (``bin/launch.py``, before bpy loads).
+Runs on Blender's main thread and starts no thread: the step function polls the host's stdout
+(``ipc.LineReader``). If the host dies, or falls silent for ``ipc.SILENCE_LIMIT_S`` while it runs jobs (it
+beats every second; a stopped or hung host is killed then), its running jobs are reported failed (flagged
+``host_lost``; the Blender side resumes them from the journal). Never imports bpy.
 
 Test Connection: ``probe(spec, timeout_s)`` asks the host for one provider's read-only request and
 ``probe_result(id)`` takes its answer once it has come; reading it keeps any job event read meanwhile for the
-next ``drain``, so the two never steal each other's lines.
+next ``drain``, so the two never steal each other's lines. ``measure``/``measured`` do the same for the
+quality reports of finished results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +33,29 @@ from . import ipc
 log = logging.getLogger(__name__)
 
 
+def spawn_host(
+    extension_root: str,
+    python_paths: tuple[str, ...],
+    *,
+    prewarm: bool = False,
+    engine_niceness: int | None = None,
+) -> subprocess.Popen:
+    """Start a worker host process: ``WorkerHost`` does, and so does ``bin/launch.py`` before bpy loads (the
+    CLI then takes it over with ``WorkerHost.adopt``). ``prewarm`` also starts a local engine child for jobs
+    whose spec has these ``python_paths``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if prewarm:
+        env[ipc.PREWARM_ENV] = json.dumps([extension_root, list(python_paths)])
+    if engine_niceness is not None:
+        env[ipc.NICENESS_ENV] = str(engine_niceness)
+    argv = [sys.executable, str(Path(extension_root) / "worker" / "main.py")]
+    return subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
+    )
+
+
 class WorkerHost:
     def __init__(self, extension_root: str) -> None:
         self.extension_root = extension_root
@@ -40,26 +67,55 @@ class WorkerHost:
         self._probe_results: dict[str, dict] = {}
         self._measuring: set[str] = set()
         self._measured: dict[str, dict] = {}
+        self._limits: dict[str, int | None] = {}  # sent again to a restarted host
+        # Engine children's niceness for a host started from now on (None: the engine's own, 10; the CLI
+        # sets 0: no UI to yield to, and the user picks the priority with `nice`).
+        self.engine_niceness: int | None = None
         self.deaths: list[float] = []  # monotonic times the host died with jobs running
         self._last_heard = time.monotonic()
         self._silenced = ""  # why the host was killed, when it was for its silence
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    def _ensure_started(self, python_paths: tuple[str, ...]) -> subprocess.Popen:
+    def _ensure_started(self, python_paths: tuple[str, ...], *, prewarm: bool = False) -> subprocess.Popen:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in python_paths if p)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        argv = [sys.executable, str(Path(self.extension_root) / "worker" / "main.py")]
-        self._proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env, bufsize=0
-        )
-        self._reader = ipc.LineReader(self._proc.stdout.fileno())
-        self._last_heard = time.monotonic()
+        niceness = self.engine_niceness
+        self.adopt(spawn_host(self.extension_root, python_paths, prewarm=prewarm, engine_niceness=niceness))
         log.info("started the worker host (pid %s)", self._proc.pid)
         return self._proc
+
+    def adopt(self, proc: subprocess.Popen) -> None:
+        """Drive ``proc``, a host from ``spawn_host``, unless one runs already (then ``proc`` is stopped)."""
+        if self._proc is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                proc.kill()  # it has no job yet
+            proc.wait()
+            return
+        self._proc, self._reader = proc, ipc.LineReader(proc.stdout.fileno())
+        self._last_heard = time.monotonic()
+        for provider, limit in self._limits.items():
+            self._send({"op": "limit", "provider": provider, "limit": limit})
+
+    def prewarm(self, python_paths: tuple[str, ...]) -> None:
+        """Start the host and a local engine child now, for jobs whose spec has these ``python_paths``: the
+        CLI calls it first, so both load while Blender reads the inputs."""
+        if self._proc is not None and self._proc.poll() is None:
+            message = {"op": "prewarm", "provider": "local", "extension_root": self.extension_root}
+            self._send({**message, "python_paths": list(python_paths)})
+            return
+        self._ensure_started(python_paths, prewarm=True)
+
+    def set_spares(self, provider: str, count: int) -> None:
+        """Only ``count`` more jobs of ``provider`` will start: the host prepares nothing beyond them."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._send({"op": "spares", "provider": provider, "count": count})
+
+    def set_limit(self, provider: str, limit: int | None) -> None:
+        """At most ``limit`` jobs of ``provider`` at once (None: the provider's own limit)."""
+        self._limits[provider] = limit
+        if self._proc is not None and self._proc.poll() is None:
+            self._send({"op": "limit", "provider": provider, "limit": limit})
 
     def _send(self, message: dict) -> None:
         proc = self._proc

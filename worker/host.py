@@ -9,6 +9,8 @@ to stderr, like the logs.
 
 When Blender goes away (stdin closes) or asks to shut down, the running jobs are stopped the way
 ``JobRunner.shutdown`` does it: their journal entries stay as they were, so the next session resumes them.
+Started with ``ipc.PREWARM_ENV`` set (a JSON ``[extension_root, python_paths]``), the host starts the local
+engine's standby child first thing, so it loads while the host imports the cloud providers.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ def main() -> int:
         stream=sys.stderr,
         format="[retopo-hub worker] %(levelname)s %(name)s: %(message)s",
     )
+    if prewarm := os.environ.pop(ipc.PREWARM_ENV, ""):
+        from ..providers.local import LocalProvider
+
+        extension_root, python_paths = json.loads(prewarm)
+        LocalProvider.prewarm(extension_root, python_paths)
     runner = JobRunner(implementations())
     write_lock = threading.Lock()
     stop = threading.Event()
@@ -85,6 +92,7 @@ def main() -> int:
     finally:
         runner.shutdown()
         stop.set()
+        runner.wake()
         pumper.join(timeout=5)
     return 0
 
@@ -101,6 +109,17 @@ def _handle(message: dict, runner: JobRunner) -> bool:
         runner.confirm(str(message.get("job_id")))
     elif op == "cancel":
         runner.cancel(str(message.get("job_id")))
+    elif op == "limit":
+        limit = message.get("limit")
+        runner.set_limit(str(message.get("provider")), None if limit is None else int(limit))
+    elif op == "spares":
+        set_spares = getattr(runner.provider(str(message.get("provider"))), "set_spares", None)
+        if set_spares is not None:
+            set_spares(int(message["count"]))
+    elif op == "prewarm":
+        prewarm = getattr(runner.provider(str(message.get("provider"))), "prewarm", None)
+        if prewarm is not None:
+            prewarm(str(message["extension_root"]), list(message["python_paths"]))
     elif op == "shutdown":
         return True
     return False

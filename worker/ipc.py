@@ -5,10 +5,13 @@ Blender -> host: ``{"op": "start", "spec": {...}}``, ``{"op": "cancel", "job_id"
 ``{"op": "confirm", "job_id": ...}`` (the user accepted the job's quote),
 ``{"op": "probe", "spec": {...}, "timeout_s": ...}`` (Test Connection: a spec with no mesh, its ``job_id``
 naming the probe), ``{"op": "measure", "id", "source": npz path, "results": {name: npz path}}``,
-``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every ``JobEvent``,
-``{"probe": {"id", "outcome", "message"}}`` for every finished probe, ``{"measured": {"id", "results"}}``
-(or ``"error"``) for every finished measurement (logs go to stderr), and
-``{"beat": 1}`` every ``BEAT_S`` while the host runs jobs and has nothing else to say: a host that stops
+``{"op": "limit", "provider": ..., "limit": N or null}`` (jobs of that provider at once; null: its own),
+``{"op": "spares", "provider": ..., "count": N}`` (only N more jobs will come: prepare nothing beyond),
+``{"op": "prewarm", "provider": "local", "extension_root": ..., "python_paths": [...]}`` (start what the
+next job of that provider needs), ``{"op": "shutdown"}``. Host -> Blender: ``{"event": {...}}`` for every
+``JobEvent``, ``{"probe": {"id", "outcome", "message"}}`` for every finished probe,
+``{"measured": {"id", "results"}}`` (or ``"error"``) for every finished measurement (logs go to stderr),
+and ``{"beat": 1}`` every ``BEAT_S`` while the host runs jobs and has nothing else to say: a host that stops
 answering (stopped, deadlocked) is noticed by its silence, ``SILENCE_LIMIT_S``, and replaced.
 
 A spec's mesh snapshot travels as an uncompressed ``.npz`` in the job's folder (written on the main thread,
@@ -34,6 +37,10 @@ BEAT_S = 1.0
 SILENCE_LIMIT_S = float(os.environ.get("RETOPO_HUB_TEST_SILENCE_LIMIT_S") or 30.0)
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
 SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
+# Set when the host is started by ``WorkerHost.prewarm``: JSON [extension_root, python_paths] for the local
+# engine's standby child, which the host then starts before anything else.
+PREWARM_ENV = "RETOPO_HUB_PREWARM_ENGINE"
+NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"  # read by engines.child as it starts (it inherits the host's env)
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:

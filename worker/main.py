@@ -6,6 +6,8 @@ imports this folder under a private name; ``__init__`` is free of side effects, 
 """
 
 import importlib.util
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,4 +30,10 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != here]
     _load_package()
     host = importlib.import_module(f"{PACKAGE}.worker.host")
-    sys.exit(host.main())
+    code = host.main()
+    logging.shutdown()
+    sys.stderr.flush()
+    # Every job has stopped and its last event is sent: skipping the interpreter's teardown ends the host
+    # sooner, and Blender waits for that. Standby engine children end by themselves when their stdin, which
+    # this process holds, closes.
+    os._exit(code)

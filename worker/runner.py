@@ -13,8 +13,9 @@ Threading rules (the contract of this module; everything that starts work goes t
    a blocking loop (``jobs.step.run_blocking``), so there is one implementation with two drivers.
 3. Cancellation is a ``threading.Event`` per job: workers check it between requests and sleep on it, so a
    cancel wakes them at once; the local engine's child process is killed.
-4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with semaphores:
-   extra jobs wait in the QUEUED state without contacting the service.
+4. Per-provider concurrency limits (sboxcool allows 5 model jobs per key) are enforced here with slots:
+   extra jobs wait in the QUEUED state without contacting the service. A caller that bounds its own jobs
+   (the CLI's ``--jobs N``) may change a provider's limit with ``set_limit``.
 5. Test Connection (``probe``) runs the provider's one read-only request (``providers.probe``) in a thread
    of its own, outside the job slots, and hands its one-line result on through ``drain_probes``.
 6. Measuring finished results against their source (``measure``, ``engines.report``) runs in a thread of its
@@ -103,6 +104,34 @@ class WorkerContext:
         return self.deadline - self.clock()
 
 
+class _Slots:
+    """A counting semaphore whose limit can change while jobs hold slots (they keep theirs)."""
+
+    def __init__(self, limit: int) -> None:
+        self.default = self.limit = max(1, limit)
+        self._used = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._changed:
+            if self._used >= self.limit:
+                self._changed.wait(timeout)
+            if self._used >= self.limit:
+                return False
+            self._used += 1
+            return True
+
+    def release(self) -> None:
+        with self._changed:
+            self._used -= 1
+            self._changed.notify()
+
+    def set_limit(self, limit: int | None) -> None:
+        with self._changed:
+            self.limit = self.default if limit is None else max(1, limit)
+            self._changed.notify_all()
+
+
 class JobRunner:
     """Owns worker threads, their cancel events and the event queue; used from the host process's own
     main thread (``worker.host``), which is not Blender's."""
@@ -113,9 +142,8 @@ class JobRunner:
         self._threads: dict[str, threading.Thread] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._confirm: dict[str, threading.Event] = {}
-        self._slots = {
-            name: threading.BoundedSemaphore(max(1, p.max_concurrent)) for name, p in self._providers.items()
-        }
+        # Made on first use: reading a provider's max_concurrent may import it (registry.implementations).
+        self._slots: dict[str, _Slots] = {}
         self._lock = threading.Lock()
         self._closing = False  # set by shutdown(): stopped jobs stay resumable in the journal
         self._probes: queue.Queue[tuple[str, connection.Result]] = queue.Queue()
@@ -172,6 +200,25 @@ class JobRunner:
                 found.append(self._probes.get_nowait())
             except queue.Empty:
                 return found
+
+    def set_limit(self, provider: str, limit: int | None) -> None:
+        """At most ``limit`` jobs of ``provider`` at once from now on (None: the provider's own limit)."""
+        if provider in self._providers:
+            slot = self._slot(provider)
+            slot.set_limit(limit)
+            if hook := getattr(self._providers[provider], "on_limit", None):
+                hook(slot.limit)
+
+    def _slot(self, provider: str) -> _Slots:
+        with self._lock:
+            if provider not in self._slots:
+                self._slots[provider] = _Slots(self._providers[provider].max_concurrent)
+            return self._slots[provider]
+
+    def wake(self) -> None:
+        """End a ``wait_for_event`` at once (the host is shutting down)."""
+        with self._events.not_empty:
+            self._events.not_empty.notify_all()
 
     def provider(self, name: str) -> Provider | None:
         return self._providers.get(name)
@@ -312,7 +359,7 @@ class JobRunner:
             deadline=time.monotonic() + spec.deadline_s,
             confirm_event=confirm,
         )
-        slot = self._slots[spec.provider]
+        slot = self._slot(spec.provider)
         acquired = False
         try:
             # Wait for a free slot without blocking cancel: queued jobs never contact the service.
