@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from core import lodmath
+from retopo_hub.core import lodmath
 
 
 def test_pixel_error_at_90_degrees_is_half_the_screen_per_unit_of_distance():
