@@ -4,7 +4,6 @@
 import math
 
 import pytest
-
 from retopo_hub.core import lodmath
 
 
