@@ -15,8 +15,9 @@ Stdout carries one JSON object per line and nothing else:
 ``"warnings": [...]``, one line each for the user, when there are any, e.g. parts too small to keep); each lod
 entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
-per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
-(plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
+per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``,
+``lod{i}_error`` (its Hausdorff distance to LOD0 in object units, also in the lod entry's ``error``; plus
+``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
 level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), written to a temporary name
 beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
 2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
@@ -173,6 +174,7 @@ def result_arrays(results: Sequence[LodResult]) -> dict[str, np.ndarray]:
         arrays[key + "face_sizes"] = item.mesh.face_sizes
         arrays[key + "corner_verts"] = item.mesh.corner_verts
         arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
+        arrays[key + "error"] = np.asarray(item.error, dtype=np.float64)
         arrays[key + "sharp_edges"] = np.asarray(item.sharp_edges, dtype=np.int32).reshape(-1, 2)
     return arrays
 
@@ -204,6 +206,7 @@ def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
             "verts": item.mesh.vert_count,
             "target_faces": item.target_faces,
             "switch_threshold": item.switch_threshold,
+            "error": item.error,
             "engine": item.engine,
             **({"info": item.info} if item.info else {}),
         }
