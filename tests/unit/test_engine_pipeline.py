@@ -122,7 +122,8 @@ def test_params_round_trip_through_dicts():
 
 
 def test_each_lod_measures_its_error_against_lod0(torus56k):
-    results = run(EngineParams(mode="decimate", target_faces=6000, lod_levels=3, lod_final_ratio=0.05), *torus56k)
+    params = EngineParams(mode="decimate", target_faces=6000, lod_levels=3, lod_final_ratio=0.05)
+    results = run(params, *torus56k)
     errors = [item.error for item in results]
     assert errors[0] == 0.0
     assert all(e > 0.0 for e in errors[1:])
