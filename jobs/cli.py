@@ -40,6 +40,7 @@ from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
 from . import measure, records, resume, session, step, submit
+from .lodreport import level_fields
 
 
 class _ArgumentError(Exception):
@@ -253,6 +254,7 @@ def _write_outputs(
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
             "engine": str(obj.get("retopo_hub_engine", "")),
             "quality": json.loads(obj.get(measure.QUALITY_KEY) or "null"),
+            **level_fields(obj),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
     warnings: list[str] = list(records.details(record).get("warnings") or [])
