@@ -21,10 +21,10 @@ The formulas and where they come from:
   size is ``r / (d tan(fov_v / 2))``: the sphere's diameter over the view's height at that distance.
 - Screen coverage (glTF ``MSFT_lod`` with ``MSFT_screencoverage``: the extension's README in the
   KhronosGroup/glTF repository, folder extensions/2.0/Vendor/MSFT_lod): a list in ``extras`` with one
-  value per level plus a last one; level i is rendered while the coverage is between value i-1 (1.0 for
-  LOD0) and value i, and nothing below the last. The extension does not define coverage more precisely;
-  we use Unreal's screen size above, the fraction of the screen height the bounding sphere covers, so
-  both engines get the same numbers.
+  value per level; level i is rendered while the coverage is between value i-1 (1.0 for LOD0) and value
+  i, and nothing below the last. The extension does not define coverage more precisely; we use Unreal's
+  screen size above, the fraction of the screen height the bounding sphere covers, so both engines get
+  the same numbers.
 - Transition height (Unity, ``LOD.screenRelativeTransitionHeight`` and the LOD Group manual: "the ratio of
   the object's screen space height to screen height"; Unity's editor computes it as
   ``size * 0.5 / (d * tan(fov_v / 2))`` with ``size`` the LODGroup's size, the largest dimension of its

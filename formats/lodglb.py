@@ -3,12 +3,13 @@
 
 Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout (Blender
 Z-up, written Y-up), LOD0 first; each becomes one mesh (one fan-triangulated primitive, uint32 indices) and
-one node of that name. With ``screen_coverage`` (one value per level plus the last level's cull value, see
-core/lodmath.py) the file uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's
-``ids`` and carries ``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without
-the extension shows LOD0 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod).
-Without it every level is a root node of the scene, side by side at the same place (what Godot's .tscn
-package instances). Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
+one node of that name. With ``screen_coverage`` (one value per level: the coverage below which it gives way
+to the next, the last level's being where nothing is drawn; see core/lodmath.py) the file uses
+``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's ``ids`` and carries
+``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the extension shows
+LOD0 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every
+level is a root node of the scene, side by side at the same place (what Godot's .tscn package instances).
+Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ Level = tuple[str, Any, Any, Any]
 
 def _check_coverages(coverages: Sequence[float], count: int) -> list[float]:
     values = [float(c) for c in coverages]
-    if len(values) != count + 1:
-        raise ValueError(f"screencoverage needs {count + 1} values for {count} levels (got {len(values)})")
+    if len(values) != count:
+        raise ValueError(f"MSFT_screencoverage needs one value per level, {count} (got {len(values)})")
     if any(not math.isfinite(c) or not 0.0 <= c <= 1.0 for c in values):
         raise ValueError(f"screen coverages must be from 0 to 1 (got {values})")
     if any(b > a for a, b in itertools.pairwise(values)):

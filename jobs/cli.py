@@ -2,12 +2,13 @@
 """Headless command line: ``blender -c retopo_hub ...`` and ``bin/retopo-hub ...`` share this contract.
 
     retopo-hub INPUT [INPUT ...] --out DIR [--provider NAME] [--format obj|fbx|glb] [--cache DIR]
-               [--online-mode] [--json] [--object NAME] [--attach ID] [option flags ...]
+               [--online-mode] [--json] [--object NAME] [--attach ID] [--export TARGET] [option flags ...]
 
 The option flags (``--faces``, ``--lods``, ``--model``, ``--ratio`` ...) come from the option catalogue
 (``core.options``): ``retopo-hub --help`` lists them with their ranges and defaults.
 
-Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input.
+Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input,
+and with ``--export TARGET`` the engine package folder ``DIR/<stem>_TARGET`` (blender_io/packages.py).
 Exit 0 when every input succeeded, 1 when any failed (one line each on stderr), 2 for bad arguments.
 With ``--json`` the last line of stdout is one JSON object with the results and errors. Main thread only.
 """
@@ -40,7 +41,7 @@ from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
 from . import measure, records, resume, session, step, submit
-from .lodreport import level_fields
+from .lodreport import export_targets, level_fields, write_export
 
 
 class _ArgumentError(Exception):
@@ -107,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
              f"{DEFAULT_QUOTE_LIMIT:g}",
     )  # fmt: skip
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
+    p.add_argument(
+        "--export",
+        choices=export_targets(),
+        metavar="TARGET",
+        help=f"also write an engine package of the LoDs, DIR/<stem>_TARGET: {', '.join(export_targets())}",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
     p.add_argument(
@@ -257,6 +264,7 @@ def _write_outputs(
             **level_fields(obj),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
+    extras |= write_export(args.export, record, out_dir, path.stem)
     warnings: list[str] = list(records.details(record).get("warnings") or [])
     if problem := records.details(record).get("quality_error"):
         warnings.append(f"no quality report: {problem}")

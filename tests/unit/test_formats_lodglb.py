@@ -29,13 +29,13 @@ def _json(data: bytes) -> dict:
 
 def test_msft_lod_glb_is_valid(tmp_path):
     path = tmp_path / "rock.glb"
-    data = write_lod_glb(path, _levels(), screen_coverage=[0.4, 0.2, 0.05, 0.0])
+    data = write_lod_glb(path, _levels(), screen_coverage=[0.2, 0.05, 0.0])
     doc = _json(data)
     assert doc["extensionsUsed"] == ["MSFT_lod"]
     assert doc["scenes"] == [{"nodes": [0]}]
     lod0 = doc["nodes"][0]
     assert lod0["extensions"]["MSFT_lod"]["ids"] == [1, 2]
-    assert lod0["extras"]["MSFT_screencoverage"] == [0.4, 0.2, 0.05, 0.0]
+    assert lod0["extras"]["MSFT_screencoverage"] == [0.2, 0.05, 0.0]
     assert [n["name"] for n in doc["nodes"]] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
     counts = [doc["accessors"][m["primitives"][0]["indices"]]["count"] // 3 for m in doc["meshes"]]
     assert counts == [20 * 4**3, 20 * 4**2, 20 * 4]
@@ -50,7 +50,7 @@ def test_side_by_side_glb_is_valid(tmp_path):
     assert validate(path)["issues"]["numErrors"] == 0
 
 
-@pytest.mark.parametrize("coverage", [[0.4, 0.2, 0.0], [0.2, 0.4, 0.1, 0.0], [1.5, 0.2, 0.1, 0.0]])
+@pytest.mark.parametrize("coverage", [[0.4, 0.0], [0.2, 0.4, 0.0], [1.5, 0.2, 0.0]])
 def test_bad_coverages_are_refused(coverage):
     with pytest.raises(ValueError, match=r"screencoverage|coverages"):
         write_lod_glb(None, _levels(), screen_coverage=coverage)
