@@ -58,6 +58,23 @@ def test_error_switch_rule_follows_the_screen(addon, sample, tmp_path, capsys):
     assert runs["4k"]["switch_distance"] == pytest.approx(runs["base"]["switch_distance"] * 2, rel=0.05)
 
 
+def test_export_writes_an_engine_package_beside_the_outputs(addon, sample, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    code, out, err = _run(addon, [sample, "--out", out_dir, "--faces", 800, "--lods", 2, "--json",
+                                  "--export", "gltf", "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+    assert result["export"] == str(out_dir / "sample_gltf")
+    assert (out_dir / "sample_gltf" / "sample.glb").is_file()
+    assert {Path(o["path"]).name for o in result["outputs"]} == {
+        "sample_retopo.obj",
+        "sample_LOD1.obj",
+        "sample_LOD2.obj",
+    }
+    code, _, err = _run(addon, [sample, "--out", out_dir, "--export", "maya"], capsys)
+    assert code == 2 and "--export" in err
+
+
 def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, out, err = _run(addon, [sample, "--out", out_dir, "--faces", 1500, "--lods", 2, "--json",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gltf_validator import errors, validate
+from tests.support.layout import draw_panel
 from tests.support.scene import ico_sphere
 
 LEVELS = 3  # LOD0 and two more
@@ -133,3 +134,17 @@ def test_a_job_without_lod0_is_refused(addon, chain, tmp_path):
     _bpy, results = chain
     with pytest.raises(addon.core.errors.InputError, match="no LOD0"):
         addon.blender_io.packages.export_package(results[1:], "gltf", tmp_path, "Rock")
+
+
+def test_export_for_button_writes_the_package(addon, chain, tmp_path):
+    bpy, _results = chain
+    (record,) = bpy.context.scene.retopo_hub.jobs
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    wanted = ("operator_prop", "retopo_hub.export_package", "target")
+    targets = {e[3] for e in log if e[:3] == wanted}
+    assert targets == {"unity", "unreal", "godot", "gltf", "sbox"}
+    done = bpy.ops.retopo_hub.export_package(job_id=record.job_id, target="godot", directory=str(tmp_path))
+    assert done == {"FINISHED"}
+    assert (tmp_path / "Rock_godot" / "Rock.tscn").is_file()
+    with pytest.raises(RuntimeError, match="no longer in the file"):
+        bpy.ops.retopo_hub.export_package(job_id="gone", target="gltf", directory=str(tmp_path))
