@@ -201,6 +201,11 @@ def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeyp
         # Never silent: each result names Blender's remesher, and the panel says why, once.
         assert results["Fallback_retopo"]["retopo_hub_engine"] == "quadriflow"
         assert results["Fallback_LOD1"]["retopo_hub_engine"] == "decimate"
+        # Its LoDs are measured and placed by the same Switch Rule.
+        lod1 = results["Fallback_LOD1"]
+        assert lod1["retopo_hub_error"] > 0.0
+        expected = addon.core.lodmath.distance_for_pixel_error(lod1["retopo_hub_error"], 1, 1920, 60)
+        assert lod1["retopo_hub_switch_threshold"] == pytest.approx(expected)
         log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
         notices = [e for e in log if e[0] == "label" and "RETOPO_HUB_ENGINE_WITHOUT_WHEELS" in e[1]]
         assert len(notices) == 1, log
