@@ -15,9 +15,9 @@ Geometry only for now: no UVs or materials. Per ``target``:
 - ``unity``: ``<stem>.fbx`` (Blender's FBX exporter) with ``<stem>_LOD0..N`` children under one empty
   ``<stem>``, which Unity's model importer turns into a LOD Group, and ``<stem>_lods.json`` with each level's
   screen relative transition height (Unity's LOD Group inspector values).
-- ``unreal``: ``<stem>_LOD0..N.fbx``, one per level, and ``<stem>_lods.json`` with the LOD screen sizes.
-  Blender's FBX exporter writes no FBX LodGroup node, the one thing Unreal's importer reads as LODs from one
-  file; the levels are imported as LODs through the Static Mesh Editor's LOD import (README).
+- ``unreal``: ``<stem>.fbx`` with an FBX LOD group (formats/fbxlod.py: Blender's FBX exporter cannot
+  write one) whose children ``<stem>_LOD0..N`` Unreal's importer takes as LODs with *Import Mesh LODs*, and
+  ``<stem>_lods.json`` with the LOD screen sizes.
 - ``sbox``: ``<stem>_LOD0..N.fbx`` and ``<stem>.vmdl`` with one LODGroup per level (formats/vmdl.py), its
   paths relative to the s&box project's Assets folder as ``models/<stem>/``.
 
@@ -41,6 +41,7 @@ from ..core import lodmath
 from ..core.errors import InputError
 from ..core.files import atomic_write_text
 from ..core.lodswitch import setting
+from ..formats.fbxlod import write_lod_fbx
 from ..formats.lodglb import write_lod_glb
 from ..formats.tscn import godot_lod_scene
 from ..formats.vmdl import write_vmdl
@@ -177,10 +178,13 @@ def _per_level_fbx(levels, folder: Path, stem: str) -> list[str]:
 
 
 def _unreal(levels, plan, folder: Path, stem: str) -> None:
-    files = _per_level_fbx(levels, folder, stem)
-    lods = [{"file": f, "switch_distance": d, "screen_size": c}
-            for f, d, c in zip(files, plan["distances"], plan["coverages"], strict=True)]  # fmt: skip
-    _write_json(folder / f"{stem}_lods.json", {"lods": lods, "horizontal_fov": plan["fov"]})
+    names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    write_lod_fbx(folder / f"{stem}.fbx", _glb_levels(levels, names), plan["distances"], group_name=stem)
+    lods = [{"name": n, "switch_distance": d, "screen_size": c}
+            for n, d, c in zip(names, plan["distances"], plan["coverages"], strict=True)]  # fmt: skip
+    _write_json(
+        folder / f"{stem}_lods.json", {"model": f"{stem}.fbx", "lods": lods, "horizontal_fov": plan["fov"]}
+    )
 
 
 def _sbox(levels, plan, folder: Path, stem: str) -> None:

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Engine packages of a local LoD chain (blender_io/packages.py), each read back by its format's own tool:
-the .glb by the Khronos glTF validator, the FBX files by Blender's importer, the .vmdl by our reader, the
-.tscn parsed."""
+the .glb by the Khronos glTF validator, the FBX files by Blender's importer (which reads an FBX LOD group
+too, though it keeps no LoD meaning), the .vmdl by our reader, the .tscn parsed."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def chain(blank):
 
 def _triangles(obj) -> int:
     return sum(len(p.vertices) - 2 for p in obj.data.polygons)
+
+
+def _extent(obj) -> tuple[float, ...]:
+    """The mesh's bounding box size in its own (object) space, rounded."""
+    co = [v.co for v in obj.data.vertices]
+    return tuple(round(max(c[k] for c in co) - min(c[k] for c in co), 3) for k in range(3))
 
 
 def _glb_json(path: Path) -> dict:
@@ -105,18 +111,25 @@ def test_unity_package_has_lod_children_under_one_root(addon, chain, tmp_path):
     assert [_triangles(c) for c in children] == triangles
 
 
-def test_unreal_package_has_one_fbx_per_level_and_screen_sizes(addon, chain, tmp_path):
+def test_unreal_package_is_one_fbx_lod_group_and_screen_sizes(addon, chain, tmp_path):
     bpy, results = chain
     triangles = [_triangles(o) for o in results]
+    bounds = [_extent(o) for o in results]
     folder = addon.blender_io.packages.export_package(results, "unreal", tmp_path, "Rock")
-    sizes = json.loads((folder / "Rock_lods.json").read_text())["lods"]
-    assert [s["file"] for s in sizes] == ["Rock_LOD0.fbx", "Rock_LOD1.fbx", "Rock_LOD2.fbx"]
-    screen = [s["screen_size"] for s in sizes]
+    sizes = json.loads((folder / "Rock_lods.json").read_text())
+    assert sizes["model"] == "Rock.fbx"
+    assert [s["name"] for s in sizes["lods"]] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    screen = [s["screen_size"] for s in sizes["lods"]]
     assert screen[0] == 1.0 and screen == sorted(screen, reverse=True)
-    for level, entry in enumerate(sizes):
-        imported = _import_fbx(bpy, folder / entry["file"])
-        assert list(imported) == [f"Rock_LOD{level}"]
-        assert _triangles(imported[f"Rock_LOD{level}"]) == triangles[level]
+    # Blender's importer reads the LOD group as an empty with the levels as its children, in object space.
+    imported = _import_fbx(bpy, folder / "Rock.fbx")
+    group = imported["Rock"]
+    assert group.type == "EMPTY"
+    children = sorted(group.children, key=lambda o: o.name)
+    assert [c.name for c in children] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    assert [_triangles(c) for c in children] == triangles
+    for child, extent in zip(children, bounds, strict=True):
+        assert tuple(child.dimensions) == pytest.approx(extent, abs=2e-3)
 
 
 def test_sbox_package_vmdl_reads_back(addon, chain, tmp_path):
