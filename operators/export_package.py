@@ -20,7 +20,7 @@ from ..jobs import records
 
 TARGET_ITEMS = (
     ("unity", "Unity", "One FBX whose LOD children Unity turns into a LOD Group, and the transition heights"),
-    ("unreal", "Unreal", "One FBX per level and the LOD screen sizes"),
+    ("unreal", "Unreal", "One FBX with an FBX LOD group, and the LOD screen sizes"),
     ("godot", "Godot", "A .glb and a .tscn scene with a visibility range per level"),
     ("gltf", "glTF", "One .glb with MSFT_lod and MSFT_screencoverage"),
     ("sbox", "s&box", "A .vmdl with LoD groups and one FBX per level"),

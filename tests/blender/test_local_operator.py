@@ -211,3 +211,22 @@ def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeyp
         assert len(notices) == 1, log
     finally:
         addon.jobs.session.shutdown()
+
+
+def test_lods_section_shows_the_switch_rule_settings(blank):
+    bpy = blank
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.lod_levels = 2
+
+    def shown() -> set[str]:
+        log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
+        return {e[1] for e in log if e[0] == "prop"}
+
+    by_error = shown()
+    assert {"lod_switch", "pixel_error", "screen_width", "fov"} <= by_error
+    assert "lod_max_threshold" not in by_error
+    rock.retopo_hub.lod_switch = "linear"
+    linear = shown()
+    assert "lod_max_threshold" in linear and not {"pixel_error", "screen_width", "fov"} & linear
+    rock.retopo_hub.provider = "sboxcool"
+    assert "lod_switch" not in shown() and "lod_max_threshold" in shown()
