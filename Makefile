@@ -109,7 +109,7 @@ test-line: $(if $(BUILT),,build) $(call venv_of,$(LINE))/.installed validator
 	$(call venv_of,$(LINE))/bin/python -m pytest -q tests $(PYTEST_ARGS)
 
 # The pure tests: no bpy (imports of it fail) and no build.
-test-unit: $(VENV)/.installed
+test-unit: $(VENV)/.installed validator
 	RETOPO_HUB_PURE=1 $(PY) -m pytest -q tests/unit
 
 test-fast: build validator
