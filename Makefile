@@ -30,7 +30,7 @@ WHEEL_PLATFORMS := win_amd64 macosx_11_0_arm64 manylinux_2_17_x86_64,manylinux_2
 LINE ?= $(NEWEST)
 PYTEST_ARGS ?=
 
-.PHONY: help venv venvs wheels build demo test test-line test-unit test-fast lint bench clean
+.PHONY: help venv venvs wheels build demo test test-line test-unit test-fast lint bench clean validator
 
 help:
 	@echo "make demo       - retopologize a generated sample mesh headless and print the results"
@@ -86,24 +86,33 @@ demo: build
 	bin/retopo-hub build/demo/sample.obj --out build/demo/out --faces 3000 --lods 2 --cache build/demo/cache
 
 # -- tests ------------------------------------------------------------------------------------------
+# The Khronos glTF validator (npm, pinned by its lock file) that the engine package tests run with Node.
+VALIDATOR := tools/gltf-validator
+$(VALIDATOR)/node_modules/.installed: $(VALIDATOR)/package.json $(VALIDATOR)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are missing: the glTF validator needs them" >&2; exit 2; }
+	npm ci --prefix $(VALIDATOR) --no-audit --no-fund --silent
+	touch $@
+
+validator: $(VALIDATOR)/node_modules/.installed
+
 # The whole suite on every line, each against the zip installed into a throwaway Blender user folder.
 # Each line's counts are printed by pytest's closing line, prefixed with the Blender it ran on.
-test: lint build venvs
+test: lint build venvs validator
 	@failed=""; for line in $(LINES); do \
 	  $(MAKE) --no-print-directory test-line LINE=$$line BUILT=1 || failed="$$failed $$line"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "suite failed on Blender:$$failed" >&2; exit 1; fi
 
 # BUILT=1: `make test` built the zips once already.
-test-line: $(if $(BUILT),,build) $(call venv_of,$(LINE))/.installed
+test-line: $(if $(BUILT),,build) $(call venv_of,$(LINE))/.installed validator
 	@echo "== Blender $(LINE) (bpy $$(sed -n 's/^bpy==//p' requirements/bpy-$(LINE).txt), Python $(call python_of,$(LINE)))"
 	$(call venv_of,$(LINE))/bin/python -m pytest -q tests $(PYTEST_ARGS)
 
 # The pure tests: no bpy (imports of it fail) and no build.
-test-unit: $(VENV)/.installed
+test-unit: $(VENV)/.installed validator
 	RETOPO_HUB_PURE=1 $(PY) -m pytest -q tests/unit
 
-test-fast: build
+test-fast: build validator
 	$(PY) -m pytest -q -x tests
 
 bench: build
@@ -111,4 +120,4 @@ bench: build
 	$(PY) bench/run.py
 
 clean:
-	rm -rf dist build wheels $(VENV) $(foreach line,$(LINES),$(VENV)-$(line)) .pytest_cache .ruff_cache
+	rm -rf dist build wheels $(VALIDATOR)/node_modules $(VENV) $(foreach line,$(LINES),$(VENV)-$(line)) .pytest_cache .ruff_cache

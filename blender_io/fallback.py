@@ -4,7 +4,9 @@
 Main thread only, and blocking (it is the fallback, not the fast path). It writes the same ``result.npz``
 layout as the engine child, so the results go through the one importer: same names, collection, transform,
 materials and provenance. Temporary objects and meshes are removed whatever happens. The LoD curve and
-switch thresholds are the engine's own (``engines.lod``: stdlib only, so safe to import here).
+switch thresholds are the engine's own (``engines.lod``: stdlib only, so safe to import here), and so is
+the measure of each level's error against LOD0 (``engines.quality``: numpy only), from which the job's
+Switch Rule places the levels (core/lodswitch.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import numpy as np
 
 from ..core.errors import RetopoError
 from ..core.jobs import ResultFile
+from ..core.lodswitch import level_switches
 from ..engines.lod import lod_ratios, switch_thresholds
+from ..engines.meshdata import MeshArrays
+from ..engines.quality import level_errors
 from .mesh_arrays import read_arrays, triangle_count
 
 log = logging.getLogger(__name__)
@@ -70,7 +75,7 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
             temp_meshes.append(mesh)
             levels_data.append(read_arrays(mesh))
         engines = [lod0_engine] + [DECIMATE] * (len(levels_data) - 1)
-        return _write(levels_data, engines, float(options.get("lod_max_threshold", 50.0)), work_dir)
+        return _write(levels_data, engines, options, work_dir)
     except RuntimeError as exc:
         raise RetopoError(f"Blender's own remesher failed on '{source.name}': {exc}") from exc
     finally:
@@ -80,20 +85,35 @@ def run_fallback(source: bpy.types.Object, options: dict[str, Any], work_dir: Pa
                 bpy.data.meshes.remove(mesh)
 
 
-def _write(levels_data: list, engines: list[str], max_threshold: float, work_dir: Path) -> list[ResultFile]:
+def _write(
+    levels_data: list, engines: list[str], options: dict[str, Any], work_dir: Path
+) -> list[ResultFile]:
     work_dir.mkdir(parents=True, exist_ok=True)
     count = len(levels_data)
-    thresholds = switch_thresholds(count - 1, max_threshold)
+    thresholds = switch_thresholds(count - 1, float(options.get("lod_max_threshold", 50.0)))
     arrays: dict[str, np.ndarray] = {}
     for i, (verts, sizes, corners) in enumerate(levels_data):
         arrays[f"lod{i}_verts"] = verts
         arrays[f"lod{i}_face_sizes"] = sizes
         arrays[f"lod{i}_corner_verts"] = corners
+    meshes = [MeshArrays(*level) for level in levels_data]
+    errors = [0.0, *level_errors(meshes[0], meshes[1:])] if meshes[0].face_count else [0.0] * count
+    lod0 = np.asarray(levels_data[0][0], dtype=np.float64).reshape(-1, 3)
+    low, high = (lod0.min(axis=0), lod0.max(axis=0)) if lod0.size else (np.zeros(3), np.zeros(3))
+    switches = level_switches(options, errors, thresholds, low.tolist(), high.tolist())
     path = work_dir / "result.npz"
     tmp = work_dir / "result.tmp.npz"
     np.savez(tmp, **arrays)
     tmp.replace(path)
     return [
-        ResultFile(path=str(path), kind="arrays", lod=i, switch_threshold=thresholds[i], engine=engines[i])
+        ResultFile(
+            path=str(path),
+            kind="arrays",
+            lod=i,
+            switch_threshold=switches[i].switch_distance,
+            engine=engines[i],
+            error=errors[i],
+            screen_coverage=switches[i].screen_coverage,
+        )
         for i in range(count)
     ]

@@ -153,6 +153,10 @@ def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, se
     obj[PROP_PREFIX + "lod"] = result.lod
     obj[PROP_PREFIX + "variant"] = result.variant
     obj[PROP_PREFIX + "switch_threshold"] = float(result.switch_threshold)
+    # Measured LoDs (the local engine): error against LOD0 (object units) and screen coverage at the switch.
+    for key, value in (("error", result.error), ("screen_coverage", result.screen_coverage)):
+        if value is not None:
+            obj[PROP_PREFIX + key] = float(value)
     # A cloud service's own result is made by that service.
     obj[PROP_PREFIX + "engine"] = result.engine or provider
     obj[PROP_PREFIX + "settings"] = json.dumps(dict(settings), sort_keys=True, default=str)

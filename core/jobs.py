@@ -133,6 +133,10 @@ class ResultFile:
     # What made this level: "instant-meshes", "fast-simplification", Blender's "quadriflow" or "decimate"
     # (the fallback when the engine's wheels cannot load), or "" for a cloud service's own result.
     engine: str = ""
+    # The local engine's LoDs (core/lodswitch.py): the level's Hausdorff distance to LOD0 in object units
+    # and the screen coverage at which it switches in; None when not measured (a cloud service's levels).
+    error: float | None = None
+    screen_coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +146,8 @@ class ResultFile:
             "variant": self.variant,
             "switch_threshold": self.switch_threshold,
             "engine": self.engine,
+            "error": self.error,
+            "screen_coverage": self.screen_coverage,
         }
 
     @classmethod
@@ -153,7 +159,13 @@ class ResultFile:
             variant=int(data.get("variant", 0)),
             switch_threshold=float(data.get("switch_threshold", 0.0)),
             engine=str(data.get("engine", "")),
+            error=_optional_float(data.get("error")),
+            screen_coverage=_optional_float(data.get("screen_coverage")),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ Stdout carries one JSON object per line and nothing else:
 ``"warnings": [...]``, one line each for the user, when there are any, e.g. parts too small to keep); each lod
 entry may carry ``info`` (see ``remesh.Remeshed``: feature and sharp edge counts, ``target_exceeded``,
 topology of the result and the source, ``topology_kept``). OUT.npz gets,
-per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``
-(plus ``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
+per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, ``lod{i}_switch_threshold``,
+``lod{i}_error`` (its Hausdorff distance to LOD0 in object units, also in the lod entry's ``error``; plus
+``lod_count``), and ``lod{i}_sharp_edges`` int32 (E, 2), pairs of that
 level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), plus what
 ``transfer.transfer_results`` carries over from IN.npz's optional ``face_materials``, ``group_names``,
 ``weight_*`` and ``sharp_edges`` (``lod{i}_face_materials``, ``lod{i}_weight_*``, ``lod{i}_hard_edges``),
@@ -182,6 +183,7 @@ def result_arrays(
         arrays[key + "face_sizes"] = item.mesh.face_sizes
         arrays[key + "corner_verts"] = item.mesh.corner_verts
         arrays[key + "switch_threshold"] = np.asarray(item.switch_threshold, dtype=np.float64)
+        arrays[key + "error"] = np.asarray(item.error, dtype=np.float64)
         arrays[key + "sharp_edges"] = np.asarray(item.sharp_edges, dtype=np.int32).reshape(-1, 2)
     arrays.update(attributes or {})
     return arrays
@@ -218,6 +220,7 @@ def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
             "verts": item.mesh.vert_count,
             "target_faces": item.target_faces,
             "switch_threshold": item.switch_threshold,
+            "error": item.error,
             "engine": item.engine,
             **({"info": item.info} if item.info else {}),
         }

@@ -14,7 +14,9 @@ twice its quad count for quad meshes) so a ratio means the same rendering cost i
 decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus with 4 levels down
 to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each time, and its Hausdorff
 distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at the last level from a 20K
-LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees. ``progress(fraction,
+LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees, and each level's ``error``
+is its symmetric Hausdorff distance to LOD0 in object units (``quality.level_errors``), from which the
+worker derives switch distances (core/lodmath.py). ``progress(fraction,
 message)`` is called along the way and ``cancelled()`` is polled between stages (EngineCancelled). Imports
 numpy and the engine's own modules only; never touches bpy and runs in the engine child process.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
@@ -35,6 +37,7 @@ from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .meshdata import MeshArrays
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
+from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
 from .symmetry import axes_of, build_level, symmetric_lod
@@ -139,6 +142,8 @@ class LodResult:
     info: dict[str, Any] = field(default_factory=dict)
     # One line each for the user, e.g. separate parts too small to keep (see pieces.dropped_warning).
     warnings: tuple[str, ...] = ()
+    # Symmetric Hausdorff distance to LOD0 in object units (0.0 for LOD0); see ``level_errors``.
+    error: float = 0.0
 
 
 def triangle_equivalent(mesh: MeshArrays) -> int:
@@ -346,14 +351,20 @@ def run(
             mesh = decimate(previous, target, progress=level_progress)
         results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))
         previous = mesh
+    if len(results) > 1:
+        check_cancel()
+        report(1.0, "measuring the LoDs")
+        errors = level_errors(lod0, [item.mesh for item in results[1:]])
+        results[1:] = [replace(item, error=error) for item, error in zip(results[1:], errors, strict=True)]
     report(1.0, "done")
     for item in results:
         log.info(
-            "LoD %d: %d faces (%d quads) for target %d, switch at %g",
+            "LoD %d: %d faces (%d quads) for target %d, error %g, switch at %g",
             item.lod,
             item.mesh.face_count,
             item.mesh.quad_count,
             item.target_faces,
+            item.error,
             item.switch_threshold,
         )
     return results

@@ -34,6 +34,15 @@ from .meshgraph import components, face_components, unique_edges, valences
 from .project import TriangleIndex
 
 DISTANCE_SAMPLES = 40_000
+# Points measured per direction when a LoD is measured against LOD0: half random surface samples, half
+# vertices (all of them when fewer). A budget, not every vertex, keeps the cost flat whatever the mesh size
+# (about 20 us per point; every vertex of a 1M-triangle LOD0 would take about a minute for 5 levels).
+# Sampling finds a lower bound of the true distance. Measured on bumpy tori, 4 levels down to 0.15:
+# 20K-face LOD0: 1.3 s, errors 0.00078 / 0.00122 / 0.00353 / 0.00500 units (40,000 points: 3.1 s, 0.00095 /
+# 0.00131 / 0.00358 / 0.00541); 250K-face LOD0: 1.8 s, 0.00007 / 0.00011 / 0.00025 / 0.00050 (40,000
+# points: 5.8 s, 0.00010 / 0.00012 / 0.00032 / 0.00051). The first levels, whose worst spot is small, read
+# up to 30% low, which moves their switch distance as much closer.
+LEVEL_POINTS = 12_000
 RECALL_TOLERANCE = 0.005
 RECALL_STEP = 0.0025
 
@@ -142,6 +151,34 @@ def surface_distance(
     backward = TriangleIndex(result.verts, res_t).query(sample_surface(source.verts, src_t, samples, 2))[1]
     both = np.concatenate([forward, backward])
     return 100.0 * float(both.max()) / diag, 100.0 * float(both.mean()) / diag
+
+
+def _budget_points(mesh: MeshArrays, tris: np.ndarray, budget: int, seed: int) -> np.ndarray:
+    """``budget // 2`` random surface points and up to ``budget - budget // 2`` of the vertices."""
+    verts = np.asarray(mesh.verts, dtype=np.float64)
+    surface = budget // 2
+    points = sample_surface(verts, tris, surface, seed)[:surface]
+    keep = budget - surface
+    if verts.shape[0] > keep:
+        verts = verts[np.random.default_rng(seed).choice(verts.shape[0], keep, replace=False)]
+    return np.vstack([points, verts])
+
+
+def level_errors(lod0: MeshArrays, levels: list[MeshArrays], budget: int = LEVEL_POINTS) -> list[float]:
+    """Each level's symmetric Hausdorff distance to ``lod0`` in object units, from ``budget`` points per
+    direction (see LEVEL_POINTS)."""
+    if not levels:
+        return []
+    lod0_tris = lod0.triangles().astype(np.int64)
+    index = TriangleIndex(lod0.verts, lod0_tris)
+    backward_points = _budget_points(lod0, lod0_tris, budget, seed=2)
+    errors = []
+    for level in levels:
+        tris = level.triangles().astype(np.int64)
+        forward = index.query(_budget_points(level, tris, budget, seed=1))[1]
+        backward = TriangleIndex(level.verts, tris).query(backward_points)[1]
+        errors.append(float(max(forward.max(), backward.max())))
+    return errors
 
 
 def edge_points(verts: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:

@@ -324,6 +324,12 @@ def write_fbx(
     takes.add("Current", _str(""))
     top = [*_header(creator), *_documents(document_id), _definitions(len(materials)), objects]
     top += [connections, takes]
+    _write_file(path, top)
+    logger.debug("wrote FBX %s (%d faces) in %.3f s", path, sizes.size, time.perf_counter() - started)
+
+
+def _write_file(path: PathLike, top: list[_Node]) -> None:
+    """Header, ``top`` nodes, null record and footer, written atomically."""
     header = _MAGIC + struct.pack("<I", VERSION)
     with atomic_output(path) as out:  # temp file in the same folder, fsync, then os.replace
         out.write(header)
@@ -336,4 +342,3 @@ def write_fbx(
         out.write(_FOOTER_ID + b"\0" * 4)
         out.write(b"\0" * (16 - offset % 16))  # pads to 16 bytes, a whole 16 when already aligned
         out.write(struct.pack("<I", VERSION) + b"\0" * 120 + _FOOTER_TAIL)
-    logger.debug("wrote FBX %s (%d faces) in %.3f s", path, sizes.size, time.perf_counter() - started)

@@ -2,12 +2,14 @@
 """Headless command line: ``blender -c retopo_hub ...`` and ``bin/retopo-hub ...`` share this contract.
 
     retopo-hub INPUT|DIR [...] --out DIR [--provider NAME] [--format obj|fbx|glb] [--cache DIR] [--jobs N]
-               [--dry-run] [--online-mode] [--json] [--object NAME] [--attach ID] [option flags ...]
+               [--dry-run] [--online-mode] [--json] [--object NAME] [--attach ID] [--export TARGET]
+               [option flags ...]
 
 The option flags (``--faces``, ``--lods``, ``--model``, ``--ratio`` ...) come from the option catalogue
 (``core.options``): ``retopo-hub --help`` lists them with their ranges and defaults.
 
-Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input.
+Writes ``DIR/<stem>_retopo.<ext>``, ``DIR/<stem>_LOD<i>.<ext>`` and ``DIR/<stem>_report.json`` per input,
+and with ``--export TARGET`` the engine package folder ``DIR/<stem>_TARGET`` (blender_io/packages.py).
 A folder INPUT stands for every supported file under it; ``--jobs`` inputs run at once, inputs whose results
 are complete and unchanged are skipped, and a summary table ends the run (``jobs.batch``). ``--dry-run``
 validates and prints what would be submitted, sending nothing.
@@ -43,6 +45,7 @@ from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
 from . import batch, measure, records, resume, session, submit
+from .lodreport import export_targets, level_fields, write_export
 
 # The dedupe-key lock of every input whose job is in flight, by job id (start_input -> finish_input).
 _HELD: dict[str, locks.Held] = {}
@@ -123,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every input and option, print what would be submitted; submit nothing",
     )  # fmt: skip
     p.add_argument("--online-mode", action="store_true", help="allow network access for cloud providers")
+    p.add_argument(
+        "--export",
+        choices=export_targets(),
+        metavar="TARGET",
+        help=f"also write an engine package of the LoDs, DIR/<stem>_TARGET: {', '.join(export_targets())}",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     p.add_argument("--object", metavar="NAME", help="only this object of each input")
     p.add_argument(
@@ -308,8 +317,10 @@ def _write_outputs(
             "switch_threshold": float(obj.get("retopo_hub_switch_threshold", 0.0)),
             "engine": str(obj.get("retopo_hub_engine", "")),
             "quality": json.loads(obj.get(measure.QUALITY_KEY) or "null"),
+            **level_fields(obj),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
+    extras |= write_export(args.export, record, out_dir, path.stem)
     warnings: list[str] = list(records.details(record).get("warnings") or [])
     if problem := records.details(record).get("quality_error"):
         warnings.append(f"no quality report: {problem}")

@@ -113,8 +113,19 @@ def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> 
         row = layout.row(align=True)
         row.operator("retopo_hub.apply_to_source", icon="MOD_REMESH").job_id = record.job_id
         row.operator("retopo_hub.delete_results", icon="TRASH").job_id = record.job_id
+        _draw_export(layout, record)
     if source is not None and source.get(records.ORIGINAL_MESH_KEY):
         layout.operator("retopo_hub.restore_original", icon="LOOP_BACK").job_id = record.job_id
+
+
+def _draw_export(layout: bpy.types.UILayout, record) -> None:
+    """One "Export for..." button per engine (``operators.export_package``)."""
+    row = layout.row(align=True)
+    row.label(text="Export for")
+    for target, text in (("unity", "Unity"), ("unreal", "Unreal"), ("godot", "Godot"), ("gltf", "glTF"),
+                         ("sbox", "s&box")):  # fmt: skip
+        op = row.operator("retopo_hub.export_package", text=text)
+        op.job_id, op.target = record.job_id, target
 
 
 def _draw_previews(layout: bpy.types.UILayout, object_names: tuple[str, ...]) -> None:

@@ -56,7 +56,15 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         sub = col.column()
         sub.active = settings.lod_levels > 0
         sub.prop(settings, "lod_final_ratio")
-        sub.prop(settings, "lod_max_threshold")
+        if provider == "local":
+            sub.prop(settings, "lod_switch")
+        by_error = provider == "local" and settings.lod_switch == "error"
+        if by_error:
+            sub.prop(settings, "pixel_error")
+            sub.prop(settings, "screen_width")
+            sub.prop(settings, "fov")
+        else:
+            sub.prop(settings, "lod_max_threshold")
 
 
 def _draw_expectation(layout: bpy.types.UILayout, scene, settings) -> None:

@@ -3,8 +3,10 @@
 
 The worker hands the engine child the snapshot file Blender wrote for the job (``snapshot.npz``, read as it
 is; ``input.npz`` is written only when there is none), relays the child's JSON progress lines as events, and
-returns ``result.npz``. A crash or a kill of the child cannot take Blender down; cancel kills it at once.
-Each job starts a standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
+returns ``result.npz``, each level with the switch distance and screen coverage of the job's Switch Rule
+(core/lodswitch.py, from the errors the engine measured). A crash or a kill of the child cannot take
+Blender down; cancel kills it at once.
+Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
 Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
 process goes away (its stdin closes). As many are kept ready as jobs may run at once (``on_limit``), and
 none beyond the jobs still to come (``set_spares``); ``LocalProvider.prewarm`` starts them before the first
@@ -24,9 +26,12 @@ import threading
 from contextlib import suppress
 from pathlib import Path
 
+import numpy as np
+
 from ..core.errors import Cancelled, InputError, RetopoError
 from ..core.files import atomic_write_json
 from ..core.jobs import JobSpec, ResultFile, State
+from ..core.lodswitch import level_switches
 from ..core.options import engine_options
 from ..worker.ipc import SNAPSHOT_NAME, save_snapshot
 from ..worker.runner import WorkerContext
@@ -179,16 +184,28 @@ class LocalProvider:
         atomic_write_json(params_path, engine_options(spec.options))
         ctx.check_cancelled()
         ctx.emit(State.RUNNING, 0.05, "remeshing")
-        lods = self._run_child(spec, ctx, in_path, params_path, out_path)
+        lods = sorted(self._run_child(spec, ctx, in_path, params_path, out_path), key=lambda i: int(i["lod"]))
+        with np.load(out_path) as data:
+            lod0 = np.asarray(data["lod0_verts"], dtype=np.float64)
+        low, high = (lod0.min(axis=0), lod0.max(axis=0)) if lod0.size else (np.zeros(3), np.zeros(3))
+        switches = level_switches(
+            spec.options,
+            [float(info.get("error", 0.0)) for info in lods],
+            [float(info.get("switch_threshold", 0.0)) for info in lods],
+            low.tolist(),
+            high.tolist(),
+        )
         return [
             ResultFile(
                 path=str(out_path),
                 kind="arrays",
                 lod=int(info["lod"]),
-                switch_threshold=float(info.get("switch_threshold", 0.0)),
+                switch_threshold=switch.switch_distance,
                 engine=str(info.get("engine", "")),
+                error=float(info.get("error", 0.0)),
+                screen_coverage=switch.screen_coverage,
             )
-            for info in lods
+            for info, switch in zip(lods, switches, strict=True)
         ]
 
     def _run_child(

@@ -26,6 +26,48 @@ def sample(blank, tmp_path) -> Path:
     return export_selected_obj(tmp_path / "sample.obj")
 
 
+def test_linear_switch_rule_is_unchanged(addon, sample, tmp_path, capsys):
+    code, out, err = run_cli(addon, [sample, "--out", tmp_path / "out", "--faces", 800, "--lods", 2, "--json",
+                                  "--lod-switch", "linear", "--lod-max-threshold", 40,
+                                  "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+    levels = sorted(result["outputs"], key=lambda o: o["lod"])
+    assert [o["switch_distance"] for o in levels] == pytest.approx([0.0, 20.0, 40.0])
+    assert levels[2]["error"] > 0.0  # measured all the same
+
+
+def test_error_switch_rule_follows_the_screen(addon, sample, tmp_path, capsys):
+    """Twice the pixels allowed, half the distance; a wider screen, further away."""
+    runs = {}
+    for name, flags in (("base", []), ("px2", ["--pixel-error", 2]), ("4k", ["--screen-width", 3840])):
+        argv = [sample, "--out", tmp_path / name, "--faces", 800, "--lods", 1, "--json", "--reproducible",
+                "--cache", tmp_path / f"cache_{name}", *flags]  # fmt: skip
+        code, out, err = run_cli(addon, argv, capsys)
+        assert code == 0, err
+        (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+        runs[name] = max(result["outputs"], key=lambda o: o["lod"])
+    assert runs["px2"]["switch_distance"] == pytest.approx(runs["base"]["switch_distance"] / 2, rel=0.05)
+    assert runs["4k"]["switch_distance"] == pytest.approx(runs["base"]["switch_distance"] * 2, rel=0.05)
+
+
+def test_export_writes_an_engine_package_beside_the_outputs(addon, sample, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(addon, [sample, "--out", out_dir, "--faces", 800, "--lods", 2, "--json",
+                                  "--export", "gltf", "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+    assert result["export"] == str(out_dir / "sample_gltf")
+    assert (out_dir / "sample_gltf" / "sample.glb").is_file()
+    assert {Path(o["path"]).name for o in result["outputs"]} == {
+        "sample_retopo.obj",
+        "sample_LOD1.obj",
+        "sample_LOD2.obj",
+    }
+    code, _, err = run_cli(addon, [sample, "--out", out_dir, "--export", "maya"], capsys)
+    assert code == 2 and "--export" in err
+
+
 def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
     out_dir = tmp_path / "out"
     code, out, err = run_cli(addon, [sample, "--out", out_dir, "--faces", 1500, "--lods", 2, "--json",
@@ -39,7 +81,19 @@ def test_local_obj_with_lods_and_json(addon, sample, tmp_path, capsys):
     assert set(outputs) == {"sample_retopo.obj", "sample_LOD1.obj", "sample_LOD2.obj"}
     lod0 = outputs["sample_retopo.obj"]
     assert abs(lod0["faces"] - 1500) <= 150 and lod0["quads"] >= 0.95 * lod0["faces"]
-    assert outputs["sample_LOD2.obj"]["switch_threshold"] == pytest.approx(50.0)
+    # Switch distances from measured error (the default rule): 1 px on a 1920 px, 60 degree view.
+    levels = [outputs[f"sample_{n}.obj"] for n in ("retopo", "LOD1", "LOD2")]
+    assert [o["lod"] for o in levels] == [0, 1, 2]
+    assert levels[0]["error"] == 0.0 and 0.0 < levels[1]["error"] <= levels[2]["error"]
+    lodmath = addon.core.lodmath
+    for level in levels[1:]:
+        expected = lodmath.distance_for_pixel_error(level["error"], 1.0, 1920, 60.0)
+        assert level["switch_distance"] >= expected * (1 - 1e-9)
+        assert level["switch_threshold"] == level["switch_distance"]
+    assert levels[0]["switch_distance"] == 0.0 < levels[1]["switch_distance"] <= levels[2]["switch_distance"]
+    coverages = [o["screen_coverage"] for o in levels]
+    assert coverages[0] == 1.0 and coverages == sorted(coverages, reverse=True)
+    assert [o["triangles"] for o in levels] == sorted((o["triangles"] for o in levels), reverse=True)
     assert lod0["engine"] == "instant-meshes"
     assert outputs["sample_LOD1.obj"]["engine"] == "fast-simplification"
     report = json.loads((out_dir / "sample_report.json").read_text())

@@ -65,7 +65,7 @@ def test_lod_chain_follows_the_sboxcool_curve(blank):
     rock = ico_sphere("Crate")
     settings = rock.retopo_hub
     settings.target_faces, settings.lod_levels, settings.lod_final_ratio = 3000, 3, 0.2
-    settings.lod_max_threshold = 90.0
+    settings.lod_switch, settings.lod_max_threshold = "linear", 90.0
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
     results = _results(bpy, "Crate")
     assert set(results) == {"Crate_retopo", "Crate_LOD1", "Crate_LOD2", "Crate_LOD3"}
@@ -79,6 +79,33 @@ def test_lod_chain_follows_the_sboxcool_curve(blank):
         assert obj["retopo_hub_switch_threshold"] == pytest.approx(90.0 * level / 3)
         assert obj["retopo_hub_lod"] == level
         assert obj["retopo_hub_engine"] == "fast-simplification"
+        assert obj["retopo_hub_error"] > 0.0
+
+
+def test_lods_switch_where_their_error_is_one_pixel(blank, addon):
+    bpy = blank
+    rock = ico_sphere("Rock")
+    settings = rock.retopo_hub
+    settings.target_faces, settings.lod_levels, settings.lod_final_ratio = 3000, 3, 0.05
+    assert settings.lod_switch == "error"
+    settings.fov = 90.0
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    results = _results(bpy, "Rock")
+    levels = [results["Rock_retopo"], *(results[f"Rock_LOD{i}"] for i in (1, 2, 3))]
+    errors = [obj.get("retopo_hub_error") for obj in levels]
+    distances = [obj["retopo_hub_switch_threshold"] for obj in levels]
+    coverages = [obj["retopo_hub_screen_coverage"] for obj in levels]
+    assert errors[0] == 0.0 and all(e > 0.0 for e in errors[1:])
+    assert distances[0] == 0.0 and distances == sorted(distances)
+    # Rising error, rising distance: at 90 degrees a 1920 px screen is 2 d wide, so d = 960 e.
+    for error, distance, before in zip(errors[1:], distances[1:], distances[:-1], strict=True):
+        assert distance == pytest.approx(max(960.0 * error, before))
+    assert coverages[0] == 1.0 and coverages == sorted(coverages, reverse=True)
+    lodmath = addon.core.lodmath
+    low = np.array([min(v.co[k] for v in levels[0].data.vertices) for k in range(3)])
+    high = np.array([max(v.co[k] for v in levels[0].data.vertices) for k in range(3)])
+    radius = lodmath.bounding_radius(low, high)
+    assert coverages[3] == pytest.approx(lodmath.screen_size(radius, distances[3], 90.0), rel=1e-3)
 
 
 def test_triangle_modes(blank):
@@ -174,8 +201,32 @@ def test_without_the_engine_wheels_blender_remeshes_itself(blank, addon, monkeyp
         # Never silent: each result names Blender's remesher, and the panel says why, once.
         assert results["Fallback_retopo"]["retopo_hub_engine"] == "quadriflow"
         assert results["Fallback_LOD1"]["retopo_hub_engine"] == "decimate"
+        # Its LoDs are measured and placed by the same Switch Rule.
+        lod1 = results["Fallback_LOD1"]
+        assert lod1["retopo_hub_error"] > 0.0
+        expected = addon.core.lodmath.distance_for_pixel_error(lod1["retopo_hub_error"], 1, 1920, 60)
+        assert lod1["retopo_hub_switch_threshold"] == pytest.approx(expected)
         log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
         notices = [e for e in log if e[0] == "label" and "RETOPO_HUB_ENGINE_WITHOUT_WHEELS" in e[1]]
         assert len(notices) == 1, log
     finally:
         addon.jobs.session.shutdown()
+
+
+def test_lods_section_shows_the_switch_rule_settings(blank):
+    bpy = blank
+    rock = ico_sphere("Rock")
+    rock.retopo_hub.lod_levels = 2
+
+    def shown() -> set[str]:
+        log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
+        return {e[1] for e in log if e[0] == "prop"}
+
+    by_error = shown()
+    assert {"lod_switch", "pixel_error", "screen_width", "fov"} <= by_error
+    assert "lod_max_threshold" not in by_error
+    rock.retopo_hub.lod_switch = "linear"
+    linear = shown()
+    assert "lod_max_threshold" in linear and not {"pixel_error", "screen_width", "fov"} & linear
+    rock.retopo_hub.provider = "sboxcool"
+    assert "lod_switch" not in shown() and "lod_max_threshold" in shown()

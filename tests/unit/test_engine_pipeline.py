@@ -119,3 +119,13 @@ def test_params_round_trip_through_dicts():
         EngineParams.from_dict({"mode": "quad", "target_faces": 10, "colour": "red"})
     with pytest.raises(EngineInputError, match="missing engine parameter"):
         EngineParams.from_dict({"mode": "quad"})
+
+
+def test_each_lod_measures_its_error_against_lod0(torus56k):
+    params = EngineParams(mode="decimate", target_faces=6000, lod_levels=3, lod_final_ratio=0.05)
+    results = run(params, *torus56k)
+    errors = [item.error for item in results]
+    assert errors[0] == 0.0
+    assert all(e > 0.0 for e in errors[1:])
+    # Fewer triangles, larger error; the torus spans about 2.6 units, so errors are a small fraction of it.
+    assert errors == sorted(errors) and errors[-1] < 0.2

@@ -97,3 +97,11 @@ def test_sboxcool_form_fields_come_from_the_catalogue():
     plain = JobSpec(job_id="j", provider="sboxcool", source_name="s", work_dir="/tmp",
                     options=freeze(defaults("sboxcool")))  # fmt: skip
     assert set(build_form(plain)) == documented - set(PBR_FIELDS) - {"mappingId"}
+
+
+def test_switch_rule_options_are_local_and_never_sent_to_sboxcool():
+    sent = options.request_fields("sboxcool", options.defaults("sboxcool"))
+    assert {"lodLevels", "lodFinalRatio", "lodMaxThreshold"} <= set(sent)
+    for name in ("lod_switch", "pixel_error", "screen_width", "fov"):
+        assert BY_NAME[name].providers == {"local"} and not BY_NAME[name].engine
+    assert options.defaults("local")["lod_switch"] == "error"

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Engine packages of a finished job's LoD chain: ``export_package(objects, target, out_dir, stem)``.
+
+Contract: ``objects`` are one job's result objects (LOD0 and its ``retopo_hub_lod`` levels; variations of a
+cloud service beyond the first are left out); the package is written to the folder
+``<out_dir>/<stem>_<target>`` (made if missing; files of an earlier export there are replaced, each
+atomically) and its path returned.
+Every package holds the levels in LOD0's object space (its origin at the file's origin, no transform):
+switch distances are in those units (blender_io/importer.py stamps them; core/lodswitch.py makes them).
+Geometry only for now: no UVs or materials. Per ``target``:
+
+- ``gltf``: ``<stem>.glb`` with ``MSFT_lod`` + ``MSFT_screencoverage`` (formats/lodglb.py).
+- ``godot``: ``<stem>.glb`` with the levels side by side and ``<stem>.tscn``, an inherited scene of it that
+  gives each level its visibility range (formats/tscn.py).
+- ``unity``: ``<stem>.fbx`` (Blender's FBX exporter) with ``<stem>_LOD0..N`` children under one empty
+  ``<stem>``, which Unity's model importer turns into a LOD Group, and ``<stem>_lods.json`` with each level's
+  screen relative transition height (Unity's LOD Group inspector values).
+- ``unreal``: ``<stem>.fbx`` with an FBX LOD group (formats/fbxlod.py: Blender's FBX exporter cannot
+  write one) whose children ``<stem>_LOD0..N`` Unreal's importer takes as LODs with *Import Mesh LODs*, and
+  ``<stem>_lods.json`` with the LOD screen sizes.
+- ``sbox``: ``<stem>_LOD0..N.fbx`` and ``<stem>.vmdl`` with one LODGroup per level (formats/vmdl.py), its
+  paths relative to the s&box project's Assets folder as ``models/<stem>/``.
+
+The screen figures come from core/lodmath.py with the job's FOV (60 degrees when it has none) on a 16:9
+screen. Stand-in objects made for an FBX are removed and any object renamed out of their way gets its
+name back, whatever happens. Main thread only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+
+from ..core import lodmath
+from ..core.errors import InputError
+from ..core.files import atomic_write_text
+from ..core.lodswitch import setting
+from ..formats.fbxlod import write_lod_fbx
+from ..formats.lodglb import write_lod_glb
+from ..formats.tscn import godot_lod_scene
+from ..formats.vmdl import write_vmdl
+from .importer import PROP_PREFIX
+from .mesh_arrays import read_arrays
+
+TARGETS = ("unity", "unreal", "godot", "gltf", "sbox")
+# s&box wants thresholds that rise; equal distances (two levels with the same error) are spread this much.
+MIN_STEP = 1e-3
+
+
+def _levels(objects: Sequence[bpy.types.Object]) -> list[bpy.types.Object]:
+    meshes = [o for o in objects if o.type == "MESH" and int(o.get(PROP_PREFIX + "variant", 0)) == 0]
+    levels = sorted(meshes, key=lambda o: int(o.get(PROP_PREFIX + "lod", 0)))
+    if not levels or int(levels[0].get(PROP_PREFIX + "lod", 0)) != 0:
+        raise InputError("nothing to export: the job has no LOD0 result in the file; run the job again")
+    return levels
+
+
+def _settings(lod0: bpy.types.Object) -> dict[str, Any]:
+    try:
+        return dict(json.loads(lod0.get(PROP_PREFIX + "settings") or "{}"))
+    except (TypeError, ValueError):
+        return {}
+
+
+def _plan(levels: Sequence[bpy.types.Object]) -> dict[str, Any]:
+    """Distances, coverages and each engine's figures of the chain, LOD0 first."""
+    fov = float(setting(_settings(levels[0]), "fov"))
+    corners = np.array([tuple(c) for c in levels[0].bound_box], dtype=np.float64)
+    low, high = corners.min(axis=0).tolist(), corners.max(axis=0).tolist()
+    radius, size = lodmath.bounding_radius(low, high), lodmath.largest_dimension(low, high)
+    distances = [0.0]
+    for obj in levels[1:]:
+        distances.append(max(float(obj.get(PROP_PREFIX + "switch_threshold", 0.0)), distances[-1]))
+    coverages = lodmath.screen_coverages(distances, radius, fov)
+    heights = [
+        min(1.0, lodmath.transition_height(size, d, fov)) if d > 0 else 1.0 for d in [*distances[1:]]
+    ] + [0.0]  # a level shows while the object is taller than its height; the last is never culled
+    return {"fov": fov, "radius": radius, "size": size, "distances": distances, "coverages": coverages,
+            "heights": heights, "names": [o.name for o in levels]}  # fmt: skip
+
+
+@contextmanager
+def _stand_ins(levels: Sequence[bpy.types.Object], names: Sequence[str], root: str | None) -> Iterator[list]:
+    """Objects named ``names`` sharing the levels' meshes at the origin (under an empty ``root``)."""
+    renamed: list[tuple[bpy.types.Object, str]] = []
+    made: list[bpy.types.Object] = []
+    try:
+        for name in [*names, *([root] if root else [])]:
+            clash = bpy.data.objects.get(name)
+            if clash is not None:
+                renamed.append((clash, clash.name))
+                clash.name = f"{name}.retopo_hub_export"
+        collection = bpy.context.scene.collection
+        parent = None
+        if root:
+            parent = bpy.data.objects.new(root, None)
+            collection.objects.link(parent)
+            made.append(parent)
+        for obj, name in zip(levels, names, strict=True):
+            stand_in = bpy.data.objects.new(name, obj.data)
+            collection.objects.link(stand_in)
+            stand_in.parent = parent
+            made.append(stand_in)
+        yield made
+    finally:
+        for obj in reversed(made):
+            bpy.data.objects.remove(obj, do_unlink=True)
+        for obj, name in reversed(renamed):
+            obj.name = name
+
+
+def _write_fbx(objects: Sequence[bpy.types.Object], path: Path) -> None:
+    tmp = path.with_name(path.name + ".part.fbx")
+    try:
+        with bpy.context.temp_override(selected_objects=list(objects), active_object=objects[0]):
+            bpy.ops.export_scene.fbx(
+                filepath=str(tmp),
+                use_selection=True,
+                use_mesh_modifiers=False,
+                colors_type="NONE",
+                bake_anim=False,
+                object_types={"EMPTY", "MESH"},
+            )
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> list:
+    return [(name, *read_arrays(obj.data)) for obj, name in zip(levels, names, strict=True)]
+
+
+def _gltf(levels, plan, folder: Path, stem: str) -> None:
+    names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    coverage = [*plan["coverages"][1:], 0.0] if len(levels) > 1 else None
+    write_lod_glb(folder / f"{stem}.glb", _glb_levels(levels, names), screen_coverage=coverage)
+
+
+def _godot(levels, plan, folder: Path, stem: str) -> None:
+    names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    write_lod_glb(folder / f"{stem}.glb", _glb_levels(levels, names))
+    scene = godot_lod_scene(f"{stem}.glb", stem, list(zip(names, plan["distances"], strict=True)))
+    atomic_write_text(folder / f"{stem}.tscn", scene)
+
+
+def _unity(levels, plan, folder: Path, stem: str) -> None:
+    names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    with _stand_ins(levels, names, stem) as made:
+        _write_fbx(made, folder / f"{stem}.fbx")
+    lods = [{"name": name, "switch_distance": d, "screen_relative_transition_height": h}
+            for name, d, h in zip(names, plan["distances"], plan["heights"], strict=True)]  # fmt: skip
+    _write_json(folder / f"{stem}_lods.json", {
+        "model": f"{stem}.fbx",
+        "lods": lods,
+        "lodgroup_size": plan["size"],
+        "camera_vertical_fov": lodmath.vertical_fov(plan["fov"]),
+    })  # fmt: skip
+
+
+def _per_level_fbx(levels, folder: Path, stem: str) -> list[str]:
+    files = []
+    for number, obj in enumerate(levels):
+        name = f"{stem}_LOD{number}"
+        with _stand_ins([obj], [name], None) as made:
+            _write_fbx(made, folder / f"{name}.fbx")
+        files.append(f"{name}.fbx")
+    return files
+
+
+def _unreal(levels, plan, folder: Path, stem: str) -> None:
+    names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    write_lod_fbx(folder / f"{stem}.fbx", _glb_levels(levels, names), plan["distances"], group_name=stem)
+    lods = [{"name": n, "switch_distance": d, "screen_size": c}
+            for n, d, c in zip(names, plan["distances"], plan["coverages"], strict=True)]  # fmt: skip
+    _write_json(
+        folder / f"{stem}_lods.json", {"model": f"{stem}.fbx", "lods": lods, "horizontal_fov": plan["fov"]}
+    )
+
+
+def _sbox(levels, plan, folder: Path, stem: str) -> None:
+    files = _per_level_fbx(levels, folder, stem)
+    thresholds = [0.0]
+    for distance in plan["distances"][1:]:
+        thresholds.append(max(distance, thresholds[-1] + MIN_STEP))
+    lods = [{"name": f"LOD{i}", "filename": f"models/{stem}/{file}", "switch_threshold": t}
+            for i, (file, t) in enumerate(zip(files, thresholds, strict=True))]  # fmt: skip
+    atomic_write_text(folder / f"{stem}.vmdl", write_vmdl(lods))
+
+
+WRITERS = {"gltf": _gltf, "godot": _godot, "unity": _unity, "unreal": _unreal, "sbox": _sbox}
+
+
+def export_package(objects: Sequence[bpy.types.Object], target: str, out_dir: Path, stem: str) -> Path:
+    if target not in WRITERS:
+        raise InputError(f"unknown export target {target!r}: use one of {', '.join(TARGETS)}")
+    levels = _levels(objects)
+    folder = Path(out_dir) / f"{stem}_{target}"
+    folder.mkdir(parents=True, exist_ok=True)
+    WRITERS[target](levels, _plan(levels), folder, stem)
+    return folder

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Binary FBX 7.4 of a LoD chain as one FBX LOD group: ``write_lod_fbx`` (geometry only).
+
+Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout, LOD0
+first. The file holds one Model of type ``LodGroup`` named ``group_name`` with a ``LodGroup`` node
+attribute, and one Mesh Model child per level in that order, which is how the FBX SDK (and Unreal's FBX
+importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i. ``switch_distances`` (object units,
+one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>`` (centimetres, the distance from
+which child i + 1 is shown). The axes, units and the rest of the scene are formats/fbx.py's: Z-up metre
+vertices, the Y-up centimetre conversion carried by the group's Model. Blender's own FBX exporter cannot
+write a LOD group, hence this writer. Malformed arrays raise ValueError; written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .fbx import (
+    _METRES_TO_CM,
+    PathLike,
+    _check_name,
+    _documents,
+    _f64,
+    _geometry,
+    _header,
+    _i32,
+    _i64,
+    _named,
+    _Node,
+    _properties,
+    _str,
+    _write_file,
+)
+from .mesh import check_mesh
+
+Level = tuple[str, Any, Any, Any]
+
+
+def _model(name: str, uid: int, kind: str, *, convert_axes: bool) -> _Node:
+    model = _Node(b"Model", [_i64(uid), _named(name, b"Model"), _str(kind)])
+    model.add("Version", _i32(232))
+    rows: list[tuple] = []
+    if convert_axes:
+        scale = [_f64(_METRES_TO_CM)] * 3
+        rows += [("Lcl Rotation", "Lcl Rotation", "", "A", _f64(-90.0), _f64(0.0), _f64(0.0)),
+                 ("Lcl Scaling", "Lcl Scaling", "", "A", *scale)]  # fmt: skip
+    rows += [
+        ("DefaultAttributeIndex", "int", "Integer", "", _i32(0)),
+        ("InheritType", "enum", "", "", _i32(1)),
+    ]
+    _properties(model, rows)
+    model.add("MultiLayer", _i32(0))
+    model.add("MultiTake", _i32(0))
+    model.add("Shading", b"CY")
+    model.add("Culling", _str("CullingOff"))
+    return model
+
+
+def _lod_attribute(uid: int, distances: Sequence[float]) -> _Node:
+    attribute = _Node(b"NodeAttribute", [_i64(uid), _named("", b"NodeAttribute"), _str("LodGroup")])
+    rows: list[tuple] = [("MinMaxDistance", "bool", "", "", _i32(0)), ("WorldSpace", "bool", "", "", _i32(0))]
+    for level, distance in enumerate(distances[1:]):
+        rows.append(
+            (f"Thresholds|Level{level}", "Distance", "", "", _f64(distance * _METRES_TO_CM), _str("cm"))
+        )
+    _properties(attribute, rows)
+    attribute.add("TypeFlags", _str("LodGroup"))
+    return attribute
+
+
+def _definitions(levels: int) -> _Node:
+    definitions = _Node(b"Definitions")
+    definitions.add("Version", _i32(100))
+    counts = [("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1)]
+    definitions.add("Count", _i32(sum(count for _kind, count in counts)))
+    for kind, count in counts:
+        definitions.add("ObjectType", _str(kind)).add("Count", _i32(count))
+    return definitions
+
+
+def write_lod_fbx(
+    path: PathLike,
+    levels: Sequence[Level],
+    switch_distances: Sequence[float],
+    *,
+    group_name: str = "LODGroup",
+    creator: str = "Retopo Hub",
+) -> None:
+    if not levels:
+        raise ValueError("a LOD group needs at least one level")
+    distances = [float(d) for d in switch_distances]
+    if len(distances) != len(levels) or any(not math.isfinite(d) or d < 0 for d in distances):
+        raise ValueError(f"one finite switch distance from 0 per level is needed (got {distances})")
+    group = " ".join(_check_name(group_name, "group name").split()) or "LODGroup"
+    document_id, attribute_id, group_id = 1000, 1001, 1002
+    objects = _Node(b"Objects")
+    objects.children += [_lod_attribute(attribute_id, distances), _model(group, group_id, "LodGroup",
+                                                                         convert_axes=True)]  # fmt: skip
+    links = [(group_id, 0), (attribute_id, group_id)]
+    for number, (name, verts, face_sizes, corner_verts) in enumerate(levels):
+        v, sizes, cv, _uvs = check_mesh(verts, face_sizes, corner_verts)
+        if sizes.size == 0:
+            raise ValueError(f"LOD {number} has no faces")
+        if len(v) > np.iinfo(np.int32).max or cv.size > np.iinfo(np.int32).max:
+            raise ValueError("FBX 7.4 indexes vertices with 32-bit integers: a level is too large")
+        level_name = " ".join(_check_name(name, "level name").split()) or f"LOD{number}"
+        geometry_id, model_id = 2000 + 2 * number, 2001 + 2 * number
+        objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, None, None),
+                             _model(level_name, model_id, "Mesh", convert_axes=False)]  # fmt: skip
+        links += [(model_id, group_id), (geometry_id, model_id)]
+    connections = _Node(b"Connections")
+    for child, parent in links:  # children connect in LOD order: child i is LOD i
+        connections.add("C", _str("OO"), _i64(child), _i64(parent))
+    takes = _Node(b"Takes")
+    takes.add("Current", _str(""))
+    top = [
+        *_header(creator),
+        *_documents(document_id),
+        _definitions(len(levels)),
+        objects,
+        connections,
+        takes,
+    ]
+    _write_file(path, top)

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Engine packages of a local LoD chain (blender_io/packages.py), each read back by its format's own tool:
+the .glb by the Khronos glTF validator, the FBX files by Blender's importer (which reads an FBX LOD group
+too, though it keeps no LoD meaning), the .vmdl by our reader, the .tscn parsed."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from tests.support.gltf_validator import errors, validate
+from tests.support.layout import draw_panel
+from tests.support.scene import ico_sphere
+
+LEVELS = 3  # LOD0 and two more
+
+
+@pytest.fixture
+def chain(blank):
+    """A finished local job with LoDs: (bpy, its result objects LOD0 first)."""
+    bpy = blank
+    rock = ico_sphere("Rock", subdivisions=5)
+    rock.retopo_hub.target_faces, rock.retopo_hub.lod_levels = 1500, LEVELS - 1
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    results = sorted(bpy.data.collections["Rock_RetopoHub"].objects, key=lambda o: o["retopo_hub_lod"])
+    assert [o["retopo_hub_lod"] for o in results] == list(range(LEVELS))
+    return bpy, results
+
+
+def _triangles(obj) -> int:
+    return sum(len(p.vertices) - 2 for p in obj.data.polygons)
+
+
+def _extent(obj) -> tuple[float, ...]:
+    """The mesh's bounding box size in its own (object) space, rounded."""
+    co = [v.co for v in obj.data.vertices]
+    return tuple(round(max(c[k] for c in co) - min(c[k] for c in co), 3) for k in range(3))
+
+
+def _glb_json(path: Path) -> dict:
+    data = path.read_bytes()
+    return json.loads(data[20 : 20 + struct.unpack_from("<I", data, 12)[0]])
+
+
+def _import_fbx(bpy, path: Path) -> dict[str, object]:
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(path))
+    return {o.name: o for o in bpy.data.objects}
+
+
+def test_gltf_package_is_valid_msft_lod(addon, chain, tmp_path):
+    _bpy, results = chain
+    folder = addon.blender_io.packages.export_package(results, "gltf", tmp_path, "Rock")
+    assert folder == tmp_path / "Rock_gltf"
+    glb = folder / "Rock.glb"
+    report = validate(glb)
+    assert errors(report) == [] and report["issues"]["numErrors"] == 0, report["issues"]
+    doc = _glb_json(glb)
+    lod0 = doc["nodes"][0]
+    assert lod0["extensions"]["MSFT_lod"]["ids"] == [1, 2]
+    coverage = lod0["extras"]["MSFT_screencoverage"]
+    expected = [o["retopo_hub_screen_coverage"] for o in results[1:]]
+    assert coverage == pytest.approx([*expected, 0.0])
+    counts = [doc["accessors"][m["primitives"][0]["indices"]]["count"] // 3 for m in doc["meshes"]]
+    assert counts == [_triangles(o) for o in results]
+
+
+def test_godot_package_is_a_glb_and_a_visibility_range_scene(addon, chain, tmp_path):
+    _bpy, results = chain
+    folder = addon.blender_io.packages.export_package(results, "godot", tmp_path, "Rock")
+    assert validate(folder / "Rock.glb")["issues"]["numErrors"] == 0
+    names = [n["name"] for n in _glb_json(folder / "Rock.glb")["nodes"]]
+    assert names == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    text = (folder / "Rock.tscn").read_text()
+    assert text.startswith("[gd_scene load_steps=2 format=3]\n")
+    assert '[ext_resource type="PackedScene" path="Rock.glb" id="1_lods"]' in text
+    bands: dict[str, dict[str, float]] = {}
+    for node, body in re.findall(r'\[node name="(Rock_LOD\d)" parent="\."\]\n((?:\w+ = [\d.e+-]+\n)*)', text):
+        bands[node] = {k: float(v) for k, v in re.findall(r"(\w+) = ([\d.e+-]+)", body)}
+    distances = [o["retopo_hub_switch_threshold"] for o in results]
+    assert bands == {
+        "Rock_LOD0": {"visibility_range_end": pytest.approx(distances[1])},
+        "Rock_LOD1": {"visibility_range_begin": pytest.approx(distances[1]),
+                      "visibility_range_end": pytest.approx(distances[2])},
+        "Rock_LOD2": {"visibility_range_begin": pytest.approx(distances[2])},
+    }  # fmt: skip
+
+
+def test_unity_package_has_lod_children_under_one_root(addon, chain, tmp_path):
+    bpy, results = chain
+    triangles = [_triangles(o) for o in results]
+    names_before = sorted(o.name for o in bpy.data.objects)
+    folder = addon.blender_io.packages.export_package(results, "unity", tmp_path, "Rock")
+    assert sorted(o.name for o in bpy.data.objects) == names_before, "stand-ins are removed, names restored"
+    heights = json.loads((folder / "Rock_lods.json").read_text())
+    assert [lod["name"] for lod in heights["lods"]] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    values = [lod["screen_relative_transition_height"] for lod in heights["lods"]]
+    assert values[-1] == 0.0 and values == sorted(values, reverse=True) and 0.0 < values[0] <= 1.0
+    lodmath = addon.core.lodmath
+    assert values[0] == pytest.approx(
+        lodmath.transition_height(heights["lodgroup_size"], results[1]["retopo_hub_switch_threshold"], 60.0)
+    )
+    imported = _import_fbx(bpy, folder / "Rock.fbx")
+    root = imported["Rock"]
+    children = sorted(root.children, key=lambda o: o.name)
+    assert [c.name for c in children] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    assert [_triangles(c) for c in children] == triangles
+
+
+def test_unreal_package_is_one_fbx_lod_group_and_screen_sizes(addon, chain, tmp_path):
+    bpy, results = chain
+    triangles = [_triangles(o) for o in results]
+    bounds = [_extent(o) for o in results]
+    folder = addon.blender_io.packages.export_package(results, "unreal", tmp_path, "Rock")
+    sizes = json.loads((folder / "Rock_lods.json").read_text())
+    assert sizes["model"] == "Rock.fbx"
+    assert [s["name"] for s in sizes["lods"]] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    screen = [s["screen_size"] for s in sizes["lods"]]
+    assert screen[0] == 1.0 and screen == sorted(screen, reverse=True)
+    # Blender's importer reads the LOD group as an empty with the levels as its children, in object space.
+    imported = _import_fbx(bpy, folder / "Rock.fbx")
+    group = imported["Rock"]
+    assert group.type == "EMPTY"
+    children = sorted(group.children, key=lambda o: o.name)
+    assert [c.name for c in children] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    assert [_triangles(c) for c in children] == triangles
+    for child, extent in zip(children, bounds, strict=True):
+        assert tuple(child.dimensions) == pytest.approx(extent, abs=2e-3)
+
+
+def test_sbox_package_vmdl_reads_back(addon, chain, tmp_path):
+    _bpy, results = chain
+    folder = addon.blender_io.packages.export_package(results, "sbox", tmp_path, "Rock")
+    lods = addon.formats.vmdl.parse_vmdl_lods((folder / "Rock.vmdl").read_text("utf-8"))
+    assert [name for name, _t, _f in lods] == ["LOD0", "LOD1", "LOD2"]
+    assert [f for _n, _t, f in lods] == [f"models/Rock/Rock_LOD{i}.fbx" for i in range(LEVELS)]
+    thresholds = [t for _n, t, _f in lods]
+    assert thresholds == pytest.approx([o["retopo_hub_switch_threshold"] for o in results], abs=1e-2)
+    assert all((folder / f"Rock_LOD{i}.fbx").is_file() for i in range(LEVELS))
+
+
+def test_a_job_without_lod0_is_refused(addon, chain, tmp_path):
+    _bpy, results = chain
+    with pytest.raises(addon.core.errors.InputError, match="no LOD0"):
+        addon.blender_io.packages.export_package(results[1:], "gltf", tmp_path, "Rock")
+
+
+def test_export_for_button_writes_the_package(addon, chain, tmp_path):
+    bpy, _results = chain
+    (record,) = bpy.context.scene.retopo_hub.jobs
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    wanted = ("operator_prop", "retopo_hub.export_package", "target")
+    targets = {e[3] for e in log if e[:3] == wanted}
+    assert targets == {"unity", "unreal", "godot", "gltf", "sbox"}
+    done = bpy.ops.retopo_hub.export_package(job_id=record.job_id, target="godot", directory=str(tmp_path))
+    assert done == {"FINISHED"}
+    assert (tmp_path / "Rock_godot" / "Rock.tscn").is_file()
+    with pytest.raises(RuntimeError, match="no longer in the file"):
+        bpy.ops.retopo_hub.export_package(job_id="gone", target="gltf", directory=str(tmp_path))

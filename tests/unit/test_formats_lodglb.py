@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A LoD chain's .glb (MSFT_lod + MSFT_screencoverage) and Godot's .tscn, read back and validated."""
+
+import json
+import re
+import struct
+
+import numpy as np
+import pytest
+from retopo_hub.formats.lodglb import write_lod_glb
+from retopo_hub.formats.tscn import godot_lod_scene
+from shapes import icosphere
+
+from tests.support.gltf_validator import errors, validate
+
+
+def _levels():
+    out = []
+    for number, subdivisions in enumerate((3, 2, 1)):
+        verts, tris = icosphere(subdivisions)
+        out.append((f"Rock_LOD{number}", verts, np.full(len(tris), 3), tris.ravel()))
+    return out
+
+
+def _json(data: bytes) -> dict:
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20 : 20 + length])
+
+
+def test_msft_lod_glb_is_valid(tmp_path):
+    path = tmp_path / "rock.glb"
+    data = write_lod_glb(path, _levels(), screen_coverage=[0.2, 0.05, 0.0])
+    doc = _json(data)
+    assert doc["extensionsUsed"] == ["MSFT_lod"]
+    assert doc["scenes"] == [{"nodes": [0]}]
+    lod0 = doc["nodes"][0]
+    assert lod0["extensions"]["MSFT_lod"]["ids"] == [1, 2]
+    assert lod0["extras"]["MSFT_screencoverage"] == [0.2, 0.05, 0.0]
+    assert [n["name"] for n in doc["nodes"]] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
+    counts = [doc["accessors"][m["primitives"][0]["indices"]]["count"] // 3 for m in doc["meshes"]]
+    assert counts == [20 * 4**3, 20 * 4**2, 20 * 4]
+    report = validate(path)
+    assert errors(report) == [] and report["issues"]["numWarnings"] == 0, report["issues"]
+
+
+def test_side_by_side_glb_is_valid(tmp_path):
+    path = tmp_path / "rock.glb"
+    doc = _json(write_lod_glb(path, _levels()))
+    assert "extensionsUsed" not in doc and doc["scenes"] == [{"nodes": [0, 1, 2]}]
+    assert validate(path)["issues"]["numErrors"] == 0
+
+
+@pytest.mark.parametrize("coverage", [[0.4, 0.0], [0.2, 0.4, 0.0], [1.5, 0.2, 0.0]])
+def test_bad_coverages_are_refused(coverage):
+    with pytest.raises(ValueError, match=r"screencoverage|coverages"):
+        write_lod_glb(None, _levels(), screen_coverage=coverage)
+
+
+def _parse_tscn(text: str) -> list[tuple[str, dict, dict]]:
+    """(section, its attributes, its properties) per [section] of a .tscn."""
+    sections = []
+    for line in text.splitlines():
+        if header := re.fullmatch(r"\[(\w+)(.*)\]", line):
+            attrs = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', header.group(2)))
+            sections.append((header.group(1), {k: v.strip('"') for k, v in attrs.items()}, {}))
+        elif "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            sections[-1][2][key] = float(value)
+    return sections
+
+
+def test_godot_scene_gives_each_level_its_distance_band():
+    text = godot_lod_scene("Rock.glb", "Rock", [("Rock_LOD0", 0.0), ("Rock_LOD1", 12.5), ("Rock_LOD2", 40.0)])
+    sections = _parse_tscn(text)
+    assert sections[0][0] == "gd_scene" and sections[0][1]["format"] == "3"
+    assert sections[1][1]["path"] == "Rock.glb" and sections[1][1]["type"] == "PackedScene"
+    assert sections[2][1] == {"name": "Rock", "instance": 'ExtResource("1_lods")'}
+    nodes = {attrs["name"]: props for kind, attrs, props in sections[3:] if kind == "node"}
+    assert nodes == {
+        "Rock_LOD0": {"visibility_range_end": 12.5},
+        "Rock_LOD1": {"visibility_range_begin": 12.5, "visibility_range_end": 40.0},
+        "Rock_LOD2": {"visibility_range_begin": 40.0},
+    }
+    with pytest.raises(ValueError, match="never fall"):
+        godot_lod_scene("Rock.glb", "Rock", [("a", 0.0), ("b", 5.0), ("c", 4.0)])
