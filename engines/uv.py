@@ -1,0 +1,263 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""UVs for LOD0: an unwrap made for the result mesh with xatlas, seams on hard edges and material borders.
+
+Contract: ``unwrap(mesh, hard_edges, face_materials)`` returns a ``UvLayout``: ``corner_uvs`` float32 (C, 2),
+one UV per face corner in Blender's loop layout, inside the unit square, and ``stats`` (``uvstats``
+figures plus ``seconds`` and ``unwrapper``). How:
+
+- Seams. Corners around a vertex are split into wedges wherever an edge is hard (``hard_edges`` vertex
+  pairs) or the faces on its two sides have different ``face_materials``; xatlas gets one vertex per wedge
+  with the wedge's own normal, and ``normal_seam_weight`` above 1000 makes it respect every such normal
+  seam (xatlas.h). Elsewhere xatlas makes few seams of its own (charts grown by flatness).
+- Polygons. xatlas takes triangles, so quads go in split as ``MeshArrays.triangles`` splits them; a quad
+  whose two triangles land in different charts (rare) takes the chart of its larger triangle, its fourth
+  corner placed by that triangle's own 3D-to-UV map, and ``split_faces`` counts them.
+- Packing. Once the quads are mended, the islands are packed again (``add_uv_mesh``) by xatlas's
+  brute-force packer at about ``PACK_RESOLUTION`` texels with the padding scaled so it is ``padding``
+  texels at ``bake_size`` (4 at 2048 by default), then scaled by the atlas's longer side so texels stay
+  square; ``stats["utilization"]`` is measured on the result.
+
+xatlas is a bundled wheel imported lazily: ``XatlasMissingError`` (an ImportError) says, in one line, that it
+could not load, and the caller decides (the engine child leaves LOD0 without UVs and warns). Imports numpy
+and the engine's own modules only; never touches bpy and runs in the engine child process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .meshdata import MeshArrays
+from .meshgraph import components, face_components, face_edges
+from .uvstats import corner_triangles, layout_stats, triangle_face
+
+log = logging.getLogger(__name__)
+
+UNWRAPPER = "xatlas"
+BAKE_SIZE = 2048
+PADDING = 4  # texels at BAKE_SIZE: enough for the first mip levels not to bleed across islands
+# Packing resolution: brute force at 2048 costs ~10x the time at 1024 for the same layout (measured on a
+# 29K-triangle torus: 95 s against 9 s); the padding is scaled to match.
+PACK_RESOLUTION = 1024
+# xatlas.h: "If > 1000, normal seams are fully respected."
+RESPECT_SEAMS = 2000.0
+# Unwraps at most: a quad xatlas cut through is cut along its edges instead and the mesh unwrapped again.
+CHART_PASSES = 3
+
+
+class XatlasMissingError(ImportError):
+    """The bundled xatlas wheel could not load on this platform."""
+
+
+@dataclass(frozen=True, eq=False)
+class UvLayout:
+    corner_uvs: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def load_xatlas():
+    try:
+        import xatlas
+    except ImportError as exc:
+        raise XatlasMissingError(f"the xatlas library could not load ({exc}); reinstall the add-on") from exc
+    return xatlas
+
+
+def wedges(mesh: MeshArrays, hard_edges: np.ndarray | None, face_materials: np.ndarray | None) -> np.ndarray:
+    """Wedge label per corner, int64 (C,): corners of one vertex joined across edges that are not cut."""
+    a, b = face_edges(mesh)
+    count = a.shape[0]
+    starts, sizes = mesh.face_starts, mesh.face_sizes.astype(np.int64)
+    nxt = np.arange(count, dtype=np.int64) + 1
+    nxt[starts + sizes - 1] = starts
+    face = np.repeat(np.arange(mesh.face_count, dtype=np.int64), sizes)
+    n = max(mesh.vert_count, 1)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    same = key[order[1:]] == key[order[:-1]]
+    first, second = order[:-1][same], order[1:][same]
+    # Only manifold edges join wedges: an edge with three or more faces is cut.
+    edge_faces = np.bincount(np.unique(key, return_inverse=True)[1].ravel())
+    manifold = edge_faces[np.unique(key, return_inverse=True)[1].ravel()[first]] == 2
+    keep = manifold.copy()
+    if hard_edges is not None and len(hard_edges):
+        pairs = np.asarray(hard_edges, dtype=np.int64).reshape(-1, 2)
+        keep &= ~np.isin(key[first], pairs.min(axis=1) * n + pairs.max(axis=1))
+    if face_materials is not None and len(face_materials) == mesh.face_count:
+        fm = np.asarray(face_materials)
+        keep &= fm[face[first]] == fm[face[second]]
+    first, second = first[keep], second[keep]
+    forward = a[first] == a[second]
+    # Corner ``first`` sits at vertex a[first], its next corner at b[first]; pair each with the other face's
+    # corner at the same vertex.
+    at_a = np.where(forward, second, nxt[second])
+    at_b = np.where(forward, nxt[second], second)
+    pairs = np.concatenate([np.stack([first, at_a], axis=1), np.stack([nxt[first], at_b], axis=1)])
+    return np.unique(components(pairs, count), return_inverse=True)[1].ravel()
+
+
+def _wedge_normals(mesh: MeshArrays, wedge: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    cross = np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]])
+    normals = np.zeros((int(wedge.max()) + 1, 3))
+    for k in range(3):
+        np.add.at(normals, wedge[tris[:, k]], cross)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.where(length > 0, length, 1.0)).astype(np.float32)
+
+
+def _affine_extend(p3: np.ndarray, uv3: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """UV of point ``q`` (K, 3) under the map that takes each triangle p3 (K, 3, 3) to uv3 (K, 3, 2)."""
+    e1, e2, d = p3[:, 1] - p3[:, 0], p3[:, 2] - p3[:, 0], q - p3[:, 0]
+    g11, g12, g22 = (e1 * e1).sum(1), (e1 * e2).sum(1), (e2 * e2).sum(1)
+    r1, r2 = (d * e1).sum(1), (d * e2).sum(1)
+    det = g11 * g22 - g12 * g12
+    det = np.where(np.abs(det) > 0, det, 1.0)
+    s, t = (g22 * r1 - g12 * r2) / det, (g11 * r2 - g12 * r1) / det
+    return uv3[:, 0] + s[:, None] * (uv3[:, 1] - uv3[:, 0]) + t[:, None] * (uv3[:, 2] - uv3[:, 0])
+
+
+def unwrap(
+    mesh: MeshArrays,
+    hard_edges: np.ndarray | None = None,
+    face_materials: np.ndarray | None = None,
+    *,
+    bake_size: int = BAKE_SIZE,
+    padding: int = PADDING,
+) -> UvLayout:
+    """See the module docstring."""
+    xatlas = load_xatlas()
+    started = time.perf_counter()
+    tris = corner_triangles(mesh)
+    charts = xatlas.ChartOptions()
+    charts.normal_seam_weight = RESPECT_SEAMS
+    groups = None if face_materials is None else np.asarray(face_materials, dtype=np.int64)
+    for attempt in range(CHART_PASSES):
+        wedge = wedges(mesh, hard_edges, groups)
+        points = np.zeros((int(wedge.max()) + 1, 3), dtype=np.float32)
+        points[wedge] = mesh.verts[mesh.corner_verts]
+        atlas = xatlas.Atlas()
+        atlas.add_mesh(points, wedge[tris].astype(np.uint32), _wedge_normals(mesh, wedge, tris))
+        # A quick pack: only the charts count here; the final pack below places them.
+        atlas.generate(chart_options=charts, pack_options=_pack_options(xatlas, padding, bake_size, False))
+        tri_uvs = _atlas_uvs(atlas)
+        chart_of_face, split_faces = _face_charts(mesh, tris, tri_uvs)
+        if split_faces == 0 or attempt == CHART_PASSES - 1:
+            break
+        # Cut along the quads' own edges where xatlas cut through them, and unwrap again.
+        groups = chart_of_face if groups is None else groups * (int(chart_of_face.max()) + 1) + chart_of_face
+    corner_uvs, split = _corner_uvs(mesh, tris, tri_uvs)
+    corner_uvs = _pack(xatlas, corner_uvs, tris, _pack_options(xatlas, padding, bake_size, True))
+    stats = layout_stats(mesh, corner_uvs, hard_edges)
+    stats.update({
+        "split_faces": split,
+        "unwrapper": UNWRAPPER,
+        "seconds": round(time.perf_counter() - started, 3),
+    })  # fmt: skip
+    log.info("UVs: %s", stats)
+    return UvLayout(corner_uvs.astype(np.float32), stats)
+
+
+def _pack_options(xatlas, padding: int, bake_size: int, brute_force: bool):
+    pack = xatlas.PackOptions()
+    pack.bruteForce = brute_force
+    # Left at 0, xatlas sizes the atlas near PACK_RESOLUTION; the padding is scaled to the bake size.
+    pack.padding = max(1, round(padding * PACK_RESOLUTION / bake_size))
+    pack.bilinear = False  # the padding above already keeps bilinear taps inside each island
+    return pack
+
+
+def _atlas_uvs(atlas) -> np.ndarray:
+    """UVs per triangle corner (T, 3, 2) of the atlas's first mesh, texels square, in the unit square."""
+    _, indices, uvs = atlas[0]
+    # The binding divides by width and height separately; one scale keeps texels square.
+    width, height = float(atlas.width), float(atlas.height)
+    uvs = uvs.astype(np.float64) * np.array([width, height]) / max(width, height, 1.0)
+    return uvs[np.asarray(indices, dtype=np.int64)]  # xatlas keeps the triangle order
+
+
+def _pack(xatlas, corner_uvs: np.ndarray, tris: np.ndarray, options) -> np.ndarray:
+    """Corner UVs with their islands (UV-connected triangles) packed again by xatlas."""
+    keys, point = np.unique(np.round(corner_uvs, 9), axis=0, return_inverse=True)
+    atlas = xatlas.Atlas()
+    atlas.add_uv_mesh(keys.astype(np.float32), point.ravel()[tris].astype(np.uint32))
+    atlas.generate(pack_options=options)
+    tri_uvs = _atlas_uvs(atlas)
+    packed = np.zeros_like(corner_uvs)
+    packed[tris.ravel()] = tri_uvs.reshape(-1, 2)
+    return packed
+
+
+def _face_charts(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
+    """(chart of each face's largest triangle, faces whose triangles disagree on a shared corner's UV)."""
+    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
+    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)
+    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
+    face = triangle_face(mesh)
+    soup = MeshArrays(np.zeros((tris.size, 3)), np.full(tris.shape[0], 3), np.arange(tris.size))
+    # Triangles sharing UV corners are one chart: label the soup by UV position.
+    _, point = np.unique(np.round(tri_uvs.reshape(-1, 2), 9), axis=0, return_inverse=True)
+    soup = MeshArrays(np.zeros((int(point.max()) + 1, 3)), soup.face_sizes, point.ravel())
+    chart = face_components(soup)
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    areas = np.linalg.norm(
+        np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]), axis=1
+    )
+    order = np.lexsort((-areas, face))
+    lead = order[np.r_[True, face[order][1:] != face[order][:-1]]]
+    return chart[lead], int(np.unique(face[disagree]).size)
+
+
+def _corner_uvs(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
+    """One UV per corner from the triangles' UVs; polygons split across charts are mended (docstring)."""
+    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
+    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)  # the last triangle of a face wins its shared corners
+    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
+    face = triangle_face(mesh)
+    bad_faces = np.unique(face[disagree])
+    if bad_faces.size == 0:
+        return corner_uvs, 0
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    areas = np.abs(np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]))
+    areas = np.linalg.norm(areas, axis=1)
+    in_bad = np.isin(face, bad_faces)
+    tri_ids = np.flatnonzero(in_bad)
+    # The largest triangle of each bad face keeps its chart; every corner of the face is placed by its map.
+    order = np.lexsort((-areas[tri_ids], face[tri_ids]))
+    tri_ids = tri_ids[order]
+    lead = tri_ids[np.r_[True, face[tri_ids][1:] != face[tri_ids][:-1]]]
+    starts = mesh.face_starts[face[lead]]
+    sizes = mesh.face_sizes[face[lead]].astype(np.int64)
+    for size in np.unique(sizes):
+        group = sizes == size
+        corners = starts[group, None] + np.arange(size)
+        p3, uv3 = points[tris[lead[group]]], tri_uvs[lead[group]]
+        for k in range(int(size)):
+            mine = (tris[lead[group]] == corners[:, k, None]).any(axis=1)
+            extended = _affine_extend(p3, uv3, points[corners[:, k]])
+            own = (tris[lead[group]] == corners[:, k, None]).argmax(axis=1)
+            exact = uv3[np.arange(own.shape[0]), own]
+            corner_uvs[corners[:, k]] = np.where(mine[:, None], exact, extended)
+    return corner_uvs, int(bad_faces.size)
+
+
+def lod0_uv_arrays(
+    mesh: MeshArrays, attributes: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, Any] | None, str | None]:
+    """(result-file arrays, stats, warning) of LOD0's UVs for the engine child: ``lod0_uvs`` float32 (C, 2)
+    and ``lod0_uv_stats`` (the stats as JSON text), with seams on the ``lod0_hard_edges`` and material
+    borders of ``attributes`` (``transfer.transfer_results``). Without xatlas: no arrays and a warning."""
+    try:
+        layout = unwrap(mesh, attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials"))
+    except XatlasMissingError as exc:
+        return {}, None, f"LOD0 has no UVs: {exc}"
+    arrays = {
+        "lod0_uvs": layout.corner_uvs,
+        "lod0_uv_stats": np.asarray(json.dumps(layout.stats, sort_keys=True)),
+    }
+    return arrays, layout.stats, None
