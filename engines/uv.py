@@ -8,16 +8,22 @@ figures plus ``seconds`` and ``unwrapper``). How:
 - Seams. Corners around a vertex are split into wedges wherever an edge is hard (``hard_edges`` vertex
   pairs) or the faces on its two sides have different ``face_materials``; xatlas gets one vertex per wedge
   with the wedge's own normal, and ``normal_seam_weight`` above 1000 makes it respect every such normal
-  seam (xatlas.h). Elsewhere xatlas makes few seams of its own (charts grown by flatness).
+  seam (xatlas.h). Faces of each material go in as a mesh of their own, since xatlas joins split
+  vertices whose normals agree (a material border on a flat side). Elsewhere xatlas makes few seams of
+  its own (charts grown by flatness, and no larger than 1/``CHART_SHARE`` of the surface).
 - Polygons. xatlas takes triangles, so quads go in split as ``MeshArrays.triangles`` splits them. Where
   xatlas cuts a chart through a quad (about 6% of the quads of a remeshed torus), each such quad is given
   to the chart of its larger triangle by cutting along the quad's own edges and the mesh is unwrapped
   again (``CHART_PASSES``); a quad still cut after that becomes an island of its own, laid flat at the
   same texel density, and ``split_faces`` counts those.
-- Packing. Once the quads are mended, the islands are packed again (``add_uv_mesh``) by xatlas's
-  brute-force packer at about ``PACK_RESOLUTION`` texels with the padding scaled so it is ``padding``
-  texels at ``bake_size`` (4 at 2048 by default), then scaled by the atlas's longer side so texels stay
-  square; ``stats["utilization"]`` is measured on the result.
+- Chart size. No chart is larger than 1/``CHART_SHARE`` of the surface: a sphere otherwise comes in ~8
+  round islands that pack into 0.45-0.5 of the square (0.6 at 1/16, with 22 islands).
+- Packing. Once the quads are mended, the islands are packed again (``add_uv_mesh``) by xatlas, the best
+  of ``PACK_TRIES`` layouts at about ``PACK_RESOLUTION`` texels with the padding scaled so it is
+  ``padding`` texels at ``bake_size`` (4 at 2048 by default), then scaled by the atlas's longer side so
+  texels stay square; ``stats["utilization"]`` is measured on the result. The 0.6 goal is met on
+  hard-surface meshes (a remeshed crate: 0.65) but not always on smooth ones (a sphere 0.59, a bumpy torus
+  0.56): xatlas's packer is the limit there (bench/UV.md).
 
 xatlas is a bundled wheel imported lazily: ``XatlasMissingError`` (an ImportError) says, in one line, that it
 could not load, and the caller decides (the engine child leaves LOD0 without UVs and warns). Imports numpy
@@ -36,24 +42,26 @@ import numpy as np
 
 from .meshdata import MeshArrays
 from .meshgraph import components, face_components, face_edges
-from .uvstats import corner_triangles, layout_stats, triangle_face
+from .uvstats import corner_triangles, layout_stats, surface_areas, triangle_face
 
 log = logging.getLogger(__name__)
 
 UNWRAPPER = "xatlas"
 BAKE_SIZE = 2048
 PADDING = 4  # texels at BAKE_SIZE: enough for the first mip levels not to bleed across islands
-# Packing resolution: brute force at 2048 costs ~10x the time at 1024 for the same layout (measured on a
-# 29K-triangle torus: 95 s against 9 s); the padding is scaled to match.
+# Size of the atlas xatlas packs in when left to estimate its texels per unit (about 1024 texels a side);
+# the padding is scaled to match. Packing at 2048 takes longer for the same layout (a 29K-triangle torus:
+# 95 s against 9 s with brute force).
 PACK_RESOLUTION = 1024
 # xatlas.h: "If > 1000, normal seams are fully respected."
 RESPECT_SEAMS = 2000.0
-# Packings tried, (scale of the texels per unit, brute force); the first sets the scale. Measured on a remeshed
-# sphere and torus, the best of these filled 0.57-0.65 of the square against 0.45-0.58 for one brute-force pack.
+# Packings tried, (scale of the texels per unit, brute force); the first sets the scale. Measured on a
+# remeshed sphere and torus, the best of these filled 0.57-0.65 of the square, one brute-force pack 0.45-0.58.
 PACK_TRIES = (
     (1.0, True),
     *((1.0 + 0.04 * k, brute) for k in (-4, -3, -2, -1, 1, 2, 3, 4) for brute in (True, False)),
 )
+# Largest chart, as a share of the surface (see unwrap).
 CHART_SHARE = 16
 # Unwraps at most: a quad xatlas cut through is cut along its edges instead and the mesh unwrapped again.
 CHART_PASSES = 3
@@ -91,9 +99,8 @@ def wedges(mesh: MeshArrays, hard_edges: np.ndarray | None, face_materials: np.n
     same = key[order[1:]] == key[order[:-1]]
     first, second = order[:-1][same], order[1:][same]
     # Only manifold edges join wedges: an edge with three or more faces is cut.
-    edge_faces = np.bincount(np.unique(key, return_inverse=True)[1].ravel())
-    manifold = edge_faces[np.unique(key, return_inverse=True)[1].ravel()[first]] == 2
-    keep = manifold.copy()
+    _, edge_of, faces_per_edge = np.unique(key, return_inverse=True, return_counts=True)
+    keep = faces_per_edge[edge_of.ravel()[first]] == 2
     if hard_edges is not None and len(hard_edges):
         pairs = np.asarray(hard_edges, dtype=np.int64).reshape(-1, 2)
         keep &= ~np.isin(key[first], pairs.min(axis=1) * n + pairs.max(axis=1))
@@ -147,30 +154,27 @@ def unwrap(
     tris = corner_triangles(mesh)
     charts = xatlas.ChartOptions()
     charts.normal_seam_weight = RESPECT_SEAMS
-    # Charts of at most 1/CHART_SHARE of the surface: a sphere otherwise comes in ~8 round islands that
-    # xatlas packs into 0.45-0.5 of the square; at 1/16 it fills 0.6 (22 islands).
-    points_all = mesh.verts[mesh.corner_verts].astype(np.float64)
-    surface = float(
-        np.linalg.norm(
-            np.cross(
-                points_all[tris[:, 1]] - points_all[tris[:, 0]],
-                points_all[tris[:, 2]] - points_all[tris[:, 0]],
-            ),
-            axis=1,
-        ).sum()
-        / 2.0
-    )
+    surface = float(surface_areas(mesh.verts[mesh.corner_verts], tris).sum())
     charts.max_chart_area = surface / CHART_SHARE
     groups = None if face_materials is None else np.asarray(face_materials, dtype=np.int64)
     for attempt in range(CHART_PASSES):
         wedge = wedges(mesh, hard_edges, groups)
         points = np.zeros((int(wedge.max()) + 1, 3), dtype=np.float32)
         points[wedge] = mesh.verts[mesh.corner_verts]
+        normals = _wedge_normals(mesh, wedge, tris)
+        # Each group (material, or chart of the pass before) is a mesh of its own: no chart crosses meshes,
+        # whereas a seam between faces of the same normal is not one xatlas keeps.
+        tri_group = np.zeros(tris.shape[0], dtype=np.int64) if groups is None else groups[triangle_face(mesh)]
+        members = [np.flatnonzero(tri_group == g) for g in np.unique(tri_group)]
         atlas = xatlas.Atlas()
-        atlas.add_mesh(points, wedge[tris].astype(np.uint32), _wedge_normals(mesh, wedge, tris))
+        for chosen in members:
+            used, local = np.unique(wedge[tris[chosen]], return_inverse=True)
+            atlas.add_mesh(points[used], local.reshape(-1, 3).astype(np.uint32), normals[used])
         # A quick pack: only the charts count here; the final pack below places them.
         atlas.generate(chart_options=charts, pack_options=_pack_options(xatlas, padding, bake_size, False))
-        tri_uvs = _atlas_uvs(atlas)
+        tri_uvs = np.zeros((tris.shape[0], 3, 2))
+        for index, chosen in enumerate(members):
+            tri_uvs[chosen] = _atlas_uvs(atlas, index)
         chart_of_face, split_faces = _face_charts(mesh, tris, tri_uvs)
         if split_faces == 0 or attempt == CHART_PASSES - 1:
             break
@@ -197,9 +201,9 @@ def _pack_options(xatlas, padding: int, bake_size: int, brute_force: bool):
     return pack
 
 
-def _atlas_uvs(atlas) -> np.ndarray:
-    """UVs per triangle corner (T, 3, 2) of the atlas's first mesh, texels square, in the unit square."""
-    _, indices, uvs = atlas[0]
+def _atlas_uvs(atlas, index: int = 0) -> np.ndarray:
+    """UVs per triangle corner (T, 3, 2) of the atlas's mesh ``index``, texels square, in the unit square."""
+    _, indices, uvs = atlas[index]
     # The binding divides by width and height separately; one scale keeps texels square.
     width, height = float(atlas.width), float(atlas.height)
     uvs = uvs.astype(np.float64) * np.array([width, height]) / max(width, height, 1.0)

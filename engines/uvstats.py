@@ -55,7 +55,7 @@ def _uv_areas(uvs: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
 
 
-def _surface_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
+def surface_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
     a, b, c = (points[tris[:, k]].astype(np.float64) for k in range(3))
     return 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
 
@@ -104,7 +104,7 @@ def density_spread(mesh: MeshArrays, corner_uvs: np.ndarray, labels: np.ndarray 
     labels = island_labels(mesh, corner_uvs) if labels is None else labels
     island = labels[triangle_face(mesh)]
     uv_area = np.bincount(island, _uv_areas(np.asarray(corner_uvs), tris))
-    surface = np.bincount(island, _surface_areas(mesh.verts[mesh.corner_verts], tris))
+    surface = np.bincount(island, surface_areas(mesh.verts[mesh.corner_verts], tris))
     keep = surface > 0
     if keep.sum() < 2:
         return 0.0

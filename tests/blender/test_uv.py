@@ -32,7 +32,8 @@ def _engine(addon, name: str):
 def _layout(addon, obj):
     """(MeshArrays, corner UVs) of ``obj``'s mesh and its active UV layer, read with numpy."""
     mesh = obj.data
-    verts, sizes, corners = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays").read_arrays(mesh)
+    arrays = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays")
+    verts, sizes, corners = arrays.read_arrays(mesh)
     uvs = np.empty(len(mesh.loops) * 2, np.float32)
     mesh.uv_layers.active.uv.foreach_get("vector", uvs)
     return _engine(addon, "meshdata").MeshArrays(verts, sizes, corners), uvs.reshape(-1, 2)
@@ -86,8 +87,8 @@ def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
     _crate(bpy)
     source = export_selected_obj(tmp_path / "crate.obj")
     out_dir = tmp_path / "out"
-    code, out, err = run_cli(addon, [source, "--out", out_dir, "--faces", 1200, "--lods", 1, "--uv", "--sharp-angle", 40, "--json",
-                                  "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    argv = [source, "--out", out_dir, "--faces", 1200, "--lods", 1, "--uv", "--sharp-angle", 40, "--json"]
+    code, out, err = run_cli(addon, [*argv, "--cache", tmp_path / "cache"], capsys)
     assert code == 0, err
     (result,) = json.loads(out.strip().splitlines()[-1])["results"]
     outputs = {Path(o["path"]).name: o for o in result["outputs"]}
