@@ -127,17 +127,52 @@ def _wedge_normals(mesh: MeshArrays, wedge: np.ndarray, tris: np.ndarray) -> np.
     return (normals / np.where(length > 0, length, 1.0)).astype(np.float32)
 
 
-def _flattened(corners: np.ndarray) -> np.ndarray:
-    """Polygons (K, n, 3) projected onto their own (Newell) planes: (K, n, 2), lengths kept."""
-    nxt = np.roll(corners, -1, axis=1)
-    normal = np.cross(corners, nxt).sum(axis=1)
-    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-30)
-    u = corners[:, 1] - corners[:, 0]
-    u -= normal * (u * normal).sum(axis=1, keepdims=True)
-    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-30)
-    v = np.cross(normal, u)
-    d = corners - corners[:, :1]
-    return np.stack([(d * u[:, None]).sum(axis=2), (d * v[:, None]).sum(axis=2)], axis=2)
+def _place(p0: np.ndarray, p1: np.ndarray, d0: np.ndarray, d1: np.ndarray, away: np.ndarray) -> np.ndarray:
+    """The point at distances d0 from p0 and d1 from p1 (2D, (K, 2)), on the side of line p0-p1 away from
+    ``away`` (or its left side where ``away`` is on the line)."""
+    edge = p1 - p0
+    length = np.maximum(np.linalg.norm(edge, axis=1), 1e-30)
+    along = edge / length[:, None]
+    left = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    x = (d0**2 - d1**2 + length**2) / (2.0 * length)
+    h = np.sqrt(np.maximum(d0**2 - x**2, 0.0))
+    other = ((away - p0) * left).sum(axis=1)
+    side = np.where(other > 0, -1.0, 1.0)
+    return p0 + x[:, None] * along + (side * h)[:, None] * left
+
+
+def _unfolded(points: np.ndarray, face_tris: np.ndarray) -> np.ndarray:
+    """UVs (K, n - 2, 3, 2) of fans of corner triangles ``face_tris`` (K, n - 2, 3), each laid out with its
+    3D edge lengths, every triangle across its shared edge from the one before (``MeshArrays.triangles``'s
+    fans: triangle k is (r, r + k + 1, r + k + 2)), counter-clockwise."""
+    count, fans = face_tris.shape[:2]
+    out = np.zeros((count, fans, 3, 2))
+
+    def distance(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(points[i] - points[j], axis=1)
+
+    first = face_tris[:, 0]
+    out[:, 0, 1, 0] = distance(first[:, 0], first[:, 1])
+    below = np.zeros((count, 2))
+    below[:, 1] = -1.0
+    out[:, 0, 2] = _place(
+        out[:, 0, 0],
+        out[:, 0, 1],
+        distance(first[:, 2], first[:, 0]),
+        distance(first[:, 2], first[:, 1]),
+        below,
+    )
+    for k in range(1, fans):
+        tri, before = face_tris[:, k], out[:, k - 1]
+        out[:, k, 0], out[:, k, 1] = before[:, 0], before[:, 2]
+        out[:, k, 2] = _place(
+            before[:, 0],
+            before[:, 2],
+            distance(tri[:, 2], tri[:, 0]),
+            distance(tri[:, 2], tri[:, 1]),
+            before[:, 1],
+        )
+    return out
 
 
 def unwrap(
@@ -276,16 +311,17 @@ def _corner_uvs(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tupl
     a, b, c = (tri_uvs[:, k] for k in range(3))
     flat = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])).sum()
     scale = float(np.sqrt(flat / surface)) if surface > 0 else 1.0
-    # Each such polygon becomes an island of its own, laid flat on its own plane; the final pack places it.
-    starts = mesh.face_starts[bad_faces]
+    # Each such polygon becomes an island of its own: its triangles unfolded one after the other across
+    # their shared edges (never folding over each other), at the same scale; the final pack places it.
+    tri_start = np.cumsum(mesh.face_sizes.astype(np.int64) - 2) - (mesh.face_sizes.astype(np.int64) - 2)
     sizes = mesh.face_sizes[bad_faces].astype(np.int64)
     # Placed apart from everything (right of the square, one row) so no two islands share a UV point.
     step = 2.0 * float(np.abs(tri_uvs).max() + 1.0)
     for size in np.unique(sizes):
         group = np.flatnonzero(sizes == size)
-        corners = starts[group, None] + np.arange(size)
-        offset = np.stack([step * (1 + group), np.zeros(group.shape[0])], axis=1)[:, None, :]
-        corner_uvs[corners] = _flattened(points[corners]) * scale + offset
+        face_tris = tris[tri_start[bad_faces[group], None] + np.arange(size - 2)]  # (K, n - 2, 3)
+        offset = np.stack([step * (1 + group), np.zeros(group.shape[0])], axis=1)[:, None, None, :]
+        corner_uvs[face_tris] = _unfolded(points, face_tris) * scale + offset
     return corner_uvs, int(bad_faces.size)
 
 

@@ -9,8 +9,9 @@ returns plain numbers or numpy arrays; nothing is modified.
   cover when no two overlap (``overlap_fraction`` says whether they do).
 - ``islands``: UV-connected faces: two faces are one island when they share an edge whose two ends have
   the same UV on both sides (within ``SAME_UV``).
-- ``density_spread``: coefficient of variation (std / mean) across islands of UV area per surface area;
-  0 means every island gets the same texels per square unit of surface.
+- ``density_spread``: coefficient of variation (std / mean) across islands of UV area per surface area,
+  each island weighted by its surface area; 0 means every island gets the same texels per square unit of
+  surface.
 - ``overlap_fraction``: texels of a ``resolution`` x ``resolution`` grid whose centres lie strictly inside
   two or more UV triangles, over the texels covered at all. Overlaps thinner than a texel are below what a
   bake of that size can see, so they are not counted; faces that only touch along an edge never are.
@@ -97,7 +98,7 @@ def island_labels(mesh: MeshArrays, corner_uvs: np.ndarray) -> np.ndarray:
 
 
 def density_spread(mesh: MeshArrays, corner_uvs: np.ndarray, labels: np.ndarray | None = None) -> float:
-    """Coefficient of variation of UV area / surface area across islands (0 for one island)."""
+    """Surface-weighted coefficient of variation of UV area / surface area across islands (0 for one)."""
     tris = corner_triangles(mesh)
     if tris.shape[0] == 0:
         return 0.0
@@ -108,9 +109,11 @@ def density_spread(mesh: MeshArrays, corner_uvs: np.ndarray, labels: np.ndarray 
     keep = surface > 0
     if keep.sum() < 2:
         return 0.0
-    density = uv_area[keep] / surface[keep]
-    mean = density.mean()
-    return float(density.std() / mean) if mean > 0 else 0.0
+    density, weight = uv_area[keep] / surface[keep], surface[keep]
+    # Weighted by surface: a sliver island of almost no area would otherwise outweigh the whole mesh.
+    mean = float(np.average(density, weights=weight))
+    spread = float(np.sqrt(np.average((density - mean) ** 2, weights=weight)))
+    return spread / mean if mean > 0 else 0.0
 
 
 def overlap_fraction(mesh: MeshArrays, corner_uvs: np.ndarray, resolution: int = OVERLAP_RESOLUTION) -> float:

@@ -108,3 +108,22 @@ def test_child_writes_lod0_uvs_and_reports_them(tmp_path, capfd):
 def test_uv_parameter_must_be_a_bool():
     with pytest.raises(Exception, match="uv must be true or false"):
         EngineParams(mode="quad", target_faces=100, uv="yes")
+
+
+def test_a_quad_cut_by_xatlas_is_unfolded_without_folding():
+    # A quad bent by 90 degrees along its diagonal 0-2: laid flat, its two triangles keep their edge lengths,
+    # wind the same way and meet only along the diagonal.
+    points = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 1]], np.float64)
+    fan = np.array([[[0, 1, 2], [0, 2, 3]]])
+    flat = uv._unfolded(points, fan)[0]
+    for tri, layout in zip(fan[0], flat, strict=True):
+        for i, j in ((0, 1), (1, 2), (2, 0)):
+            assert np.linalg.norm(layout[i] - layout[j]) == pytest.approx(
+                np.linalg.norm(points[tri[i]] - points[tri[j]])
+            )
+    assert np.allclose(flat[1, 0], flat[0, 0]) and np.allclose(flat[1, 1], flat[0, 2])
+
+    def signed(t):
+        return (t[1, 0] - t[0, 0]) * (t[2, 1] - t[0, 1]) - (t[1, 1] - t[0, 1]) * (t[2, 0] - t[0, 0])
+
+    assert signed(flat[0]) > 0 and signed(flat[1]) > 0
