@@ -21,7 +21,8 @@ figures plus ``seconds`` and ``unwrapper``). How:
 - Packing. Once the quads are mended, the islands are packed again (``add_uv_mesh``) by xatlas, the best
   of ``PACK_TRIES`` layouts at about ``PACK_RESOLUTION`` texels with the padding scaled so it is
   ``padding`` texels at ``bake_size`` (4 at 2048 by default), then scaled by the atlas's longer side so
-  texels stay square; ``stats["utilization"]`` is measured on the result. The 0.6 goal is met on
+  texels stay square, and the tightest one without overlapping texels kept; ``stats["utilization"]`` is
+  measured on the result. The 0.6 goal is met on
   hard-surface meshes (a remeshed crate: 0.65) but not always on smooth ones (a sphere 0.59, a bumpy torus
   0.56): xatlas's packer is the limit there (bench/UV.md).
 
@@ -42,7 +43,7 @@ import numpy as np
 
 from .meshdata import MeshArrays
 from .meshgraph import components, face_components, face_edges
-from .uvstats import corner_triangles, layout_stats, surface_areas, triangle_face
+from .uvstats import corner_triangles, layout_stats, overlap_fraction, surface_areas, triangle_face
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def unwrap(
         # Cut along the quads' own edges where xatlas cut through them, and unwrap again.
         groups = chart_of_face if groups is None else groups * (int(chart_of_face.max()) + 1) + chart_of_face
     corner_uvs, split = _corner_uvs(mesh, tris, tri_uvs)
-    corner_uvs = _pack(xatlas, corner_uvs, tris, padding, bake_size)
+    corner_uvs = _pack(xatlas, mesh, corner_uvs, tris, padding, bake_size)
     stats = layout_stats(mesh, corner_uvs, hard_edges)
     stats.update({
         "split_faces": split,
@@ -245,14 +246,18 @@ def _atlas_uvs(atlas, index: int = 0) -> np.ndarray:
     return uvs[np.asarray(indices, dtype=np.int64)]  # xatlas keeps the triangle order
 
 
-def _pack(xatlas, corner_uvs: np.ndarray, tris: np.ndarray, padding: int, bake_size: int) -> np.ndarray:
-    """Corner UVs with their islands (UV-connected triangles) packed again by xatlas: the best of
-    ``PACK_TRIES`` layouts by the share of the square they fill (xatlas sizes its atlas to the charts,
-    not to a square, and a slightly different scale often packs much tighter)."""
+def _pack(
+    xatlas, mesh: MeshArrays, corner_uvs: np.ndarray, tris: np.ndarray, padding: int, bake_size: int
+) -> np.ndarray:
+    """Corner UVs with their islands (UV-connected triangles) packed again by xatlas: of the
+    ``PACK_TRIES`` layouts, the one that fills most of the square (xatlas sizes its atlas to the charts,
+    not to a square, and a slightly different scale often packs much tighter) among those without
+    overlapping texels; xatlas's packer has been seen to overlap two islands by ~100 texels at 1024 on a
+    hard-surface part (bench/UV.md), so each layout is checked, best first."""
     keys, point = np.unique(np.round(corner_uvs, 9), axis=0, return_inverse=True)
     keys = keys.astype(np.float32)
     indices = point.ravel()[tris].astype(np.uint32)
-    best, best_fill = None, -1.0
+    layouts: list[tuple[float, int, np.ndarray]] = []
     texels = None
     for scale, brute_force in PACK_TRIES:
         atlas = xatlas.Atlas()
@@ -267,11 +272,16 @@ def _pack(xatlas, corner_uvs: np.ndarray, tris: np.ndarray, padding: int, bake_s
             continue
         side = max(atlas.width, atlas.height, 1)
         fill = float(atlas.utilization) * atlas.width * atlas.height / side**2
-        if fill > best_fill:
-            best, best_fill = _atlas_uvs(atlas), fill
-    packed = np.zeros_like(corner_uvs)
-    packed[tris.ravel()] = best.reshape(-1, 2)
-    return packed
+        layouts.append((fill, len(layouts), _atlas_uvs(atlas)))
+    layouts.sort(key=lambda item: (-item[0], item[1]))
+    first = None
+    for _, _, tri_uvs in layouts:
+        packed = np.zeros_like(corner_uvs)
+        packed[tris.ravel()] = tri_uvs.reshape(-1, 2)
+        first = packed if first is None else first
+        if overlap_fraction(mesh, packed) == 0.0:
+            return packed
+    return first
 
 
 def _face_charts(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
