@@ -11,7 +11,8 @@ Both layouts are measured by ``engines.uvstats.layout_stats``: utilization (UV a
 islands, texel-density spread (std / mean of UV area per surface area across islands: the distortion
 figure), overlapping texels at 1024 and the share of hard edges that are seams. Times are one run each on
 a shared 2-core machine. Meshes as in topology.py (pymeshlab's public samples, the generated part).
-Writes Markdown to ``--out`` (default bench/UV.md) and prints it.
+Writes Markdown to ``--out`` (default bench/UV.md; what follows its notes marker there is kept) and
+prints it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CASES = [
     ("part", "part", 3000, True),
 ]
 MARGIN = 4 / 2048
+NOTES = "<!-- notes: kept when the table is rewritten -->"
 
 
 def smart_uv_project(mesh) -> tuple[float, np.ndarray]:
@@ -117,6 +119,10 @@ def main(argv: list[str]) -> int:
             f"{'-' if seams is None else f'{seams:.2f}'} |"
         )
     text = "\n".join(lines) + "\n"
+    # The reading written by hand below the marker survives a rerun.
+    old = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    if NOTES in old:
+        text += "\n" + old[old.index(NOTES) :]
     args.out.write_text(text, encoding="utf-8")
     print(text)
     return 0
