@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support.cli import export_selected_obj, run_cli
+from tests.support.layout import draw_panel
 from tests.support.scene import select_only
 
 
@@ -98,3 +99,11 @@ def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
     text = (out_dir / "crate_retopo.obj").read_text()
     assert "\nvt " in text and "/" in text.split("\nf ", 1)[1].splitlines()[0]
     assert "\nvt " not in (out_dir / "crate_LOD1.obj").read_text()
+
+
+def test_panel_shows_the_uv_toggle_under_game_ready(blank):
+    bpy = blank
+    _crate(bpy)
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
+    assert ("label", "Game-Ready") in log
+    assert log.index(("prop", "uv")) > log.index(("label", "Game-Ready"))
