@@ -11,6 +11,8 @@ figures plus ``seconds`` and ``unwrapper``). How:
   seam (xatlas.h). Faces of each material go in as a mesh of their own, since xatlas joins split
   vertices whose normals agree (a material border on a flat side). Elsewhere xatlas makes few seams of
   its own (charts grown by flatness, and no larger than 1/``CHART_SHARE`` of the surface).
+- Size. A LOD0 of more than ``MAX_TRIANGLES`` triangles is not unwrapped (``UvTooLargeError``, one line
+  for the user): xatlas crashes on large meshes.
 - Polygons. xatlas takes triangles, so quads go in split as ``MeshArrays.triangles`` splits them. Where
   xatlas cuts a chart through a quad (about 6% of the quads of a remeshed torus), each such quad is given
   to the chart of its larger triangle by cutting along the quad's own edges and the mesh is unwrapped
@@ -64,12 +66,20 @@ PACK_TRIES = (
 )
 # Largest chart, as a share of the surface (see unwrap).
 CHART_SHARE = 16
+# Largest LOD0 unwrapped, in triangles (a quad counts two): xatlas 0.0.11 crashes the process (segmentation
+# fault) on an 82K-triangle sphere and a 100K-quad LOD0, and cut into slabs its layouts overlapped; a
+# 20K-quad LOD0 unwraps cleanly in ~7 s. Above this LOD0 comes without UVs and a warning says why.
+MAX_TRIANGLES = 40_200
 # Unwraps at most: a quad xatlas cut through is cut along its edges instead and the mesh unwrapped again.
 CHART_PASSES = 3
 
 
 class XatlasMissingError(ImportError):
     """The bundled xatlas wheel could not load on this platform."""
+
+
+class UvTooLargeError(ValueError):
+    """LOD0 has more triangles than the unwrapper handles (``MAX_TRIANGLES``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,9 +195,14 @@ def unwrap(
     padding: int = PADDING,
 ) -> UvLayout:
     """See the module docstring."""
+    tris = corner_triangles(mesh)
+    if tris.shape[0] > MAX_TRIANGLES:
+        raise UvTooLargeError(
+            f"its {tris.shape[0]:,} triangles are above the {MAX_TRIANGLES:,} the unwrapper handles; "
+            f"lower the face count to {MAX_TRIANGLES // 2:,} quads or fewer"
+        )
     xatlas = load_xatlas()
     started = time.perf_counter()
-    tris = corner_triangles(mesh)
     charts = xatlas.ChartOptions()
     charts.normal_seam_weight = RESPECT_SEAMS
     surface = float(surface_areas(mesh.verts[mesh.corner_verts], tris).sum())
@@ -273,6 +288,11 @@ def _pack(
         side = max(atlas.width, atlas.height, 1)
         fill = float(atlas.utilization) * atlas.width * atlas.height / side**2
         layouts.append((fill, len(layouts), _atlas_uvs(atlas)))
+    if (
+        not layouts
+    ):  # every packing spilled into several atlases: keep the first pass's, scaled into the square
+        lo = corner_uvs.min(axis=0)
+        return (corner_uvs - lo) / max(float((corner_uvs - lo).max()), 1e-30)
     layouts.sort(key=lambda item: (-item[0], item[1]))
     first = None
     for _, _, tri_uvs in layouts:
@@ -343,7 +363,7 @@ def lod0_uv_arrays(
     borders of ``attributes`` (``transfer.transfer_results``). Without xatlas: no arrays and a warning."""
     try:
         layout = unwrap(mesh, attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials"))
-    except XatlasMissingError as exc:
+    except (XatlasMissingError, UvTooLargeError) as exc:
         return {}, None, f"LOD0 has no UVs: {exc}"
     arrays = {
         "lod0_uvs": layout.corner_uvs,

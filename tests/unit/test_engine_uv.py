@@ -127,3 +127,16 @@ def test_a_quad_cut_by_xatlas_is_unfolded_without_folding():
         return (t[1, 0] - t[0, 0]) * (t[2, 1] - t[0, 1]) - (t[1, 1] - t[0, 1]) * (t[2, 0] - t[0, 0])
 
     assert signed(flat[0]) > 0 and signed(flat[1]) > 0
+
+
+def test_a_lod0_too_large_for_xatlas_gets_no_uvs_and_a_warning(monkeypatch):
+    monkeypatch.setattr(uv, "MAX_TRIANGLES", 100)
+    crate = _crate(6)  # 216 quads, 432 triangles
+    with pytest.raises(uv.UvTooLargeError):
+        uv.unwrap(crate)
+    arrays, stats, warning = uv.lod0_uv_arrays(crate, {})
+    assert arrays == {} and stats is None
+    assert warning == (
+        "LOD0 has no UVs: its 432 triangles are above the 100 the unwrapper handles; "
+        "lower the face count to 50 quads or fewer"
+    )
