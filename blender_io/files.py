@@ -17,7 +17,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..formats import glb
 from ..formats import obj as objfile
-from .mesh_arrays import mesh_from_arrays, read_arrays
+from .mesh_arrays import mesh_from_arrays, read_arrays, reversed_corners
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
 OUTPUT_FORMATS = ("obj", "fbx", "glb")
@@ -128,7 +128,24 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
             tmp.unlink(missing_ok=True)
         return
     verts, sizes, corners = read_arrays(obj.data, obj.matrix_world)
+    uvs = _active_uvs(obj.data, obj.matrix_world)
     if fmt == "obj":
-        objfile.write_obj(path, verts, sizes, corners, object_name=obj.name)
+        objfile.write_obj(path, verts, sizes, corners, corner_uvs=uvs, object_name=obj.name)
     else:
-        glb.write_glb(path, verts, sizes, corners)
+        glb.write_glb(path, verts, sizes, corners, corner_uvs=uvs)
+
+
+def _active_uvs(mesh: bpy.types.Mesh, matrix) -> np.ndarray | None:
+    """The active UV layer per corner, in ``read_arrays``'s corner order for ``matrix``; None without one."""
+    layer = mesh.uv_layers.active
+    if layer is None or len(mesh.loops) == 0:
+        return None
+    uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
+    layer.uv.foreach_get("vector", uvs)
+    uvs = uvs.reshape(-1, 2)
+    if np.linalg.det(np.array(matrix, dtype=np.float64)[:3, :3]) < 0:
+        starts = np.empty(len(mesh.polygons), dtype=np.int32)
+        mesh.polygons.foreach_get("loop_start", starts)
+        sizes = np.diff(np.append(starts, len(mesh.loops)))
+        uvs = uvs[reversed_corners(starts, sizes)]
+    return uvs

@@ -43,6 +43,8 @@ from .mesh_arrays import mesh_from_arrays, read_arrays
 log = logging.getLogger(__name__)
 
 PROP_PREFIX = "retopo_hub_"
+# JSON text of the engine's UV figures on an unwrapped LOD0 (engines/uvstats.py): utilization, islands, ...
+UV_STATS_KEY = PROP_PREFIX + "uv"
 OWN_OBJ_READER_MAX_BYTES = 64 << 20  # larger OBJs go to Blender's importer, which is faster on big files
 MESH_IMPORTERS = {".obj": "obj", ".glb": "gltf", ".gltf": "gltf", ".fbx": "fbx"}
 # A world matrix this close to what location/rotation/scale recompose is held by them (float32 round-off).
@@ -160,6 +162,9 @@ def _stamp(obj, provider, job_id, remote_id, source_name, result: ResultFile, se
     # A cloud service's own result is made by that service.
     obj[PROP_PREFIX + "engine"] = result.engine or provider
     obj[PROP_PREFIX + "settings"] = json.dumps(dict(settings), sort_keys=True, default=str)
+    if UV_STATS_KEY in obj.data:  # the engine's UV figures (engines/uvstats.py), JSON text
+        obj[UV_STATS_KEY] = obj.data[UV_STATS_KEY]
+        del obj.data[UV_STATS_KEY]
 
 
 def _load_meshes(
@@ -175,8 +180,11 @@ def _load_meshes(
             i = result.lod
             mesh = mesh_from_arrays(
                 "retopo", data[f"lod{i}_verts"], data[f"lod{i}_face_sizes"], data[f"lod{i}_corner_verts"],
+                data.get(f"lod{i}_uvs"),
                 validate=False,  # our engine's own arrays: checked there, and validate() costs seconds at 1M
             )  # fmt: skip
+            if f"lod{i}_uv_stats" in data:  # moved onto the object by _stamp
+                mesh[UV_STATS_KEY] = str(data[f"lod{i}_uv_stats"])
             created.append(mesh)
             out.append((result, mesh, False))
         elif result.kind == "mesh":

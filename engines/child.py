@@ -21,6 +21,8 @@ per level i, ``lod{i}_verts``, ``lod{i}_face_sizes``, ``lod{i}_corner_verts``, `
 level's vertex indices to mark sharp (empty except for a quad-remeshed LOD0), plus what
 ``transfer.transfer_results`` carries over from IN.npz's optional ``face_materials``, ``group_names``,
 ``weight_*`` and ``sharp_edges`` (``lod{i}_face_materials``, ``lod{i}_weight_*``, ``lod{i}_hard_edges``),
+and, when ``uv`` is on, LOD0's ``lod0_uvs`` float32 (C, 2) per corner and ``lod0_uv_stats`` (JSON text; also
+LOD0's ``info["uv"]``; see ``uv.lod0_uv_arrays``: without xatlas LOD0 has no UVs and a warning says so),
 written to a temporary name
 beside it and moved into place with os.replace, so readers never see half a file. Exit codes: 0 done,
 2 EngineError (``{"error": ...}``, the message is for the user; a cancelled job adds
@@ -43,6 +45,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -52,13 +55,14 @@ from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavai
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
 from .transfer import load_source_attributes, transfer_results
+from .uv import lod0_uv_arrays
 
 log = logging.getLogger(__name__)
 
 USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz (or --standby, then the paths on stdin)"
 STANDBY = "--standby"
 # Loaded by a standby process before its job arrives; a missing one is reported by the job itself.
-NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification")
+NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification", "xatlas")
 # Engine processes yield the CPU to everything at normal priority: Blender's UI first, and the job that is
 # running while a standby process loads its libraries (that load slowed a running remesh by a third).
 NICENESS = 10
@@ -251,8 +255,15 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         [(item.mesh, item.sharp_edges) for item in results],
         cancelled=lambda: cancel_flag[0],
     )
-    write_results(out_path, results, attributes)
     warnings = [line for item in results for line in item.warnings]
+    if params.uv and results:
+        protocol.progress(1.0, "unwrapping LOD0")
+        uv_arrays, uv_stats, uv_warning = lod0_uv_arrays(results[0].mesh, attributes)
+        attributes.update(uv_arrays)
+        if uv_stats is not None:
+            results[0] = replace(results[0], info={**results[0].info, "uv": uv_stats})
+        warnings += [uv_warning] if uv_warning else []
+    write_results(out_path, results, attributes)
     protocol.emit({"done": True, "lods": summary(results), **({"warnings": warnings} if warnings else {})})
     return 0
 

@@ -80,6 +80,8 @@ class EngineParams:
     edge_flow: bool = False
     # Mirror planes through the object's origin: "" (none) or the axes, e.g. "x" or "xz" (symmetry.py).
     symmetry: str = ""
+    # Unwrap LOD0 for texturing (uv.py; done by the engine child after the attributes are carried over).
+    uv: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -88,7 +90,7 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible", "edge_flow"):
+        for name in ("quads", "reproducible", "edge_flow", "uv"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:

@@ -35,6 +35,7 @@ from typing import Any
 import bpy
 
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
+from ..blender_io.importer import UV_STATS_KEY
 from ..blender_io.mesh_arrays import face_stats, triangle_count
 from ..core import journal, locks
 from ..core.errors import InputError, RetopoError, one_line
@@ -318,6 +319,7 @@ def _write_outputs(
             "engine": str(obj.get("retopo_hub_engine", "")),
             "quality": json.loads(obj.get(measure.QUALITY_KEY) or "null"),
             **level_fields(obj),
+            **_uv_summary(obj),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
     extras |= write_export(args.export, record, out_dir, path.stem)
@@ -346,6 +348,12 @@ def _write_outputs(
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result
+
+
+def _uv_summary(obj) -> dict[str, Any]:
+    """``{"uv": {"utilization": f, "islands": n, ...}}`` for an unwrapped result (--uv), else {}."""
+    text = obj.get(UV_STATS_KEY)
+    return {"uv": json.loads(text)} if text else {}
 
 
 def _print_mappings(record: Any) -> None:

@@ -1,0 +1,372 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""UVs for LOD0: an unwrap made for the result mesh with xatlas, seams on hard edges and material borders.
+
+Contract: ``unwrap(mesh, hard_edges, face_materials)`` returns a ``UvLayout``: ``corner_uvs`` float32 (C, 2),
+one UV per face corner in Blender's loop layout, inside the unit square, and ``stats`` (``uvstats``
+figures plus ``seconds`` and ``unwrapper``). How:
+
+- Seams. Corners around a vertex are split into wedges wherever an edge is hard (``hard_edges`` vertex
+  pairs) or the faces on its two sides have different ``face_materials``; xatlas gets one vertex per wedge
+  with the wedge's own normal, and ``normal_seam_weight`` above 1000 makes it respect every such normal
+  seam (xatlas.h). Faces of each material go in as a mesh of their own, since xatlas joins split
+  vertices whose normals agree (a material border on a flat side). Elsewhere xatlas makes few seams of
+  its own (charts grown by flatness, and no larger than 1/``CHART_SHARE`` of the surface).
+- Size. A LOD0 of more than ``MAX_TRIANGLES`` triangles is not unwrapped (``UvTooLargeError``, one line
+  for the user): xatlas crashes on large meshes.
+- Polygons. xatlas takes triangles, so quads go in split as ``MeshArrays.triangles`` splits them. Where
+  xatlas cuts a chart through a quad (about 6% of the quads of a remeshed torus), each such quad is given
+  to the chart of its larger triangle by cutting along the quad's own edges and the mesh is unwrapped
+  again (``CHART_PASSES``); a quad still cut after that becomes an island of its own, laid flat at the
+  same texel density, and ``split_faces`` counts those.
+- Chart size. No chart is larger than 1/``CHART_SHARE`` of the surface: a sphere otherwise comes in ~8
+  round islands that pack into 0.45-0.5 of the square (0.6 at 1/16, with 22 islands).
+- Packing. Once the quads are mended, the islands are packed again (``add_uv_mesh``) by xatlas, the best
+  of ``PACK_TRIES`` layouts at about ``PACK_RESOLUTION`` texels with the padding scaled so it is
+  ``padding`` texels at ``bake_size`` (4 at 2048 by default), then scaled by the atlas's longer side so
+  texels stay square, and the tightest one without overlapping texels kept; ``stats["utilization"]`` is
+  measured on the result. The 0.6 goal is met on
+  hard-surface meshes (a remeshed crate: 0.65) but not always on smooth ones (a sphere 0.59, a bumpy torus
+  0.56): xatlas's packer is the limit there (bench/UV.md).
+
+xatlas is a bundled wheel imported lazily: ``XatlasMissingError`` (an ImportError) says, in one line, that it
+could not load, and the caller decides (the engine child leaves LOD0 without UVs and warns). Imports numpy
+and the engine's own modules only; never touches bpy and runs in the engine child process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .meshdata import MeshArrays
+from .meshgraph import components, face_components, face_edges
+from .uvstats import corner_triangles, layout_stats, overlap_fraction, surface_areas, triangle_face
+
+log = logging.getLogger(__name__)
+
+UNWRAPPER = "xatlas"
+BAKE_SIZE = 2048
+PADDING = 4  # texels at BAKE_SIZE: enough for the first mip levels not to bleed across islands
+# Size of the atlas xatlas packs in when left to estimate its texels per unit (about 1024 texels a side);
+# the padding is scaled to match. Packing at 2048 takes longer for the same layout (a 29K-triangle torus:
+# 95 s against 9 s with brute force).
+PACK_RESOLUTION = 1024
+# xatlas.h: "If > 1000, normal seams are fully respected."
+RESPECT_SEAMS = 2000.0
+# Packings tried, (scale of the texels per unit, brute force); the first sets the scale. Measured on a
+# remeshed sphere and torus, the best of these filled 0.57-0.65 of the square, one brute-force pack 0.45-0.58.
+PACK_TRIES = (
+    (1.0, True),
+    *((1.0 + 0.04 * k, brute) for k in (-4, -3, -2, -1, 1, 2, 3, 4) for brute in (True, False)),
+)
+# Largest chart, as a share of the surface (see unwrap).
+CHART_SHARE = 16
+# Largest LOD0 unwrapped, in triangles (a quad counts two): xatlas 0.0.11 crashes the process (segmentation
+# fault) on an 82K-triangle sphere and a 100K-quad LOD0, and cut into slabs its layouts overlapped; a
+# 20K-quad LOD0 unwraps cleanly in ~7 s. Above this LOD0 comes without UVs and a warning says why.
+MAX_TRIANGLES = 40_200
+# Unwraps at most: a quad xatlas cut through is cut along its edges instead and the mesh unwrapped again.
+CHART_PASSES = 3
+
+
+class XatlasMissingError(ImportError):
+    """The bundled xatlas wheel could not load on this platform."""
+
+
+class UvTooLargeError(ValueError):
+    """LOD0 has more triangles than the unwrapper handles (``MAX_TRIANGLES``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class UvLayout:
+    corner_uvs: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def load_xatlas():
+    try:
+        import xatlas
+    except ImportError as exc:
+        raise XatlasMissingError(f"the xatlas library could not load ({exc}); reinstall the add-on") from exc
+    return xatlas
+
+
+def wedges(mesh: MeshArrays, hard_edges: np.ndarray | None, face_materials: np.ndarray | None) -> np.ndarray:
+    """Wedge label per corner, int64 (C,): corners of one vertex joined across edges that are not cut."""
+    a, b = face_edges(mesh)
+    count = a.shape[0]
+    starts, sizes = mesh.face_starts, mesh.face_sizes.astype(np.int64)
+    nxt = np.arange(count, dtype=np.int64) + 1
+    nxt[starts + sizes - 1] = starts
+    face = np.repeat(np.arange(mesh.face_count, dtype=np.int64), sizes)
+    n = max(mesh.vert_count, 1)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    same = key[order[1:]] == key[order[:-1]]
+    first, second = order[:-1][same], order[1:][same]
+    # Only manifold edges join wedges: an edge with three or more faces is cut.
+    _, edge_of, faces_per_edge = np.unique(key, return_inverse=True, return_counts=True)
+    keep = faces_per_edge[edge_of.ravel()[first]] == 2
+    if hard_edges is not None and len(hard_edges):
+        pairs = np.asarray(hard_edges, dtype=np.int64).reshape(-1, 2)
+        keep &= ~np.isin(key[first], pairs.min(axis=1) * n + pairs.max(axis=1))
+    if face_materials is not None and len(face_materials) == mesh.face_count:
+        fm = np.asarray(face_materials)
+        keep &= fm[face[first]] == fm[face[second]]
+    first, second = first[keep], second[keep]
+    forward = a[first] == a[second]
+    # Corner ``first`` sits at vertex a[first], its next corner at b[first]; pair each with the other face's
+    # corner at the same vertex.
+    at_a = np.where(forward, second, nxt[second])
+    at_b = np.where(forward, nxt[second], second)
+    pairs = np.concatenate([np.stack([first, at_a], axis=1), np.stack([nxt[first], at_b], axis=1)])
+    return np.unique(components(pairs, count), return_inverse=True)[1].ravel()
+
+
+def _wedge_normals(mesh: MeshArrays, wedge: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    cross = np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]])
+    normals = np.zeros((int(wedge.max()) + 1, 3))
+    for k in range(3):
+        np.add.at(normals, wedge[tris[:, k]], cross)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.where(length > 0, length, 1.0)).astype(np.float32)
+
+
+def _place(p0: np.ndarray, p1: np.ndarray, d0: np.ndarray, d1: np.ndarray, away: np.ndarray) -> np.ndarray:
+    """The point at distances d0 from p0 and d1 from p1 (2D, (K, 2)), on the side of line p0-p1 away from
+    ``away`` (or its left side where ``away`` is on the line)."""
+    edge = p1 - p0
+    length = np.maximum(np.linalg.norm(edge, axis=1), 1e-30)
+    along = edge / length[:, None]
+    left = np.stack([-along[:, 1], along[:, 0]], axis=1)
+    x = (d0**2 - d1**2 + length**2) / (2.0 * length)
+    h = np.sqrt(np.maximum(d0**2 - x**2, 0.0))
+    other = ((away - p0) * left).sum(axis=1)
+    side = np.where(other > 0, -1.0, 1.0)
+    return p0 + x[:, None] * along + (side * h)[:, None] * left
+
+
+def _unfolded(points: np.ndarray, face_tris: np.ndarray) -> np.ndarray:
+    """UVs (K, n - 2, 3, 2) of fans of corner triangles ``face_tris`` (K, n - 2, 3), each laid out with its
+    3D edge lengths, every triangle across its shared edge from the one before (``MeshArrays.triangles``'s
+    fans: triangle k is (r, r + k + 1, r + k + 2)), counter-clockwise."""
+    count, fans = face_tris.shape[:2]
+    out = np.zeros((count, fans, 3, 2))
+
+    def distance(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(points[i] - points[j], axis=1)
+
+    first = face_tris[:, 0]
+    out[:, 0, 1, 0] = distance(first[:, 0], first[:, 1])
+    below = np.zeros((count, 2))
+    below[:, 1] = -1.0
+    out[:, 0, 2] = _place(
+        out[:, 0, 0],
+        out[:, 0, 1],
+        distance(first[:, 2], first[:, 0]),
+        distance(first[:, 2], first[:, 1]),
+        below,
+    )
+    for k in range(1, fans):
+        tri, before = face_tris[:, k], out[:, k - 1]
+        out[:, k, 0], out[:, k, 1] = before[:, 0], before[:, 2]
+        out[:, k, 2] = _place(
+            before[:, 0],
+            before[:, 2],
+            distance(tri[:, 2], tri[:, 0]),
+            distance(tri[:, 2], tri[:, 1]),
+            before[:, 1],
+        )
+    return out
+
+
+def unwrap(
+    mesh: MeshArrays,
+    hard_edges: np.ndarray | None = None,
+    face_materials: np.ndarray | None = None,
+    *,
+    bake_size: int = BAKE_SIZE,
+    padding: int = PADDING,
+) -> UvLayout:
+    """See the module docstring."""
+    tris = corner_triangles(mesh)
+    if tris.shape[0] > MAX_TRIANGLES:
+        raise UvTooLargeError(
+            f"its {tris.shape[0]:,} triangles are above the {MAX_TRIANGLES:,} the unwrapper handles; "
+            f"lower the face count to {MAX_TRIANGLES // 2:,} quads or fewer"
+        )
+    xatlas = load_xatlas()
+    started = time.perf_counter()
+    charts = xatlas.ChartOptions()
+    charts.normal_seam_weight = RESPECT_SEAMS
+    surface = float(surface_areas(mesh.verts[mesh.corner_verts], tris).sum())
+    charts.max_chart_area = surface / CHART_SHARE
+    groups = None if face_materials is None else np.asarray(face_materials, dtype=np.int64)
+    for attempt in range(CHART_PASSES):
+        wedge = wedges(mesh, hard_edges, groups)
+        points = np.zeros((int(wedge.max()) + 1, 3), dtype=np.float32)
+        points[wedge] = mesh.verts[mesh.corner_verts]
+        normals = _wedge_normals(mesh, wedge, tris)
+        # Each group (material, or chart of the pass before) is a mesh of its own: no chart crosses meshes,
+        # whereas a seam between faces of the same normal is not one xatlas keeps.
+        tri_group = np.zeros(tris.shape[0], dtype=np.int64) if groups is None else groups[triangle_face(mesh)]
+        members = [np.flatnonzero(tri_group == g) for g in np.unique(tri_group)]
+        atlas = xatlas.Atlas()
+        for chosen in members:
+            used, local = np.unique(wedge[tris[chosen]], return_inverse=True)
+            atlas.add_mesh(points[used], local.reshape(-1, 3).astype(np.uint32), normals[used])
+        # A quick pack: only the charts count here; the final pack below places them.
+        atlas.generate(chart_options=charts, pack_options=_pack_options(xatlas, padding, bake_size, False))
+        tri_uvs = np.zeros((tris.shape[0], 3, 2))
+        for index, chosen in enumerate(members):
+            tri_uvs[chosen] = _atlas_uvs(atlas, index)
+        chart_of_face, split_faces = _face_charts(mesh, tris, tri_uvs)
+        if split_faces == 0 or attempt == CHART_PASSES - 1:
+            break
+        # Cut along the quads' own edges where xatlas cut through them, and unwrap again.
+        groups = chart_of_face if groups is None else groups * (int(chart_of_face.max()) + 1) + chart_of_face
+    corner_uvs, split = _corner_uvs(mesh, tris, tri_uvs)
+    corner_uvs = _pack(xatlas, mesh, corner_uvs, tris, padding, bake_size)
+    stats = layout_stats(mesh, corner_uvs, hard_edges)
+    stats.update({
+        "split_faces": split,
+        "unwrapper": UNWRAPPER,
+        "seconds": round(time.perf_counter() - started, 3),
+    })  # fmt: skip
+    log.info("UVs: %s", stats)
+    return UvLayout(corner_uvs.astype(np.float32), stats)
+
+
+def _pack_options(xatlas, padding: int, bake_size: int, brute_force: bool):
+    pack = xatlas.PackOptions()
+    pack.bruteForce = brute_force
+    # Left at 0, xatlas sizes the atlas near PACK_RESOLUTION; the padding is scaled to the bake size.
+    pack.padding = max(1, round(padding * PACK_RESOLUTION / bake_size))
+    pack.bilinear = False  # the padding above already keeps bilinear taps inside each island
+    return pack
+
+
+def _atlas_uvs(atlas, index: int = 0) -> np.ndarray:
+    """UVs per triangle corner (T, 3, 2) of the atlas's mesh ``index``, texels square, in the unit square."""
+    _, indices, uvs = atlas[index]
+    # The binding divides by width and height separately; one scale keeps texels square.
+    width, height = float(atlas.width), float(atlas.height)
+    uvs = uvs.astype(np.float64) * np.array([width, height]) / max(width, height, 1.0)
+    return uvs[np.asarray(indices, dtype=np.int64)]  # xatlas keeps the triangle order
+
+
+def _pack(
+    xatlas, mesh: MeshArrays, corner_uvs: np.ndarray, tris: np.ndarray, padding: int, bake_size: int
+) -> np.ndarray:
+    """Corner UVs with their islands (UV-connected triangles) packed again by xatlas: of the
+    ``PACK_TRIES`` layouts, the one that fills most of the square (xatlas sizes its atlas to the charts,
+    not to a square, and a slightly different scale often packs much tighter) among those without
+    overlapping texels; xatlas's packer has been seen to overlap two islands by ~100 texels at 1024 on a
+    hard-surface part (bench/UV.md), so each layout is checked, best first."""
+    keys, point = np.unique(np.round(corner_uvs, 9), axis=0, return_inverse=True)
+    keys = keys.astype(np.float32)
+    indices = point.ravel()[tris].astype(np.uint32)
+    layouts: list[tuple[float, int, np.ndarray]] = []
+    texels = None
+    for scale, brute_force in PACK_TRIES:
+        atlas = xatlas.Atlas()
+        atlas.add_uv_mesh(keys, indices)
+        options = _pack_options(xatlas, padding, bake_size, brute_force)
+        options.blockAlign = True  # about 30x faster with brute force, and as tight on the bench meshes
+        if texels is not None:
+            options.texels_per_unit = texels * scale
+        atlas.generate(pack_options=options)
+        texels = texels if texels is not None else float(atlas.texels_per_unit)
+        if atlas.atlas_count != 1:
+            continue
+        side = max(atlas.width, atlas.height, 1)
+        fill = float(atlas.utilization) * atlas.width * atlas.height / side**2
+        layouts.append((fill, len(layouts), _atlas_uvs(atlas)))
+    if (
+        not layouts
+    ):  # every packing spilled into several atlases: keep the first pass's, scaled into the square
+        lo = corner_uvs.min(axis=0)
+        return (corner_uvs - lo) / max(float((corner_uvs - lo).max()), 1e-30)
+    layouts.sort(key=lambda item: (-item[0], item[1]))
+    first = None
+    for _, _, tri_uvs in layouts:
+        packed = np.zeros_like(corner_uvs)
+        packed[tris.ravel()] = tri_uvs.reshape(-1, 2)
+        first = packed if first is None else first
+        if overlap_fraction(mesh, packed) == 0.0:
+            return packed
+    return first
+
+
+def _face_charts(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
+    """(chart of each face's largest triangle, faces whose triangles disagree on a shared corner's UV)."""
+    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
+    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)
+    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
+    face = triangle_face(mesh)
+    soup = MeshArrays(np.zeros((tris.size, 3)), np.full(tris.shape[0], 3), np.arange(tris.size))
+    # Triangles sharing UV corners are one chart: label the soup by UV position.
+    _, point = np.unique(np.round(tri_uvs.reshape(-1, 2), 9), axis=0, return_inverse=True)
+    soup = MeshArrays(np.zeros((int(point.max()) + 1, 3)), soup.face_sizes, point.ravel())
+    chart = face_components(soup)
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    areas = np.linalg.norm(
+        np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]), axis=1
+    )
+    order = np.lexsort((-areas, face))
+    lead = order[np.r_[True, face[order][1:] != face[order][:-1]]]
+    return chart[lead], int(np.unique(face[disagree]).size)
+
+
+def _corner_uvs(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
+    """One UV per corner from the triangles' UVs; polygons split across charts are mended (docstring)."""
+    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
+    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)  # the last triangle of a face wins its shared corners
+    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
+    face = triangle_face(mesh)
+    bad_faces = np.unique(face[disagree])
+    if bad_faces.size == 0:
+        return corner_uvs, 0
+    # Texels per unit of the unwrap (one scale for every xatlas chart): that of the whole.
+    points = mesh.verts[mesh.corner_verts].astype(np.float64)
+    surface = np.linalg.norm(
+        np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]), axis=1
+    ).sum()
+    a, b, c = (tri_uvs[:, k] for k in range(3))
+    flat = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])).sum()
+    scale = float(np.sqrt(flat / surface)) if surface > 0 else 1.0
+    # Each such polygon becomes an island of its own: its triangles unfolded one after the other across
+    # their shared edges (never folding over each other), at the same scale; the final pack places it.
+    tri_start = np.cumsum(mesh.face_sizes.astype(np.int64) - 2) - (mesh.face_sizes.astype(np.int64) - 2)
+    sizes = mesh.face_sizes[bad_faces].astype(np.int64)
+    # Placed apart from everything (right of the square, one row) so no two islands share a UV point.
+    step = 2.0 * float(np.abs(tri_uvs).max() + 1.0)
+    for size in np.unique(sizes):
+        group = np.flatnonzero(sizes == size)
+        face_tris = tris[tri_start[bad_faces[group], None] + np.arange(size - 2)]  # (K, n - 2, 3)
+        offset = np.stack([step * (1 + group), np.zeros(group.shape[0])], axis=1)[:, None, None, :]
+        corner_uvs[face_tris] = _unfolded(points, face_tris) * scale + offset
+    return corner_uvs, int(bad_faces.size)
+
+
+def lod0_uv_arrays(
+    mesh: MeshArrays, attributes: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, Any] | None, str | None]:
+    """(result-file arrays, stats, warning) of LOD0's UVs for the engine child: ``lod0_uvs`` float32 (C, 2)
+    and ``lod0_uv_stats`` (the stats as JSON text), with seams on the ``lod0_hard_edges`` and material
+    borders of ``attributes`` (``transfer.transfer_results``). Without xatlas: no arrays and a warning."""
+    try:
+        layout = unwrap(mesh, attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials"))
+    except (XatlasMissingError, UvTooLargeError) as exc:
+        return {}, None, f"LOD0 has no UVs: {exc}"
+    arrays = {
+        "lod0_uvs": layout.corner_uvs,
+        "lod0_uv_stats": np.asarray(json.dumps(layout.stats, sort_keys=True)),
+    }
+    return arrays, layout.stats, None

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""UVs on LOD0 (--uv, the "UVs" toggle): the local engine unwraps LOD0, through the operator and the CLI."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.support.cli import export_selected_obj, run_cli
+from tests.support.layout import draw_panel
+from tests.support.scene import select_only
+
+
+def _crate(bpy, name: str = "Crate"):
+    """A cube cut into 32 x 32 quads a side, selected and active: six hard-edged sides for the seams."""
+    bpy.ops.mesh.primitive_cube_add(size=2.0)
+    obj = bpy.context.active_object
+    obj.name = obj.data.name = name
+    modifier = obj.modifiers.new("Subdivision", "SUBSURF")
+    modifier.subdivision_type, modifier.levels = "SIMPLE", 5
+    bpy.ops.object.modifier_apply(modifier="Subdivision")
+    select_only(obj)
+    return obj
+
+
+def _engine(addon, name: str):
+    return importlib.import_module(f"{addon.__name__}.engines.{name}")
+
+
+def _layout(addon, obj):
+    """(MeshArrays, corner UVs) of ``obj``'s mesh and its active UV layer, read with numpy."""
+    mesh = obj.data
+    arrays = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays")
+    verts, sizes, corners = arrays.read_arrays(mesh)
+    uvs = np.empty(len(mesh.loops) * 2, np.float32)
+    mesh.uv_layers.active.uv.foreach_get("vector", uvs)
+    return _engine(addon, "meshdata").MeshArrays(verts, sizes, corners), uvs.reshape(-1, 2)
+
+
+def _overlapping_triangles(tri_uvs: np.ndarray, resolution: int = 512) -> int:
+    """Texels whose centres lie strictly inside two UV triangles (an independent check, per triangle)."""
+    hits = np.zeros((resolution, resolution), np.int32)
+    ys, xs = np.mgrid[0:resolution, 0:resolution]
+    centres = np.stack([(xs + 0.5) / resolution, (ys + 0.5) / resolution], -1)
+    for a, b, c in tri_uvs:
+        lo = np.floor(np.minimum(np.minimum(a, b), c) * resolution).astype(int).clip(0, resolution - 1)
+        hi = np.ceil(np.maximum(np.maximum(a, b), c) * resolution).astype(int).clip(0, resolution)
+        p = centres[lo[1] : hi[1], lo[0] : hi[0]]
+
+        def side(p0, p1, p=p):
+            return (p1[0] - p0[0]) * (p[..., 1] - p0[1]) - (p1[1] - p0[1]) * (p[..., 0] - p0[0])
+
+        e = np.stack([side(a, b), side(b, c), side(c, a)])
+        inside = (e > 1e-9).all(0) | (e < -1e-9).all(0)
+        hits[lo[1] : hi[1], lo[0] : hi[0]] += inside
+    return int((hits > 1).sum())
+
+
+def test_operator_unwraps_lod0_without_overlaps(addon, blank):
+    bpy = blank
+    crate = _crate(bpy)
+    settings = crate.retopo_hub
+    settings.target_faces, settings.lod_levels, settings.uv = 1200, 1, True
+    settings.sharp_angle = 40.0  # loops along the crate's edges
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    coll = bpy.data.collections["Crate_RetopoHub"]
+    lod0, lod1 = coll.objects["Crate_retopo"], coll.objects["Crate_LOD1"]
+    assert lod0.data.uv_layers.active is not None
+    assert len(lod1.data.uv_layers) == 0  # UVs on LoDs are not made yet
+    mesh, uvs = _layout(addon, lod0)
+    assert uvs.min() >= -1e-6 and uvs.max() <= 1 + 1e-6
+    tris = _engine(addon, "uvstats").corner_triangles(mesh)
+    assert _overlapping_triangles(uvs[tris]) == 0
+    uv_area = _engine(addon, "uvstats").utilization(mesh, uvs)
+    assert uv_area >= 0.6, uv_area
+    stats = json.loads(lod0["retopo_hub_uv"])
+    assert stats["utilization"] == round(uv_area, 4) or abs(stats["utilization"] - uv_area) < 1e-3
+    assert stats["islands"] >= 6 and stats["overlap"] == 0.0
+    assert stats["hard_edges_on_seams"] == 1.0  # every side of the crate is an island of its own
+    assert "retopo_hub_uv" not in lod1
+
+
+def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
+    bpy = blank
+    _crate(bpy)
+    source = export_selected_obj(tmp_path / "crate.obj")
+    out_dir = tmp_path / "out"
+    argv = [source, "--out", out_dir, "--faces", 1200, "--lods", 1, "--uv", "--sharp-angle", 40, "--json"]
+    code, out, err = run_cli(addon, [*argv, "--cache", tmp_path / "cache"], capsys)
+    assert code == 0, err
+    (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+    outputs = {Path(o["path"]).name: o for o in result["outputs"]}
+    uv = outputs["crate_retopo.obj"]["uv"]
+    assert uv["utilization"] >= 0.6 and uv["islands"] >= 6 and uv["overlap"] == 0.0
+    assert "uv" not in outputs["crate_LOD1.obj"]
+    text = (out_dir / "crate_retopo.obj").read_text()
+    assert "\nvt " in text and "/" in text.split("\nf ", 1)[1].splitlines()[0]
+    assert "\nvt " not in (out_dir / "crate_LOD1.obj").read_text()
+
+
+def test_panel_shows_the_uv_toggle_under_game_ready(blank):
+    bpy = blank
+    _crate(bpy)
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
+    assert ("label", "Game-Ready") in log
+    assert log.index(("prop", "uv")) > log.index(("label", "Game-Ready"))
