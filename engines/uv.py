@@ -44,8 +44,15 @@ from typing import Any
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import components, face_components, face_edges
-from .uvstats import corner_triangles, layout_stats, overlap_fraction, surface_areas, triangle_face
+from .meshgraph import components, face_components
+from .uvstats import (
+    corner_triangles,
+    half_edges,
+    layout_stats,
+    overlap_fraction,
+    surface_areas,
+    triangle_face,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +105,9 @@ def load_xatlas():
 
 def wedges(mesh: MeshArrays, hard_edges: np.ndarray | None, face_materials: np.ndarray | None) -> np.ndarray:
     """Wedge label per corner, int64 (C,): corners of one vertex joined across edges that are not cut."""
-    a, b = face_edges(mesh)
-    count = a.shape[0]
-    starts, sizes = mesh.face_starts, mesh.face_sizes.astype(np.int64)
-    nxt = np.arange(count, dtype=np.int64) + 1
-    nxt[starts + sizes - 1] = starts
-    face = np.repeat(np.arange(mesh.face_count, dtype=np.int64), sizes)
-    n = max(mesh.vert_count, 1)
-    key = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")
-    same = key[order[1:]] == key[order[:-1]]
-    first, second = order[:-1][same], order[1:][same]
+    h = half_edges(mesh)
+    a, nxt, face, key, first, second = h.a, h.nxt, h.face, h.key, h.first, h.second
+    count, n = a.shape[0], max(mesh.vert_count, 1)
     # Only manifold edges join wedges: an edge with three or more faces is cut.
     _, edge_of, faces_per_edge = np.unique(key, return_inverse=True, return_counts=True)
     keep = faces_per_edge[edge_of.ravel()[first]] == 2

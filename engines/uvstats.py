@@ -23,6 +23,7 @@ own modules only; never touches bpy (the Blender tests and the bench use it on m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,26 +66,43 @@ def utilization(mesh: MeshArrays, corner_uvs: np.ndarray) -> float:
     return float(_uv_areas(np.asarray(corner_uvs), corner_triangles(mesh)).sum())
 
 
+@dataclass(frozen=True)
+class HalfEdges:
+    """A polygon mesh's half-edges: corner k runs from vertex ``a[k]`` to ``b[k]`` (its next corner
+    ``nxt[k]``) in face ``face[k]``; ``first``/``second`` pair the half-edges of one undirected edge (keyed
+    by ``key``), in sorted order, so an edge with three faces gives two pairs."""
+
+    a: np.ndarray
+    b: np.ndarray
+    nxt: np.ndarray
+    face: np.ndarray
+    key: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+
+
+def half_edges(mesh: MeshArrays) -> HalfEdges:
+    a, b = face_edges(mesh)
+    starts, sizes = mesh.face_starts, mesh.face_sizes.astype(np.int64)
+    nxt = np.arange(a.shape[0], dtype=np.int64) + 1
+    nxt[starts + sizes - 1] = starts
+    face = np.repeat(np.arange(mesh.face_count, dtype=np.int64), sizes)
+    n = max(mesh.vert_count, 1)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    same = key[order[1:]] == key[order[:-1]]
+    return HalfEdges(a, b, nxt, face, key, order[:-1][same], order[1:][same])
+
+
 def island_labels(mesh: MeshArrays, corner_uvs: np.ndarray) -> np.ndarray:
     """Island of each face, int64 (F,), labels 0..islands-1."""
     if mesh.face_count == 0:
         return np.zeros(0, dtype=np.int64)
     uvs = np.asarray(corner_uvs, dtype=np.float64)
-    a, b = face_edges(mesh)
-    count = a.shape[0]
-    starts = mesh.face_starts
-    sizes = mesh.face_sizes.astype(np.int64)
-    nxt = np.arange(count, dtype=np.int64) + 1
-    nxt[starts + sizes - 1] = starts
-    face = np.repeat(np.arange(mesh.face_count, dtype=np.int64), sizes)
-    # Half-edges keyed by their undirected edge; a and b's UVs are those of corner k and its next corner.
-    n = max(mesh.vert_count, 1)
-    key = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")
-    same = key[order[1:]] == key[order[:-1]]
-    first, second = order[:-1][same], order[1:][same]
+    h = half_edges(mesh)
+    first, second, nxt, face = h.first, h.second, h.nxt, h.face
     # Opposite half-edges run the other way: corner k of one meets the next corner of the other.
-    forward = a[first] == a[second]
+    forward = h.a[first] == h.a[second]
     lo_first = uvs[first]
     hi_first = uvs[nxt[first]]
     lo_second = np.where(forward[:, None], uvs[second], uvs[nxt[second]])
