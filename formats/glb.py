@@ -27,6 +27,19 @@ _GLTF_TYPES = {5120: "i1", 5121: "u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 51
 _GLTF_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 
 
+def pack_glb(doc: dict, body: bytes, path: PathLike | None = None) -> bytes:
+    """A GLB container of a glTF JSON ``doc`` and its 4-byte-aligned binary ``body``, written atomically to
+    ``path`` when given."""
+    text = json.dumps(doc, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 4)  # the JSON chunk is padded with spaces, BIN with zeros
+    header = struct.pack("<4sIIII", b"glTF", 2, 28 + len(text) + len(body), len(text), _GLB_JSON)
+    glb = b"".join([header, text, struct.pack("<II", len(body), _GLB_BIN), body])
+    if path is not None:
+        with atomic_output(path) as out:
+            out.write(glb)
+    return glb
+
+
 def glb_data_uri(glb_bytes: bytes) -> str:
     """Return the GLB as a ``data:model/gltf-binary;base64,...`` URI."""
     return "data:model/gltf-binary;base64," + base64.b64encode(glb_bytes).decode("ascii")
@@ -108,14 +121,7 @@ def write_glb(
         pbr = {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0}
         doc["materials"] = [{"name": f"{name}_material", "pbrMetallicRoughness": pbr}]
         primitive["material"] = 0
-    body = b"".join(blob + b"\0" * (-len(blob) % 4) for blob in blobs)
-    text = json.dumps(doc, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 4)  # the JSON chunk is padded with spaces, BIN with zeros
-    header = struct.pack("<4sIIII", b"glTF", 2, 28 + len(text) + len(body), len(text), _GLB_JSON)
-    glb = b"".join([header, text, struct.pack("<II", len(body), _GLB_BIN), body])
-    if path is not None:
-        with atomic_output(path) as out:
-            out.write(glb)
+    glb = pack_glb(doc, b"".join(blob + b"\0" * (-len(blob) % 4) for blob in blobs), path)
     logger.debug("built GLB (%d triangles) in %.3f s", len(tris), time.perf_counter() - started)
     return glb
 

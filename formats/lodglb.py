@@ -15,16 +15,13 @@ Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
 from __future__ import annotations
 
 import itertools
-import json
 import math
-import struct
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..core.files import atomic_output
-from .glb import _GLB_BIN, _GLB_JSON, _fan_corners
+from .glb import _fan_corners, pack_glb
 from .mesh import PathLike, check_mesh, convert_axes
 
 Level = tuple[str, Any, Any, Any]
@@ -93,12 +90,4 @@ def write_lod_glb(
         doc["scenes"] = [{"nodes": list(range(len(nodes)))}]
     doc |= {"nodes": nodes, "meshes": meshes, "accessors": accessors, "bufferViews": views}
     doc["buffers"] = [{"byteLength": offset}]
-    body = b"".join(blobs)
-    text = json.dumps(doc, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 4)  # the JSON chunk is padded with spaces, BIN with zeros
-    header = struct.pack("<4sIIII", b"glTF", 2, 28 + len(text) + len(body), len(text), _GLB_JSON)
-    data = b"".join([header, text, struct.pack("<II", len(body), _GLB_BIN), body])
-    if path is not None:
-        with atomic_output(path) as out:
-            out.write(data)
-    return data
+    return pack_glb(doc, b"".join(blobs), path)
