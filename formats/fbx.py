@@ -278,9 +278,15 @@ def _documents(uid: int) -> list[_Node]:
 
 
 def _definitions(material_count: int) -> _Node:
+    return definitions_node(
+        [("GlobalSettings", 1), ("Geometry", 1), ("Model", 1), ("Material", material_count)]
+    )
+
+
+def definitions_node(counts: list[tuple[str, int]]) -> _Node:
+    """The Definitions section: how many objects of each kind the file holds (kinds with none left out)."""
     definitions = _Node(b"Definitions")
     definitions.add("Version", _i32(100))
-    counts = [("GlobalSettings", 1), ("Geometry", 1), ("Model", 1), ("Material", material_count)]
     counts = [(kind, count) for kind, count in counts if count]
     definitions.add("Count", _i32(sum(count for _kind, count in counts)))
     for kind, count in counts:

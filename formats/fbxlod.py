@@ -34,6 +34,7 @@ from .fbx import (
     _properties,
     _str,
     _write_file,
+    definitions_node,
 )
 from .mesh import check_mesh
 
@@ -73,13 +74,9 @@ def _lod_attribute(uid: int, distances: Sequence[float]) -> _Node:
 
 
 def _definitions(levels: int) -> _Node:
-    definitions = _Node(b"Definitions")
-    definitions.add("Version", _i32(100))
-    counts = [("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1)]
-    definitions.add("Count", _i32(sum(count for _kind, count in counts)))
-    for kind, count in counts:
-        definitions.add("ObjectType", _str(kind)).add("Count", _i32(count))
-    return definitions
+    return definitions_node(
+        [("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1)]
+    )
 
 
 def write_lod_fbx(
