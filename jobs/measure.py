@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import uuid
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from ..blender_io.importer import find_source
 from ..blender_io.mesh_arrays import read_arrays
 from ..worker.ipc import SNAPSHOT_NAME
-from . import records, session
+from . import records, session, specs
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,7 @@ def request(record, objects) -> bool:
     if not results:
         return False
     measure_id = uuid.uuid4().hex[:12]
-    python_paths = tuple(p for p in sys.path if p)
-    session.worker_host().measure(measure_id, str(source_npz), results, python_paths)
+    session.worker_host().measure(measure_id, str(source_npz), results, specs.python_paths())
     session.measuring()[measure_id] = record.job_id
     return True
 
