@@ -65,6 +65,45 @@ def source_attributes(obj: bpy.types.Object, mesh: bpy.types.Mesh) -> dict[str, 
     return out
 
 
+def marked_edges(mesh: bpy.types.Mesh, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Vertex pairs int32 (K, 2) of ``mesh``'s edges marked sharp or as UV seams, and of the borders between
+    faces of different material slots (``arrays``: the snapshot's face sizes, corners and face materials)."""
+    pairs = [np.zeros((0, 2), dtype=np.int32)]
+    if len(mesh.edges):
+        ends = np.empty(len(mesh.edges) * 2, dtype=np.int32)
+        mesh.edges.foreach_get("vertices", ends)
+        ends = ends.reshape(-1, 2)
+        # The seam attribute's name changed (".uv_seam" before 5.0, "uv_seam" after); the property did not.
+        marked = np.empty(len(mesh.edges), dtype=bool)
+        mesh.edges.foreach_get("use_seam", marked)
+        sharp = mesh.attributes.get("sharp_edge")
+        if sharp is not None and sharp.domain == "EDGE" and sharp.data_type == "BOOLEAN":
+            flags = np.empty(len(mesh.edges), dtype=bool)
+            sharp.data.foreach_get("value", flags)
+            marked |= flags
+        pairs.append(ends[marked])
+    materials = arrays.get("face_materials")
+    if materials is not None and len(np.unique(materials)) > 1:
+        pairs.append(material_borders(arrays["face_sizes"], arrays["corner_verts"], materials))
+    return np.concatenate(pairs).astype(np.int32)
+
+
+def material_borders(face_sizes: np.ndarray, corner_verts: np.ndarray, materials: np.ndarray) -> np.ndarray:
+    """Vertex pairs (smaller first) of the edges whose faces use different material slots."""
+    sizes = face_sizes.astype(np.int64)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    following = np.arange(len(corner_verts)) + 1
+    following[starts + sizes - 1] = starts
+    a, b = corner_verts.astype(np.int64), corner_verts[following].astype(np.int64)
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    face_material = np.repeat(materials.astype(np.int64), sizes)
+    order = np.lexsort((face_material, high, low))
+    low, high, face_material = low[order], high[order], face_material[order]
+    same_edge = (low[1:] == low[:-1]) & (high[1:] == high[:-1])
+    differ = same_edge & (face_material[1:] != face_material[:-1])
+    return np.unique(np.stack([low[1:][differ], high[1:][differ]], axis=1), axis=0).astype(np.int32)
+
+
 @contextmanager
 def rest_pose(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None) -> Iterator[None]:
     """Inside, the armatures deforming ``obj`` (Armature modifiers, an ARMATURE-type parent) are in their

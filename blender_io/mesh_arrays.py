@@ -15,7 +15,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.jobs import MeshSnapshot
 from ..formats.mesh import face_stats as formats_face_stats
-from .attributes import source_attributes
+from .attributes import marked_edges, source_attributes
 
 TEXTURE_SOCKETS = {  # Principled BSDF input -> sboxcool texture slot
     "Base Color": "color",
@@ -46,8 +46,10 @@ def snapshot_object(
     *,
     with_uvs: bool = False,
     with_attributes: bool = False,
+    with_marked_edges: bool = False,
 ) -> MeshSnapshot:
-    """``with_attributes``: also what carries over to results (``attributes.source_attributes``)."""
+    """``with_attributes``: also what carries over to results (``attributes.source_attributes``);
+    ``with_marked_edges``: the edges marked sharp, UV seams and material borders (``feature_edges``)."""
     check_source(obj)
     evaluated = None
     # What the viewport shows: modifiers applied and shape keys as they are mixed now. Without a depsgraph
@@ -61,6 +63,8 @@ def snapshot_object(
         snap = _read_mesh(mesh, with_uvs=with_uvs)
         if with_attributes:
             snap.update(source_attributes(obj, mesh))
+        if with_marked_edges:
+            snap["feature_edges"] = marked_edges(mesh, snap)
     finally:
         if evaluated is not None:
             evaluated.to_mesh_clear()

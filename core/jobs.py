@@ -48,7 +48,8 @@ class MeshSnapshot:
     gives each face's slot (None when the mesh has no material index: every face uses the first slot).
     The local engine carries the rest over to results (all optional): ``group_names`` and the sparse weights
     (one ``weight_verts``/``weight_groups``/``weight_values`` row per vertex weight), and ``sharp_edges``,
-    the vertex pairs of the edges the source marks sharp.
+    the vertex pairs of the edges the source marks sharp. ``feature_edges`` (the ``marked_edges`` option) are
+    the edges the local remesh puts edge loops on.
     """
 
     verts: Any  # numpy float32 (N, 3)
@@ -61,13 +62,15 @@ class MeshSnapshot:
     weight_groups: Any = None  # numpy int32 (K,) index into group_names
     weight_values: Any = None  # numpy float32 (K,)
     sharp_edges: Any = None  # numpy int32 (S, 2) vertex pairs of the edges marked sharp
+    # numpy int32 (K, 2): the edges the remesh follows (marked sharp, UV seams, material borders), or None
+    feature_edges: Any = None
     material_names: tuple[str, ...] = ()
     textures: tuple[tuple[str, str, str], ...] = ()  # (material, slot, image file path)
     has_armature: bool = False
 
     ARRAYS = (
         "verts", "face_sizes", "corner_verts", "corner_uvs", "face_materials",
-        "group_names", "weight_verts", "weight_groups", "weight_values", "sharp_edges",
+        "group_names", "weight_verts", "weight_groups", "weight_values", "sharp_edges", "feature_edges",
     )  # fmt: skip
 
     @classmethod

@@ -130,6 +130,12 @@ CATALOGUE: tuple[Option, ...] = (
            "Local: source edges sharper than this angle get edge loops along them (degrees; 0 = off)",
            _set("local"), "--sharp-angle", range=Range(0.0, 180.0), soft=(0.0, 90.0), precision=0,
            engine=True),
+    Option("marked_edges", bool, False, "Marked Edges",
+           "Local: edge loops also follow the source's edges marked sharp, its UV seams and material borders",
+           _set("local"), "--marked-edges"),
+    Option("keep_boundaries", bool, True, "Keep Boundaries",
+           "Local: the source's open borders stay where they are, as the result's borders; off: they are "
+           "remeshed like the rest of the surface", _set("local"), "--keep-boundaries", engine=True),
     Option("symmetry", str, "", "Symmetry",
            "Local engine: a mirror-exact result across the object's local X, Y and/or Z plane through its "
            "origin (the + side is kept)", _set("local"), "--symmetry", engine=True, flags=True,

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MAX_HOLE_EDGES = 8
 
 
-def _boundary_half_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
+def boundary_half_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
     """(from, to) vertex arrays of the directed face edges that no face runs the other way."""
     starts = np.concatenate(([0], np.cumsum(mesh.face_sizes)[:-1])).astype(np.int64)
     nxt_corner = np.arange(len(mesh.corner_verts)) + 1
@@ -34,12 +34,12 @@ def _boundary_half_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
 
 
 def open_edges(mesh: MeshArrays) -> int:
-    return len(_boundary_half_edges(mesh)[0])
+    return len(boundary_half_edges(mesh)[0])
 
 
 def boundary_loops(mesh: MeshArrays) -> list[list[int]]:
     """Loops of boundary vertices, each in the winding a face filling it must use."""
-    a, b = _boundary_half_edges(mesh)
+    a, b = boundary_half_edges(mesh)
     # A filling face runs each boundary edge backwards: from b to a.
     successor: dict[int, int] = {}
     clash: set[int] = set()

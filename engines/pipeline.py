@@ -82,6 +82,8 @@ class EngineParams:
     symmetry: str = ""
     # Unwrap LOD0 for texturing (uv.py; done by the engine child after the attributes are carried over).
     uv: bool = False
+    # Open borders stay on the source's borders (remesh ``keep_boundaries``).
+    keep_boundaries: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,7 +92,7 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible", "edge_flow", "uv"):
+        for name in ("quads", "reproducible", "edge_flow", "uv", "keep_boundaries"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:
@@ -216,6 +218,7 @@ def _build_lod0(
             flow=bool(params.edge_flow),
             marked_edges=marked,
             fill_holes=whole,
+            keep_boundaries=bool(params.keep_boundaries),
         )
         return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
     no_edges = np.zeros((0, 2), dtype=np.int32)

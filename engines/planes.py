@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .holes import _boundary_half_edges
+from .holes import boundary_half_edges
 from .meshdata import MeshArrays
 from .meshgraph import components, face_edges, unique_edges
 
@@ -173,7 +173,7 @@ def seam_faults(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool) -> int
 
 def border_loops(mesh: MeshArrays) -> int:
     """Connected groups of open edges (loops touching at a vertex count as one)."""
-    start, end = _boundary_half_edges(mesh)
+    start, end = boundary_half_edges(mesh)
     if start.shape[0] == 0:
         return 0
     labels = components(np.stack([start, end], axis=1), mesh.vert_count)

@@ -38,7 +38,7 @@ from .holes import fill_small_holes, open_edges
 from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
 from .quality import topology
-from .sharp import FeatureCurves
+from .sharp import FeatureCurves, onto_source, source_borders
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +156,10 @@ class _Runner:
         seed: int,
         reproducible: bool = False,
         crease_angle: float = 0.0,
+        align_to_boundaries: bool = True,
     ) -> None:
         self.module = _instant_meshes()
+        self.align_to_boundaries = bool(align_to_boundaries)
         self.crease_angle = float(crease_angle)
         self.quads = quads
         self.reproducible = reproducible
@@ -181,7 +183,7 @@ class _Runner:
                 int(vertex_count),
                 rosy=rosy,
                 posy=posy,
-                align_to_boundaries=True,
+                align_to_boundaries=self.align_to_boundaries,
                 deterministic=True,
                 creaseAngle=self.crease_angle,
             )
@@ -298,10 +300,14 @@ def remesh_detailed(
     sharp_angle: float = 0.0,
     marked_edges: np.ndarray | None = None,
     fill_holes: bool = True,
+    keep_boundaries: bool = True,
 ) -> Remeshed:
     """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs).
 
     ``fill_holes=False`` leaves small border loops open (a part cut for symmetry, whose cut must stay open).
+    ``keep_boundaries``: Instant Meshes aligns to the source's open borders and the result's border vertices
+    are moved onto them (``sharp.onto_borders``; not on a part cut for symmetry); off, borders are remeshed
+    like any other surface.
     """
     tris = source.triangles().astype(np.int64)
     target = check_target(target_faces, tris.shape[0])
@@ -334,9 +340,14 @@ def remesh_detailed(
     index = TriangleIndex(unit, tris)
     features = feature_edges(unit, tris, sharp_angle, marked_edges)
     curves = FeatureCurves(unit, features) if features.shape[0] else None
+    # A part cut for symmetry (fill_holes=False) has the cut as a border, made of cut triangles that end at
+    # the other side's vertices: the mirror closes it, and snapping onto it would pull the seam that way.
+    borders = source_borders(unit, tris) if keep_boundaries and fill_holes else None
 
     def attempt(run_seed: int) -> MeshArrays:
-        runner = _Runner(work_v, work_t, quads, run_seed, reproducible, IM_CREASE * sharp_angle)
+        runner = _Runner(
+            work_v, work_t, quads, run_seed, reproducible, IM_CREASE * sharp_angle, keep_boundaries
+        )
         out_v, out_f = _calibrated_runs(runner, target, report, cancelled)
         if cancelled is not None and cancelled():
             raise EngineCancelled("remeshing was cancelled")
@@ -346,7 +357,7 @@ def remesh_detailed(
             k = 4
             faces = improved.corner_verts.reshape(-1, k)
             return _drop_degenerate(improved.verts.astype(np.float64) * scale + center, faces)
-        return _drop_degenerate(index.query(out_v)[0] * scale + center, out_f)
+        return _drop_degenerate(onto_source(index, out_v, out_f, borders, curves) * scale + center, out_f)
 
     result = attempt(seed)
     if open_edges(result) and not open_edges(MeshArrays.from_triangles(unit, tris)):

@@ -6,14 +6,18 @@ pairs, see ``features``) as segments. ``snap(mesh)`` returns new positions (N, 3
 mask of vertices moved onto a feature: a vertex is snapped when its nearest feature point is closer than
 ``SNAP_SHARE`` of its shortest edge (so one row of vertices follows each feature, not both rows beside
 it). ``sharp_edges(mesh, snapped)`` returns int32 (E, 2) result vertex pairs (smaller first) of edges whose
-ends are both snapped and whose midpoint lies on a feature too. Imports numpy and the engine's own modules
-only; never touches bpy.
+ends are both snapped and whose midpoint lies on a feature too. ``source_borders(verts, tris)`` indexes a
+source's open borders the same way (None when it is closed), and ``onto_borders(points, faces, borders)``
+moves a result's border vertices onto the nearest source border, so open borders stay where they were;
+``onto_source`` does all of it to Instant Meshes' output: surface, then borders, then feature curves.
+Imports numpy and the engine's own modules only; never touches bpy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .holes import boundary_half_edges
 from .meshdata import MeshArrays
 from .meshgraph import unique_edges
 from .project import TriangleIndex
@@ -21,6 +25,8 @@ from .project import TriangleIndex
 SNAP_SHARE = 0.5
 # An edge is on a feature when its midpoint is within this share of its length of a feature segment.
 ON_FEATURE = 0.1
+# A result border vertex moves onto the source's border when that is within this many median edge lengths.
+BORDER_REACH = 1.0
 
 
 def _shortest_edge(mesh: MeshArrays, edges: np.ndarray) -> np.ndarray:
@@ -63,3 +69,43 @@ class FeatureCurves:
         dist = self.index.query((a + b) / 2.0)[1]
         on = dist <= ON_FEATURE * np.linalg.norm(b - a, axis=1)
         return both[on].astype(np.int32)
+
+
+def source_borders(verts: np.ndarray, tris: np.ndarray) -> FeatureCurves | None:
+    """The open borders of a triangle mesh as segments to snap onto; None when it has none."""
+    a, b = boundary_half_edges(MeshArrays.from_triangles(verts, tris))
+    return FeatureCurves(verts, np.stack([a, b], axis=1)) if a.shape[0] else None
+
+
+def onto_borders(points: np.ndarray, faces: np.ndarray, borders: FeatureCurves) -> np.ndarray:
+    """``points`` (N, 3) with the border vertices of the mesh ``faces`` moved onto the nearest point of
+    ``borders`` when it lies within ``BORDER_REACH`` median edges. A border vertex further away is an
+    extraction hole's (filled later), which must not be dragged across the surface to a real border."""
+    mesh = MeshArrays.from_faces(points, faces)
+    a, _b = boundary_half_edges(mesh)
+    if a.shape[0] == 0 or borders.index is None:
+        return points
+    on_border = np.unique(a)
+    edges, _, _ = unique_edges(mesh)
+    reach = BORDER_REACH * float(np.median(np.linalg.norm(points[edges[:, 0]] - points[edges[:, 1]], axis=1)))
+    near, dist, _ = borders.index.query(points[on_border].astype(np.float64))
+    close = dist <= reach
+    moved = points.astype(np.float64, copy=True)
+    moved[on_border[close]] = near[close]
+    return moved
+
+
+def onto_source(
+    index: TriangleIndex,
+    verts: np.ndarray,
+    faces: np.ndarray,
+    borders: FeatureCurves | None,
+    curves: FeatureCurves | None,
+) -> np.ndarray:
+    """Instant Meshes' vertices on the source surface, then on its open borders and its feature curves."""
+    projected = index.query(verts)[0]
+    if borders is not None:
+        projected = onto_borders(projected, faces, borders)
+    if curves is not None:
+        projected = curves.snap(MeshArrays.from_faces(projected, faces))[0]
+    return projected

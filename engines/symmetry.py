@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import EngineInputError
-from .holes import _boundary_half_edges, fill_small_holes
+from .holes import boundary_half_edges, fill_small_holes
 from .meshdata import MeshArrays, triangle_areas
 from .planes import Mirrored, border_loops, clip_all, mirror_all, pieces, seam_faults
 
@@ -68,7 +68,7 @@ def _mean_edge(mesh: MeshArrays) -> float:
 
 def _cut_segments(guide: MeshArrays, axis: int) -> np.ndarray:
     """(S, 2, 3) float64 boundary edges of ``guide`` lying in the plane: where the source was cut."""
-    start, end = _boundary_half_edges(guide)
+    start, end = boundary_half_edges(guide)
     on = (guide.verts[start, axis] == 0.0) & (guide.verts[end, axis] == 0.0)
     return np.stack([guide.verts[start[on]], guide.verts[end[on]]], axis=1).astype(np.float64)
 
@@ -100,7 +100,7 @@ def _close_notches(
     strip of faces joins the two chains, wound like their neighbours (a border edge a->b is filled by a face
     running b->a); the strip's ends are triangles.
     """
-    start, end = _boundary_half_edges(half)
+    start, end = boundary_half_edges(half)
     if start.shape[0] == 0:
         return half
     successor = dict(zip(start.tolist(), end.tolist(), strict=False))
@@ -152,7 +152,7 @@ def snap_to_planes(
     edge = _mean_edge(half)
     if tolerance is None:
         tolerance = SNAP_EDGES * edge
-    start, _end = _boundary_half_edges(half)
+    start, _end = boundary_half_edges(half)
     border = np.zeros(half.vert_count, dtype=bool)
     border[start] = True
     for axis in axes:

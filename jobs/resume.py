@@ -70,7 +70,9 @@ def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, sour
         record.state, record.message = State.QUEUED.value, "restarting the local engine"
         depsgraph = bpy.context.evaluated_depsgraph_get() if options.get("use_modifiers", True) else None
         with rest_pose(source, depsgraph):
-            snapshot = snapshot_object(source, depsgraph, with_attributes=True)
+            snapshot = snapshot_object(
+                source, depsgraph, with_attributes=True, with_marked_edges=bool(options.get("marked_edges"))
+            )
         spec = specs.make_spec(
             prefs, job_id=job_id, provider=provider, source_name=source.name, options=options,
             work_dir=record.work_dir, snapshot=snapshot,

@@ -110,7 +110,10 @@ def _prepare(obj, provider: str, options: dict[str, Any], depsgraph, root: Path)
     evaluated = depsgraph if options.get("use_modifiers", True) else None
     # Results get the source's rig: read the rest shape, with what carries over to results.
     with rest_pose(obj, evaluated):
-        snapshot = snapshot_object(obj, evaluated, with_uvs=provider != "local", with_attributes=True)
+        snapshot = snapshot_object(
+            obj, evaluated, with_uvs=provider != "local", with_attributes=True,
+            with_marked_edges=provider == "local" and bool(options.get("marked_edges")),
+        )  # fmt: skip
     input_file = None
     if provider == "sboxcool" and options.get("sbox_format", "fbx") == "fbx" and snapshot.has_armature:
         # Bones and skin weights need Blender's exporter: a rigged mesh's FBX is the one upload written on

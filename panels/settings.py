@@ -35,6 +35,8 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         layout.row(align=True).prop(settings, "symmetry", expand=True)
         if settings.mode == "quad":
             layout.prop(settings, "sharp_angle")
+            layout.prop(settings, "marked_edges")
+            layout.prop(settings, "keep_boundaries")
         layout.label(text="Game-Ready")
         layout.prop(settings, "uv")
     elif provider == "csm":

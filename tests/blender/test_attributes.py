@@ -216,3 +216,33 @@ def test_the_snapshot_reads_weights_and_marked_sharp_edges(blank, addon):
     assert snap.sharp_edges.tolist() == [list(mesh.edges[1].vertices), list(mesh.edges[4].vertices)]
     bare = addon.blender_io.mesh_arrays.snapshot_object(grid, None)
     assert bare.group_names is None and bare.sharp_edges is None
+
+
+def _sharp_count(mesh) -> int:
+    sharp = mesh.attributes.get("sharp_edge")
+    if sharp is None:
+        return 0
+    flags = np.empty(len(mesh.edges), dtype=bool)
+    sharp.data.foreach_get("value", flags)
+    return int(flags.sum())
+
+
+@pytest.mark.parametrize("marked", [False, True])
+def test_marked_edges_get_edge_loops_marked_sharp_only_when_asked(blank, marked):
+    bpy = blank
+    ball = ico_sphere("Ball", subdivisions=5)
+    ball.data.materials.append(bpy.data.materials.new("Paint"))
+    ball.data.materials.append(bpy.data.materials.new("Metal"))
+    upper = (_face_centroids(ball.data)[:, 2] > 0.2).astype(np.int32)
+    ball.data.polygons.foreach_set("material_index", upper)
+    ball.data.edges[0].use_seam = True  # one seam edge: a border of its own, read through the property
+    settings = ball.retopo_hub
+    settings.target_faces, settings.marked_edges, settings.sharp_angle = 1200, marked, 0.0
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+
+    result = _results(bpy, "Ball")["Ball_retopo"]
+    count = _sharp_count(result.data)
+    if marked:
+        assert count >= 30, "a loop along the material border, marked sharp"
+    else:
+        assert count == 0, "a smooth sphere has no hard edge of its own"

@@ -88,3 +88,33 @@ def test_child_reads_feature_edges_and_writes_sharp_edges(tmp_path):
     with np.load(out) as data:
         sharp = data["lod0_sharp_edges"]
         assert sharp.dtype == np.int32 and sharp.shape[1] == 2 and sharp.shape[0] == info["sharp_edges"]
+
+
+def _border_gap(result, verts, tris) -> float:
+    """Largest distance from a result border vertex to the source's border, in source units."""
+    from retopo_hub.engines.holes import boundary_half_edges
+    from retopo_hub.engines.sharp import source_borders
+
+    borders = source_borders(verts.astype(np.float64), tris)
+    start, _end = boundary_half_edges(result)
+    return float(borders.index.query(result.verts[np.unique(start)].astype(np.float64))[1].max())
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_open_borders_stay_on_the_source_border_unless_asked_not_to(keep):
+    from shapes import wavy_plane
+
+    verts, tris = wavy_plane(80, 60)
+    result = run(EngineParams(mode="quad", target_faces=600, keep_boundaries=keep), verts, tris)[0].mesh
+    assert topology(result)["boundary_loops"] == 1
+    gap = _border_gap(result, verts, tris)
+    diagonal = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
+    if keep:
+        assert gap <= 1e-6 * diagonal
+    else:
+        assert gap > 1e-4 * diagonal  # nothing pulls the borders in: the option does something
+
+
+def test_keep_boundaries_must_be_a_boolean():
+    with pytest.raises(EngineInputError, match="keep_boundaries must be true or false"):
+        EngineParams(mode="quad", target_faces=100, keep_boundaries="yes")
