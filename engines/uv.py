@@ -11,8 +11,10 @@ figures plus ``seconds`` and ``unwrapper``). How:
   seam (xatlas.h). Faces of each material go in as a mesh of their own, since xatlas joins split
   vertices whose normals agree (a material border on a flat side). Elsewhere xatlas makes few seams of
   its own (charts grown by flatness, and no larger than 1/``CHART_SHARE`` of the surface).
-- Size. A LOD0 of more than ``MAX_TRIANGLES`` triangles is not unwrapped (``UvTooLargeError``, one line
-  for the user): xatlas crashes on large meshes.
+- Isolation and size. xatlas runs in a process of its own (``isolated``): it has crashed on some meshes,
+  which then cost a second attempt on a copy moved by a hair, and at worst the UVs (``UvCrashedError``, one
+  line for the user), never the job. A LOD0 of more than ``MAX_TRIANGLES`` triangles is not unwrapped
+  (``UvTooLargeError``): the time grows fast with size.
 - Polygons. xatlas takes triangles, so quads go in split as ``MeshArrays.triangles`` splits them. Where
   xatlas cuts a chart through a quad (about 6% of the quads of a remeshed torus), each such quad is given
   to the chart of its larger triangle by cutting along the quad's own edges and the mesh is unwrapped
@@ -38,13 +40,15 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import isolated, uvmend
 from .meshdata import MeshArrays
-from .meshgraph import components, face_components
+from .meshgraph import components
 from .uvstats import (
     corner_triangles,
     half_edges,
@@ -73,10 +77,15 @@ PACK_TRIES = (
 )
 # Largest chart, as a share of the surface (see unwrap).
 CHART_SHARE = 16
-# Largest LOD0 unwrapped, in triangles (a quad counts two): xatlas 0.0.11 crashes the process (segmentation
-# fault) on an 82K-triangle sphere and a 100K-quad LOD0, and cut into slabs its layouts overlapped; a
-# 20K-quad LOD0 unwraps cleanly in ~7 s. Above this LOD0 comes without UVs and a warning says why.
-MAX_TRIANGLES = 40_200
+# Largest LOD0 unwrapped, in triangles (a quad counts two). xatlas 0.0.11 has crashed the process
+# (segmentation fault, in its chart packing) on exact icospheres of 82K triangles and on a 100K-quad LOD0,
+# while a 160K-triangle torus and a 60K-triangle remeshed icosphere unwrap; so the unwrap runs in a process
+# of its own (``isolated``) and is tried again on a copy moved by a hair (``JITTERS``). The cap bounds the
+# time: a 100K-triangle LOD0 takes about 100 s on 2 cores, 60K about 25 s.
+MAX_TRIANGLES = 120_000
+# Largest move of a vertex per attempt, as a share of the bounding-box diagonal: 1e-5 is below what a
+# texel of a 8K map shows, and it took xatlas past the icosphere it crashed on.
+JITTERS = (0.0, 1e-5)
 # Unwraps at most: a quad xatlas cut through is cut along its edges instead and the mesh unwrapped again.
 CHART_PASSES = 3
 
@@ -87,6 +96,10 @@ class XatlasMissingError(ImportError):
 
 class UvTooLargeError(ValueError):
     """LOD0 has more triangles than the unwrapper handles (``MAX_TRIANGLES``)."""
+
+
+class UvCrashedError(RuntimeError):
+    """xatlas crashed on every attempt (``JITTERS``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,54 +150,6 @@ def _wedge_normals(mesh: MeshArrays, wedge: np.ndarray, tris: np.ndarray) -> np.
     return (normals / np.where(length > 0, length, 1.0)).astype(np.float32)
 
 
-def _place(p0: np.ndarray, p1: np.ndarray, d0: np.ndarray, d1: np.ndarray, away: np.ndarray) -> np.ndarray:
-    """The point at distances d0 from p0 and d1 from p1 (2D, (K, 2)), on the side of line p0-p1 away from
-    ``away`` (or its left side where ``away`` is on the line)."""
-    edge = p1 - p0
-    length = np.maximum(np.linalg.norm(edge, axis=1), 1e-30)
-    along = edge / length[:, None]
-    left = np.stack([-along[:, 1], along[:, 0]], axis=1)
-    x = (d0**2 - d1**2 + length**2) / (2.0 * length)
-    h = np.sqrt(np.maximum(d0**2 - x**2, 0.0))
-    other = ((away - p0) * left).sum(axis=1)
-    side = np.where(other > 0, -1.0, 1.0)
-    return p0 + x[:, None] * along + (side * h)[:, None] * left
-
-
-def _unfolded(points: np.ndarray, face_tris: np.ndarray) -> np.ndarray:
-    """UVs (K, n - 2, 3, 2) of fans of corner triangles ``face_tris`` (K, n - 2, 3), each laid out with its
-    3D edge lengths, every triangle across its shared edge from the one before (``MeshArrays.triangles``'s
-    fans: triangle k is (r, r + k + 1, r + k + 2)), counter-clockwise."""
-    count, fans = face_tris.shape[:2]
-    out = np.zeros((count, fans, 3, 2))
-
-    def distance(i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(points[i] - points[j], axis=1)
-
-    first = face_tris[:, 0]
-    out[:, 0, 1, 0] = distance(first[:, 0], first[:, 1])
-    below = np.zeros((count, 2))
-    below[:, 1] = -1.0
-    out[:, 0, 2] = _place(
-        out[:, 0, 0],
-        out[:, 0, 1],
-        distance(first[:, 2], first[:, 0]),
-        distance(first[:, 2], first[:, 1]),
-        below,
-    )
-    for k in range(1, fans):
-        tri, before = face_tris[:, k], out[:, k - 1]
-        out[:, k, 0], out[:, k, 1] = before[:, 0], before[:, 2]
-        out[:, k, 2] = _place(
-            before[:, 0],
-            before[:, 2],
-            distance(tri[:, 2], tri[:, 0]),
-            distance(tri[:, 2], tri[:, 1]),
-            before[:, 1],
-        )
-    return out
-
-
 def unwrap(
     mesh: MeshArrays,
     hard_edges: np.ndarray | None = None,
@@ -192,14 +157,62 @@ def unwrap(
     *,
     bake_size: int = BAKE_SIZE,
     padding: int = PADDING,
+    cancelled: Callable[[], bool] | None = None,
 ) -> UvLayout:
     """See the module docstring."""
-    tris = corner_triangles(mesh)
-    if tris.shape[0] > MAX_TRIANGLES:
+    triangles = int((mesh.face_sizes.astype(np.int64) - 2).sum())
+    if triangles > MAX_TRIANGLES:
         raise UvTooLargeError(
-            f"its {tris.shape[0]:,} triangles are above the {MAX_TRIANGLES:,} the unwrapper handles; "
+            f"its {triangles:,} triangles are above the {MAX_TRIANGLES:,} the unwrapper handles; "
             f"lower the face count to {MAX_TRIANGLES // 2:,} quads or fewer"
         )
+    load_xatlas()  # its absence is said here, in one line, rather than as a crash of the process below
+    arrays = {"verts": mesh.verts, "face_sizes": mesh.face_sizes, "corner_verts": mesh.corner_verts}
+    arrays |= {"bake_size": np.asarray(bake_size), "padding": np.asarray(padding)}
+    if hard_edges is not None:
+        arrays["hard_edges"] = np.asarray(hard_edges, dtype=np.int64).reshape(-1, 2)
+    if face_materials is not None:
+        arrays["face_materials"] = np.asarray(face_materials, dtype=np.int64)
+    scale = float(np.linalg.norm(mesh.verts.max(axis=0) - mesh.verts.min(axis=0))) if triangles else 1.0
+    for attempt, jitter in enumerate(JITTERS):
+        try:
+            answer = isolated.call("uv", "unwrap_arrays", {**arrays, "jitter": np.asarray(jitter * scale)},
+                                   cancelled)  # fmt: skip
+        except isolated.CrashedError as exc:
+            log.warning("xatlas crashed (attempt %d of %d): %s", attempt + 1, len(JITTERS), exc)
+            continue
+        return UvLayout(answer["corner_uvs"], json.loads(str(answer["stats"])))
+    raise UvCrashedError("the unwrapper (xatlas) crashed on this mesh; try another face count")
+
+
+def unwrap_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``unwrap`` of plain arrays, in the isolated process (``isolated.call``): moves each vertex by up to
+    ``jitter`` first (seeded), which steers xatlas around the exact symmetries it has crashed on."""
+    verts = arrays["verts"].astype(np.float64)
+    jitter = float(arrays["jitter"])
+    if jitter:
+        verts = verts + np.random.default_rng(0).uniform(-jitter, jitter, verts.shape)
+    mesh = MeshArrays(verts, arrays["face_sizes"], arrays["corner_verts"])
+    layout = unwrap_here(
+        mesh,
+        arrays.get("hard_edges"),
+        arrays.get("face_materials"),
+        bake_size=int(arrays["bake_size"]),
+        padding=int(arrays["padding"]),
+    )
+    return {"corner_uvs": layout.corner_uvs, "stats": np.asarray(json.dumps(layout.stats))}
+
+
+def unwrap_here(
+    mesh: MeshArrays,
+    hard_edges: np.ndarray | None = None,
+    face_materials: np.ndarray | None = None,
+    *,
+    bake_size: int = BAKE_SIZE,
+    padding: int = PADDING,
+) -> UvLayout:
+    """``unwrap`` in this process (a crash in xatlas takes the process with it)."""
+    tris = corner_triangles(mesh)
     xatlas = load_xatlas()
     started = time.perf_counter()
     charts = xatlas.ChartOptions()
@@ -225,12 +238,12 @@ def unwrap(
         tri_uvs = np.zeros((tris.shape[0], 3, 2))
         for index, chosen in enumerate(members):
             tri_uvs[chosen] = _atlas_uvs(atlas, index)
-        chart_of_face, split_faces = _face_charts(mesh, tris, tri_uvs)
+        chart_of_face, split_faces = uvmend.face_charts(mesh, tris, tri_uvs)
         if split_faces == 0 or attempt == CHART_PASSES - 1:
             break
         # Cut along the quads' own edges where xatlas cut through them, and unwrap again.
         groups = chart_of_face if groups is None else groups * (int(chart_of_face.max()) + 1) + chart_of_face
-    corner_uvs, split = _corner_uvs(mesh, tris, tri_uvs)
+    corner_uvs, split = uvmend.corner_uvs(mesh, tris, tri_uvs)
     corner_uvs = _pack(xatlas, mesh, corner_uvs, tris, padding, bake_size)
     stats = layout_stats(mesh, corner_uvs, hard_edges)
     stats.update({
@@ -303,57 +316,6 @@ def _pack(
     return first
 
 
-def _face_charts(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
-    """(chart of each face's largest triangle, faces whose triangles disagree on a shared corner's UV)."""
-    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
-    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)
-    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
-    face = triangle_face(mesh)
-    soup = MeshArrays(np.zeros((tris.size, 3)), np.full(tris.shape[0], 3), np.arange(tris.size))
-    # Triangles sharing UV corners are one chart: label the soup by UV position.
-    _, point = np.unique(np.round(tri_uvs.reshape(-1, 2), 9), axis=0, return_inverse=True)
-    soup = MeshArrays(np.zeros((int(point.max()) + 1, 3)), soup.face_sizes, point.ravel())
-    chart = face_components(soup)
-    points = mesh.verts[mesh.corner_verts].astype(np.float64)
-    areas = np.linalg.norm(
-        np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]), axis=1
-    )
-    order = np.lexsort((-areas, face))
-    lead = order[np.r_[True, face[order][1:] != face[order][:-1]]]
-    return chart[lead], int(np.unique(face[disagree]).size)
-
-
-def _corner_uvs(mesh: MeshArrays, tris: np.ndarray, tri_uvs: np.ndarray) -> tuple[np.ndarray, int]:
-    """One UV per corner from the triangles' UVs; polygons split across charts are mended (docstring)."""
-    corner_uvs = np.zeros((mesh.corner_verts.shape[0], 2))
-    corner_uvs[tris.ravel()] = tri_uvs.reshape(-1, 2)  # the last triangle of a face wins its shared corners
-    disagree = np.abs(corner_uvs[tris] - tri_uvs).max(axis=(1, 2)) > 1e-7
-    face = triangle_face(mesh)
-    bad_faces = np.unique(face[disagree])
-    if bad_faces.size == 0:
-        return corner_uvs, 0
-    # Texels per unit of the unwrap (one scale for every xatlas chart): that of the whole.
-    points = mesh.verts[mesh.corner_verts].astype(np.float64)
-    surface = np.linalg.norm(
-        np.cross(points[tris[:, 1]] - points[tris[:, 0]], points[tris[:, 2]] - points[tris[:, 0]]), axis=1
-    ).sum()
-    a, b, c = (tri_uvs[:, k] for k in range(3))
-    flat = np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])).sum()
-    scale = float(np.sqrt(flat / surface)) if surface > 0 else 1.0
-    # Each such polygon becomes an island of its own: its triangles unfolded one after the other across
-    # their shared edges (never folding over each other), at the same scale; the final pack places it.
-    tri_start = np.cumsum(mesh.face_sizes.astype(np.int64) - 2) - (mesh.face_sizes.astype(np.int64) - 2)
-    sizes = mesh.face_sizes[bad_faces].astype(np.int64)
-    # Placed apart from everything (right of the square, one row) so no two islands share a UV point.
-    step = 2.0 * float(np.abs(tri_uvs).max() + 1.0)
-    for size in np.unique(sizes):
-        group = np.flatnonzero(sizes == size)
-        face_tris = tris[tri_start[bad_faces[group], None] + np.arange(size - 2)]  # (K, n - 2, 3)
-        offset = np.stack([step * (1 + group), np.zeros(group.shape[0])], axis=1)[:, None, None, :]
-        corner_uvs[face_tris] = _unfolded(points, face_tris) * scale + offset
-    return corner_uvs, int(bad_faces.size)
-
-
 def lod0_uv_arrays(
     mesh: MeshArrays, attributes: dict[str, np.ndarray]
 ) -> tuple[dict[str, np.ndarray], dict[str, Any] | None, str | None]:
@@ -362,7 +324,7 @@ def lod0_uv_arrays(
     borders of ``attributes`` (``transfer.transfer_results``). Without xatlas: no arrays and a warning."""
     try:
         layout = unwrap(mesh, attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials"))
-    except (XatlasMissingError, UvTooLargeError) as exc:
+    except (XatlasMissingError, UvTooLargeError, UvCrashedError) as exc:
         return {}, None, f"LOD0 has no UVs: {exc}"
     arrays = {
         "lod0_uvs": layout.corner_uvs,

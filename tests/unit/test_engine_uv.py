@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from retopo_hub.engines import child, uv
+from retopo_hub.engines import child, uv, uvmend
 from retopo_hub.engines.meshdata import MeshArrays
 from retopo_hub.engines.pipeline import EngineParams, run
 from retopo_hub.engines.transfer import hard_edges
@@ -115,7 +115,7 @@ def test_a_quad_cut_by_xatlas_is_unfolded_without_folding():
     # wind the same way and meet only along the diagonal.
     points = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 0, 1]], np.float64)
     fan = np.array([[[0, 1, 2], [0, 2, 3]]])
-    flat = uv._unfolded(points, fan)[0]
+    flat = uvmend.unfolded(points, fan)[0]
     for tri, layout in zip(fan[0], flat, strict=True):
         for i, j in ((0, 1), (1, 2), (2, 0)):
             assert np.linalg.norm(layout[i] - layout[j]) == pytest.approx(
