@@ -145,6 +145,9 @@ CATALOGUE: tuple[Option, ...] = (
     Option("uv", bool, False, "UVs",
            "Local engine: unwrap LOD0 for texturing (seams on hard edges and material borders, islands "
            "packed for a 2048 bake)", _set("local"), "--uv", engine=True),
+    Option("uv_mirror", bool, False, "Shared Mirror UVs",
+           "Local engine, with UVs and symmetry: mirrored halves share one set of texels (half the texture "
+           "space per half; their islands overlap by design)", _set("local"), "--uv-mirror", engine=True),
     Option("lod_levels", int, 0, "LoD Levels", "Extra levels of detail after LOD0",
            LOD_PROVIDERS, "--lods", range=Range(0, 5), engine=True, fields={"sboxcool": "lodLevels"}),
     Option("lod_final_ratio", float, 0.15, "Final LoD Ratio", "Face ratio of the last LoD relative to LOD0",

@@ -54,6 +54,7 @@ import numpy as np
 from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
+from .symmetry import axes_of
 from .transfer import load_source_attributes, transfer_results
 from .uv import lod0_uv_arrays
 
@@ -258,7 +259,8 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     warnings = [line for item in results for line in item.warnings]
     if params.uv and results:
         protocol.progress(1.0, "unwrapping LOD0")
-        uv_arrays, uv_stats, uv_warning = lod0_uv_arrays(results[0].mesh, attributes)
+        mirror = axes_of(params.symmetry) if params.uv_mirror else ()
+        uv_arrays, uv_stats, uv_warning = lod0_uv_arrays(results[0].mesh, attributes, mirror)
         attributes.update(uv_arrays)
         if uv_stats is not None:
             results[0] = replace(results[0], info={**results[0].info, "uv": uv_stats})

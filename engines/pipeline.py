@@ -82,6 +82,8 @@ class EngineParams:
     symmetry: str = ""
     # Unwrap LOD0 for texturing (uv.py; done by the engine child after the attributes are carried over).
     uv: bool = False
+    # With ``uv`` and ``symmetry``: mirrored faces share their image's UVs (uvmirror.py).
+    uv_mirror: bool = False
     # Open borders stay on the source's borders (remesh ``keep_boundaries``).
     keep_boundaries: bool = True
 
@@ -92,7 +94,7 @@ class EngineParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible", "edge_flow", "uv", "keep_boundaries"):
+        for name in ("quads", "reproducible", "edge_flow", "uv", "uv_mirror", "keep_boundaries"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
         if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from . import isolated, uvmend
+from . import isolated, uvmend, uvmirror
 from .meshdata import MeshArrays
 from .meshgraph import components
 from .uvstats import (
@@ -317,17 +317,32 @@ def _pack(
 
 
 def lod0_uv_arrays(
-    mesh: MeshArrays, attributes: dict[str, np.ndarray]
+    mesh: MeshArrays, attributes: dict[str, np.ndarray], mirror_axes: tuple[int, ...] = ()
 ) -> tuple[dict[str, np.ndarray], dict[str, Any] | None, str | None]:
     """(result-file arrays, stats, warning) of LOD0's UVs for the engine child: ``lod0_uvs`` float32 (C, 2)
     and ``lod0_uv_stats`` (the stats as JSON text), with seams on the ``lod0_hard_edges`` and material
-    borders of ``attributes`` (``transfer.transfer_results``). Without xatlas: no arrays and a warning."""
+    borders of ``attributes`` (``transfer.transfer_results``). With ``mirror_axes`` the + side is unwrapped
+    and mirrored faces share its UVs (``uvmirror``). Without xatlas: no arrays and a warning."""
+    hard, materials = attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials")
+    images = uvmirror.mirror_images(mesh, mirror_axes) if mirror_axes else None
     try:
-        layout = unwrap(mesh, attributes.get("lod0_hard_edges"), attributes.get("lod0_face_materials"))
+        if images is None:
+            layout = unwrap(mesh, hard, materials)
+            uvs = layout.corner_uvs
+        else:
+            home, image = images
+            half, corners = uvmirror.home_mesh(mesh, home)
+            layout = unwrap(half, hard, None if materials is None else np.asarray(materials)[home])
+            uvs = np.zeros((len(mesh.corner_verts), 2), dtype=np.float32)
+            uvs[corners] = layout.corner_uvs
+            uvs = uvs[image]
     except (XatlasMissingError, UvTooLargeError, UvCrashedError) as exc:
         return {}, None, f"LOD0 has no UVs: {exc}"
-    arrays = {
-        "lod0_uvs": layout.corner_uvs,
-        "lod0_uv_stats": np.asarray(json.dumps(layout.stats, sort_keys=True)),
-    }
-    return arrays, layout.stats, None
+    stats = dict(layout.stats)
+    warning = None
+    if mirror_axes:
+        stats["mirrored"] = images is not None
+        if images is None:
+            warning = "LOD0's UVs are not shared across the mirror: it is not mirror-exact there"
+    arrays = {"lod0_uvs": uvs, "lod0_uv_stats": np.asarray(json.dumps(stats, sort_keys=True))}
+    return arrays, stats, warning

@@ -39,6 +39,10 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
             layout.prop(settings, "keep_boundaries")
         layout.label(text="Game-Ready")
         layout.prop(settings, "uv")
+        if settings.symmetry:
+            row = layout.row()
+            row.active = settings.uv
+            row.prop(settings, "uv_mirror")
     elif provider == "csm":
         layout.prop(settings, "csm_model")
         layout.prop(settings, "quads")
