@@ -27,6 +27,10 @@ SNAP_SHARE = 0.5
 ON_FEATURE = 0.1
 # A result border vertex moves onto the source's border when that is within this many median edge lengths.
 BORDER_REACH = 1.0
+# A face folding or turning by more than this after the feature snap has its snapped corners put back
+# (up to FOLD_PASSES rounds, since putting one back can fold a neighbour).
+FOLD_DEG = 60.0
+FOLD_PASSES = 3
 
 
 def _shortest_edge(mesh: MeshArrays, edges: np.ndarray) -> np.ndarray:
@@ -107,5 +111,48 @@ def onto_source(
     if borders is not None:
         projected = onto_borders(projected, faces, borders)
     if curves is not None:
-        projected = curves.snap(MeshArrays.from_faces(projected, faces))[0]
+        snapped, moved = curves.snap(MeshArrays.from_faces(projected, faces))
+        # A snap that folds a face (three corners of a quad pulled onto one feature line, say) is undone
+        # for that face's snapped corners: a folded quad shades and unwraps badly, a missed loop does not.
+        for _ in range(FOLD_PASSES):
+            broken = _folds(snapped, faces) & ~_folds(projected, faces)
+            broken |= _turns(projected, snapped, faces)
+            undo = np.zeros(len(snapped), dtype=bool)
+            undo[faces[broken].ravel()] = True
+            undo &= moved
+            if not undo.any():
+                break
+            snapped[undo], moved[undo] = projected[undo], False
+        projected = snapped
     return projected
+
+
+def _corner_normals(points: np.ndarray, faces: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:
+    """Normals of the two triangles of each face split along the diagonal from corner ``first``."""
+    k = faces.shape[1]
+    a, b, c = (points[faces[:, (first + i) % k]] for i in range(3))
+    d = points[faces[:, (first + 3) % k]] if k == 4 else c
+    return np.cross(b - a, c - a), np.cross(c - a, d - a)
+
+
+def _cosine(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    return np.einsum("ij,ij->i", u, v) / np.maximum(norms, 1e-30)
+
+
+def _folds(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Quads whose two triangles meet at more than ``FOLD_DEG`` along either diagonal (bool (F,))."""
+    if faces.shape[1] != 4:
+        return np.zeros(faces.shape[0], dtype=bool)
+    limit = np.cos(np.radians(FOLD_DEG))
+    return (
+        np.minimum(_cosine(*_corner_normals(points, faces, 0)), _cosine(*_corner_normals(points, faces, 1)))
+        < limit
+    )
+
+
+def _turns(before: np.ndarray, after: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Faces whose first triangle turned by more than ``FOLD_DEG`` (bool (F,))."""
+    return _cosine(_corner_normals(before, faces, 0)[0], _corner_normals(after, faces, 0)[0]) < np.cos(
+        np.radians(FOLD_DEG)
+    )

@@ -26,7 +26,9 @@ def _place(p0: np.ndarray, p1: np.ndarray, d0: np.ndarray, d1: np.ndarray, away:
     length = np.maximum(np.linalg.norm(edge, axis=1), 1e-30)
     along = edge / length[:, None]
     left = np.stack([-along[:, 1], along[:, 0]], axis=1)
-    x = (d0**2 - d1**2 + length**2) / (2.0 * length)
+    # Inside [-d0, d0] for any real triangle; the clip keeps a shared edge of almost no length (two
+    # vertices snapped onto one feature point) from throwing the point far across the square.
+    x = np.clip((d0**2 - d1**2 + length**2) / (2.0 * length), -d0, d0)
     h = np.sqrt(np.maximum(d0**2 - x**2, 0.0))
     other = ((away - p0) * left).sum(axis=1)
     side = np.where(other > 0, -1.0, 1.0)
