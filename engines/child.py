@@ -261,7 +261,10 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         progress=protocol.progress,
         cancelled=lambda: cancel_flag[0],
         marked_edges=marked,
-        dress=lod0_look,
+        # Without UVs or mixed materials there is no look to keep, and the LoDs may start before LOD0 is
+        # done, on the second core (pipeline.run's ``workers``; branch.py).
+        dress=lod0_look if params.uv or source_attributes.mixed_materials else None,
+        workers=2 if (os.cpu_count() or 1) >= 2 else 1,
     )
     protocol.progress(1.0, "carrying materials, vertex groups and hard edges over")
     done = 1 if "lod0" in made else 0
