@@ -13,15 +13,16 @@ meshes, twice its quad count for quad meshes) so a ratio means the same renderin
 level is decimated from the previous one, not from the source, unless ``dress`` gives LOD0's look (UVs,
 materials): then each level is decimated from LOD0 keeping its UV seams and material borders and carries
 LOD0's UVs and slots (lodlook.py); and unless ``workers`` >= 2 on a large decimate-mode job without a look:
-then the first levels are decimated from the source here after LOD0, and the others in a second process
-while LOD0 is made, the first of them from the source and the rest chained from it (branch.py). Measured on a 1M-triangle bumpy torus with 4 levels down to 0.15: the chain took 0.03-0.3 s
-against 3.8-4.5 s for decimating the source each time, and its Hausdorff distance was equal or lower at every
-level (e.g. 0.14% vs 0.15% of the diagonal at the last level from a 20K LOD0). It also keeps every LoD an
-approximation of LOD0, the mesh the user sees, and each level's ``error`` is its symmetric Hausdorff distance
-to LOD0 in object units (``quality.level_errors``), from which the worker derives switch distances
-(core/lodmath.py). ``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled
-between stages (EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs
-in the engine child process.
+then the first levels are decimated from the source here after LOD0, and the others in a second process while
+LOD0 is made, the first of them from the source and the rest chained from it (branch.py). Measured on a
+1M-triangle bumpy torus with 4 levels down to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating
+the source each time, and its Hausdorff distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the
+diagonal at the last level from a 20K LOD0). It also keeps every LoD an approximation of LOD0, the mesh the
+user sees, and each level's ``error`` is its symmetric Hausdorff distance to LOD0 in object units
+(``quality.level_errors``), from which the worker derives switch distances (core/lodmath.py).
+``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled between stages
+(EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs in the engine
+child process.
 """
 
 from __future__ import annotations
