@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 MIN_TRIANGLES = 200_000
 # Seconds to wait for the branch to end once told to (then it is killed).
 JOIN_SECONDS = 2.0
+# Linux prctl option: the signal a process gets when its parent ends.
+PR_SET_PDEATHSIG = 1
 # How often a wait for the branch looks at the cancel flag.
 POLL_SECONDS = 0.1
 # The smallest level budget (a tetrahedron), as pipeline.MIN_LOD_TRIANGLES.
@@ -75,8 +79,22 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if forkable else "spawn")
 
 
-def _run_branch(conn, verts: np.ndarray, tris: np.ndarray, targets: list[int]) -> None:
+def _die_with_parent(parent: int) -> None:
+    """On Linux, end this process when the engine child ends (a killed or cancelled job): no orphan
+    keeps a core busy. Elsewhere the branch ends at its next message, when the pipe is gone."""
+    if not sys.platform.startswith("linux"):
+        return
+    with suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(0)
+
+
+def _run_branch(conn, verts: np.ndarray, tris: np.ndarray, targets: list[int], parent: int) -> None:
     """The branch process: the levels, then backward distances for the probe points it is sent."""
+    _die_with_parent(parent)
     try:
         source = MeshArrays.from_triangles(verts, tris)
         levels, indexes = [], []
@@ -106,7 +124,7 @@ class Branch:
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(
             target=_run_branch,
-            args=(child_conn, np.asarray(verts), np.asarray(tris), list(targets)),
+            args=(child_conn, np.asarray(verts), np.asarray(tris), list(targets), os.getpid()),
             daemon=True,
             name="retopo-hub-lod-branch",
         )

@@ -50,3 +50,11 @@ def test_small_jobs_stay_in_one_process():
     assert branch.plan_branch(500_000, 495_000, ratios) is None  # LOD0 is the source as it is
     assert branch.plan_branch(500_000, 300_000, [1.0]) is None  # no LoDs
     assert branch.plan_branch(500_000, 300_000, ratios) == ([150_000, 60_000], [], [1, 2])
+
+
+def test_the_branch_ends_when_closed_early():
+    verts, tris = _bumpy(4)
+    with branch.Branch(verts, tris, [2_000, 500]) as started:
+        pass  # closed before its levels were taken, as a cancelled job does
+    assert not started._process.is_alive()
+    assert multiprocessing.active_children() == []
