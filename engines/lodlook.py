@@ -5,8 +5,10 @@ Contract: ``Look.of(lod0, corner_uvs, face_materials)`` describes LOD0's look (e
 UVs in Blender's loop layout, one material slot per face); ``decimate_keeping(look, previous, target)``
 decimates ``previous`` (LOD0 or a level made by this module, as a ``Dressed``) to about ``target``
 triangles and returns a ``Dressed`` level: a triangle ``MeshArrays``, its corner UVs (None when LOD0 has
-none) and its face materials (None when LOD0 has none). Imports numpy and the engine's own modules only;
-never touches bpy and runs in the engine child process.
+none) and its face materials (None when LOD0 has none); ``Look.dress_nearest`` dresses a level made
+otherwise (each face takes the region of LOD0's nearest triangle). ``uv_drift(look, level)`` measures how
+far a level's texture samples land from LOD0's (the look test). Imports numpy and the engine's own modules
+only; never touches bpy and runs in the engine child process.
 
 How. LOD0's faces are cut into regions: a region is one UV island of one material (``uvstats.island_labels``;
 a material border is a seam, as the unwrap makes it). fast_simplification cannot be told to keep an edge,
@@ -16,7 +18,8 @@ the whole pass. So every edge between two regions gets a "fin": a triangle stand
 surface normal, which makes both ends border vertices and adds the fin's plane (penalising a move across
 the seam) to their quadrics. The mesh stays welded, so the two sides of a seam can never drift apart (no
 crack); collapses along a seam keep it a seam, and interior vertices can no longer collapse into a seam.
-Fins collapse at no cost into their base and are dropped from the result. With ``return_collapses`` each
+Fins collapse at no cost into their base and are dropped from the result; edge flips then widen the thin
+triangles a seam leaves (flips.py). With ``return_collapses`` each
 surviving triangle is known to be one of the input's (fast_simplification only deletes the triangles a
 collapse makes degenerate, and keeps the others in order), so it keeps its region and material exactly.
 Each corner's UV is then the UV of its vertex's closest point on LOD0, among the triangles of the face's
