@@ -131,3 +131,19 @@ def test_flips_widen_slivers_and_keep_the_surface():
     # Across regions nothing flips: a seam stays where it is.
     out, _ = flips.flip_slivers(verts, tris, np.array([0, 1, 2]))
     assert np.array_equal(out, tris)
+
+
+def test_mirrored_lods_take_lod0_slots_from_the_nearest_region():
+    mesh = _bumpy_sphere()
+    params = EngineParams(
+        mode="decimate", target_faces=3000, quads=False, lod_levels=1, lod_final_ratio=0.3, symmetry="x"
+    )
+
+    def dress(result):
+        centroids = result.mesh.verts[result.mesh.corner_verts].reshape(-1, 3, 3).mean(axis=1)
+        return lodlook.Look.of(result.mesh, None, (centroids[:, 2] > 0).astype(np.int32))
+
+    _, lod1 = run(params, mesh.verts, mesh.triangles(), dress=dress)
+    side = lod1.mesh.verts[lod1.mesh.corner_verts].reshape(-1, 3, 3).mean(axis=1)[:, 2] > 0
+    assert lod1.face_materials.shape == (lod1.mesh.face_count,)
+    assert (lod1.face_materials == side).mean() >= 0.95
