@@ -45,15 +45,18 @@ def _quad_table(rows: list[dict]) -> list[str]:
 def _lod_table(lod: dict) -> list[str]:
     out = [
         "| LoD | triangle budget | ratio of source | Hausdorff % ours | Hausdorff % Decimate (copies) | "
-        "Hausdorff % Decimate (chained) | ratio ours / Decimate | mean % ours / Decimate |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Hausdorff % Decimate (chained) | ratio ours / Decimate | mean % ours / Decimate | "
+        "min angle p5 ours / Decimate |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for lv in lod["levels"]:
         out.append(
             f"| {lv['lod']} | {lv['target_triangles']:,} | {lv['ratio_of_source']:.3f} | "
             f"{lv['hausdorff_pct']:.4f} | {lv['hausdorff_pct_decimate']:.4f} | "
             f"{lv['hausdorff_pct_decimate_chained']:.4f} | {lv['hausdorff_ratio_vs_decimate']:.2f}x | "
-            f"{lv['mean_pct']:.5f} / {lv['mean_pct_decimate']:.5f} |"
+            f"{lv['mean_pct']:.5f} / {lv['mean_pct_decimate']:.5f} | "
+            f"{lv.get('min_angle_p5_deg', float('nan')):.1f}° / "
+            f"{lv.get('min_angle_p5_deg_decimate', float('nan')):.1f}° |"
         )
     return out
 

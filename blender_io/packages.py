@@ -7,7 +7,8 @@ cloud service beyond the first are left out); the package is written to the fold
 atomically) and its path returned.
 Every package holds the levels in LOD0's object space (its origin at the file's origin, no transform):
 switch distances are in those units (blender_io/importer.py stamps them; core/lodswitch.py makes them).
-Geometry only for now: no UVs or materials. Per ``target``:
+Every level carries its active UV layer and its material slots (by name, each face's slot), the ones the
+local engine's LoDs keep from LOD0 (engines/lodlook.py). Per ``target``:
 
 - ``gltf``: ``<stem>.glb`` with ``MSFT_lod`` + ``MSFT_screencoverage`` (formats/lodglb.py).
 - ``godot``: ``<stem>.glb`` with the levels side by side and ``<stem>.tscn``, an inherited scene of it that
@@ -136,8 +137,22 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
+def _level_arrays(obj: bpy.types.Object, name: str) -> tuple:
+    """(name, verts, face sizes, corners, corner UVs or None, face slots, slot material names) of a level."""
+    mesh = obj.data
+    uvs = None
+    if mesh.uv_layers.active is not None:
+        uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
+        mesh.uv_layers.active.uv.foreach_get("vector", uvs)
+        uvs = uvs.reshape(-1, 2)
+    slots = np.empty(len(mesh.polygons), dtype=np.int32)
+    mesh.polygons.foreach_get("material_index", slots)
+    names = [slot.material.name if slot.material is not None else "" for slot in obj.material_slots]
+    return (name, *read_arrays(mesh), uvs, slots, names)
+
+
 def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> list:
-    return [(name, *read_arrays(obj.data)) for obj, name in zip(levels, names, strict=True)]
+    return [_level_arrays(obj, name) for obj, name in zip(levels, names, strict=True)]
 
 
 def _gltf(levels, plan, folder: Path, stem: str) -> None:

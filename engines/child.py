@@ -52,6 +52,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .errors import EngineCancelled, EngineError, EngineInputError, EngineUnavailable, one_line
+from .lodlook import Look
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
 from .symmetry import axes_of
@@ -240,6 +241,21 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     protocol.progress(0.0, f"loaded {tris.shape[0]:,} triangles")
     marked = load_feature_edges(in_path)
     source_attributes = load_source_attributes(in_path, tris.shape[0])
+    made: dict[str, Any] = {}
+    mirror = axes_of(params.symmetry) if params.uv_mirror else ()  # shared mirror UVs (uvmirror.py)
+
+    def lod0_look(lod0: LodResult) -> Look | None:
+        """LOD0's materials and UVs, made before its LoDs so that they keep them (lodlook.py)."""
+        protocol.progress(0.8, "carrying materials over and unwrapping LOD0")
+        made["lod0"] = transfer_results(
+            verts, tris, source_attributes, [(lod0.mesh, lod0.sharp_edges)], cancelled=lambda: cancel_flag[0]
+        )
+        if params.uv:
+            made["uv"] = lod0_uv_arrays(lod0.mesh, made["lod0"], mirror)
+        uvs = made["uv"][0].get("lod0_uvs") if "uv" in made else None
+        materials = made["lod0"].get("lod0_face_materials") if source_attributes.mixed_materials else None
+        return Look.of(lod0.mesh, uvs, materials) if uvs is not None or materials is not None else None
+
     results = run(
         params,
         verts,
@@ -247,20 +263,35 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         progress=protocol.progress,
         cancelled=lambda: cancel_flag[0],
         marked_edges=marked,
+        # Without UVs or mixed materials there is no look to keep, and the LoDs may start before LOD0 is
+        # done, on the second core (pipeline.run's ``workers``; branch.py).
+        dress=lod0_look if params.uv or source_attributes.mixed_materials else None,
+        workers=2 if (os.cpu_count() or 1) >= 2 else 1,
     )
     protocol.progress(1.0, "carrying materials, vertex groups and hard edges over")
-    attributes = transfer_results(
-        verts,
-        tris,
-        source_attributes,
-        [(item.mesh, item.sharp_edges) for item in results],
-        cancelled=lambda: cancel_flag[0],
-    )
+    done = 1 if "lod0" in made else 0
+    attributes = {
+        **made.get("lod0", {}),
+        **transfer_results(
+            verts,
+            tris,
+            source_attributes,
+            [(item.mesh, item.sharp_edges) for item in results[done:]],
+            cancelled=lambda: cancel_flag[0],
+            first_lod=done,
+        ),
+    }
+    for item in results[1:]:  # a look-keeping LoD's own slots and UVs (lodlook.py)
+        if item.face_materials is not None:
+            attributes[f"lod{item.lod}_face_materials"] = item.face_materials
+        if item.corner_uvs is not None:
+            attributes[f"lod{item.lod}_uvs"] = item.corner_uvs
     warnings = [line for item in results for line in item.warnings]
     if params.uv and results:
-        protocol.progress(1.0, "unwrapping LOD0")
-        mirror = axes_of(params.symmetry) if params.uv_mirror else ()
-        uv_arrays, uv_stats, uv_warning = lod0_uv_arrays(results[0].mesh, attributes, mirror)
+        if "uv" not in made:
+            protocol.progress(1.0, "unwrapping LOD0")
+            made["uv"] = lod0_uv_arrays(results[0].mesh, attributes, mirror)
+        uv_arrays, uv_stats, uv_warning = made["uv"]
         attributes.update(uv_arrays)
         if uv_stats is not None:
             results[0] = replace(results[0], info={**results[0].info, "uv": uv_stats})

@@ -84,6 +84,45 @@ def simplify_triangles(
     return mesh.verts, mesh.corner_verts.reshape(-1, 3)
 
 
+def collapse_map(
+    verts: np.ndarray, tris: np.ndarray, target: int, aggression: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One fast_simplification run that also says where each result triangle came from: (verts float64,
+    tris int64 numbered into those verts, index into ``tris`` of each result triangle). The library deletes
+    only the triangles a collapse makes degenerate and keeps the rest in their order, so replaying its
+    collapses on the input's triangles finds them; the vertices are those the kept triangles use, in input
+    order, as the library compacts them."""
+    fs = _simplifier()
+    verts = np.asarray(verts, dtype=np.float64)
+    tris = np.asarray(tris, dtype=np.int64)
+    factor, center = _error_units(verts, tris)
+    with _LOCK:
+        out_v, _, collapses = fs.simplify(
+            np.ascontiguousarray((verts - center) * factor, dtype=np.float64),
+            np.ascontiguousarray(tris, dtype=np.int32),
+            target_count=int(target),
+            agg=aggression,
+            return_collapses=True,
+        )
+    parent = np.arange(verts.shape[0], dtype=np.int64)
+    collapses = np.asarray(collapses, dtype=np.int64).reshape(-1, 2)
+    parent[collapses[:, 1]] = collapses[:, 0]
+    while True:  # pointer jumping: each vertex ends at the vertex it was finally collapsed into
+        deeper = parent[parent]
+        if np.array_equal(deeper, parent):
+            break
+        parent = deeper
+    mapped = parent[tris]
+    kept = np.flatnonzero(
+        (mapped[:, 0] != mapped[:, 1]) & (mapped[:, 1] != mapped[:, 2]) & (mapped[:, 2] != mapped[:, 0])
+    )
+    used, numbered = np.unique(mapped[kept], return_inverse=True)
+    out_v = np.asarray(out_v).reshape(-1, 3)
+    if used.shape[0] != out_v.shape[0]:
+        raise RuntimeError("fast_simplification's collapses do not replay onto its result")
+    return out_v / factor + center, numbered.reshape(-1, 3), kept
+
+
 def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | None = None) -> MeshArrays:
     """Collapse edges until about ``target_faces`` triangles remain; a source already at or below the
     target is returned triangulated but otherwise unchanged."""

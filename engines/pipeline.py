@@ -8,39 +8,48 @@ it is). A source of several separate parts gives each part its area share of the
 too small for the engine are made one by one (in quad mode, quads as far as their triangles pair up), and only
 parts beyond what 1.5x the target can hold are left out, which LOD0's ``warnings`` then say (the LoD chain
 below decimates the whole of LOD0 and may still lose parts at its lower budgets). LOD i >= 1 is a triangle
-mesh with
-``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle meshes,
-twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes. Each level is
-decimated from the previous one, not from the source. Measured on a 1M-triangle bumpy torus with 4 levels down
-to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating the source each time, and its Hausdorff
-distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the diagonal at the last level from a 20K
-LOD0). It also keeps every LoD an approximation of LOD0, the mesh the user sees, and each level's ``error``
-is its symmetric Hausdorff distance to LOD0 in object units (``quality.level_errors``), from which the
-worker derives switch distances (core/lodmath.py). ``progress(fraction,
-message)`` is called along the way and ``cancelled()`` is polled between stages (EngineCancelled). Imports
-numpy and the engine's own modules only; never touches bpy and runs in the engine child process.
+mesh with ``round(ratio_i * T0)`` triangles, where T0 is LOD0's triangle count (its face count for triangle
+meshes, twice its quad count for quad meshes) so a ratio means the same rendering cost in both modes. Each
+level is decimated from the previous one, not from the source, unless ``dress`` gives LOD0's look (UVs,
+materials): then each level is decimated from LOD0 keeping its UV seams and material borders and carries
+LOD0's UVs and slots (lodlook.py); and unless ``workers`` >= 2 on a large decimate-mode job without a look:
+then the first levels are decimated from the source here after LOD0, and the others in a second process while
+LOD0 is made, the first of them from the source and the rest chained from it (branch.py). Measured on a
+1M-triangle bumpy torus with 4 levels down to 0.15: the chain took 0.03-0.3 s against 3.8-4.5 s for decimating
+the source each time, and its Hausdorff distance was equal or lower at every level (e.g. 0.14% vs 0.15% of the
+diagonal at the last level from a 20K LOD0). It also keeps every LoD an approximation of LOD0, the mesh the
+user sees, and each level's ``error`` is its symmetric Hausdorff distance to LOD0 in object units
+(``quality.level_errors``), from which the worker derives switch distances (core/lodmath.py).
+``progress(fraction, message)`` is called along the way and ``cancelled()`` is polled between stages
+(EngineCancelled). Imports numpy and the engine's own modules only; never touches bpy and runs in the engine
+child process.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
+from .branch import Branch, branch_levels, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import decimate
 from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
+from .lodchain import chain_levels
+from .lodlook import Look
 from .meshdata import MeshArrays
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
+from .progress import monotonic, scaled
 from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
-from .symmetry import axes_of, build_level, symmetric_lod
+from .symmetry import axes_of, build_level
 from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
@@ -150,6 +159,10 @@ class LodResult:
     warnings: tuple[str, ...] = ()
     # Symmetric Hausdorff distance to LOD0 in object units (0.0 for LOD0); see ``level_errors``.
     error: float = 0.0
+    # LoDs >= 1 made to keep LOD0's look (``dress``; lodlook.py): float32 (C, 2) corner UVs and int32 (F,)
+    # material slots per face into LOD0's maps and slots; None when LOD0 has none of them.
+    corner_uvs: np.ndarray | None = None
+    face_materials: np.ndarray | None = None
 
 
 def triangle_equivalent(mesh: MeshArrays) -> int:
@@ -161,28 +174,6 @@ def lod_targets(lod0: MeshArrays, ratios: list[float]) -> list[int]:
     """Triangle budget per LoD >= 1, relative to LOD0's triangle count."""
     base = triangle_equivalent(lod0)
     return [max(MIN_LOD_TRIANGLES, round(r * base)) for r in ratios[1:]]
-
-
-def _scaled(progress: ProgressFn | None, lo: float, hi: float) -> ProgressFn | None:
-    if progress is None:
-        return None
-
-    def report(fraction: float, message: str) -> None:
-        progress(lo + (hi - lo) * min(max(fraction, 0.0), 1.0), message)
-
-    return report
-
-
-def _monotonic(progress: ProgressFn | None) -> ProgressFn | None:
-    if progress is None:
-        return None
-    furthest = [0.0]
-
-    def report(fraction: float, message: str) -> None:
-        furthest[0] = max(furthest[0], fraction)
-        progress(furthest[0], message)
-
-    return report
 
 
 def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.ndarray | None:
@@ -282,6 +273,28 @@ def _lod0(
     return mesh, engine, sharp, info, warnings
 
 
+def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds) -> LodResult:
+    """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
+    warnings: tuple[str, ...] = ()
+    if axes:
+        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
+        # built again, so the bar must not run back: it shows the furthest point reached.
+        stage = monotonic(stage)
+        mirrored = build_level(source, axes, params.target_faces, partial(build, whole=False), marked)
+        lod0, lod0_sharp, lod0_info = mirrored.mesh, mirrored.sharp_edges, mirrored.info
+        if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
+            lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
+        if "topology" in lod0_info:
+            lod0_info.update(topology_change(lod0, source))
+        lod0_engine = lod0_info.pop("engine")
+    else:
+        # Every separate part gets a face budget of its own (pieces.py), so small parts are not lost.
+        lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(params, source, marked, stage, cancelled)
+    return LodResult(
+        0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
+    )
+
+
 def run(
     params: EngineParams,
     verts: np.ndarray,
@@ -290,8 +303,17 @@ def run(
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
     marked_edges: np.ndarray | None = None,
+    dress: Callable[[LodResult], Look | None] | None = None,
+    workers: int = 1,
 ) -> list[LodResult]:
     """Run the job described by ``params``; see the module docstring.
+
+    ``dress``: called with LOD0 once it is made, when there are LoDs to build; returns LOD0's look (its UVs
+    and material slots, ``lodlook.Look``) or None. With a look, every LoD is decimated from LOD0 keeping
+    its UV seams and material borders and carries ``corner_uvs``/``face_materials`` (lodlook.py).
+
+    ``workers``: 2 lets a large decimate-mode job make part of its LoDs from the source in a second process
+    while LOD0 is made (branch.py); only the engine child passes it, never Blender's process.
 
     ``marked_edges``: optional int (K, 2) pairs of source vertex indices (into ``verts``) the user marked as
     hard (Blender's sharp edges, seams, material borders); the remesh follows them as it does edges sharper
@@ -312,7 +334,7 @@ def run(
     ratios = lod_ratios(params.lod_levels, params.lod_final_ratio)
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()
-    stage = _scaled(progress, *LOD0_SPAN)
+    stage = scaled(progress, *LOD0_SPAN)
     marked = _marked_on_clean(marked_edges, vertex_map)
     axes = axes_of(params.symmetry)
 
@@ -322,47 +344,37 @@ def run(
         check_cancel()
         return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt)
 
-    warnings: tuple[str, ...] = ()
-    if axes:
-        # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
-        # built again, so the bar must not run back: it shows the furthest point reached.
-        stage = _monotonic(stage)
-        mirrored = build_level(source, axes, params.target_faces, partial(build, whole=False), marked)
-        lod0, lod0_sharp, lod0_info = mirrored.mesh, mirrored.sharp_edges, mirrored.info
-        if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
-            lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
-        if "topology" in lod0_info:
-            lod0_info.update(topology_change(lod0, source))
-        lod0_engine = lod0_info.pop("engine")
-    else:
-        # Every separate part gets a face budget of its own (pieces.py), so small parts are not lost.
-        lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(params, source, marked, stage, cancelled)
-    results = [
-        LodResult(
-            0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
-        )
-    ]
-    previous = lod0
-    targets = lod_targets(lod0, ratios)
-    span = 1.0 - LOD0_SPAN[1]
-    for level, target in enumerate(targets, start=1):
-        check_cancel()
-        low = LOD0_SPAN[1] + span * (level - 1) / len(targets)
-        report(low, f"building LoD {level} ({target:,} triangles)")
-        # Chaining from the previous level: each step is small and fast; see the module docstring.
-        level_progress = _scaled(progress, low, low + span / len(targets))
-        if axes:
-            # Cut at the planes and mirrored again, every LoD is as symmetric as LOD0.
-            mesh = symmetric_lod(decimate(previous, target, progress=level_progress), axes)
+    branch_plan = None
+    if workers >= 2 and params.mode == "decimate" and not axes and dress is None:
+        # Only decimate mode knows LOD0's triangle count (its target) before LOD0 is made.
+        branch_plan = plan_branch(source.face_count, int(params.target_faces), ratios)
+    branch = None
+    if branch_plan is not None:
+        planned, _, theirs = branch_plan
+        branch = Branch(source.verts, source.triangles(), [planned[level - 1] for level in theirs])
+    with branch or nullcontext():
+        results = [_make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds)]
+        lod0 = results[0].mesh
+        if branch is not None:
+            made = branch_levels(source, lod0, branch_plan, branch, progress, cancelled)
+            results += [
+                LodResult(level, mesh, branch_plan[0][level - 1], thresholds[level], DECIMATOR, error=error)
+                for level, (mesh, error) in sorted(made.items())
+            ]
         else:
-            mesh = decimate(previous, target, progress=level_progress)
-        results.append(LodResult(level, mesh, target, thresholds[level], DECIMATOR))
-        previous = mesh
-    if len(results) > 1:
-        check_cancel()
-        report(1.0, "measuring the LoDs")
-        errors = level_errors(lod0, [item.mesh for item in results[1:]])
-        results[1:] = [replace(item, error=error) for item, error in zip(results[1:], errors, strict=True)]
+            targets = lod_targets(lod0, ratios)
+            look = dress(results[0]) if dress is not None and targets else None
+            chain = chain_levels(lod0, targets, axes, look, progress, check_cancel, LOD0_SPAN[1])
+            results += [
+                LodResult(level, item.mesh, target, thresholds[level], DECIMATOR, corner_uvs=item.corner_uvs,
+                          face_materials=item.face_materials)
+                for level, (item, target) in enumerate(zip(chain, targets, strict=True), start=1)
+            ]  # fmt: skip
+            if len(results) > 1:
+                check_cancel()
+                report(1.0, "measuring the LoDs")
+                errors = level_errors(lod0, [item.mesh for item in results[1:]])
+                results[1:] = [replace(item, error=e) for item, e in zip(results[1:], errors, strict=True)]
     report(1.0, "done")
     for item in results:
         log.info(

@@ -164,21 +164,36 @@ def _budget_points(mesh: MeshArrays, tris: np.ndarray, budget: int, seed: int) -
     return np.vstack([points, verts])
 
 
+class LevelProbe:
+    """LOD0 indexed once, and its ``budget`` probe points, to measure levels against (``level_errors``)."""
+
+    def __init__(self, lod0: MeshArrays, budget: int = LEVEL_POINTS) -> None:
+        tris = lod0.triangles().astype(np.int64)
+        self.budget = budget
+        self.index = TriangleIndex(lod0.verts, tris)
+        self.backward_points = _budget_points(lod0, tris, budget, seed=2)
+
+    def forward(self, level: MeshArrays) -> float:
+        """Largest distance from the level's probe points to LOD0."""
+        tris = level.triangles().astype(np.int64)
+        return float(self.index.query(_budget_points(level, tris, self.budget, seed=1))[1].max())
+
+    def backward(self, level: MeshArrays) -> float:
+        """Largest distance from LOD0's probe points to the level."""
+        tris = level.triangles().astype(np.int64)
+        return float(TriangleIndex(level.verts, tris).query(self.backward_points)[1].max())
+
+    def error(self, level: MeshArrays) -> float:
+        return max(self.forward(level), self.backward(level))
+
+
 def level_errors(lod0: MeshArrays, levels: list[MeshArrays], budget: int = LEVEL_POINTS) -> list[float]:
     """Each level's symmetric Hausdorff distance to ``lod0`` in object units, from ``budget`` points per
     direction (see LEVEL_POINTS)."""
     if not levels:
         return []
-    lod0_tris = lod0.triangles().astype(np.int64)
-    index = TriangleIndex(lod0.verts, lod0_tris)
-    backward_points = _budget_points(lod0, lod0_tris, budget, seed=2)
-    errors = []
-    for level in levels:
-        tris = level.triangles().astype(np.int64)
-        forward = index.query(_budget_points(level, tris, budget, seed=1))[1]
-        backward = TriangleIndex(level.verts, tris).query(backward_points)[1]
-        errors.append(float(max(forward.max(), backward.max())))
-    return errors
+    probe = LevelProbe(lod0, budget)
+    return [probe.error(level) for level in levels]
 
 
 def edge_points(verts: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:

@@ -291,14 +291,15 @@ def transfer_results(
     levels: Sequence[tuple[MeshArrays, np.ndarray | None]],
     *,
     cancelled: Callable[[], bool] | None = None,
+    first_lod: int = 0,
 ) -> dict[str, np.ndarray]:
-    """``transfer_level`` for each (mesh, its own sharp edges) of ``levels`` (LOD0 first), keyed as the
-    engine's result file names them."""
+    """``transfer_level`` for each (mesh, its own sharp edges) of ``levels`` (LOD ``first_lod`` first),
+    keyed as the engine's result file names them."""
     surface = SourceSurface(source_verts, source_tris)  # indexed only if a level needs it
     arrays: dict[str, np.ndarray] = {"attributes": np.asarray(LAYOUT_VERSION, dtype=np.int64)}
     if attrs.group_names is not None:
         arrays["group_names"] = attrs.group_names
-    for lod, (mesh, extra) in enumerate(levels):
+    for lod, (mesh, extra) in enumerate(levels, start=first_lod):
         if cancelled is not None and cancelled():
             raise EngineCancelled("the job was cancelled")
         for name, value in transfer_level(surface, attrs, mesh, extra).items():

@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Binary FBX 7.4 of a LoD chain as one FBX LOD group: ``write_lod_fbx`` (geometry only).
+"""Binary FBX 7.4 of a LoD chain as one FBX LOD group: ``write_lod_fbx``.
 
-Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout, LOD0
-first. The file holds one Model of type ``LodGroup`` named ``group_name`` with a ``LodGroup`` node
-attribute, and one Mesh Model child per level in that order, which is how the FBX SDK (and Unreal's FBX
-importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i. ``switch_distances`` (object units,
-one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>`` (centimetres, the distance from
-which child i + 1 is shown). The axes, units and the rest of the scene are formats/fbx.py's: Z-up metre
-vertices, the Y-up centimetre conversion carried by the group's Model. Blender's own FBX exporter cannot
-write a LOD group, hence this writer. Malformed arrays raise ValueError; written atomically.
+Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout, LOD0 first,
+optionally followed by ``corner_uvs``, ``face_materials`` and ``material_names`` (each may be None or empty):
+a level's UVs become its UV layer, its slots Material objects connected to its Model in slot order (a material
+named in several levels is one Material object, shared). The file holds one Model of type ``LodGroup`` named
+``group_name`` with a ``LodGroup`` node attribute, and one Mesh Model child per level in that order, which is
+how the FBX SDK (and Unreal's FBX importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i.
+``switch_distances`` (object units, one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>``
+(centimetres, the distance from which child i + 1 is shown). The axes, units and the rest of the scene are
+formats/fbx.py's: Z-up metre vertices, the Y-up centimetre conversion carried by the group's Model. Blender's
+own FBX exporter cannot write a LOD group, hence this writer. Malformed arrays raise ValueError; written
+atomically.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .fbx import (
     _header,
     _i32,
     _i64,
+    _material,
     _named,
     _Node,
     _properties,
@@ -36,9 +40,9 @@ from .fbx import (
     _write_file,
     definitions_node,
 )
-from .mesh import check_mesh
+from .mesh import check_mesh, material_slots
 
-Level = tuple[str, Any, Any, Any]
+Level = tuple[Any, ...]
 
 
 def _model(name: str, uid: int, kind: str, *, convert_axes: bool) -> _Node:
@@ -73,10 +77,11 @@ def _lod_attribute(uid: int, distances: Sequence[float]) -> _Node:
     return attribute
 
 
-def _definitions(levels: int) -> _Node:
-    return definitions_node(
-        [("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1)]
-    )
+def _definitions(levels: int, materials: int) -> _Node:
+    return definitions_node([
+        ("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1),
+        ("Material", materials),
+    ])  # fmt: skip
 
 
 def write_lod_fbx(
@@ -98,17 +103,28 @@ def write_lod_fbx(
     objects.children += [_lod_attribute(attribute_id, distances), _model(group, group_id, "LodGroup",
                                                                          convert_axes=True)]  # fmt: skip
     links = [(group_id, 0), (attribute_id, group_id)]
-    for number, (name, verts, face_sizes, corner_verts) in enumerate(levels):
-        v, sizes, cv, _uvs = check_mesh(verts, face_sizes, corner_verts)
+    material_ids: dict[str, int] = {}
+    for number, level in enumerate(levels):
+        name, verts, face_sizes, corner_verts = level[:4]
+        corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
+        v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
         if sizes.size == 0:
             raise ValueError(f"LOD {number} has no faces")
         if len(v) > np.iinfo(np.int32).max or cv.size > np.iinfo(np.int32).max:
             raise ValueError("FBX 7.4 indexes vertices with 32-bit integers: a level is too large")
         level_name = " ".join(_check_name(name, "level name").split()) or f"LOD{number}"
         geometry_id, model_id = 2000 + 2 * number, 2001 + 2 * number
-        objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, None, None),
+        materials, per_face = material_slots(face_materials, material_names or (), sizes.size)
+        objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, uvs, per_face),
                              _model(level_name, model_id, "Mesh", convert_axes=False)]  # fmt: skip
         links += [(model_id, group_id), (geometry_id, model_id)]
+        for material in materials:  # connected in slot order: the face indices count in that order
+            if material not in material_ids:
+                material_ids[material] = 3000 + len(material_ids)
+                objects.children.append(
+                    _material(_check_name(material, "material name"), material_ids[material])
+                )
+            links.append((material_ids[material], model_id))
     connections = _Node(b"Connections")
     for child, parent in links:  # children connect in LOD order: child i is LOD i
         connections.add("C", _str("OO"), _i64(child), _i64(parent))
@@ -117,7 +133,7 @@ def write_lod_fbx(
     top = [
         *_header(creator),
         *_documents(document_id),
-        _definitions(len(levels)),
+        _definitions(len(levels), len(material_ids)),
         objects,
         connections,
         takes,

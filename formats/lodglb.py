@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Binary glTF 2.0 of a LoD chain: ``write_lod_glb`` (geometry only).
+"""Binary glTF 2.0 of a LoD chain: ``write_lod_glb``.
 
 Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout (Blender
-Z-up, written Y-up), LOD0 first; each becomes one mesh (one fan-triangulated primitive, uint32 indices) and
-one node of that name. With ``screen_coverage`` (one value per level: the coverage below which it gives way
-to the next, the last level's being where nothing is drawn; see core/lodmath.py) the file uses
-``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's ``ids`` and carries
-``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the extension shows
-LOD0 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every
-level is a root node of the scene, side by side at the same place (what Godot's .tscn package instances).
-Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
+Z-up, written Y-up), LOD0 first, optionally followed by ``corner_uvs``, ``face_materials`` and
+``material_names`` (each may be None or empty); each becomes one mesh (fan-triangulated, uint32 indices; one
+primitive per material it uses, all sharing its vertices) and one node of that name. UVs become ``TEXCOORD_0``
+(vertices split only where their corners' UVs differ, as formats/glb.py does); materials are named glTF
+materials, one per name across the levels. With ``screen_coverage`` (one value per level: the coverage below
+which it gives way to the next, the last level's being where nothing is drawn; see core/lodmath.py) the file
+uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's ``ids`` and carries
+``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the extension shows LOD0
+alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is
+a root node of the scene, side by side at the same place (what Godot's .tscn package instances). Writes are
+atomic; malformed arrays raise ValueError. Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from .glb import _fan_corners, pack_glb
-from .mesh import PathLike, check_mesh, convert_axes
+from .mesh import PathLike, check_mesh, convert_axes, material_slots
 
-Level = tuple[str, Any, Any, Any]
+Level = tuple[Any, ...]
 
 
 def _check_coverages(coverages: Sequence[float], count: int) -> list[float]:
@@ -36,6 +39,49 @@ def _check_coverages(coverages: Sequence[float], count: int) -> list[float]:
     if any(b > a for a, b in itertools.pairwise(values)):
         raise ValueError(f"screen coverages must not rise from one level to the next (got {values})")
     return values
+
+
+def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: dict[str, int], y_up: bool):
+    """The glTF mesh of one level, its buffers added through ``add_view`` and ``accessors``."""
+    name, verts, face_sizes, corner_verts = level[:4]
+    corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
+    v, sizes, corners, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+    if sizes.size == 0:
+        raise ValueError(f"glTF cannot store a mesh without faces ({name})")
+    fans = _fan_corners(sizes)
+    if uvs is None:
+        used, indices = np.unique(corners[fans].ravel(), return_inverse=True)
+        positions, texcoords = v[used], None
+    else:
+        _, uv_id = np.unique(uvs.view(np.uint64).ravel(), return_inverse=True)
+        key = corners * (int(uv_id.max()) + 1) + uv_id.ravel()  # one id per distinct (vertex, UV) pair
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        positions, indices = v[corners[first]], inverse.ravel()[fans]
+        texcoords = uvs[first] * np.float32([1, -1]) + np.float32([0, 1])  # glTF's v origin is the top
+    indices = indices.reshape(-1, 3)
+    positions = convert_axes(positions, True) if y_up else np.ascontiguousarray(positions, np.float32)
+    accessors.append({"bufferView": add_view(positions.tobytes(), 34962), "componentType": 5126,
+                      "count": len(positions), "type": "VEC3", "min": positions.min(axis=0).tolist(),
+                      "max": positions.max(axis=0).tolist()})  # fmt: skip
+    attributes = {"POSITION": len(accessors) - 1}
+    if texcoords is not None:
+        accessors.append({"bufferView": add_view(texcoords.tobytes(), 34962), "componentType": 5126,
+                          "count": len(texcoords), "type": "VEC2"})  # fmt: skip
+        attributes["TEXCOORD_0"] = len(accessors) - 1
+    materials, per_face = material_slots(face_materials, material_names or (), sizes.size)
+    tri_material = None if per_face is None else np.repeat(per_face, sizes - 2)
+    primitives = []
+    for local, material in enumerate(materials or [None]):
+        chosen = indices if tri_material is None else indices[tri_material == local]
+        if chosen.size == 0:
+            continue
+        accessors.append({"bufferView": add_view(chosen.astype(np.uint32).tobytes(), 34963),
+                          "componentType": 5125, "count": int(chosen.size), "type": "SCALAR"})  # fmt: skip
+        primitive = {"attributes": dict(attributes), "indices": len(accessors) - 1, "mode": 4}
+        if material is not None:
+            primitive["material"] = material_index.setdefault(material, len(material_index))
+        primitives.append(primitive)
+    return {"name": str(name), "primitives": primitives}
 
 
 def write_lod_glb(
@@ -63,23 +109,10 @@ def write_lod_glb(
         offset += len(blobs[-1])
         return len(views) - 1
 
-    for name, verts, face_sizes, corner_verts in levels:
-        v, sizes, corners, _uvs = check_mesh(verts, face_sizes, corner_verts)
-        if sizes.size == 0:
-            raise ValueError(f"glTF cannot store a mesh without faces ({name})")
-        used, indices = np.unique(corners[_fan_corners(sizes)].ravel(), return_inverse=True)
-        positions = convert_axes(v[used], True) if y_up else np.ascontiguousarray(v[used], dtype=np.float32)
-        position_view = add_view(positions.tobytes(), 34962)
-        index_view = add_view(indices.astype(np.uint32).tobytes(), 34963)
-        accessors.append({"bufferView": position_view, "componentType": 5126, "count": len(positions),
-                          "type": "VEC3", "min": positions.min(axis=0).tolist(),
-                          "max": positions.max(axis=0).tolist()})  # fmt: skip
-        accessors.append(
-            {"bufferView": index_view, "componentType": 5125, "count": int(indices.size), "type": "SCALAR"}
-        )
-        primitive = {"attributes": {"POSITION": len(accessors) - 2}, "indices": len(accessors) - 1, "mode": 4}
-        meshes.append({"name": str(name), "primitives": [primitive]})
-        nodes.append({"name": str(name), "mesh": len(meshes) - 1})
+    material_index: dict[str, int] = {}
+    for level in levels:
+        meshes.append(_level_mesh(level, add_view, accessors, material_index, y_up))
+        nodes.append({"name": meshes[-1]["name"], "mesh": len(meshes) - 1})
     doc: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Retopo Hub"}, "scene": 0}
     if coverages is not None and len(levels) > 1:
         nodes[0]["extensions"] = {"MSFT_lod": {"ids": list(range(1, len(levels)))}}
@@ -89,5 +122,7 @@ def write_lod_glb(
     else:
         doc["scenes"] = [{"nodes": list(range(len(nodes)))}]
     doc |= {"nodes": nodes, "meshes": meshes, "accessors": accessors, "bufferViews": views}
+    if material_index:
+        doc["materials"] = [{"name": name} for name in material_index]
     doc["buffers"] = [{"byteLength": offset}]
     return pack_glb(doc, b"".join(blobs), path)

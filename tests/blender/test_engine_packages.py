@@ -17,14 +17,20 @@ from tests.support.layout import draw_panel
 from tests.support.scene import ico_sphere
 
 LEVELS = 3  # LOD0 and two more
+SLOTS = ["Bottom", "Top"]
 
 
 @pytest.fixture
 def chain(blank):
-    """A finished local job with LoDs: (bpy, its result objects LOD0 first)."""
+    """A finished local job with LoDs, UVs and two material slots: (bpy, its result objects LOD0 first)."""
     bpy = blank
     rock = ico_sphere("Rock", subdivisions=5)
+    for name in SLOTS:
+        rock.data.materials.append(bpy.data.materials.new(name))
+    upper = [int(p.center[2] > 0.2) for p in rock.data.polygons]
+    rock.data.polygons.foreach_set("material_index", upper)
     rock.retopo_hub.target_faces, rock.retopo_hub.lod_levels = 1500, LEVELS - 1
+    rock.retopo_hub.uv = True
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
     results = sorted(bpy.data.collections["Rock_RetopoHub"].objects, key=lambda o: o["retopo_hub_lod"])
     assert [o["retopo_hub_lod"] for o in results] == list(range(LEVELS))
@@ -52,6 +58,16 @@ def _import_fbx(bpy, path: Path) -> dict[str, object]:
     return {o.name: o for o in bpy.data.objects}
 
 
+def _dressed(obj) -> bool:
+    """The imported level has a UV layer and the chain's two material slots."""
+    names = [m.name.split(".")[0] for m in obj.data.materials if m is not None]
+    return obj.data.uv_layers.active is not None and names == SLOTS
+
+
+def _glb_triangles(doc: dict, mesh: dict) -> int:
+    return sum(doc["accessors"][p["indices"]]["count"] for p in mesh["primitives"]) // 3
+
+
 def test_gltf_package_is_valid_msft_lod(addon, chain, tmp_path):
     _bpy, results = chain
     folder = addon.blender_io.packages.export_package(results, "gltf", tmp_path, "Rock")
@@ -65,8 +81,12 @@ def test_gltf_package_is_valid_msft_lod(addon, chain, tmp_path):
     coverage = lod0["extras"]["MSFT_screencoverage"]
     expected = [o["retopo_hub_screen_coverage"] for o in results[1:]]
     assert coverage == pytest.approx([*expected, 0.0])
-    counts = [doc["accessors"][m["primitives"][0]["indices"]]["count"] // 3 for m in doc["meshes"]]
+    counts = [_glb_triangles(doc, m) for m in doc["meshes"]]
     assert counts == [_triangles(o) for o in results]
+    assert [m["name"] for m in doc["materials"]] == SLOTS
+    for mesh in doc["meshes"]:  # every level: LOD0's slots and UVs
+        assert sorted(p["material"] for p in mesh["primitives"]) == [0, 1]
+        assert all("TEXCOORD_0" in p["attributes"] for p in mesh["primitives"])
 
 
 def test_godot_package_is_a_glb_and_a_visibility_range_scene(addon, chain, tmp_path):
@@ -109,6 +129,7 @@ def test_unity_package_has_lod_children_under_one_root(addon, chain, tmp_path):
     children = sorted(root.children, key=lambda o: o.name)
     assert [c.name for c in children] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
     assert [_triangles(c) for c in children] == triangles
+    assert all(_dressed(c) for c in children)
 
 
 def test_unreal_package_is_one_fbx_lod_group_and_screen_sizes(addon, chain, tmp_path):
@@ -128,6 +149,7 @@ def test_unreal_package_is_one_fbx_lod_group_and_screen_sizes(addon, chain, tmp_
     children = sorted(group.children, key=lambda o: o.name)
     assert [c.name for c in children] == ["Rock_LOD0", "Rock_LOD1", "Rock_LOD2"]
     assert [_triangles(c) for c in children] == triangles
+    assert all(_dressed(c) for c in children)
     for child, extent in zip(children, bounds, strict=True):
         assert tuple(child.dimensions) == pytest.approx(extent, abs=2e-3)
 

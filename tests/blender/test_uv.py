@@ -69,7 +69,7 @@ def test_operator_unwraps_lod0_without_overlaps(addon, blank):
     coll = bpy.data.collections["Crate_RetopoHub"]
     lod0, lod1 = coll.objects["Crate_retopo"], coll.objects["Crate_LOD1"]
     assert lod0.data.uv_layers.active is not None
-    assert len(lod1.data.uv_layers) == 0  # UVs on LoDs are not made yet
+    assert lod1.data.uv_layers.active is not None  # LoDs keep LOD0's UVs (tests/blender/test_lod_look.py)
     mesh, uvs = _layout(addon, lod0)
     assert uvs.min() >= -1e-6 and uvs.max() <= 1 + 1e-6
     tris = _engine(addon, "uvstats").corner_triangles(mesh)
@@ -98,7 +98,7 @@ def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
     assert "uv" not in outputs["crate_LOD1.obj"]
     text = (out_dir / "crate_retopo.obj").read_text()
     assert "\nvt " in text and "/" in text.split("\nf ", 1)[1].splitlines()[0]
-    assert "\nvt " not in (out_dir / "crate_LOD1.obj").read_text()
+    assert "\nvt " in (out_dir / "crate_LOD1.obj").read_text()  # the LoD keeps LOD0's UVs
 
 
 def test_panel_shows_the_uv_toggle_under_game_ready(blank):

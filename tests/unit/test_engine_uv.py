@@ -102,7 +102,10 @@ def test_child_writes_lod0_uvs_and_reports_them(tmp_path, capfd):
     with np.load(out) as data:
         assert data["lod0_uvs"].shape == (data["lod0_corner_verts"].shape[0], 2)
         assert json.loads(str(data["lod0_uv_stats"])) == lod0_uv
-        assert "lod1_uvs" not in data
+        # The LoD keeps LOD0's UVs (lodlook.py): one per corner, inside the square.
+        lod1_uvs = data["lod1_uvs"]
+        assert lod1_uvs.shape == (data["lod1_corner_verts"].shape[0], 2)
+        assert lod1_uvs.min() >= 0.0 and lod1_uvs.max() <= 1.0
 
 
 def test_uv_parameter_must_be_a_bool():

@@ -34,3 +34,16 @@ def test_one_lod_group_with_a_child_per_level(tmp_path):
 def test_one_finite_distance_per_level(tmp_path, distances):
     with pytest.raises(ValueError, match="switch distance"):
         write_lod_fbx(tmp_path / "x.fbx", _levels(), distances)
+
+
+def test_levels_carry_uv_layers_and_shared_materials(tmp_path):
+    levels = []
+    for name, verts, sizes, corners in _levels():
+        uvs = (verts[corners][:, :2] * 0.5 + 0.5).astype(np.float32)
+        slots = (np.arange(len(sizes)) % 2).astype(np.int32)
+        levels.append((name, verts, sizes, corners, uvs, slots, ["Body", "Lid"]))
+    path = tmp_path / "rock.fbx"
+    write_lod_fbx(path, levels, [0.0, 7.5], group_name="Rock")
+    data = path.read_bytes()
+    assert data.count(b"LayerElementUV") == 2 * 2  # per level: the layer and its table-of-contents entry
+    assert data.count(b"\x00\x01Material") == 2  # one Material object per name, shared by the levels

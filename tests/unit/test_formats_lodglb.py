@@ -83,3 +83,25 @@ def test_godot_scene_gives_each_level_its_distance_band():
     }
     with pytest.raises(ValueError, match="never fall"):
         godot_lod_scene("Rock.glb", "Rock", [("a", 0.0), ("b", 5.0), ("c", 4.0)])
+
+
+def _dressed_levels():
+    """The levels with spherical UVs per corner and two material slots (upper and lower half)."""
+    out = []
+    for name, verts, sizes, corners in _levels():
+        p = verts[corners]
+        uvs = np.stack([np.arctan2(p[:, 1], p[:, 0]) / (2 * np.pi) + 0.5, p[:, 2] * 0.5 + 0.5], 1)
+        slots = (p.reshape(-1, 3, 3)[:, :, 2].mean(axis=1) > 0).astype(np.int32)
+        out.append((name, verts, sizes, corners, uvs.astype(np.float32), slots, ["Body", "Lid"]))
+    return out
+
+
+def test_levels_keep_uvs_and_materials_and_stay_valid(tmp_path):
+    path = tmp_path / "rock.glb"
+    doc = _json(write_lod_glb(path, _dressed_levels(), screen_coverage=[0.2, 0.05, 0.0]))
+    assert doc["materials"] == [{"name": "Body"}, {"name": "Lid"}]
+    for mesh in doc["meshes"]:
+        assert sorted(p["material"] for p in mesh["primitives"]) == [0, 1]
+        assert all("TEXCOORD_0" in p["attributes"] for p in mesh["primitives"])
+    report = validate(path)
+    assert errors(report) == [], report["issues"]

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""LoDs made from the source on a second core (engines/branch.py) through pipeline.run's ``workers``."""
+
+import multiprocessing
+
+import numpy as np
+import pytest
+from retopo_hub.engines import branch, pipeline
+from retopo_hub.engines.quality import level_errors
+from shapes import icosphere
+
+pytest.importorskip("fast_simplification")
+
+
+def test_split_balances_the_passes_of_the_bench_chain():
+    # The bench's chain: 1.31M source, LOD0 983K, 5 levels down to 0.15 (engines/lod.py's curve).
+    targets = [869_281, 659_232, 443_447, 268_387, 147_456]
+    ours, theirs = branch.split(1_310_720, 983_040, targets)
+    assert ours == [1] and theirs == [2, 3, 4, 5]
+    assert branch.split(1_000_000, 750_000, [500_000]) == ([], [1])
+
+
+def _bumpy(subdivisions: int = 5):
+    verts, tris = icosphere(subdivisions)
+    verts = verts.astype(np.float64)
+    verts *= 1.0 + 0.05 * np.sin(6.0 * verts[:, :1]) * np.cos(4.0 * verts[:, 2:3])
+    return verts, tris
+
+
+def test_two_workers_make_the_same_levels_from_the_source(monkeypatch):
+    monkeypatch.setattr(branch, "MIN_TRIANGLES", 1_000)
+    verts, tris = _bumpy()
+    params = pipeline.EngineParams(mode="decimate", target_faces=12_000, quads=False, lod_levels=3)
+    one = pipeline.run(params, verts, tris)
+    two = pipeline.run(params, verts, tris, workers=2)
+    assert [r.lod for r in two] == [0, 1, 2, 3]
+    assert [r.target_faces for r in two] == [r.target_faces for r in one]
+    for item in two[1:]:
+        assert abs(item.mesh.face_count - item.target_faces) <= 0.1 * item.target_faces
+        assert item.error > 0.0
+    # The errors are the same measure as level_errors', whichever process made the level.
+    errors = level_errors(two[0].mesh, [r.mesh for r in two[1:]])
+    assert [r.error for r in two[1:]] == pytest.approx(errors)
+    assert multiprocessing.active_children() == []
+
+
+def test_small_jobs_stay_in_one_process():
+    ratios = [1.0, 0.5, 0.2]
+    assert branch.plan_branch(1_280, 600, ratios) is None  # too small to pay for a second process
+    assert branch.plan_branch(500_000, 495_000, ratios) is None  # LOD0 is the source as it is
+    assert branch.plan_branch(500_000, 300_000, [1.0]) is None  # no LoDs
+    assert branch.plan_branch(500_000, 300_000, ratios) == ([150_000, 60_000], [], [1, 2])
+
+
+def test_the_branch_ends_when_closed_early():
+    verts, tris = _bumpy(4)
+    with branch.Branch(verts, tris, [2_000, 500]) as started:
+        pass  # closed before its levels were taken, as a cancelled job does
+    assert not started._process.is_alive()
+    assert multiprocessing.active_children() == []
