@@ -36,7 +36,16 @@ def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
         if settings.mode == "quad":
             layout.prop(settings, "sharp_angle")
         layout.label(text="Game-Ready")
-        layout.prop(settings, "uv")
+        row = layout.row()
+        row.active = not settings.bake  # a bake unwraps LOD0 whatever this says (core.options.with_implied)
+        row.prop(settings, "uv")
+        layout.row(align=True).prop(settings, "bake", expand=True)
+        col = layout.column()
+        col.active = bool(settings.bake)
+        col.prop(settings, "bake_size")
+        col.prop(settings, "normal_convention")
+        auto = " (auto)" if settings.ray_distance == 0 else ""
+        col.prop(settings, "ray_distance", text=f"Ray Distance{auto}")
     elif provider == "csm":
         layout.prop(settings, "csm_model")
         layout.prop(settings, "quads")
