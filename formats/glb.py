@@ -81,7 +81,7 @@ def write_glb(
     given = (("color", base_color_png), ("normal", normal_png), ("ao", occlusion_png))
     pngs = [(role, bytes(png)) for role, png in given if png is not None]
     if pngs and (uvs is None or any(png[:8] != _PNG_MAGIC for _role, png in pngs)):
-        raise ValueError("the maps must be PNG bytes and need corner_uvs to map them")
+        raise ValueError("the maps must be PNG bytes, and a map needs corner_uvs to map it")
     tris = _fan_corners(sizes)
     positions, indices, texcoords = v, cv[tris], None
     if uvs is not None:

@@ -76,12 +76,8 @@ def test_operator_bakes_in_process_and_dresses_lod0_and_lods(blank):
     before, view = fingerprint(source), _scene_view(bpy)
     materials = [m.name for m in source.data.materials]
     settings = source.retopo_hub
-    settings.target_faces, settings.lod_levels, settings.bake, settings.bake_size = (
-        300,
-        1,
-        {"n", "c", "a"},
-        SIZE,
-    )
+    settings.target_faces, settings.lod_levels = 300, 1
+    settings.bake, settings.bake_size = {"n", "c", "a"}, SIZE
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
 
     record = bpy.context.scene.retopo_hub.jobs[-1]
@@ -127,8 +123,8 @@ def test_cli_writes_maps_referenced_by_obj_glb_and_fbx(addon, blank, tmp_path, c
         assert code == 0, err
         (result,) = json.loads(out.strip().splitlines()[-1])["results"]
         (output,) = result["outputs"]
-        expected = {role: str(out_dir / f"bumpy_{name}.png")
-                    for role, name in (("normal", "normal"), ("color", "basecolor"), ("ao", "ao"))}  # fmt: skip
+        files = {"normal": "normal", "color": "basecolor", "ao": "ao"}
+        expected = {role: str(out_dir / f"bumpy_{name}.png") for role, name in files.items()}
         assert output["maps"] == expected, output
         assert result["settings"]["uv"] is True  # --bake implies --uv
         assert all(Path(p).is_file() for p in expected.values())
