@@ -56,12 +56,13 @@ def _wired(lod0) -> dict[str, object]:
     """The images on the Principled BSDF's Base Color and (through a Normal Map node) Normal inputs."""
     (material,) = [slot.material for slot in lod0.material_slots]
     bsdf = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
-    color = bsdf.inputs["Base Color"].links[0].from_node
+    color_links = bsdf.inputs["Base Color"].links
     normal_map = bsdf.inputs["Normal"].links[0].from_node
     assert normal_map.type == "NORMAL_MAP"
     normal = normal_map.inputs["Color"].links[0].from_node
     ao = next((n for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.label == "Occlusion"), None)
-    return {"material": material, "color": color.image, "normal": normal.image, "ao": ao and ao.image}
+    color = color_links[0].from_node.image if color_links else None
+    return {"material": material, "color": color, "normal": normal.image, "ao": ao and ao.image}
 
 
 def _scene_view(bpy) -> tuple:
@@ -192,3 +193,19 @@ def test_panel_shows_the_bake_settings_under_game_ready(blank):
     start = log.index(("label", "Game-Ready"))
     for name in ("uv", "bake", "bake_size", "normal_convention", "ray_distance"):
         assert log.index(("prop", name)) > start, name
+
+
+def test_bake_onto_this_result_unwraps_and_bakes_a_result_without_uvs(blank):
+    bpy = blank
+    source = _bumpy(bpy)
+    before = fingerprint(source)
+    source.retopo_hub.target_faces = 300  # no UVs, no bake: as a cloud service's result comes back
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    lod0 = bpy.data.objects["Bumpy_retopo"]
+    assert not lod0.data.uv_layers
+    source.retopo_hub.bake, source.retopo_hub.bake_size = {"n"}, SIZE
+    assert bpy.ops.retopo_hub.bake_result(job_id=record.job_id) == {"FINISHED"}
+    assert lod0.data.uv_layers and set(json.loads(record.details_json)["maps"]) == {"normal"}
+    assert _wired(lod0)["normal"].size[0] == SIZE
+    assert fingerprint(source) == before
