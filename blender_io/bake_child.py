@@ -36,6 +36,8 @@ def _answer(path: Path, content: dict) -> None:
 def main(request_path: str) -> int:
     request = json.loads(Path(request_path).read_text())
     answer = Path(request["answer"])
+    if hasattr(os, "nice"):
+        os.nice(10)  # as the engine children: Blender's UI keeps the CPU first
     try:
         import bpy
 

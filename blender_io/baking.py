@@ -42,39 +42,35 @@ def margin_for(size: int) -> int:
     return max(4, size // 128)
 
 
-def _world_points(obj, depsgraph) -> tuple[np.ndarray, np.ndarray]:
-    """(vertices in world space, triangle vertex indices) of ``obj`` as evaluated."""
-    evaluated = obj.evaluated_get(depsgraph)
-    mesh = evaluated.to_mesh()
-    try:
-        mesh.calc_loop_triangles()
-        verts = np.empty(len(mesh.vertices) * 3, np.float64)
-        mesh.vertices.foreach_get("co", verts)
-        tris = np.empty(len(mesh.loop_triangles) * 3, np.int32)
-        mesh.loop_triangles.foreach_get("vertices", tris)
-    finally:
-        evaluated.to_mesh_clear()
+def _world_verts(obj, depsgraph) -> np.ndarray:
+    mesh = obj.evaluated_get(depsgraph).data
+    verts = np.empty(len(mesh.vertices) * 3, np.float64)
+    mesh.vertices.foreach_get("co", verts)
     matrix = np.array(obj.matrix_world, np.float64)
-    verts = verts.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
-    return verts, tris.reshape(-1, 3)
+    return verts.reshape(-1, 3) @ matrix[:3, :3].T + matrix[:3, 3]
 
 
-def _largest_gap(points: np.ndarray, verts: np.ndarray, tris: np.ndarray) -> float:
-    tree = BVHTree.FromPolygons(verts.tolist(), tris.tolist(), all_triangles=True)
-    gaps = [found[3] for point in points.tolist() if (found := tree.find_nearest(point))[0] is not None]
-    return float(max(gaps, default=0.0))
+def _largest_gap(points: np.ndarray, obj, depsgraph) -> float:
+    """The largest world-space distance from ``points`` to ``obj``'s evaluated surface."""
+    tree = BVHTree.FromObject(obj, depsgraph)  # built in C, in the object's own space
+    matrix = np.array(obj.matrix_world, np.float64)
+    local = (points - matrix[:3, 3]) @ np.linalg.inv(matrix[:3, :3]).T
+    nearest = [tree.find_nearest(point)[0] for point in local.tolist()]
+    found = np.array([tuple(p) for p in nearest if p is not None], np.float64).reshape(-1, 3)
+    world = found @ matrix[:3, :3].T + matrix[:3, 3]
+    keep = np.array([p is not None for p in nearest])
+    return float(np.linalg.norm(world - points[keep], axis=1).max(initial=0.0))
 
 
 def measure_ray_distance(source, target, depsgraph) -> float:
     """How far apart the two surfaces lie at most (both ways), with a margin: the cage that catches all of
     the source's detail around the target without reaching across thin parts."""
-    src_verts, src_tris = _world_points(source, depsgraph)
-    dst_verts, dst_tris = _world_points(target, depsgraph)
-    if len(src_tris) == 0 or len(dst_tris) == 0:
+    src_verts, dst_verts = _world_verts(source, depsgraph), _world_verts(target, depsgraph)
+    if len(src_verts) == 0 or len(dst_verts) == 0:
         return 0.0
     rng = np.random.default_rng(0)
     sample = src_verts if len(src_verts) <= SOURCE_SAMPLE else rng.choice(src_verts, SOURCE_SAMPLE, False)
-    gap = max(_largest_gap(dst_verts, src_verts, src_tris), _largest_gap(sample, dst_verts, dst_tris))
+    gap = max(_largest_gap(dst_verts, source, depsgraph), _largest_gap(sample, target, depsgraph))
     diagonal = float(np.linalg.norm(src_verts.max(0) - src_verts.min(0)))
     return max(gap * 1.25, diagonal * 0.002) + diagonal * 1e-4
 
@@ -125,7 +121,8 @@ def bake_maps(source, target, request: BakeRequest, out_dir: Path) -> tuple[dict
         depsgraph = view_layer.depsgraph
         depsgraph.update()
         distance = request.ray_distance or measure_ray_distance(source, copy, depsgraph)
-        world.light_settings.distance = max(distance * 20.0, 1e-3)  # AO: nearby occluders only
+        # AO: occluders within a tenth of the object's size (the whole object would darken every cavity).
+        world.light_settings.distance = max(source.dimensions.length * 0.1, distance, 1e-3)
         found: dict[str, str] = {}
         override = {
             "scene": scene, "view_layer": view_layer, "active_object": copy, "object": copy,
