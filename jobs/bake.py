@@ -90,13 +90,15 @@ def start(record, source, lod0, levels=(), *, options: dict | None = None) -> bo
     folder.mkdir(parents=True, exist_ok=True)
     level_names = tuple(o.name for o in levels)
     if not has_ui():
+        started = time.monotonic()
         try:
             maps, distance = baking.bake_maps(source, lod0, request, folder)
         except (RuntimeError, OSError) as exc:
             shutil.rmtree(folder, ignore_errors=True)
             _warn(record, f"no maps were baked: {one_line(str(exc), 200)}")
             return False
-        _finish(record, folder, {"maps": maps, "ray_distance": distance}, lod0.name, level_names, request)
+        answer = {"maps": maps, "ray_distance": distance, "seconds": time.monotonic() - started}
+        _finish(record, folder, answer, lod0.name, level_names, request)
         return False
     blend, answer = folder / "bake.blend", folder / "answer.json"
     bpy.data.libraries.write(str(blend), {source, lod0}, path_remap="ABSOLUTE", fake_user=True)
@@ -144,6 +146,9 @@ def poll() -> bool:
             shutil.rmtree(run.folder, ignore_errors=True)
             _warn(record, f"no maps were baked: {answer['error']}")
         else:
+            answer["seconds"] = (
+                time.monotonic() - run.started
+            )  # what the artist waited, process start included
             _finish(record, run.folder, answer, run.lod0, run.levels, run.request)
         if record.state == State.BAKING.value:
             records.finish(record, State.DONE, record.message)
@@ -180,7 +185,10 @@ def _finish(record, folder: Path, answer: dict, lod0_name: str, levels, request)
     level_objects = [o for n in levels if (o := bpy.data.objects.get(n)) is not None]
     apply_maps(lod0, level_objects, final, f"{lod0_name}_baked", request.convention)
     details = records.details(record)
-    record.details_json = json.dumps(details | {"maps": final, "ray_distance": distance})
+    seconds = round(float(answer.get("seconds", 0.0)), 3)
+    record.details_json = json.dumps(
+        details | {"maps": final, "ray_distance": distance, "bake_seconds": seconds}
+    )
     record.message += f"; baked {', '.join(final)} at {request.size} px"
 
 
