@@ -266,6 +266,8 @@ def _manual(obj, distance: float) -> dict[str, float]:
             bpy.ops.uv.smart_project(island_margin=0.002)
             times["uv"] = time.perf_counter() - started
             bpy.ops.object.mode_set(mode="OBJECT")
+        if not copy.data.uv_layers:
+            raise RuntimeError("Smart UV Project made no UVs on the manual pipeline's mesh")
         copy.data.materials.clear()
         material = bpy.data.materials.new("bench_manual")
         node = material.node_tree.nodes.new("ShaderNodeTexImage")

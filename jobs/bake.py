@@ -98,20 +98,29 @@ def start(record, source, lod0, levels=(), *, options: dict | None = None) -> bo
             _warn(record, f"no maps were baked: {one_line(str(exc), 200)}")
             return False
         answer = {"maps": maps, "ray_distance": distance, "seconds": time.monotonic() - started}
-        _finish(record, folder, answer, lod0.name, level_names, request)
+        try:
+            _finish(record, folder, answer, lod0.name, level_names, request)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            _warn(record, f"no maps were baked: {one_line(str(exc), 200)}")
         return False
     blend, answer = folder / "bake.blend", folder / "answer.json"
-    bpy.data.libraries.write(str(blend), {source, lod0}, path_remap="ABSOLUTE", fake_user=True)
     job = {
         "blend": str(blend), "source": source.name, "target": lod0.name, "maps": list(request.maps),
         "size": request.size, "convention": request.convention, "ray_distance": request.ray_distance,
         "out_dir": str(folder), "answer": str(answer),
     }  # fmt: skip
-    (folder / "request.json").write_text(json.dumps(job))
-    process = subprocess.Popen(
-        [*_child_command(), str(folder / "request.json")],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    try:
+        bpy.data.libraries.write(str(blend), {source, lod0}, path_remap="ABSOLUTE", fake_user=True)
+        (folder / "request.json").write_text(json.dumps(job))
+        process = subprocess.Popen(
+            [*_child_command(), str(folder / "request.json")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        _warn(record, f"no maps were baked: could not start the bake process ({one_line(str(exc), 160)})")
+        return False
     run = BakeRun(record.job_id, process, folder, answer, lod0.name, level_names, request,
                   time.monotonic(), record.message)  # fmt: skip
     session.bakes()[record.job_id] = run
@@ -142,14 +151,16 @@ def poll() -> bool:
             shutil.rmtree(run.folder, ignore_errors=True)
             continue
         record.message = run.done_message
-        if "error" in answer:
+        answer["seconds"] = time.monotonic() - run.started  # what the artist waited, start included
+        error = answer.get("error")
+        if error is None:
+            try:
+                _finish(record, run.folder, answer, run.lod0, run.levels, run.request)
+            except OSError as exc:
+                error = one_line(str(exc), 200)
+        if error is not None:
             shutil.rmtree(run.folder, ignore_errors=True)
-            _warn(record, f"no maps were baked: {answer['error']}")
-        else:
-            answer["seconds"] = (
-                time.monotonic() - run.started
-            )  # what the artist waited, process start included
-            _finish(record, run.folder, answer, run.lod0, run.levels, run.request)
+            _warn(record, f"no maps were baked: {error}")
         if record.state == State.BAKING.value:
             records.finish(record, State.DONE, record.message)
     return bool(session.bakes())

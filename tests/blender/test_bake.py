@@ -209,3 +209,21 @@ def test_bake_onto_this_result_unwraps_and_bakes_a_result_without_uvs(blank):
     assert lod0.data.uv_layers and set(json.loads(record.details_json)["maps"]) == {"normal"}
     assert _wired(lod0)["normal"].size[0] == SIZE
     assert fingerprint(source) == before
+
+
+def test_cli_refuses_bad_bake_flags(addon, blank, tmp_path, capsys):
+    bpy = blank
+    _bumpy(bpy)
+    source = export_selected_obj(tmp_path / "bumpy.obj")
+    for argv, said in (
+        (["--bake", "normal,shiny"], "--bake"),
+        (["--bake-size", 256], "Bake Size must be a whole number between 512 and 8192"),
+        (["--bake", "normal", "--provider", "csm"], "--bake does not apply to --provider csm"),
+        (["--bake", "normal", "--provider", "tripo"], "--bake does not apply to --provider tripo"),
+    ):
+        code, _, err = run_cli(addon, [source, "--out", tmp_path / "out", "--dry-run", *argv], capsys)
+        assert code == 2 and said in err, err
+    parsed = addon.jobs.cli.build_parser().parse_args([str(source), "--out", "x", "--bake", "ao,normal"])
+    assert parsed.bake == "na"  # names or letters, kept in the catalogue's order
+    parsed = addon.jobs.cli.build_parser().parse_args([str(source), "--out", "x", "--no-tripo-bake"])
+    assert parsed.tripo_bake is False
