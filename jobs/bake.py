@@ -174,7 +174,7 @@ def cancel(job_id: str) -> bool:
     run.stop()
     record = records.find(job_id)
     if record is not None:
-        records.finish(record, State.CANCELLED, "bake cancelled: the results are kept without maps")
+        records.finish(record, State.CANCELLED, "bake cancelled: the results are kept as they were")
     return True
 
 

@@ -179,7 +179,7 @@ def test_ui_path_bakes_in_a_background_process_and_cancels(addon, blank, monkeyp
     assert bake.start(record, source, lod0, options={"bake": "a", "bake_size": SIZE})
     run = addon.jobs.session.bakes()[record.job_id]
     time.sleep(0.3)
-    steps.cancel(record.job_id)
+    assert bpy.ops.retopo_hub.cancel_job(job_id=record.job_id) == {"FINISHED"}  # the Jobs panel's Cancel
     assert run.process.poll() is not None, "the bake process must be gone"
     assert not run.folder.exists() and sorted(maps_dir.iterdir()) == kept, "no partial files may stay"
     assert record.state == "cancelled" and not addon.jobs.session.bakes()
