@@ -218,6 +218,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"{c['jobs1_cpu_seconds']}, --jobs 2 {c['jobs2_cpu_seconds']}; load average at the end "
             f"{c['load_average']} on {c['cores']} cores (other work on the machine moves the wall times).",
         ]
+    if "bake" in results:
+        import bake
+
+        lines += ["", "## 7. Baked maps (normal, base color) on LOD0", "", *bake.lines(results["bake"])]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..formats import glb
 from ..formats import obj as objfile
+from .bakedmaps import exported_normal_maps
 from .mesh_arrays import mesh_from_arrays, read_arrays, reversed_corners
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
@@ -113,26 +114,68 @@ def _join_world_space(name: str, objects: list[bpy.types.Object]) -> bpy.types.O
     return joined
 
 
-def export_object(obj: bpy.types.Object, path: Path, fmt: str) -> None:
-    """Write ``obj`` in world space to ``path`` (atomically)."""
+def export_object(obj: bpy.types.Object, path: Path, fmt: str, maps: dict[str, Path] | None = None) -> None:
+    """Write ``obj`` in world space to ``path`` (atomically). ``maps`` (``{"color"|"normal"|"ao": PNG}``,
+    written beside ``path`` already) go with it: an OBJ's ``<name>.mtl`` names them, a GLB embeds them, an
+    FBX references them by file name (its material's images point at them while it is written)."""
     if fmt == "fbx":
-        tmp = path.with_name(path.name + ".part.fbx")
-        try:
-            with bpy.context.temp_override(selected_objects=[obj], active_object=obj):
-                # No vertex colors: the distance heatmap (jobs.measure) is for the viewport, not the asset.
-                bpy.ops.export_scene.fbx(
-                    filepath=str(tmp), use_selection=True, use_mesh_modifiers=False, colors_type="NONE"
-                )
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        _export_fbx(obj, path, maps or {})
         return
     verts, sizes, corners = read_arrays(obj.data, obj.matrix_world)
     uvs = _active_uvs(obj.data, obj.matrix_world)
+    maps = maps if uvs is not None else None
     if fmt == "obj":
-        objfile.write_obj(path, verts, sizes, corners, corner_uvs=uvs, object_name=obj.name)
+        mtllib = ""
+        if maps:
+            mtllib = path.with_suffix(".mtl").name
+            names = {role: Path(file).name for role, file in maps.items()}
+            objfile.write_mtl(path.with_suffix(".mtl"), f"{obj.name}_baked", names)
+        objfile.write_obj(
+            path, verts, sizes, corners, corner_uvs=uvs, object_name=obj.name, mtllib=mtllib,
+            material_names=(f"{obj.name}_baked",) if maps else (),
+            face_materials=np.zeros(len(sizes), np.int32) if maps else None,
+        )  # fmt: skip
     else:
-        glb.write_glb(path, verts, sizes, corners, corner_uvs=uvs)
+        png = {role: Path(file).read_bytes() for role, file in (maps or {}).items()}
+        glb.write_glb(
+            path, verts, sizes, corners, corner_uvs=uvs, base_color_png=png.get("color"),
+            normal_png=png.get("normal"), occlusion_png=png.get("ao"),
+        )  # fmt: skip
+
+
+def _export_fbx(obj: bpy.types.Object, path: Path, maps: dict[str, Path]) -> None:
+    tmp = path.with_name(path.name + ".part.fbx")
+    # The result's images point at the job folder's maps: for the file, at the copies beside it instead.
+    images = _map_images(obj, maps)
+    kept = {image: image.filepath for image in images}
+    try:
+        for image, target in images.items():
+            image.filepath = str(target)
+        with bpy.context.temp_override(selected_objects=[obj], active_object=obj), exported_normal_maps(obj):
+            # No vertex colors: the distance heatmap (jobs.measure) is for the viewport, not the asset.
+            bpy.ops.export_scene.fbx(
+                filepath=str(tmp), use_selection=True, use_mesh_modifiers=False, colors_type="NONE",
+                path_mode="RELATIVE" if images else "AUTO",
+            )  # fmt: skip
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        for image, filepath in kept.items():
+            image.filepath = filepath
+
+
+def _map_images(obj: bpy.types.Object, maps: dict[str, Path]) -> dict[bpy.types.Image, Path]:
+    """The images of ``obj``'s baked material, each with the map file it stands for."""
+    found = {}
+    for slot in obj.material_slots if maps else ():
+        tree = slot.material.node_tree if slot.material else None
+        for node in tree.nodes if tree else ():
+            if node.type != "TEX_IMAGE" or node.image is None:
+                continue
+            role = next((r for r in maps if node.image.filepath.endswith(f"_{r}.png")), None)
+            if role is not None:
+                found[node.image] = maps[role]
+    return found
 
 
 def _active_uvs(mesh: bpy.types.Mesh, matrix) -> np.ndarray | None:

@@ -23,6 +23,7 @@ class State(StrEnum):
     RUNNING = "running"
     DOWNLOADING = "downloading"
     IMPORTING = "importing"
+    BAKING = "baking"  # results imported, maps being baked onto them (jobs/bake.py)
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"

@@ -148,6 +148,23 @@ CATALOGUE: tuple[Option, ...] = (
     Option("uv_mirror", bool, False, "Shared Mirror UVs",
            "Local engine, with UVs and symmetry: mirrored halves share one set of texels (half the texture "
            "space per half; their islands overlap by design)", _set("local"), "--uv-mirror", engine=True),
+    # Baked maps of LOD0 (jobs/bake.py, Blender's Cycles baker): a non-empty set implies ``uv``.
+    Option("bake", str, "", "Bake",
+           "Local: bake the source's detail onto LOD0 (normal, base color and/or ambient occlusion maps; "
+           "implies UVs)", _set("local"), "--bake", flags=True,
+           items=(("n", "Normal", "Tangent-space normal map of the source's detail"),
+                  ("c", "Color", "Base color from the source's textures, color attributes or materials"),
+                  ("a", "AO", "Ambient occlusion of the source"))),
+    Option("bake_size", int, 2048, "Bake Size", "Local: width and height of the baked maps (pixels)",
+           _set("local"), "--bake-size", range=Range(512, 8192), soft=(512, 8192)),
+    Option("normal_convention", str, "opengl", "Normal Convention",
+           "Local: green channel of the baked normal map", _set("local"), "--normal-convention",
+           items=(("opengl", "OpenGL", "Y+ (Blender, Godot, Unity)"),
+                  ("directx", "DirectX", "Y- (Unreal, s&box)"))),
+    Option("ray_distance", float, 0.0, "Ray Distance",
+           "Local: how far the bake looks for the source around LOD0 (object units; 0 = auto, from the "
+           "measured distance between them)", _set("local"), "--ray-distance", range=Range(0.0, 1e6),
+           soft=(0.0, 1.0), precision=3),
     Option("lod_levels", int, 0, "LoD Levels", "Extra levels of detail after LOD0",
            LOD_PROVIDERS, "--lods", range=Range(0, 5), engine=True, fields={"sboxcool": "lodLevels"}),
     Option("lod_final_ratio", float, 0.15, "Final LoD Ratio", "Face ratio of the last LoD relative to LOD0",
@@ -180,7 +197,7 @@ CATALOGUE: tuple[Option, ...] = (
            _set("csm"), "--mesh-url", checker=mesh_reference),
     # -- Tripo through Scenario ----------------------------------------------------------------------
     Option("tripo_bake", bool, True, "Bake Textures", "Bake textures onto the low-poly mesh",
-           _set("tripo"), "--bake", fields={"tripo": "bake"}),
+           _set("tripo"), "--tripo-bake", fields={"tripo": "bake"}),
     Option("tripo_adaptive_faces", bool, False, "Adaptive Face Count",
            "Let Tripo choose the face count (no face limit is sent; on the command line: omit --faces)",
            _set("tripo")),
@@ -225,6 +242,20 @@ CATALOGUE: tuple[Option, ...] = (
 )  # fmt: skip
 
 BY_NAME: Mapping[str, Option] = {option.name: option for option in CATALOGUE}
+
+
+def with_implied(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` plus what they imply: baking maps needs UVs on LOD0."""
+    implied = dict(options)
+    if implied.get("bake"):
+        implied["uv"] = True
+    return implied
+
+
+def bake_maps(letters: str) -> tuple[str, ...]:
+    """The map names (``normal``, ``color``, ``ao``) of a ``bake`` option's letters, in catalogue order."""
+    names = {"n": "normal", "c": "color", "a": "ao"}
+    return tuple(names[letter] for letter in BY_NAME["bake"].letters if letter in (letters or ""))
 
 
 def options_for(provider: str) -> Iterator[Option]:

@@ -4,10 +4,11 @@
 Contract: ``split(source_tris, lod0_tris, targets)`` says which levels (1-based numbers) the calling process
 makes from the source itself after LOD0 and which the branch makes: the branch decimates the source to its
 first level and chains the rest from there, the split chosen so that both processes pass over about the same
-number of triangles. ``Branch(verts, tris, targets, budget)`` starts that process (``fork`` where the platform
-has it, else ``spawn``); ``levels()`` waits for its ``MeshArrays``; after ``send_probe(points)`` (LOD0's probe
-points, ``quality.LevelProbe``), ``backward()`` gives per branch level the largest distance from them to it,
-measured in the branch, which has the levels' indexes built by then. ``close()`` ends the process (always call
+number of triangles. ``Branch(verts, tris, targets, budget)`` starts that process (``fork`` only: callers
+ask ``can_fork()`` first, and without it make every level themselves); ``levels()`` waits for its
+``MeshArrays``; after ``send_probe(points)`` (LOD0's probe points, ``quality.LevelProbe``),
+``backward()`` gives per branch level the largest distance from them to it, measured in the branch,
+which has the levels' indexes built by then. ``close()`` ends the process (always call
 it, e.g. ``with Branch(...)``). The branch has fast_simplification's module state to itself, which threads
 could not share. Errors in the branch come back as ``EngineError`` (a message) when waited for. Imports the
 stdlib, numpy and the engine's own modules only; never touches bpy and runs in the engine child process
@@ -72,11 +73,13 @@ def split(source_tris: int, lod0_tris: int, targets: list[int]) -> tuple[list[in
     return list(range(1, k)), list(range(k, count + 1))
 
 
-def _context() -> Any:
-    # fork shares the source with the branch at no cost; macOS and Windows have spawn only (safely), and a
-    # process with threads of its own (a caller's, not the engine child) must not fork either.
-    forkable = sys.platform.startswith("linux") and threading.active_count() == 1
-    return multiprocessing.get_context("fork" if forkable else "spawn")
+def can_fork() -> bool:
+    """Whether a branch may start here: Linux, and no thread of this process's own besides the main one.
+
+    Only ``fork`` is used: a spawned process would have to import the engine by module name (which a caller
+    that loaded it from a file, as the tests do, cannot offer; it hung there) and be sent the whole source
+    pickled. macOS, Windows and threaded callers make every level in this process instead."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def _die_with_parent(parent: int) -> None:
@@ -120,7 +123,7 @@ class Branch:
     """The second process; see the module docstring."""
 
     def __init__(self, verts: np.ndarray, tris: np.ndarray, targets: list[int]) -> None:
-        context = _context()
+        context = multiprocessing.get_context("fork")  # callers check can_fork() first
         self._conn, child_conn = context.Pipe()
         self._process = context.Process(
             target=_run_branch,

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .branch import Branch, branch_levels, plan_branch
+from .branch import Branch, branch_levels, can_fork, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import decimate
 from .errors import EngineCancelled, EngineInputError
@@ -345,7 +345,7 @@ def run(
         return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt)
 
     branch_plan = None
-    if workers >= 2 and params.mode == "decimate" and not axes and dress is None:
+    if workers >= 2 and params.mode == "decimate" and not axes and dress is None and can_fork():
         # Only decimate mode knows LOD0's triangle count (its target) before LOD0 is made.
         branch_plan = plan_branch(source.face_count, int(params.target_faces), ratios)
     branch = None

@@ -62,21 +62,26 @@ def write_glb(
     *,
     corner_uvs=None,
     base_color_png: bytes | None = None,
+    normal_png: bytes | None = None,
+    occlusion_png: bytes | None = None,
     y_up: bool = True,
     object_name: str = "mesh",
 ) -> bytes:
     """Build a binary glTF 2.0 (one mesh, one fan-triangulated primitive, uint32 indices) and return it.
 
     With UVs, vertices are split only where their corners carry different UVs (glTF has one UV per
-    vertex). ``base_color_png`` adds a material with that PNG embedded as base colour; it needs UVs.
+    vertex). ``base_color_png`` adds a material with that PNG embedded as base colour, ``normal_png`` and
+    ``occlusion_png`` its normal (OpenGL, as glTF's tangent space is) and occlusion textures; they need UVs.
     When ``path`` is given the bytes are also written there atomically.
     """
     started = time.perf_counter()
     v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
     if sizes.size == 0:
         raise ValueError("glTF cannot store a mesh without faces")
-    if base_color_png is not None and (uvs is None or bytes(base_color_png[:8]) != _PNG_MAGIC):
-        raise ValueError("base_color_png must be PNG bytes and needs corner_uvs to map it")
+    given = (("color", base_color_png), ("normal", normal_png), ("ao", occlusion_png))
+    pngs = [(role, bytes(png)) for role, png in given if png is not None]
+    if pngs and (uvs is None or any(png[:8] != _PNG_MAGIC for _role, png in pngs)):
+        raise ValueError("the maps must be PNG bytes, and a map needs corner_uvs to map it")
     tris = _fan_corners(sizes)
     positions, indices, texcoords = v, cv[tris], None
     if uvs is not None:
@@ -89,11 +94,11 @@ def write_glb(
         positions = convert_axes(positions, True)
     blobs = [positions.tobytes(), indices.astype(np.uint32).tobytes()]
     blobs += [] if texcoords is None else [texcoords.tobytes()]
-    blobs += [] if base_color_png is None else [bytes(base_color_png)]
+    blobs += [png for _role, png in pngs]
     views, offset = [], 0
     for number, blob in enumerate(blobs):
         views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob)})
-        if number < 3:  # vertex / index data; view 3, the image, has no GPU buffer target
+        if number < 3:  # vertex / index data; views 3 on, the images, have no GPU buffer target
             views[-1]["target"] = 34963 if number == 1 else 34962
         offset += len(blob) + (-len(blob) % 4)  # every view starts 4-byte aligned
     accessors = [
@@ -113,13 +118,21 @@ def write_glb(
     }
     doc |= {"nodes": [{"mesh": 0, "name": name}], "meshes": [{"name": name, "primitives": [primitive]}]}
     doc |= {"buffers": [{"byteLength": offset}], "bufferViews": views, "accessors": accessors}
-    if base_color_png is not None:
-        doc["images"] = [{"bufferView": 3, "mimeType": "image/png"}]
+    if pngs:
+        doc["images"] = [{"bufferView": 3 + number, "mimeType": "image/png"} for number in range(len(pngs))]
         doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}]
-        doc["textures"] = [{"sampler": 0, "source": 0}]
+        doc["textures"] = [{"sampler": 0, "source": number} for number in range(len(pngs))]
+        index = {role: number for number, (role, _png) in enumerate(pngs)}
         # Not metallic: a baked colour map on glTF's metallic default would render dark in every viewer.
-        pbr = {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0, "roughnessFactor": 1.0}
-        doc["materials"] = [{"name": f"{name}_material", "pbrMetallicRoughness": pbr}]
+        pbr: dict = {"metallicFactor": 0.0, "roughnessFactor": 1.0}
+        material: dict = {"name": f"{name}_material", "pbrMetallicRoughness": pbr}
+        if "color" in index:
+            pbr["baseColorTexture"] = {"index": index["color"]}
+        if "normal" in index:
+            material["normalTexture"] = {"index": index["normal"]}
+        if "ao" in index:
+            material["occlusionTexture"] = {"index": index["ao"]}
+        doc["materials"] = [material]
         primitive["material"] = 0
     glb = pack_glb(doc, b"".join(blob + b"\0" * (-len(blob) % 4) for blob in blobs), path)
     logger.debug("built GLB (%d triangles) in %.3f s", len(tris), time.perf_counter() - started)

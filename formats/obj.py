@@ -74,8 +74,10 @@ def write_obj(
     material_names=(),
     object_name: str = "mesh",
     y_up: bool = True,
+    mtllib: str = "",
 ) -> None:
-    """Write an OBJ keeping quads and n-gons, UVs as deduplicated ``vt`` (no normals, no .mtl).
+    """Write an OBJ keeping quads and n-gons, UVs as deduplicated ``vt`` (no normals). ``mtllib`` names a
+    material library beside it (``write_mtl``), referenced by a ``mtllib`` line.
 
     With ``material_names`` the faces are grouped per material, in slot order, each group after a
     ``usemtl <name>`` (whitespace in names becomes ``_``): one group per material, as importers that make
@@ -95,7 +97,10 @@ def write_obj(
         sizes, cv, uv_index, counts = _grouped(sizes, cv, uv_index, per_face)
 
     def chunks() -> Iterator[bytes]:
-        yield f"# Retopo Hub OBJ: {len(v)} vertices, {sizes.size} faces\no {name}\n".encode()
+        yield f"# Retopo Hub OBJ: {len(v)} vertices, {sizes.size} faces\n".encode()
+        if mtllib:
+            yield f"mtllib {mtllib}\n".encode()
+        yield f"o {name}\n".encode()
         yield from _float_lines(b"v", convert_axes(v, True) if y_up else v)
         if uv_values is not None:
             yield from _float_lines(b"vt", uv_values)
@@ -113,6 +118,23 @@ def write_obj(
     with atomic_output(path) as out:  # temp file in the same folder, fsync, then os.replace
         out.writelines(chunks())
     logger.debug("wrote OBJ %s (%d faces) in %.3f s", path, sizes.size, time.perf_counter() - started)
+
+
+# The MTL statement of each baked map: map_Kd is the diffuse (base) color; norm is the tangent-space normal
+# map the common importers read (Blender's, Assimp's), map_Bump the older spelling; map_Ka the ambient
+# (occlusion) map.
+MTL_MAPS = {"color": ("map_Kd",), "normal": ("norm", "map_Bump"), "ao": ("map_Ka",)}
+
+
+def write_mtl(path: PathLike, material: str, maps: dict[str, str]) -> None:
+    """Write a one-material MTL whose maps (``{"color"|"normal"|"ao": file name}``) lie beside it."""
+    lines = [f"# Retopo Hub MTL\nnewmtl {'_'.join(material.split()) or 'material'}\n",
+             "Ka 1 1 1\nKd 1 1 1\nKs 0 0 0\nNs 0\nd 1\nillum 1\n"]  # fmt: skip
+    for role, statements in MTL_MAPS.items():
+        if role in maps:
+            lines += [f"{statement} {maps[role]}\n" for statement in statements]
+    with atomic_output(path) as out:
+        out.writelines(line.encode() for line in lines)
 
 
 def _columns(rows: list[bytes], want: int, pad: bytes | None) -> list[bytes]:

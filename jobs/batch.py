@@ -99,6 +99,8 @@ def finished_report(path: Path, out_dir: Path, key: str, fmt: str) -> dict[str, 
         written = Path(str(output.get("path", "")))
         if written.suffix != f".{fmt}" or not written.is_file():
             return None
+        if not all(Path(str(m)).is_file() for m in (output.get("maps") or {}).values()):
+            return None  # a baked map was deleted: write it again
     extras = [report[k] for k in ("vmdl", "textures") if report.get(k)]
     if not all(Path(extra).exists() for extra in extras):
         return None

@@ -34,6 +34,7 @@ from typing import Any
 
 import bpy
 
+from ..blender_io.bakedmaps import MAPS_KEY
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.importer import UV_STATS_KEY
 from ..blender_io.mesh_arrays import face_stats, triangle_count
@@ -41,7 +42,7 @@ from ..core import journal, locks
 from ..core.errors import InputError, RetopoError, one_line
 from ..core.files import atomic_write_bytes, atomic_write_json, atomic_write_text, check_writable_dir
 from ..core.jobs import State
-from ..core.options import CATALOGUE, Option, options_for, validate
+from ..core.options import CATALOGUE, Option, options_for, validate, with_implied
 from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
@@ -154,9 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
         common = {"dest": option.name, "default": None, "help": _help(option)}
         if option.kind is bool:
             group.add_argument(option.cli, action=argparse.BooleanOptionalAction, **common)
-        elif option.flags:  # letters of the items, e.g. --symmetry xz
+        elif option.flags:  # letters of the items or their names, e.g. --symmetry xz, --bake normal,ao
+            words = ",".join(label.lower() for _value, label, _text in option.items)
+            named = any(len(label) > 1 for _value, label, _text in option.items)
+            metavar = words if named else "|".join(option.choices[1:])
             group.add_argument(
-                option.cli, choices=option.choices, metavar="|".join(option.choices[1:]), **common
+                option.cli, type=_flag_letters(option), choices=option.choices, metavar=metavar, **common
             )
         elif option.items:
             group.add_argument(option.cli, choices=option.choices, **common)
@@ -164,6 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
             metavar = {int: "N", float: "X", str: "TEXT"}[option.kind]
             group.add_argument(option.cli, type=option.kind, metavar=metavar, **common)
     return p
+
+
+def _flag_letters(option: Option):
+    """argparse type of a flags option: its letters ("xz") or item names ("normal,ao") -> its letters."""
+    by_word = {label.lower(): value for value, label, _text in option.items}
+
+    def parse(text: str) -> str:
+        words = [w.strip().lower() for w in text.split(",") if w.strip()]
+        if len(words) > 1 or (words and words[0] in by_word):
+            chosen = {by_word.get(word, word) for word in words}
+        else:
+            chosen = set(text.strip().lower())
+        if not chosen <= set(option.letters):
+            raise argparse.ArgumentTypeError(f"use {', '.join(by_word)} or their letters (got {text!r})")
+        return "".join(letter for letter in option.letters if letter in chosen)
+
+    parse.__name__ = option.cli or option.name  # argparse names the type in its messages
+    return parse
 
 
 def _default_deadlines() -> str:
@@ -196,7 +218,7 @@ def options_from_args(args: argparse.Namespace) -> dict[str, Any]:
         if given is None and args.provider == "tripo" and option.name == "target_faces":
             continue  # no --faces: Tripo picks the face count itself
         options[option.name] = option.default if given is None else given
-    return options
+    return with_implied(options)
 
 
 def _output_name(stem: str, obj: bpy.types.Object, provider: str) -> str:
@@ -304,10 +326,12 @@ def _write_outputs(
 ) -> dict[str, Any]:
     """Every output file and the report, each written atomically; OSError when the folder cannot take them."""
     outputs = []
+    maps = _write_maps(records.details(record).get("maps") or {}, out_dir, path.stem)
     for name in records.result_names(record):
         obj = bpy.data.objects[name]
         target = out_dir / f"{_output_name(path.stem, obj, args.provider)}.{args.format}"
-        export_object(obj, target, args.format)
+        dressed = maps if obj.get(MAPS_KEY) and obj.data.uv_layers else {}
+        export_object(obj, target, args.format, dressed)
         stats = _written_stats(obj.data, args.format)
         outputs.append({
             "path": str(target),
@@ -320,6 +344,7 @@ def _write_outputs(
             "quality": json.loads(obj.get(measure.QUALITY_KEY) or "null"),
             **level_fields(obj),
             **_uv_summary(obj),
+            **({"maps": {role: str(file) for role, file in dressed.items()}} if dressed else {}),
         })  # fmt: skip
     extras: dict[str, Any] = _copy_extras(record, out_dir, path.stem)
     extras |= write_export(args.export, record, out_dir, path.stem)
@@ -348,6 +373,20 @@ def _write_outputs(
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result
+
+
+# The CLI's file of each baked map: DIR/<stem>_<suffix>.png next to the meshes.
+MAP_FILES = {"color": "basecolor", "normal": "normal", "ao": "ao"}
+
+
+def _write_maps(maps: dict[str, str], out_dir: Path, stem: str) -> dict[str, Path]:
+    """Copy the job's baked maps into --out (atomically each): ``{map: DIR/<stem>_<map>.png}``."""
+    written = {}
+    for role, source in maps.items():
+        target = out_dir / f"{stem}_{MAP_FILES[role]}.png"
+        atomic_write_bytes(target, Path(source).read_bytes())
+        written[role] = target
+    return written
 
 
 def _uv_summary(obj) -> dict[str, Any]:

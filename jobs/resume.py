@@ -97,7 +97,10 @@ def resume_unfinished(scene) -> list[str]:
         for record in each.retopo_hub.jobs:
             known.add(record.job_id)
             record.source_uid = 0  # session uids are per session: a stored one could name another object
-            if record.state in records.UNFINISHED and not host.is_running(record.job_id):
+            if record.state == State.BAKING.value and record.job_id not in session.bakes():
+                # The bake process belonged to the session that saved the file: the results are whole.
+                records.finish(record, State.DONE, "bake interrupted: the results have no maps")
+            elif record.state in records.UNFINISHED and not host.is_running(record.job_id):
                 resumed.extend(_resume_record(scene, prefs, record))
     resumed.extend(_resume_journal(scene, prefs, known))
     return resumed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import bpy
 
@@ -27,6 +28,7 @@ class _Session:
     host: WorkerHost | None = None
     pending_imports: deque[str] = deque()
     measuring: dict[str, str] = {}  # measurement id -> job id, while the worker measures a job's results
+    bakes: dict[str, Any] = {}  # job id -> jobs.bake.BakeRun, while a background Blender bakes its maps
     cache_override: str | None = None
     online_override: bool = False
     cli_mode: bool = False  # the CLI resumes by its own dedupe key, never by file-load handlers
@@ -48,6 +50,10 @@ def pending_imports() -> deque[str]:
 
 def measuring() -> dict[str, str]:
     return _Session.measuring
+
+
+def bakes() -> dict[str, Any]:
+    return _Session.bakes
 
 
 def set_cache_dir(path: str | None) -> None:
@@ -131,4 +137,6 @@ def shutdown() -> None:
         _Session.host = None
     _Session.pending_imports.clear()
     _Session.measuring.clear()
+    while _Session.bakes:
+        _Session.bakes.popitem()[1].stop()
     _Session.engine_problem = ""

@@ -24,7 +24,7 @@ from ..blender_io.fallback import run_fallback
 from ..blender_io.importer import find_source, import_results
 from ..core.errors import RetopoError
 from ..core.jobs import State
-from . import measure, records, resume, session
+from . import bake, measure, records, resume, session
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def step(scene=None, *, max_imports: int = 1) -> bool:
     while pending and imported < max_imports:
         _import_job(scene, pending.popleft())
         imported += 1
-    return bool(pending or host.running_ids() or session.measuring())
+    baking = bake.poll()
+    return bool(pending or host.running_ids() or session.measuring() or baking)
 
 
 def _blender_fallback(record, reason: str) -> None:
@@ -116,9 +117,13 @@ def _import_job(scene, job_id: str) -> None:
         measure.request(record, objects)  # the quality report and heatmap follow when the worker is done
     except (OSError, ValueError) as exc:
         log.warning("could not ask for the quality of job %s: %s", job_id, exc)
+    levels = [o for o in objects if o is not lod0]
+    bake.start(record, find_source(record.source_name, record.source_uid), lod0, levels)
 
 
 def cancel(job_id: str) -> None:
+    if bake.cancel(job_id):
+        return
     record = records.find(job_id)
     if not session.worker_host().cancel(job_id) and record is not None and not records.terminal(record.state):
         records.finish(record, State.CANCELLED, "cancelled")
@@ -130,7 +135,7 @@ def accept_quote(job_id: str) -> bool:
 
 
 def active_job_ids() -> list[str]:
-    return session.worker_host().running_ids() + list(session.pending_imports())
+    return session.worker_host().running_ids() + list(session.pending_imports()) + list(session.bakes())
 
 
 def run_blocking(

@@ -25,7 +25,7 @@ from ..blender_io.mesh_arrays import check_source, snapshot_object, triangle_cou
 from ..core import journal
 from ..core.errors import ONLINE_ACCESS_OFF, InputError
 from ..core.jobs import State, new_job_id
-from ..core.options import validate
+from ..core.options import validate, with_implied
 from . import records, resume, session, specs
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def check_object(
     check_source(obj)
     job_provider = provider or obj.retopo_hub.provider
     specs.provider_entry(job_provider)
-    job_options = dict(options) if options is not None else specs.options_from_object(obj)
+    job_options = with_implied(options if options is not None else specs.options_from_object(obj))
     validate(job_provider, job_options, source_tris=_shown_triangles(obj, depsgraph, job_options))
     if job_provider != "local" and not prefs.online:
         raise InputError(ONLINE_ACCESS_OFF)

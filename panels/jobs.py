@@ -113,6 +113,8 @@ def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> 
         row = layout.row(align=True)
         row.operator("retopo_hub.apply_to_source", icon="MOD_REMESH").job_id = record.job_id
         row.operator("retopo_hub.delete_results", icon="TRASH").job_id = record.job_id
+        if records.terminal(record.state):
+            layout.operator("retopo_hub.bake_result", icon="RENDER_STILL").job_id = record.job_id
         _draw_export(layout, record)
     if source is not None and source.get(records.ORIGINAL_MESH_KEY):
         layout.operator("retopo_hub.restore_original", icon="LOOP_BACK").job_id = record.job_id

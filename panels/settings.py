@@ -18,31 +18,44 @@ class RetopoHubPanel:
     bl_category = "Retopo"
 
 
+def _draw_local_options(layout: bpy.types.UILayout, settings) -> None:
+    if problem := local_engine_problem():
+        # Results still come, from Blender's QuadriFlow/Decimate: say why, so the fallback is not silent.
+        box = layout.box()
+        box.label(text="Local engine unavailable in this Blender:", icon="ERROR")
+        box.label(text=problem)
+    layout.prop(settings, "mode")
+    layout.prop(settings, "target_faces")
+    if settings.mode == "quad":
+        layout.prop(settings, "quads")
+    # Only the local engine offers these (the cloud services have no symmetry): one toggle per local axis.
+    layout.label(text="Topology")
+    layout.row(align=True).prop(settings, "symmetry", expand=True)
+    if settings.mode == "quad":
+        layout.prop(settings, "sharp_angle")
+        layout.prop(settings, "marked_edges")
+        layout.prop(settings, "keep_boundaries")
+    layout.label(text="Game-Ready")
+    row = layout.row()
+    row.active = not settings.bake  # a bake unwraps LOD0 whatever this says (core.options.with_implied)
+    row.prop(settings, "uv")
+    if settings.symmetry:
+        row = layout.row()
+        row.active = settings.uv or bool(settings.bake)
+        row.prop(settings, "uv_mirror")
+    layout.row(align=True).prop(settings, "bake", expand=True)
+    col = layout.column()
+    col.active = bool(settings.bake)
+    col.prop(settings, "bake_size")
+    col.prop(settings, "normal_convention")
+    auto = " (auto)" if settings.ray_distance == 0 else ""
+    col.prop(settings, "ray_distance", text=f"Ray Distance{auto}")
+
+
 def _draw_provider_options(layout: bpy.types.UILayout, settings) -> None:
     provider = settings.provider
     if provider == "local":
-        if problem := local_engine_problem():
-            # Results still come, from Blender's QuadriFlow/Decimate: say why, so the fallback is not silent.
-            box = layout.box()
-            box.label(text="Local engine unavailable in this Blender:", icon="ERROR")
-            box.label(text=problem)
-        layout.prop(settings, "mode")
-        layout.prop(settings, "target_faces")
-        if settings.mode == "quad":
-            layout.prop(settings, "quads")
-        # Only the local engine offers these (the cloud services have no symmetry): one toggle per local axis.
-        layout.label(text="Topology")
-        layout.row(align=True).prop(settings, "symmetry", expand=True)
-        if settings.mode == "quad":
-            layout.prop(settings, "sharp_angle")
-            layout.prop(settings, "marked_edges")
-            layout.prop(settings, "keep_boundaries")
-        layout.label(text="Game-Ready")
-        layout.prop(settings, "uv")
-        if settings.symmetry:
-            row = layout.row()
-            row.active = settings.uv
-            row.prop(settings, "uv_mirror")
+        _draw_local_options(layout, settings)
     elif provider == "csm":
         layout.prop(settings, "csm_model")
         layout.prop(settings, "quads")

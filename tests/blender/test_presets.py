@@ -44,7 +44,7 @@ def _scramble(addon, settings) -> None:
     """Every option away from its default, so a preset that forgets one shows."""
     for option in addon.core.options.CATALOGUE:
         if option.flags:
-            setattr(settings, option.name, {"y", "z"})
+            setattr(settings, option.name, set(option.letters[1:]))  # symmetry: {"y", "z"}
         elif option.kind is bool:
             setattr(settings, option.name, not option.default)
         elif option.items:

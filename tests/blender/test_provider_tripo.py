@@ -171,7 +171,7 @@ def test_cli_quads_without_bake_brings_back_fbx(scenario, addon, tmp_path, capsy
     files = [sample, "--out", tmp_path / "out", "--cache", cache]
     base = [*files, "--provider", "tripo", "--online-mode", "--json"]
 
-    code = addon.jobs.cli.main([str(a) for a in [*base, "--faces", 3000, "--no-bake", "--quads"]])
+    code = addon.jobs.cli.main([str(a) for a in [*base, "--faces", 3000, "--no-tripo-bake", "--quads"]])
     out, err = capsys.readouterr()
     assert code == 0, err
     (result,) = json.loads(out.strip().splitlines()[-1])["results"]
