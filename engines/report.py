@@ -7,12 +7,15 @@ returns ``{name: {"quality": {...}, "distances": path}}``: ``engines.quality.qua
 share, distances as % of the source's diagonal, pieces / boundary loops / genus beside the source's,
 hard-edge recall against the source's edges sharper than ``SHARP_ANGLE_DEG``) plus ``distance_scale``, the
 source's diagonal, so a heatmap can say what its colors mean. Each result's per-vertex distance to the
-source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. Runs in the worker
-host (numpy only, never bpy); one source index serves every result of the job.
+source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. ``measure_answer``
+wraps it in the wire answer, ``{"results": ...}`` or ``{"error": one line}``. Runs in a warm engine child
+or, without one, in a worker host thread (numpy only, never bpy); one source index serves every result of
+the job.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,8 @@ from .features import sharp_edges
 from .meshdata import MeshArrays
 from .project import TriangleIndex
 from .quality import diagonal, quality_report, vertex_distances
+
+log = logging.getLogger(__name__)
 
 SHARP_ANGLE_DEG = 40.0  # edges of the source sharper than this count as hard edges a result should follow
 DISTANCE_SAMPLES = 20_000  # per direction; plenty for a % figure, and quick on a 1M-triangle source
@@ -57,3 +62,14 @@ def measure_files(source_npz: str, results: Mapping[str, str]) -> dict[str, dict
         np.save(target, distances)
         answer[name] = {"quality": report, "distances": str(target)}
     return answer
+
+
+def measure_answer(source_npz: str, results: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
+    """(``{"results": measure_files(...)}`` or ``{"error": one line}``, whether measuring itself crashed)."""
+    try:
+        return {"results": measure_files(source_npz, results)}, False
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"the result could not be measured ({type(exc).__name__}: {exc})"[:240]}, False
+    except Exception as exc:
+        log.exception("measuring %s crashed", source_npz)
+        return {"error": f"internal error while measuring ({type(exc).__name__}); see the log"}, True
