@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 SHARP_ANGLE_DEG = 40.0  # edges of the source sharper than this count as hard edges a result should follow
 DISTANCE_SAMPLES = 20_000  # per direction; plenty for a % figure, and quick on a 1M-triangle source
+# ... but no more than this many per triangle of the two meshes (every vertex is measured besides). A query
+# costs the same whatever the mesh, so 20,000 random points cost a 1,280-triangle job 0.27 s, four times
+# its remesh; on that job 4 per triangle gave the same Hausdorff distance and a mean within 1%.
+SAMPLES_PER_TRIANGLE = 4
 
 
 def load_mesh(path: str | Path) -> MeshArrays:
@@ -47,7 +51,9 @@ def measure(source: MeshArrays, results: Mapping[str, MeshArrays]) -> dict[str, 
     for name, result in results.items():
         if result.face_count == 0:
             raise ValueError(f"{name} has no faces to measure")
-        report = quality_report(result, source, features, samples=DISTANCE_SAMPLES)
+        triangles = max(tris.shape[0], int(result.triangles().shape[0]))
+        samples = min(DISTANCE_SAMPLES, SAMPLES_PER_TRIANGLE * triangles)
+        report = quality_report(result, source, features, samples=samples)
         report["distance_scale"] = diagonal(source.verts)
         measured[name] = (report, vertex_distances(result, index))
     return measured
