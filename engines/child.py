@@ -6,15 +6,7 @@ loop layout (``face_sizes``, ``corner_verts``: the snapshot file Blender writes,
 holds the ``EngineParams`` fields. IN.npz may also hold ``feature_edges`` int32 (K, 2): pairs of its vertex
 indices the user marked as hard (Blender's sharp edges, seams, material borders); the remesh puts edge
 loops along them as it does along edges sharper than ``sharp_angle``.
-``python -m engines.child --serve`` starts a long-lived process that serves requests in turn: it loads
-numpy, the engine and its native libraries once, then reads one JSON line per request on stdin: a list of
-the three paths runs that job exactly as above (its lines end with the ``done`` or ``error`` one), and
-``{"measure": {"source": npz, "results": {name: npz}}}`` answers one line, ``{"measured": {...}}``
-(``report.measure_answer``). After each request it writes ``{"ready": true}`` and waits for the next, or
-exits instead (end of stdin: exit 0 without work; after an internal error; when its memory stays above
-``RECYCLE_RSS_BYTES``, or the job's input was bigger than ``RECYCLE_INPUT_BYTES``, or after
-``MAX_REQUESTS``), so a parent reuses it only after that line. Starting Python and those libraries costs
-about 0.2 s of CPU per process, which serving many jobs pays once.
+``engines.serve`` runs such jobs one after another in a long-lived process (``python -m engines.serve``).
 Stdout carries one JSON object per line and nothing else:
 ``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}`` (plus
 ``"warnings": [...]``, one line each for the user, when there are any, e.g. parts too small to keep); each lod
@@ -40,7 +32,6 @@ lines reach the parent. Imports the stdlib, numpy and the engine's own modules o
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -48,7 +39,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -64,19 +55,9 @@ from .uv import lod0_uv_arrays
 
 log = logging.getLogger(__name__)
 
-USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz (or --serve, then requests on stdin)"
-SERVE = "--serve"
-# Loaded by a serving process before its first request; a missing one is reported by the job itself.
-NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification", "xatlas")
-# A serving process ends rather than take another request once a job has left it this big (resident memory
-# after freeing what it could: numpy's arrays are gone, the allocator may keep their pages), ...
-RECYCLE_RSS_BYTES = 512 << 20
-# ... after a job whose input file was this big (where resident memory cannot be read: a big job's peak),
-RECYCLE_INPUT_BYTES = 48 << 20
-# ... and after this many requests whatever they were, so nothing can pile up without bound.
-MAX_REQUESTS = 200
+USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz"
 # Engine processes yield the CPU to everything at normal priority: Blender's UI first, and the job that is
-# running while a standby process loads its libraries (that load slowed a running remesh by a third).
+# running while another engine process loads its libraries (that load slowed a running remesh by a third).
 NICENESS = 10
 # The headless CLI sets it to 0: there is no UI to yield to, and the user picks the priority (`nice`).
 NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"
@@ -280,94 +261,9 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     return 0
 
 
-def preload() -> None:
-    for name in NATIVE_MODULES:
-        with suppress(ImportError):
-            importlib.import_module(name)
-    importlib.import_module(f"{__package__}.report")  # what a measure request needs beyond the engine
-
-
-def _measure(request: object) -> int:
-    """Answer one measure request with its ``{"measured": ...}`` line; 1 when measuring itself crashed."""
-    from .report import measure_answer
-
-    protocol = _Protocol()
-    with _protocol_stdout():
-        if not (isinstance(request, dict) and isinstance(request.get("results"), dict)):
-            protocol.emit({"measured": {"error": "internal error: a malformed measure request"}})
-            return 2
-        answer, crashed = measure_answer(str(request.get("source")), request["results"])
-        protocol.emit({"measured": answer})
-    return 1 if crashed else 0
-
-
-def _resident_bytes() -> int | None:
-    """This process's resident memory now (Linux), or its peak (other POSIX); None where neither is known."""
-    with suppress(OSError, ValueError, IndexError), open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    with suppress(ImportError):
-        import resource
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
-    return None
-
-
-def _release_memory() -> None:
-    """Hand freed heap pages back to the system (glibc keeps them otherwise)."""
-    import gc
-
-    gc.collect()
-    if sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
-            import ctypes
-
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _keeps_serving(request: object, code: int, served: int) -> bool:
-    if code == 1 or served >= MAX_REQUESTS:
-        return False  # an internal error may have left anything behind
-    if isinstance(request, list) and request:
-        with suppress(OSError, TypeError, ValueError):
-            if Path(request[0]).stat().st_size > RECYCLE_INPUT_BYTES:
-                return False
-    rss = _resident_bytes()
-    if rss is not None and rss > RECYCLE_RSS_BYTES:
-        _release_memory()
-        rss = _resident_bytes()
-    return rss is None or rss <= RECYCLE_RSS_BYTES
-
-
-def serve(stdin: TextIO) -> int:
-    """Preload, then run the requests on ``stdin`` one after another (see the module docstring)."""
-    preload()
-    served = 0
-    for line in iter(stdin.readline, ""):
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-        except ValueError:
-            request = None
-        if isinstance(request, dict) and "measure" in request:
-            code = _measure(request["measure"])
-        elif isinstance(request, list) and all(isinstance(p, str) for p in request):
-            code = main(request)
-        else:
-            code = main([])  # fails main's usage check with a clear message
-        served += 1
-        if not _keeps_serving(request, code, served):
-            return 0
-        _Protocol.emit({"ready": True})
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one job; returns the process exit code (0 ok, 2 engine error, 1 internal error)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == [SERVE]:
-        return serve(sys.stdin)
     protocol = _Protocol()
     with _protocol_stdout(), _cancel_on_sigterm() as cancel_flag:
         if len(args) != 3:
@@ -391,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
 
-if __name__ == "__main__":
+def run_process(entry: Callable[[], int]) -> None:
+    """Be an engine process: logs to stderr, a lower priority, ``entry()``'s exit code (never returns)."""
     # Logs go to stderr (stdout is the protocol); RETOPO_HUB_ENGINE_LOG=DEBUG shows the stage timings.
     level_name = os.environ.get("RETOPO_HUB_ENGINE_LOG", "WARNING").upper()
     logging.basicConfig(
@@ -403,7 +300,7 @@ if __name__ == "__main__":
     if hasattr(os, "nice"):
         with suppress(OSError):
             os.nice(int(os.environ.get(NICENESS_ENV, "") or NICENESS))
-    exit_code = main()
+    exit_code = entry()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -411,3 +308,7 @@ if __name__ == "__main__":
     # teardown (freeing every numpy array and module) ends the process about 25 ms sooner, and the parent
     # waits for the exit.
     os._exit(exit_code)
+
+
+if __name__ == "__main__":
+    run_process(main)

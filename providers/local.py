@@ -121,30 +121,16 @@ class LocalProvider:
         # Instant Meshes sizes its thread pool at a process's first run: a one-core (reproducible) job needs
         # a child that has run nothing, and leaves it unfit for the others.
         reproducible = bool(engine_options(spec.options).get("reproducible"))
-        engine = ENGINES.lease(env, cwd, fresh=reproducible)
-        if engine is None:
-            raise RetopoError("the local engine could not be started: see the system console")
-        # Started now rather than at the end, so one is ready even for a job queued right behind this one.
-        ENGINES.prepare(env, cwd)
-        ended = threading.Event()
-        killer = threading.Thread(target=self._kill_when_cancelled, args=(engine, ctx, ended), daemon=True)
-        killer.start()
-        final: dict = {}
-        try:
-            if engine.send([str(in_path), str(params_path), str(out_path)]):
-                for msg in engine.answer():
-                    if "progress" in msg:
-                        progress = 0.05 + 0.9 * float(msg["progress"])
-                        ctx.emit(State.RUNNING, progress, str(msg.get("message", "")))
-                    elif "done" in msg or "error" in msg:
-                        final = msg
-        finally:
-            ended.set()
-            killer.join(timeout=2)
-            crashed = not final and not ctx.cancelled and ctx.time_left() > 0
-            code = engine.exit_code() if crashed else None
-            tail = engine.stderr_tail() if crashed else ""
-            ENGINES.give_back(engine, reuse=not reproducible)
+        request = [str(in_path), str(params_path), str(out_path)]
+        final, heard, code, tail = self._converse(
+            ctx, env, cwd, request, fresh=reproducible, keep=not reproducible
+        )
+        if not final and not heard and not ctx.cancelled and ctx.time_left() > 0:
+            # A warm child that died while idle says nothing at all: this job never ran, so a fresh child
+            # runs it (one that dies on the job itself fails it below).
+            final, heard, code, tail = self._converse(
+                ctx, env, cwd, request, fresh=True, keep=not reproducible
+            )
         if ctx.cancelled:
             raise Cancelled("cancelled by the user")
         if ctx.time_left() <= 0:
@@ -168,6 +154,47 @@ class LocalProvider:
             # Reaches the job record ("done with warnings"), the CLI report and --json.
             ctx.emit(warnings=[str(line) for line in warnings])
         return list(final.get("lods", []))
+
+    def _converse(
+        self,
+        ctx: WorkerContext,
+        env: dict[str, str],
+        cwd: str | None,
+        request: list[str],
+        *,
+        fresh: bool,
+        keep: bool,
+    ) -> tuple[dict, bool, int | None, str]:
+        """Run ``request`` in a leased engine child (``fresh``: one that ran nothing; ``keep``: it may serve
+        again): (its final line or {}, whether it said anything, and when it ended without a final line,
+        its exit code and stderr tail)."""
+        engine = ENGINES.lease(env, cwd, fresh=fresh)
+        if engine is None:
+            raise RetopoError("the local engine could not be started: see the system console")
+        # Started now rather than at the end, so one is ready even for a job queued right behind this one.
+        ENGINES.prepare(env, cwd)
+        ended = threading.Event()
+        killer = threading.Thread(target=self._kill_when_cancelled, args=(engine, ctx, ended), daemon=True)
+        killer.start()
+        final: dict = {}
+        heard = False
+        try:
+            if engine.send(request):
+                for msg in engine.answer():
+                    heard = True
+                    if "progress" in msg:
+                        progress = 0.05 + 0.9 * float(msg["progress"])
+                        ctx.emit(State.RUNNING, progress, str(msg.get("message", "")))
+                    elif "done" in msg or "error" in msg:
+                        final = msg
+        finally:
+            ended.set()
+            killer.join(timeout=2)
+            crashed = not final and not ctx.cancelled and ctx.time_left() > 0
+            code = engine.exit_code() if crashed else None
+            tail = engine.stderr_tail() if crashed else ""
+            ENGINES.give_back(engine, reuse=keep)
+        return final, heard, code, tail
 
     @staticmethod
     def _kill_when_cancelled(engine: Engine, ctx: WorkerContext, ended: threading.Event) -> None:

@@ -3,7 +3,7 @@
 
 Starting Python, numpy and the engine's native libraries costs an engine child about 0.2 s of CPU; on small
 jobs that was most of the work, and with ``--jobs 2`` it competed for the same two cores. So an engine child
-(``engines.child --serve``) stays alive between requests and ``ENGINES`` keeps the idle ones:
+(``engines.serve``) stays alive between requests and ``ENGINES`` keeps the idle ones:
 
 - ``lease(env, cwd)`` hands out an idle child started with the same environment (extension path,
   ``sys.path``, niceness, test switches) or starts one; ``give_back`` keeps it for the next request only
@@ -41,7 +41,7 @@ from contextlib import suppress
 
 log = logging.getLogger(__name__)
 
-SERVE_COMMAND = (sys.executable, "-m", "engines.child", "--serve")
+SERVE_COMMAND = (sys.executable, "-m", "engines.serve")
 STDERR_TAIL = 4000  # enough of a child's stderr to explain a crash in the log, not a flood
 FINAL_KEYS = ("done", "error", "measured")  # a line with one of these ends a request's answer
 

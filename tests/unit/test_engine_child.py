@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The engine child process: JSON-lines protocol, atomic result file, exit codes."""
+"""The engine child process: JSON-lines protocol, atomic result file, exit codes; and the serving one."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retopo_hub.engines import child
+from retopo_hub.engines import child, serve
 from shapes import icosphere, torus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def test_in_process_main_restores_stdout(tmp_path, capfd):
 
 def _server() -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "engines.child", "--serve"],
+        [sys.executable, "-m", "engines.serve"],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdin=subprocess.PIPE,
@@ -223,13 +223,13 @@ def test_server_rejects_a_malformed_request_and_serves_on(tmp_path):
 
 def test_server_retires_after_a_big_input(tmp_path, monkeypatch):
     mesh, settings, out = _write_job(tmp_path, *icosphere(2), {"mode": "decimate", "target_faces": 100})
-    monkeypatch.setattr(child, "RECYCLE_INPUT_BYTES", 10)
-    assert not child._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
-    monkeypatch.setattr(child, "RECYCLE_INPUT_BYTES", 1 << 40)
-    assert child._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
-    assert not child._keeps_serving([str(mesh), str(settings), str(out)], 1, 1)  # after an internal error
-    monkeypatch.setattr(child, "RECYCLE_RSS_BYTES", 1)
-    assert not child._keeps_serving({"measure": {}}, 0, 1)
+    monkeypatch.setattr(serve, "RECYCLE_INPUT_BYTES", 10)
+    assert not serve._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
+    monkeypatch.setattr(serve, "RECYCLE_INPUT_BYTES", 1 << 40)
+    assert serve._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
+    assert not serve._keeps_serving([str(mesh), str(settings), str(out)], 1, 1)  # after an internal error
+    monkeypatch.setattr(serve, "RECYCLE_RSS_BYTES", 1)
+    assert not serve._keeps_serving({"measure": {}}, 0, 1)
 
 
 def test_reads_blender_polygons_as_the_snapshot_holds_them(tmp_path):
