@@ -173,8 +173,10 @@ class LocalProvider:
             raise RetopoError("the local engine could not be started: see the system console")
         # Started now rather than at the end, so one is ready even for a job queued right behind this one.
         ENGINES.prepare(env, cwd)
-        ended = threading.Event()
-        killer = threading.Thread(target=self._kill_when_cancelled, args=(engine, ctx, ended), daemon=True)
+        ended, guard = threading.Event(), threading.Lock()
+        killer = threading.Thread(
+            target=self._kill_when_cancelled, args=(engine, ctx, ended, guard), daemon=True
+        )
         killer.start()
         final: dict = {}
         heard = False
@@ -188,8 +190,8 @@ class LocalProvider:
                     elif "done" in msg or "error" in msg:
                         final = msg
         finally:
-            ended.set()
-            killer.join(timeout=2)
+            with guard:  # from here on the killer leaves this child alone: it may serve another job
+                ended.set()
             crashed = not final and not ctx.cancelled and ctx.time_left() > 0
             code = engine.exit_code() if crashed else None
             tail = engine.stderr_tail() if crashed else ""
@@ -197,12 +199,15 @@ class LocalProvider:
         return final, heard, code, tail
 
     @staticmethod
-    def _kill_when_cancelled(engine: Engine, ctx: WorkerContext, ended: threading.Event) -> None:
+    def _kill_when_cancelled(
+        engine: Engine, ctx: WorkerContext, ended: threading.Event, guard: threading.Lock
+    ) -> None:
         """Kill the child at once when the job is cancelled or runs past its deadline (its engine call may
-        not return for minutes); ends with the job."""
+        not return for minutes); never once the job has ``ended`` (the job does not wait for this thread)."""
         while not ended.is_set():
             timeout = min(0.2, max(0.0, ctx.time_left()))
             if ctx.cancel_event.wait(timeout) or ctx.time_left() <= 0:
-                if not ended.is_set():
-                    engine.kill()
+                with guard:
+                    if not ended.is_set():
+                        engine.kill()
                 return
