@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Goal 4's instrument: peak resident memory of the local engine's child process while a job runs.
 
-The engine runs in ``python -m engines.child``, started by the worker host process that Blender starts
-(Blender -> host -> engine child). A sampler thread reads ``VmHWM`` (the kernel's own high-water mark of
-resident memory, kept until the process exits) of every descendant process from /proc every 20 ms and keeps
-the largest per kind: the engine child (its command line names ``engines.child``) and everything else.
+The engine runs in ``python -m engines.serve`` (or ``engines.child``), started by the worker host process
+that Blender starts (Blender -> host -> engine child). A sampler thread reads ``VmHWM`` (the kernel's own
+high-water mark of resident memory, kept until the process exits) of every descendant process from /proc
+every 20 ms and keeps the largest per kind: the engine child (its command line names ``engines.serve`` or
+``engines.child``) and everything else.
 
 Why not ``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``: Linux folds the high-water mark a process had
 before ``exec`` into its ``maxrss``, and right after ``fork`` that is the parent's size. The worker host is
@@ -53,9 +54,10 @@ def _descendants(pid: int) -> list[int]:
 
 def _is_engine(pid: int) -> bool:
     try:
-        return b"engines.child" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return b"engines.serve" in command or b"engines.child" in command
 
 
 def _hwm_kib(pid: int) -> int:

@@ -9,12 +9,18 @@ Loading bpy takes about half a second, as long as starting the worker host and a
 local run that submits, both start first (``worker.client.spawn_host``, with Blender's ``sys.path`` as the
 last run saved it) and the CLI adopts them. A stale saved path only costs the head start: the engine child
 then does not match its job's environment and is replaced.
+
+Once the CLI has returned, the process ends at once (``exit_now``): every output is written and synced and
+the worker host is stopped and waited for, so Blender's own teardown (freeing every datablock: 0.1 s, 0.3 s
+on a busy machine) has nothing left to do that anyone would see. This user folder keeps no preferences to
+save; Blender's session temp folder is removed as its teardown would.
 """
 
 import importlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +98,21 @@ def main() -> int:
     return package.jobs.cli.main(argv)
 
 
+def exit_now(code: int) -> None:
+    """End the process after the CLI returned ``code``, without Blender's teardown (see the docstring)."""
+    import bpy
+
+    package = sys.modules.get(f"bl_ext.user_default.{EXTENSION_ID}")
+    if package is not None:
+        package.jobs.session.shutdown()  # stops the worker host and waits for it
+    tempdir = Path(bpy.app.tempdir) if bpy.app.tempdir else None
+    if tempdir is not None and tempdir.name.startswith("blender_"):
+        shutil.rmtree(tempdir, ignore_errors=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
     os.environ.setdefault("BLENDER_USER_RESOURCES", str(ROOT / ".venv" / "blender-user"))
-    sys.exit(main())
+    exit_now(main())

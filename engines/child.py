@@ -6,10 +6,7 @@ loop layout (``face_sizes``, ``corner_verts``: the snapshot file Blender writes,
 holds the ``EngineParams`` fields. IN.npz may also hold ``feature_edges`` int32 (K, 2): pairs of its vertex
 indices the user marked as hard (Blender's sharp edges, seams, material borders); the remesh puts edge
 loops along them as it does along edges sharper than ``sharp_angle``.
-``python -m engines.child --standby`` starts a process ahead of its job: it loads numpy, the engine and
-its native libraries, then waits for one line on stdin, a JSON list of the three paths, and runs that
-job exactly as above (end of stdin: exit 0 without work). Starting Python and those libraries costs
-about 0.2 s, which a standby process takes off the critical path of the next job.
+``engines.serve`` runs such jobs one after another in a long-lived process (``python -m engines.serve``).
 Stdout carries one JSON object per line and nothing else:
 ``{"progress": 0.4, "message": "..."}`` while working, then ``{"done": true, "lods": [...]}`` (plus
 ``"warnings": [...]``, one line each for the user, when there are any, e.g. parts too small to keep); each lod
@@ -35,7 +32,6 @@ lines reach the parent. Imports the stdlib, numpy and the engine's own modules o
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -43,7 +39,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
@@ -61,12 +57,9 @@ from .uv import lod0_uv_arrays
 
 log = logging.getLogger(__name__)
 
-USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz (or --standby, then the paths on stdin)"
-STANDBY = "--standby"
-# Loaded by a standby process before its job arrives; a missing one is reported by the job itself.
-NATIVE_MODULES = ("pynanoinstantmeshes", "fast_simplification", "xatlas")
+USAGE = "usage: python -m engines.child IN.npz PARAMS.json OUT.npz"
 # Engine processes yield the CPU to everything at normal priority: Blender's UI first, and the job that is
-# running while a standby process loads its libraries (that load slowed a running remesh by a third).
+# running while another engine process loads its libraries (that load slowed a running remesh by a third).
 NICENESS = 10
 # The headless CLI sets it to 0: there is no UI to yield to, and the user picks the priority (`nice`).
 NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"
@@ -301,35 +294,9 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
     return 0
 
 
-def preload() -> None:
-    for name in NATIVE_MODULES:
-        with suppress(ImportError):
-            importlib.import_module(name)
-
-
-def standby_job(stdin: TextIO) -> list[str] | None:
-    """Preload, then wait for the job's paths on ``stdin``; None when the parent closed it first."""
-    preload()
-    line = stdin.readline()
-    if not line.strip():
-        return None
-    try:
-        paths = json.loads(line)
-    except ValueError:
-        paths = None
-    if not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
-        return []  # fails main's usage check with a clear message
-    return paths
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one job; returns the process exit code (0 ok, 2 engine error, 1 internal error)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args == [STANDBY]:
-        job = standby_job(sys.stdin)
-        if job is None:
-            return 0
-        args = job
     protocol = _Protocol()
     with _protocol_stdout(), _cancel_on_sigterm() as cancel_flag:
         if len(args) != 3:
@@ -353,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
 
-if __name__ == "__main__":
+def run_process(entry: Callable[[], int]) -> None:
+    """Be an engine process: logs to stderr, a lower priority, ``entry()``'s exit code (never returns)."""
     # Logs go to stderr (stdout is the protocol); RETOPO_HUB_ENGINE_LOG=DEBUG shows the stage timings.
     level_name = os.environ.get("RETOPO_HUB_ENGINE_LOG", "WARNING").upper()
     logging.basicConfig(
@@ -365,7 +333,7 @@ if __name__ == "__main__":
     if hasattr(os, "nice"):
         with suppress(OSError):
             os.nice(int(os.environ.get(NICENESS_ENV, "") or NICENESS))
-    exit_code = main()
+    exit_code = entry()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -373,3 +341,7 @@ if __name__ == "__main__":
     # teardown (freeing every numpy array and module) ends the process about 25 ms sooner, and the parent
     # waits for the exit.
     os._exit(exit_code)
+
+
+if __name__ == "__main__":
+    run_process(main)

@@ -7,12 +7,15 @@ returns ``{name: {"quality": {...}, "distances": path}}``: ``engines.quality.qua
 share, distances as % of the source's diagonal, pieces / boundary loops / genus beside the source's,
 hard-edge recall against the source's edges sharper than ``SHARP_ANGLE_DEG``) plus ``distance_scale``, the
 source's diagonal, so a heatmap can say what its colors mean. Each result's per-vertex distance to the
-source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. Runs in the worker
-host (numpy only, never bpy); one source index serves every result of the job.
+source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. ``measure_answer``
+wraps it in the wire answer, ``{"results": ...}`` or ``{"error": one line}``. Runs in a warm engine child
+or, without one, in a worker host thread (numpy only, never bpy); one source index serves every result of
+the job.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +27,14 @@ from .meshdata import MeshArrays
 from .project import TriangleIndex
 from .quality import diagonal, quality_report, vertex_distances
 
+log = logging.getLogger(__name__)
+
 SHARP_ANGLE_DEG = 40.0  # edges of the source sharper than this count as hard edges a result should follow
 DISTANCE_SAMPLES = 20_000  # per direction; plenty for a % figure, and quick on a 1M-triangle source
+# ... but no more than this many per triangle of the two meshes (every vertex is measured besides). A query
+# costs the same whatever the mesh, so 20,000 random points cost a 1,280-triangle job 0.27 s, four times
+# its remesh; on that job 4 per triangle gave the same Hausdorff distance and a mean within 1%.
+SAMPLES_PER_TRIANGLE = 4
 
 
 def load_mesh(path: str | Path) -> MeshArrays:
@@ -42,7 +51,9 @@ def measure(source: MeshArrays, results: Mapping[str, MeshArrays]) -> dict[str, 
     for name, result in results.items():
         if result.face_count == 0:
             raise ValueError(f"{name} has no faces to measure")
-        report = quality_report(result, source, features, samples=DISTANCE_SAMPLES)
+        triangles = max(tris.shape[0], int(result.triangles().shape[0]))
+        samples = min(DISTANCE_SAMPLES, SAMPLES_PER_TRIANGLE * triangles)
+        report = quality_report(result, source, features, samples=samples)
         report["distance_scale"] = diagonal(source.verts)
         measured[name] = (report, vertex_distances(result, index))
     return measured
@@ -57,3 +68,14 @@ def measure_files(source_npz: str, results: Mapping[str, str]) -> dict[str, dict
         np.save(target, distances)
         answer[name] = {"quality": report, "distances": str(target)}
     return answer
+
+
+def measure_answer(source_npz: str, results: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
+    """(``{"results": measure_files(...)}`` or ``{"error": one line}``, whether measuring itself crashed)."""
+    try:
+        return {"results": measure_files(source_npz, results)}, False
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"the result could not be measured ({type(exc).__name__}: {exc})"[:240]}, False
+    except Exception as exc:
+        log.exception("measuring %s crashed", source_npz)
+        return {"error": f"internal error while measuring ({type(exc).__name__}); see the log"}, True

@@ -208,6 +208,8 @@ def run(args, options: dict[str, Any], out_dir: Path, *, key, start, finish) -> 
     if args.provider == "local" and not args.attach:
         host.engine_niceness = 0  # a host started here: no UI to yield to; `nice retopo-hub` still works
         host.set_limit("local", jobs)  # the runner's own limit is one engine per two cores
+        if len(waiting) < jobs:
+            host.set_spares("local", len(waiting))  # fewer inputs than --jobs: no engine child beyond them
         host.prewarm(specs.python_paths())  # host and engine child load while Blender reads the input
     try:
         while waiting or in_flight:

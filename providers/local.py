@@ -6,24 +6,20 @@ is; ``input.npz`` is written only when there is none), relays the child's JSON p
 returns ``result.npz``, each level with the switch distance and screen coverage of the job's Switch Rule
 (core/lodswitch.py, from the errors the engine measured). A crash or a kill of the child cannot take
 Blender down; cancel kills it at once.
-Each job starts one standby child (``engines.child --standby``) for the next one, so the 0.2 s of starting
-Python, numpy and the native libraries is off the next job's critical path; it exits by itself when this
-process goes away (its stdin closes). As many are kept ready as jobs may run at once (``on_limit``), and
-none beyond the jobs still to come (``set_spares``); ``LocalProvider.prewarm`` starts them before the first
-job (the CLI asks for it as it starts). Never imports bpy.
+The engine children are warm and long-lived (``worker.engine_pool``): a job leases one, and it serves
+the next job after this one, so the 0.2 s of CPU that starting Python, numpy and the native libraries costs
+is paid once per child, not per job. As many are kept as jobs may run at once (``on_limit``), none started
+beyond the jobs still to come (``set_spares``); ``LocalProvider.prewarm`` starts them before the first job
+(the CLI asks for it as it starts). A cancelled or crashed child is never reused: the next job gets a fresh
+one. Never imports bpy.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import threading
-from contextlib import suppress
 from pathlib import Path
 
 import numpy as np
@@ -33,107 +29,17 @@ from ..core.files import atomic_write_json
 from ..core.jobs import JobSpec, ResultFile, State
 from ..core.lodswitch import level_switches
 from ..core.options import engine_options
+from ..worker.engine_pool import ENGINES, Engine
 from ..worker.ipc import SNAPSHOT_NAME, save_snapshot
 from ..worker.runner import WorkerContext
 
 log = logging.getLogger(__name__)
 
-STDERR_TAIL = 4000  # enough of the child's stderr to explain a crash in the log, not a flood
-ENGINE_COMMAND = (sys.executable, "-m", "engines.child")
-
-
-def _spawn(argv: list[str], env: dict[str, str], cwd: str | None, *, stdin: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, cwd=cwd, env=env, text=True
-    )
-
-
-class _Standby:
-    """Engine children started ahead of their jobs, as many as jobs may run at once (``size``); handed out
-    only to a job with the same environment (extension path, test switches), else replaced."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._procs: list[subprocess.Popen] = []
-        self._env: dict[str, str] | None = None
-        self._cwd: str | None = None
-        self.size = 1  # how many to keep ready: the jobs that may start next
-
-    def take(self, env: dict[str, str], job_paths: list[str]) -> subprocess.Popen | None:
-        """A standby process, already told to run ``job_paths``; None when there is no usable one."""
-        while True:
-            with self._lock:
-                if not self._procs:
-                    return None
-                proc, same = self._procs.pop(0), self._env == env
-            if same and proc.poll() is None:
-                try:
-                    proc.stdin.write(json.dumps(job_paths) + "\n")
-                    proc.stdin.close()
-                    return proc
-                except (OSError, ValueError):
-                    pass  # it died between the check and the write
-            _discard(proc)
-
-    def prepare(self, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
-        """Top the standby children up to ``size`` for ``env`` (None: the last environment prepared)."""
-        with self._lock:
-            if env is None:
-                env, cwd = self._env, self._cwd
-            if env is None:
-                return
-            stale = [] if self._env == env else self._procs
-            if stale:
-                self._procs = []
-            self._env, self._cwd = env, cwd
-            self._procs = [p for p in self._procs if p.poll() is None]
-            missing = self.size - len(self._procs)
-        for proc in stale:
-            _discard(proc)
-        for _ in range(missing):
-            try:
-                proc = _spawn([*ENGINE_COMMAND, "--standby"], env, cwd, stdin=subprocess.PIPE)
-            except OSError:
-                log.debug("could not start a standby engine", exc_info=True)
-                return
-            with self._lock:
-                if self._env == env and len(self._procs) < self.size:
-                    self._procs.append(proc)
-                    continue
-            _discard(proc)  # other jobs prepared enough meanwhile
-
-    def close(self) -> None:
-        with self._lock:
-            procs, self._procs, self._env = self._procs, [], None
-        for proc in procs:
-            # It has no job: killing it is safe, and the host's exit need not wait for its imports to end.
-            with suppress(OSError):
-                proc.kill()
-            _discard(proc)
-
-
-def _discard(proc: subprocess.Popen) -> None:
-    """Stop a standby child: closing its stdin ends it cleanly; kill it if it does not go."""
-    with suppress(OSError, ValueError):
-        proc.stdin.close()
-    try:
-        proc.wait(timeout=2)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for stream in (proc.stdout, proc.stderr):
-        with suppress(OSError, ValueError):
-            stream.close()
-
-
-STANDBY = _Standby()
-atexit.register(STANDBY.close)
-
 
 def _engine_env(
     extension_root: str, python_paths: list[str] | tuple[str, ...]
 ) -> tuple[dict[str, str], str | None]:
-    """The engine child's environment and working folder (a standby serves only a job whose env matches)."""
+    """The engine child's environment and working folder (a warm child serves only jobs whose env matches)."""
     env = dict(os.environ)
     paths = [extension_root, *python_paths] if extension_root else list(python_paths)
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
@@ -148,19 +54,19 @@ class LocalProvider:
 
     @staticmethod
     def prewarm(extension_root: str, python_paths: list[str] | tuple[str, ...]) -> None:
-        """Start standby engine children for jobs of this extension root and ``sys.path`` (their spec's)."""
-        STANDBY.prepare(*_engine_env(extension_root, python_paths))
+        """Start engine children for jobs of this extension root and ``sys.path`` (their spec's)."""
+        ENGINES.prepare(*_engine_env(extension_root, python_paths))
 
     @staticmethod
     def on_limit(limit: int) -> None:
-        """The runner now lets ``limit`` jobs run at once: keep as many engine children ready (topped up by
-        the next prewarm or job)."""
-        STANDBY.size = max(1, limit)
+        """The runner now lets ``limit`` jobs run at once: keep as many engine children (started by the next
+        prewarm or job)."""
+        ENGINES.set_size(limit)
 
     @staticmethod
     def set_spares(count: int) -> None:
         """Only ``count`` more jobs will come (the CLI near the end of its inputs): start no child beyond."""
-        STANDBY.size = max(0, count)
+        ENGINES.spares = max(0, count)
 
     def run(self, spec: JobSpec, ctx: WorkerContext) -> list[ResultFile]:
         if spec.snapshot is None:
@@ -212,32 +118,19 @@ class LocalProvider:
         self, spec: JobSpec, ctx: WorkerContext, in_path: Path, params_path: Path, out_path: Path
     ) -> list[dict]:
         env, cwd = _engine_env(spec.extension_root, spec.python_paths)
-        job_paths = [str(in_path), str(params_path), str(out_path)]
-        proc = STANDBY.take(env, job_paths)
-        if proc is None:
-            proc = _spawn([*ENGINE_COMMAND, *job_paths], env, cwd, stdin=subprocess.DEVNULL)
-        # Started now rather than at the end, so it is ready even for a job queued right behind this one
-        # (several objects, a batch); loading costs one core about 0.2 s while this job runs.
-        STANDBY.prepare(env, cwd)
-        stderr_chunks: list[str] = []
-        reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)
-        reader.start()
-        killer = threading.Thread(target=self._kill_when_cancelled, args=(proc, ctx), daemon=True)
-        killer.start()
-        final: dict = {}
-        try:
-            for line in proc.stdout:
-                msg = self._parse_line(line)
-                if "progress" in msg:
-                    ctx.emit(State.RUNNING, 0.05 + 0.9 * float(msg["progress"]), str(msg.get("message", "")))
-                elif "done" in msg or "error" in msg:
-                    final = msg
-            proc.wait()
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=2)
+        # Instant Meshes sizes its thread pool at a process's first run: a one-core (reproducible) job needs
+        # a child that has run nothing, and leaves it unfit for the others.
+        reproducible = bool(engine_options(spec.options).get("reproducible"))
+        request = [str(in_path), str(params_path), str(out_path)]
+        final, heard, code, tail = self._converse(
+            ctx, env, cwd, request, fresh=reproducible, keep=not reproducible
+        )
+        if not final and not heard and not ctx.cancelled and ctx.time_left() > 0:
+            # A warm child that died while idle says nothing at all: this job never ran, so a fresh child
+            # runs it (one that dies on the job itself fails it below).
+            final, heard, code, tail = self._converse(
+                ctx, env, cwd, request, fresh=True, keep=not reproducible
+            )
         if ctx.cancelled:
             raise Cancelled("cancelled by the user")
         if ctx.time_left() <= 0:
@@ -251,11 +144,10 @@ class LocalProvider:
             raise RetopoError(str(final["error"]))
         if "error" in final:
             raise InputError(str(final["error"]))
-        if proc.returncode != 0 or "done" not in final or not out_path.exists():
-            tail = "".join(stderr_chunks)[-STDERR_TAIL:]
-            log.error("engine child exited with %s; stderr tail:\n%s", proc.returncode, tail)
+        if "done" not in final or not out_path.exists():
+            log.error("engine child exited with %s; stderr tail:\n%s", code, tail)
             raise RetopoError(
-                f"the local engine stopped unexpectedly (exit code {proc.returncode}); see the system console"
+                f"the local engine stopped unexpectedly (exit code {code}); see the system console"
             )
         warnings = final.get("warnings")
         if isinstance(warnings, list) and warnings:
@@ -263,19 +155,59 @@ class LocalProvider:
             ctx.emit(warnings=[str(line) for line in warnings])
         return list(final.get("lods", []))
 
-    @staticmethod
-    def _parse_line(line: str) -> dict:
+    def _converse(
+        self,
+        ctx: WorkerContext,
+        env: dict[str, str],
+        cwd: str | None,
+        request: list[str],
+        *,
+        fresh: bool,
+        keep: bool,
+    ) -> tuple[dict, bool, int | None, str]:
+        """Run ``request`` in a leased engine child (``fresh``: one that ran nothing; ``keep``: it may serve
+        again): (its final line or {}, whether it said anything, and when it ended without a final line,
+        its exit code and stderr tail)."""
+        engine = ENGINES.lease(env, cwd, fresh=fresh)
+        if engine is None:
+            raise RetopoError("the local engine could not be started: see the system console")
+        # Started now rather than at the end, so one is ready even for a job queued right behind this one.
+        ENGINES.prepare(env, cwd)
+        ended, guard = threading.Event(), threading.Lock()
+        killer = threading.Thread(
+            target=self._kill_when_cancelled, args=(engine, ctx, ended, guard), daemon=True
+        )
+        killer.start()
+        final: dict = {}
+        heard = False
         try:
-            msg = json.loads(line)
-        except ValueError:
-            log.debug("engine: %s", line.rstrip())
-            return {}
-        return msg if isinstance(msg, dict) else {}
+            if engine.send(request):
+                for msg in engine.answer():
+                    heard = True
+                    if "progress" in msg:
+                        progress = 0.05 + 0.9 * float(msg["progress"])
+                        ctx.emit(State.RUNNING, progress, str(msg.get("message", "")))
+                    elif "done" in msg or "error" in msg:
+                        final = msg
+        finally:
+            with guard:  # from here on the killer leaves this child alone: it may serve another job
+                ended.set()
+            crashed = not final and not ctx.cancelled and ctx.time_left() > 0
+            code = engine.exit_code() if crashed else None
+            tail = engine.stderr_tail() if crashed else ""
+            ENGINES.give_back(engine, reuse=keep)
+        return final, heard, code, tail
 
     @staticmethod
-    def _kill_when_cancelled(proc: subprocess.Popen, ctx: WorkerContext) -> None:
-        while proc.poll() is None:
+    def _kill_when_cancelled(
+        engine: Engine, ctx: WorkerContext, ended: threading.Event, guard: threading.Lock
+    ) -> None:
+        """Kill the child at once when the job is cancelled or runs past its deadline (its engine call may
+        not return for minutes); never once the job has ``ended`` (the job does not wait for this thread)."""
+        while not ended.is_set():
             timeout = min(0.2, max(0.0, ctx.time_left()))
             if ctx.cancel_event.wait(timeout) or ctx.time_left() <= 0:
-                proc.kill()
+                with guard:
+                    if not ended.is_set():
+                        engine.kill()
                 return

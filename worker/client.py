@@ -3,7 +3,7 @@
 
 Same interface as ``JobRunner`` (start, cancel, drain, wait_for_event, running_ids, is_running, shutdown,
 set_limit), so the job engine does not care where workers run; ``prewarm`` starts the host (and the local
-engine's standby child) ahead of the first job, ``set_spares`` says how many more jobs will come, and
+engine's first warm child) ahead of the first job, ``set_spares`` says how many more jobs will come, and
 ``adopt`` takes over a host that ``spawn_host`` started earlier (``bin/launch.py``, before bpy loads).
 Runs on Blender's main thread and starts no thread: the step function polls the host's stdout
 (``ipc.LineReader``). If the host dies, or falls silent for ``ipc.SILENCE_LIMIT_S`` while it runs jobs (it

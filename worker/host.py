@@ -10,7 +10,8 @@ to stderr, like the logs.
 When Blender goes away (stdin closes) or asks to shut down, the running jobs are stopped the way
 ``JobRunner.shutdown`` does it: their journal entries stay as they were, so the next session resumes them.
 Started with ``ipc.PREWARM_ENV`` set (a JSON ``[extension_root, python_paths]``), the host starts the local
-engine's standby child first thing, so it loads while the host imports the cloud providers.
+engine's first warm child (``worker.engine_pool``) first thing, so it loads while the host imports the cloud
+providers.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from ..core.jobs import JobEvent, State
 from ..providers.registry import implementations
 from . import ipc
+from .engine_pool import ENGINES
 from .runner import JobRunner
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ def main() -> int:
                     send({"event": ipc.encode_event(failed)})
     finally:
         runner.shutdown()
+        ENGINES.close()  # idle engine children end now and are waited for (their CPU counts as ours)
         stop.set()
         runner.wake()
         pumper.join(timeout=5)

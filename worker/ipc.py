@@ -38,9 +38,11 @@ SILENCE_LIMIT_S = float(os.environ.get("RETOPO_HUB_TEST_SILENCE_LIMIT_S") or 30.
 SNAPSHOT_NAME = "snapshot.npz"  # each job's mesh, in its work folder; the local engine reads it as it is
 SNAPSHOT_ARRAYS = MeshSnapshot.ARRAYS
 # Set when the host is started by ``WorkerHost.prewarm``: JSON [extension_root, python_paths] for the local
-# engine's standby child, which the host then starts before anything else.
+# engine's first warm child, which the host then starts before anything else.
 PREWARM_ENV = "RETOPO_HUB_PREWARM_ENGINE"
-NICENESS_ENV = "RETOPO_HUB_ENGINE_NICENESS"  # read by engines.child as it starts (it inherits the host's env)
+NICENESS_ENV = (
+    "RETOPO_HUB_ENGINE_NICENESS"  # read by engine processes as they start (it inherits the host's env)
+)
 
 
 def save_snapshot(snapshot: MeshSnapshot, path: Path) -> None:

@@ -34,6 +34,6 @@ if __name__ == "__main__":
     logging.shutdown()
     sys.stderr.flush()
     # Every job has stopped and its last event is sent: skipping the interpreter's teardown ends the host
-    # sooner, and Blender waits for that. Standby engine children end by themselves when their stdin, which
-    # this process holds, closes.
+    # sooner, and Blender waits for that. host.main has ended the idle engine children; any other one ends
+    # by itself when its stdin, which this process holds, closes.
     os._exit(code)

@@ -20,7 +20,9 @@ Threading rules (the contract of this module; everything that starts work goes t
    of its own, outside the job slots, and hands its one-line result on through ``drain_probes``.
 6. Measuring finished results against their source (``measure``, ``engines.report``) runs in a thread of its
    own too, on the arrays Blender wrote into the job's folder, and hands its report on through
-   ``drain_measures``: Blender's process never does that geometry work.
+   ``drain_measures``: Blender's process never does that geometry work. The thread hands the work to an
+   idle warm engine child when there is one (``worker.engine_pool``): measurements in this process's
+   threads would share its GIL, and two at once took twice as long as one.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..core.errors import Cancelled, RetopoError
 from ..core.jobs import JobEvent, JobSpec, ResultFile, State
 from ..core.journal import Journal
 from ..providers import probe as connection
+from .engine_pool import ENGINES
 
 log = logging.getLogger(__name__)
 
@@ -309,18 +312,20 @@ class JobRunner:
             text = f"internal error ({type(exc).__name__}); see the log and report it"
             result = connection.Result(connection.Outcome.UNEXPECTED, text)
         self._probes.put((spec.job_id, result))
+        self.wake()
 
     def _measure(self, measure_id: str, source: str, results: dict[str, str]) -> None:
-        try:
-            from ..engines.report import measure_files  # numpy-heavy: only when something is measured
+        answer = ENGINES.measure(source, results)
+        if answer is None:  # no idle engine child: measure here
+            try:
+                from ..engines.report import measure_answer  # numpy-heavy: only when something is measured
 
-            answer: dict = {"results": measure_files(source, results)}
-        except (OSError, ValueError, KeyError) as exc:
-            answer = {"error": f"the result could not be measured ({type(exc).__name__}: {exc})"[:240]}
-        except Exception as exc:
-            log.exception("measuring %s crashed", measure_id)
-            answer = {"error": f"internal error while measuring ({type(exc).__name__}); see the log"}
+                answer, _crashed = measure_answer(source, results)
+            except Exception as exc:  # numpy itself would not load
+                log.exception("measuring %s crashed", measure_id)
+                answer = {"error": f"internal error while measuring ({type(exc).__name__}); see the log"}
         self._measures.put((measure_id, answer))
+        self.wake()  # the host's pump waits for job events: without this it saw the answer up to 0.2 s late
 
     def _emitter(self, spec: JobSpec) -> Callable[[JobEvent], None]:
         """Queue events for the main thread, journaling what must survive a crash first (worker thread)."""

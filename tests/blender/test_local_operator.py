@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,6 +172,65 @@ def test_cancel_stops_the_child_and_imports_nothing(blank, addon):
     assert records[0].state == "cancelled"
     assert "Stop_retopo" not in bpy.data.objects
     assert "Stop_RetopoHub" not in bpy.data.collections
+
+
+def _engine_pids(engine) -> set[int]:
+    """The worker host's child processes (Linux /proc): its warm engine children."""
+    tasks = Path(f"/proc/{engine.session.worker_host()._proc.pid}/task")
+    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+def _submit(bpy, engine, name: str, *, subdivisions: int = 3, faces: int = 300) -> str:
+    rock = ico_sphere(name, subdivisions=subdivisions)
+    rock.retopo_hub.target_faces = faces
+    (job_id,) = engine.submit.submit_objects(bpy.context, [rock])
+    return job_id
+
+
+def _step_until_remeshing(bpy, engine, job_id: str) -> None:
+    end = time.monotonic() + 120
+    while "Instant Meshes" not in (engine.records.find(job_id).message or ""):
+        assert time.monotonic() < end and not engine.records.terminal(engine.records.find(job_id).state)
+        engine.step.step(bpy.context.scene)
+        engine.session.worker_host().wait_for_event(0.02)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the engine processes in /proc")
+def test_a_warm_engine_serves_job_after_job_and_a_killed_or_cancelled_one_is_replaced(blank, addon):
+    bpy, engine = blank, addon.jobs
+    engine.session.shutdown()  # a worker host of this test's own
+    try:
+        assert [r.state for r in engine.step.run_blocking([_submit(bpy, engine, "First")])] == ["done"]
+        warm = _engine_pids(engine)
+        assert warm
+        assert [r.state for r in engine.step.run_blocking([_submit(bpy, engine, "Second")])] == ["done"]
+        assert _engine_pids(engine) == warm, "the second job ran in the same engine process"
+
+        for pid in warm:  # dies while idle: the next job must not notice
+            os.kill(pid, signal.SIGKILL)
+        assert [r.state for r in engine.step.run_blocking([_submit(bpy, engine, "Third")])] == ["done"]
+        assert not _engine_pids(engine) & warm
+
+        crash = _submit(bpy, engine, "Crash", subdivisions=7, faces=5000)
+        _step_until_remeshing(bpy, engine, crash)
+        for pid in _engine_pids(engine):
+            os.kill(pid, signal.SIGKILL)
+        (crashed,) = engine.step.run_blocking([crash])
+        assert crashed.state == "failed" and "local engine stopped unexpectedly" in crashed.message
+        assert "\n" not in crashed.message and "Crash_retopo" not in bpy.data.objects
+        assert [r.state for r in engine.step.run_blocking([_submit(bpy, engine, "Fourth")])] == ["done"]
+
+        stop = _submit(bpy, engine, "Stop", subdivisions=7, faces=5000)
+        _step_until_remeshing(bpy, engine, stop)
+        running = _engine_pids(engine)
+        started = time.monotonic()
+        engine.step.cancel(stop)
+        assert [r.state for r in engine.step.run_blocking([stop])] == ["cancelled"]
+        assert time.monotonic() - started < 10, "cancel stops the engine at once"
+        assert [r.state for r in engine.step.run_blocking([_submit(bpy, engine, "Last")])] == ["done"]
+        assert not _engine_pids(engine) & running, "the cancelled job's engine process was not reused"
+    finally:
+        engine.session.shutdown()
 
 
 def test_results_land_in_the_extension_user_folder(blank, addon):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The engine child process: JSON-lines protocol, atomic result file, exit codes."""
+"""The engine child process: JSON-lines protocol, atomic result file, exit codes; and the serving one."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retopo_hub.engines import child
+from retopo_hub.engines import child, serve
 from shapes import icosphere, torus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,9 +147,9 @@ def test_in_process_main_restores_stdout(tmp_path, capfd):
     assert json.loads(captured[-2])["done"] is True
 
 
-def _standby() -> subprocess.Popen:
+def _server() -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "engines.child", "--standby"],
+        [sys.executable, "-m", "engines.serve"],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdin=subprocess.PIPE,
@@ -159,25 +159,77 @@ def _standby() -> subprocess.Popen:
     )
 
 
-def test_standby_runs_the_job_it_is_given(tmp_path):
+def _answer(proc: subprocess.Popen, request: object) -> tuple[list[dict], bool]:
+    """The request's lines up to its final one, and whether the server said it takes another."""
+    proc.stdin.write(json.dumps(request) + "\n")
+    proc.stdin.flush()
+    lines = []
+    while not lines or not {"done", "error", "measured"} & lines[-1].keys():
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        lines.append(json.loads(line))
+    ready = proc.stdout.readline()
+    return lines, bool(ready) and json.loads(ready) == {"ready": True}
+
+
+def test_server_runs_jobs_in_turn_then_measures(tmp_path):
     mesh, settings, out = _write_job(tmp_path, *icosphere(3), {"mode": "decimate", "target_faces": 300})
-    proc = _standby()
-    stdout, stderr = proc.communicate(json.dumps([str(mesh), str(settings), str(out)]) + "\n", timeout=120)
-    assert proc.returncode == 0, stderr
-    assert json.loads(stdout.splitlines()[-1])["lods"][0]["faces"] == 300
-    assert out.exists()
+    proc = _server()
+    try:
+        for _ in range(2):
+            out.unlink(missing_ok=True)
+            lines, ready = _answer(proc, [str(mesh), str(settings), str(out)])
+            assert lines[-1]["lods"][0]["faces"] == 300 and ready and out.exists()
+        with np.load(out) as data:
+            arrays = {"verts": data["lod0_verts"], "face_sizes": data["lod0_face_sizes"]}
+            arrays["corner_verts"] = data["lod0_corner_verts"]
+        np.savez(tmp_path / "result.npz", **arrays)
+        verts, tris = icosphere(3)
+        np.savez(
+            tmp_path / "source.npz", verts=verts, face_sizes=np.full(len(tris), 3), corner_verts=tris.ravel()
+        )
+        request = {
+            "measure": {
+                "source": str(tmp_path / "source.npz"),
+                "results": {"r": str(tmp_path / "result.npz")},
+            }
+        }
+        lines, ready = _answer(proc, request)
+        assert lines[-1]["measured"]["results"]["r"]["quality"]["faces"] == 300 and ready
+        lines, ready = _answer(proc, {"measure": {"source": str(tmp_path / "missing.npz"), "results": {}}})
+        assert "could not be measured" in lines[-1]["measured"]["error"] and ready
+    finally:
+        stdout, _ = proc.communicate("", timeout=60)
+    assert proc.returncode == 0 and stdout == ""
 
 
-def test_standby_without_a_job_exits_quietly():
-    proc = _standby()
+def test_server_without_a_request_exits_quietly():
+    proc = _server()
     stdout, _ = proc.communicate("", timeout=60)
     assert proc.returncode == 0 and stdout == ""
 
 
-def test_standby_rejects_a_malformed_request():
-    proc = _standby()
-    stdout, _ = proc.communicate('{"not": "a list"}\n', timeout=60)
-    assert proc.returncode == 2 and json.loads(stdout.splitlines()[-1])["error"].startswith("usage:")
+def test_server_rejects_a_malformed_request_and_serves_on(tmp_path):
+    proc = _server()
+    try:
+        lines, ready = _answer(proc, {"not": "a list"})
+        assert lines[-1]["error"].startswith("usage:") and ready
+        mesh, settings, out = _write_job(tmp_path, *icosphere(2), {"mode": "decimate", "target_faces": 100})
+        lines, ready = _answer(proc, [str(mesh), str(settings), str(out)])
+        assert lines[-1]["done"] is True and ready
+    finally:
+        proc.communicate("", timeout=60)
+
+
+def test_server_retires_after_a_big_input(tmp_path, monkeypatch):
+    mesh, settings, out = _write_job(tmp_path, *icosphere(2), {"mode": "decimate", "target_faces": 100})
+    monkeypatch.setattr(serve, "RECYCLE_INPUT_BYTES", 10)
+    assert not serve._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
+    monkeypatch.setattr(serve, "RECYCLE_INPUT_BYTES", 1 << 40)
+    assert serve._keeps_serving([str(mesh), str(settings), str(out)], 0, 1)
+    assert not serve._keeps_serving([str(mesh), str(settings), str(out)], 1, 1)  # after an internal error
+    monkeypatch.setattr(serve, "RECYCLE_RSS_BYTES", 1)
+    assert not serve._keeps_serving({"measure": {}}, 0, 1)
 
 
 def test_reads_blender_polygons_as_the_snapshot_holds_them(tmp_path):
