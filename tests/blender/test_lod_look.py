@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.support.cli import run_cli
-from tests.support.scene import select_only
+from tests.support.scene import crate, select_only
 
 LEVELS = 2
 # Of a level's texture samples, this share must land within one screen pixel of where LOD0 samples the
@@ -26,12 +26,7 @@ def _engine(addon, name: str):
 
 def _two_tone_crate(bpy, name: str = "Crate"):
     """A cube of 16 x 16 quads a side, its upper third "Lid" and the rest "Body"; selected and active."""
-    bpy.ops.mesh.primitive_cube_add(size=2.0)
-    obj = bpy.context.active_object
-    obj.name = obj.data.name = name
-    modifier = obj.modifiers.new("Subdivision", "SUBSURF")
-    modifier.subdivision_type, modifier.levels = "SIMPLE", 4
-    bpy.ops.object.modifier_apply(modifier="Subdivision")
+    obj = crate(name, levels=4)
     obj.data.materials.append(bpy.data.materials.new("Body"))
     obj.data.materials.append(bpy.data.materials.new("Lid"))
     lid = np.array([p.center[2] > 0.34 for p in obj.data.polygons], dtype=np.int32)

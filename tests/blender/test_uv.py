@@ -11,19 +11,7 @@ import numpy as np
 
 from tests.support.cli import export_selected_obj, run_cli
 from tests.support.layout import draw_panel
-from tests.support.scene import select_only
-
-
-def _crate(bpy, name: str = "Crate"):
-    """A cube cut into 32 x 32 quads a side, selected and active: six hard-edged sides for the seams."""
-    bpy.ops.mesh.primitive_cube_add(size=2.0)
-    obj = bpy.context.active_object
-    obj.name = obj.data.name = name
-    modifier = obj.modifiers.new("Subdivision", "SUBSURF")
-    modifier.subdivision_type, modifier.levels = "SIMPLE", 5
-    bpy.ops.object.modifier_apply(modifier="Subdivision")
-    select_only(obj)
-    return obj
+from tests.support.scene import crate
 
 
 def _engine(addon, name: str):
@@ -61,8 +49,8 @@ def _overlapping_triangles(tri_uvs: np.ndarray, resolution: int = 512) -> int:
 
 def test_operator_unwraps_lod0_without_overlaps(addon, blank):
     bpy = blank
-    crate = _crate(bpy)
-    settings = crate.retopo_hub
+    box = crate()
+    settings = box.retopo_hub
     settings.target_faces, settings.lod_levels, settings.uv = 1200, 1, True
     settings.sharp_angle = 40.0  # loops along the crate's edges
     assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
@@ -84,8 +72,7 @@ def test_operator_unwraps_lod0_without_overlaps(addon, blank):
 
 
 def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
-    bpy = blank
-    _crate(bpy)
+    crate()
     source = export_selected_obj(tmp_path / "crate.obj")
     out_dir = tmp_path / "out"
     argv = [source, "--out", out_dir, "--faces", 1200, "--lods", 1, "--uv", "--sharp-angle", 40, "--json"]
@@ -103,7 +90,7 @@ def test_cli_uv_flag_reports_uvs_and_writes_vt(addon, blank, tmp_path, capsys):
 
 def test_panel_shows_the_uv_toggle_under_game_ready(blank):
     bpy = blank
-    _crate(bpy)
+    crate()
     log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_main, bpy.context)
     assert ("label", "Game-Ready") in log
     assert log.index(("prop", "uv")) > log.index(("label", "Game-Ready"))

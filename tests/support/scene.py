@@ -39,6 +39,19 @@ def mesh_object(name: str, verts, faces) -> bpy.types.Object:
     return obj
 
 
+def crate(name: str = "Crate", *, levels: int = 5) -> bpy.types.Object:
+    """A cube of 2 units cut into 2**levels x 2**levels quads a side (six hard-edged sides), selected and
+    active."""
+    bpy.ops.mesh.primitive_cube_add(size=2.0)
+    obj = bpy.context.active_object
+    obj.name = obj.data.name = name
+    modifier = obj.modifiers.new("Subdivision", "SUBSURF")
+    modifier.subdivision_type, modifier.levels = "SIMPLE", levels
+    bpy.ops.object.modifier_apply(modifier="Subdivision")
+    select_only(obj)
+    return obj
+
+
 def select_only(*objects: bpy.types.Object) -> None:
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
