@@ -115,8 +115,8 @@ def test_the_cli_flag(addon, sample, tmp_path, capsys):
     # The OBJ exporter writes Blender's Y-up convention: the object's X stays the file's X.
     assert _mirror_exact(np.asarray(data["verts"], dtype=np.float32), 0)
     for argv, message in (
-        (["--symmetry", "w"], "argument --symmetry: invalid choice: 'w'"),
-        (["--symmetry", "zx"], "argument --symmetry: invalid choice: 'zx'"),
+        (["--symmetry", "w"], "argument --symmetry: use x, y, z or their letters (got 'w')"),
+        (["--symmetry", "xq"], "argument --symmetry: use x, y, z or their letters (got 'xq')"),
         (["--symmetry", "x", "--provider", "csm"], "--symmetry does not apply to --provider csm"),
     ):
         code, _, err = run_cli(addon, [sample, "--out", out_dir, *argv], capsys)

@@ -31,12 +31,6 @@ def _bumpy(subdivisions: int = 5):
     return verts, tris
 
 
-def _alone() -> None:
-    """Skip unless this process may fork (threads an earlier test left, an emulator's, forbid it)."""
-    if not branch.can_fork():
-        pytest.skip("threads of earlier tests are still running: this process must not fork")
-
-
 def test_without_fork_every_level_is_made_here(monkeypatch):
     monkeypatch.setattr(branch, "MIN_TRIANGLES", 1_000)
     monkeypatch.setattr(pipeline, "can_fork", lambda: False)
@@ -47,7 +41,7 @@ def test_without_fork_every_level_is_made_here(monkeypatch):
 
 
 # Run in a fresh interpreter: this one may hold threads of earlier tests, and then it must not fork.
-TWO_WORKERS = """
+FRESH = """
 import importlib.util, multiprocessing, sys
 root, unit = sys.argv[1:3]
 sys.path.insert(0, unit)
@@ -58,7 +52,7 @@ package = importlib.util.module_from_spec(spec)
 sys.modules["retopo_hub"] = package
 spec.loader.exec_module(package)
 import test_engine_branch as t
-t.two_workers_make_the_same_levels()
+getattr(t, sys.argv[3])()
 """
 
 
@@ -83,14 +77,18 @@ def two_workers_make_the_same_levels() -> None:
     assert multiprocessing.active_children() == []
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the branch forks: Linux only")
-def test_two_workers_make_the_same_levels_from_the_source():
+def _in_fresh_interpreter(name: str) -> None:
     unit = Path(__file__).resolve().parent
     run = subprocess.run(
-        [sys.executable, "-c", TWO_WORKERS, str(unit.parents[1]), str(unit)],
-        check=False, capture_output=True, text=True, timeout=600, env={**os.environ, "RETOPO_HUB_PURE": "1"},
+        [sys.executable, "-c", FRESH, str(unit.parents[1]), str(unit), name],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "RETOPO_HUB_PURE": "1"}, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the branch forks: Linux only")
+def test_two_workers_make_the_same_levels_from_the_source():
+    _in_fresh_interpreter("two_workers_make_the_same_levels")
 
 
 def test_small_jobs_stay_in_one_process():
@@ -101,10 +99,14 @@ def test_small_jobs_stay_in_one_process():
     assert branch.plan_branch(500_000, 300_000, ratios) == ([150_000, 60_000], [], [1, 2])
 
 
-def test_the_branch_ends_when_closed_early():
-    _alone()
+def branch_ends_when_closed_early() -> None:
     verts, tris = _bumpy(4)
     with branch.Branch(verts, tris, [2_000, 500]) as started:
         pass  # closed before its levels were taken, as a cancelled job does
     assert not started._process.is_alive()
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the branch forks: Linux only")
+def test_the_branch_ends_when_closed_early():
+    _in_fresh_interpreter("branch_ends_when_closed_early")
