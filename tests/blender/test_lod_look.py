@@ -12,6 +12,7 @@ import numpy as np
 
 from tests.support.cli import run_cli
 from tests.support.scene import crate, select_only
+from tests.support.uvraster import texels
 
 LEVELS = 2
 # Of a level's texture samples, this share must land within one screen pixel of where LOD0 samples the
@@ -51,19 +52,8 @@ def _arrays(addon, obj):
 def _island_raster(tri_uvs: np.ndarray, tri_island: np.ndarray) -> np.ndarray:
     """LOD0's UV islands drawn into a RASTER x RASTER map of island ids (-1 where none), row = v."""
     out = np.full((RASTER, RASTER), -1, np.int64)
-    ys, xs = np.mgrid[0:RASTER, 0:RASTER]
-    centres = np.stack([(xs + 0.5) / RASTER, (ys + 0.5) / RASTER], -1)
-    for (a, b, c), island in zip(tri_uvs, tri_island, strict=True):
-        lo = np.floor(np.minimum(np.minimum(a, b), c) * RASTER).astype(int).clip(0, RASTER - 1)
-        hi = np.ceil(np.maximum(np.maximum(a, b), c) * RASTER).astype(int).clip(0, RASTER)
-        p = centres[lo[1] : hi[1], lo[0] : hi[0]]
-
-        def side(p0, p1, p=p):
-            return (p1[0] - p0[0]) * (p[..., 1] - p0[1]) - (p1[1] - p0[1]) * (p[..., 0] - p0[0])
-
-        e = np.stack([side(a, b), side(b, c), side(c, a)])
-        inside = (e >= 0).all(0) | (e <= 0).all(0)
-        out[lo[1] : hi[1], lo[0] : hi[0]][inside] = island
+    for (rows, cols, inside), island in zip(texels(tri_uvs, RASTER), tri_island, strict=True):
+        out[rows, cols][inside] = island
     return out
 
 

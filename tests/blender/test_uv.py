@@ -12,6 +12,7 @@ import numpy as np
 from tests.support.cli import export_selected_obj, run_cli
 from tests.support.layout import draw_panel
 from tests.support.scene import crate
+from tests.support.uvraster import texels
 
 
 def _engine(addon, name: str):
@@ -31,19 +32,8 @@ def _layout(addon, obj):
 def _overlapping_triangles(tri_uvs: np.ndarray, resolution: int = 512) -> int:
     """Texels whose centres lie strictly inside two UV triangles (an independent check, per triangle)."""
     hits = np.zeros((resolution, resolution), np.int32)
-    ys, xs = np.mgrid[0:resolution, 0:resolution]
-    centres = np.stack([(xs + 0.5) / resolution, (ys + 0.5) / resolution], -1)
-    for a, b, c in tri_uvs:
-        lo = np.floor(np.minimum(np.minimum(a, b), c) * resolution).astype(int).clip(0, resolution - 1)
-        hi = np.ceil(np.maximum(np.maximum(a, b), c) * resolution).astype(int).clip(0, resolution)
-        p = centres[lo[1] : hi[1], lo[0] : hi[0]]
-
-        def side(p0, p1, p=p):
-            return (p1[0] - p0[0]) * (p[..., 1] - p0[1]) - (p1[1] - p0[1]) * (p[..., 0] - p0[0])
-
-        e = np.stack([side(a, b), side(b, c), side(c, a)])
-        inside = (e > 1e-9).all(0) | (e < -1e-9).all(0)
-        hits[lo[1] : hi[1], lo[0] : hi[0]] += inside
+    for rows, cols, inside in texels(tri_uvs, resolution, strict=True):
+        hits[rows, cols] += inside
     return int((hits > 1).sum())
 
 
