@@ -75,9 +75,14 @@ class FeatureCurves:
         return both[on].astype(np.int32)
 
 
-def source_borders(verts: np.ndarray, tris: np.ndarray) -> FeatureCurves | None:
-    """The open borders of a triangle mesh as segments to snap onto; None when it has none."""
-    a, b = boundary_half_edges(MeshArrays.from_triangles(verts, tris))
+def source_borders(
+    verts: np.ndarray, tris: np.ndarray, half_edges: tuple[np.ndarray, np.ndarray] | None = None
+) -> FeatureCurves | None:
+    """The open borders of a triangle mesh as segments to snap onto; None when it has none. ``half_edges``:
+    its ``holes.boundary_half_edges`` when the caller has them already."""
+    if half_edges is None:
+        half_edges = boundary_half_edges(MeshArrays.from_triangles(verts, tris))
+    a, b = half_edges
     return FeatureCurves(verts, np.stack([a, b], axis=1)) if a.shape[0] else None
 
 
@@ -114,8 +119,9 @@ def onto_source(
         snapped, moved = curves.snap(MeshArrays.from_faces(projected, faces))
         # A snap that folds a face (three corners of a quad pulled onto one feature line, say) is undone
         # for that face's snapped corners: a folded quad shades and unwraps badly, a missed loop does not.
+        folded_before = _folds(projected, faces)
         for _ in range(FOLD_PASSES):
-            broken = _folds(snapped, faces) & ~_folds(projected, faces)
+            broken = _folds(snapped, faces) & ~folded_before
             broken |= _turns(projected, snapped, faces)
             undo = np.zeros(len(snapped), dtype=bool)
             undo[faces[broken].ravel()] = True
