@@ -12,7 +12,7 @@ import numpy as np
 
 from tests.support.cli import run_cli
 from tests.support.scene import crate, select_only
-from tests.support.uvraster import texels
+from tests.support.uvraster import mesh_and_uvs, texels
 
 LEVELS = 2
 # Of a level's texture samples, this share must land within one screen pixel of where LOD0 samples the
@@ -38,15 +38,10 @@ def _two_tone_crate(bpy, name: str = "Crate"):
 
 def _arrays(addon, obj):
     """(MeshArrays, corner UVs, face material indices) of ``obj``'s mesh."""
-    mesh = obj.data
-    arrays = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays")
-    verts, sizes, corners = arrays.read_arrays(mesh)
-    uvs = np.empty(len(mesh.loops) * 2, np.float32)
-    mesh.uv_layers.active.uv.foreach_get("vector", uvs)
-    slots = np.empty(len(mesh.polygons), np.int32)
-    mesh.polygons.foreach_get("material_index", slots)
-    meshdata = _engine(addon, "meshdata")
-    return meshdata.MeshArrays(verts.astype(np.float64), sizes, corners), uvs.reshape(-1, 2), slots
+    mesh, uvs = mesh_and_uvs(addon, obj)
+    slots = np.empty(len(obj.data.polygons), np.int32)
+    obj.data.polygons.foreach_get("material_index", slots)
+    return mesh, uvs, slots
 
 
 def _island_raster(tri_uvs: np.ndarray, tri_island: np.ndarray) -> np.ndarray:

@@ -12,21 +12,11 @@ import numpy as np
 from tests.support.cli import export_selected_obj, run_cli
 from tests.support.layout import draw_panel
 from tests.support.scene import crate
-from tests.support.uvraster import texels
+from tests.support.uvraster import mesh_and_uvs, texels
 
 
 def _engine(addon, name: str):
     return importlib.import_module(f"{addon.__name__}.engines.{name}")
-
-
-def _layout(addon, obj):
-    """(MeshArrays, corner UVs) of ``obj``'s mesh and its active UV layer, read with numpy."""
-    mesh = obj.data
-    arrays = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays")
-    verts, sizes, corners = arrays.read_arrays(mesh)
-    uvs = np.empty(len(mesh.loops) * 2, np.float32)
-    mesh.uv_layers.active.uv.foreach_get("vector", uvs)
-    return _engine(addon, "meshdata").MeshArrays(verts, sizes, corners), uvs.reshape(-1, 2)
 
 
 def _overlapping_triangles(tri_uvs: np.ndarray, resolution: int = 512) -> int:
@@ -48,7 +38,7 @@ def test_operator_unwraps_lod0_without_overlaps(addon, blank):
     lod0, lod1 = coll.objects["Crate_retopo"], coll.objects["Crate_LOD1"]
     assert lod0.data.uv_layers.active is not None
     assert lod1.data.uv_layers.active is not None  # LoDs keep LOD0's UVs (tests/blender/test_lod_look.py)
-    mesh, uvs = _layout(addon, lod0)
+    mesh, uvs = mesh_and_uvs(addon, lod0)
     assert uvs.min() >= -1e-6 and uvs.max() <= 1 + 1e-6
     tris = _engine(addon, "uvstats").corner_triangles(mesh)
     assert _overlapping_triangles(uvs[tris]) == 0

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""UV triangles drawn into a texel grid, independently of the product's own measures (engines.uvstats)."""
+"""UV triangles drawn into a texel grid, independently of the product's own measures (engines.uvstats),
+and a mesh object's arrays with its active UV layer."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -31,3 +33,14 @@ def texels(
             cols,
             (e > margin).all(0) | (e < -margin).all(0) if strict else (e >= 0).all(0) | (e <= 0).all(0),
         )
+
+
+def mesh_and_uvs(addon, obj):
+    """(the engine's MeshArrays, corner UVs (C, 2)) of ``obj``'s mesh and its active UV layer."""
+    mesh = obj.data
+    arrays = importlib.import_module(f"{addon.__name__}.blender_io.mesh_arrays")
+    verts, sizes, corners = arrays.read_arrays(mesh)
+    uvs = np.empty(len(mesh.loops) * 2, np.float32)
+    mesh.uv_layers.active.uv.foreach_get("vector", uvs)
+    meshdata = importlib.import_module(f"{addon.__name__}.engines.meshdata")
+    return meshdata.MeshArrays(verts, sizes, corners), uvs.reshape(-1, 2)
