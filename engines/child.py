@@ -52,7 +52,7 @@ from .lodlook import Look
 from .meshdata import MeshArrays
 from .pipeline import EngineParams, LodResult, run
 from .symmetry import axes_of
-from .transfer import load_source_attributes, transfer_results
+from .transfer import SourceAttributes, load_source_attributes, transfer_results
 from .uv import lod0_uv_arrays
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,24 @@ def write_results(
         raise EngineInputError(f"could not write the result file {final}: {exc}") from exc
 
 
+def group_weights(attributes: SourceAttributes, name: str, vert_count: int) -> np.ndarray | None:
+    """Each source vertex's weight in vertex group ``name`` (0 outside it), or None for no name; a name
+    the source does not have is an EngineInputError naming the groups it has."""
+    if not name:
+        return None
+    names = [] if attributes.group_names is None else [str(n) for n in attributes.group_names]
+    if name not in names:
+        have = f"its groups are {', '.join(repr(n) for n in names[:8])}" if names else "it has none"
+        raise EngineInputError(
+            f"the object has no vertex group {name!r} for Density Group ({have}): pick one or clear the field"
+        )
+    weights = np.zeros(vert_count)
+    if attributes.has_weights:
+        rows = attributes.weight_groups == names.index(name)
+        weights[attributes.weight_verts[rows]] = attributes.weight_values[rows]
+    return weights
+
+
 def summary(results: Sequence[LodResult]) -> list[dict[str, Any]]:
     return [
         {
@@ -260,6 +278,7 @@ def _work(argv: Sequence[str], protocol: _Protocol, cancel_flag: list[bool]) -> 
         # done, on the second core (pipeline.run's ``workers``; branch.py).
         dress=lod0_look if params.uv or source_attributes.mixed_materials else None,
         workers=2 if (os.cpu_count() or 1) >= 2 else 1,
+        density_weights=group_weights(source_attributes, params.density_group, verts.shape[0]),
     )
     protocol.progress(1.0, "carrying materials, vertex groups and hard edges over")
     done = 1 if "lod0" in made else 0

@@ -7,10 +7,11 @@ returns a ``MeshArrays`` of quads whose vertices lie on the source. When the qua
 split of a quad-dominant mesh (see ``coarse``) they are only projected and relaxed. Imports numpy and the
 engine's own modules only; never touches bpy.
 
-Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) -> split
-again (every former odd face no longer leaves a pole of valence 3 or 5 at its centre) -> project onto the
-source -> tangential relaxation (``relax``) -> with feature ``curves``, vertices near a feature snap onto
-it and the others relax around them (``sharp``).
+Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) ->
+with ``density`` (a ``density.DensityField``), refine it where more faces are wanted and pair the
+transitions -> split again (every former odd face no longer leaves a pole of valence 3 or 5 at its
+centre) -> project onto the source -> tangential relaxation (``relax``) -> with feature ``curves``,
+vertices near a feature snap onto it and the others relax around them (``sharp``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import numpy as np
 
 from .coarse import subdivide, unsubdivide
+from .density import DensityField, refine
 from .meshdata import MeshArrays
 from .pairing import pair_odd_faces
 from .project import TriangleIndex
@@ -40,11 +42,19 @@ def improve_quads(
     index: TriangleIndex,
     relax_iterations: int = RELAX_ITERATIONS,
     curves: FeatureCurves | None = None,
-) -> MeshArrays:
+    density: DensityField | None = None,
+    to_field=None,
+    stats: dict | None = None,
+) -> MeshArrays | None:
+    """``to_field`` maps ``verts`` into ``density``'s units; ``stats`` (if given) gets ``density_levels``,
+    the share of coarse faces at each level. With an active ``density`` and quads that are not a one-level
+    split, returns None: the density cannot be applied to that run."""
     verts = np.asarray(verts, dtype=np.float64)
     coarse = unsubdivide(verts, quads)
     if coarse is None:
         log.debug("Instant Meshes' quads are not a one-level split; pairing skipped")
+        if density is not None and density.active:
+            return None
         mesh = MeshArrays.from_faces(verts, quads)
     else:
         paired = pair_odd_faces(verts, coarse)
@@ -63,8 +73,11 @@ def improve_quads(
             verts = verts.copy()
             verts[used] = index.query(verts[used])[0]
             verts = relax(verts, coarse_mesh, index, COARSE_ITERATIONS, curved=COARSE_CURVED)
-        fine_v, fine_q = subdivide(verts, paired)
-        mesh = MeshArrays.from_faces(fine_v, fine_q).compact()
+        if density is not None and density.active:
+            mesh = _split_by_density(verts, paired, density, to_field, stats)
+        else:
+            fine_v, fine_q = subdivide(verts, paired)
+            mesh = MeshArrays.from_faces(fine_v, fine_q).compact()
     projected = index.query(mesh.verts)[0]
     if relax_iterations > 0:
         projected = relax(projected, mesh, index, relax_iterations)
@@ -73,6 +86,17 @@ def improve_quads(
         projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
         projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=snapped)
     return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
+
+
+def _split_by_density(verts, paired, density: DensityField, to_field, stats: dict | None) -> MeshArrays:
+    """The coarse mesh split per place (``density.refine``), its transitions paired into quads."""
+    levels = density.levels(verts, paired, to_field)
+    if stats is not None:
+        shares = np.bincount(levels, minlength=3) / len(levels)
+        stats["density_levels"] = [round(float(share), 3) for share in shares]
+    verts, refined = refine(verts, paired, levels)
+    # A coarser face beside a finer one has the finer one's midpoint as an extra corner.
+    return _polygons(verts, pair_odd_faces(verts, refined, force=True)).compact()
 
 
 def _polygons(verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:

@@ -23,6 +23,8 @@ from collections import deque
 import numpy as np
 
 MAX_PATH = 12
+# A forced pairing (a final mesh, no split after it) looks this many times further for a partner.
+FORCED_REACH = 4
 # Nearest odd faces tried per triangle; the first pairing that lowers the pole count is kept.
 PARTNERS = 4
 ROTATION_PASSES = 3
@@ -155,14 +157,14 @@ def _split_ngon(mesh: _Mesh, poly: list[int]) -> list[int]:
     return [mesh.add(quad), *_split_ngon(mesh, rest)]
 
 
-def _paths_to_odd(mesh: _Mesh, start: int, limit: int = PARTNERS) -> list[list[int]]:
+def _paths_to_odd(mesh: _Mesh, start: int, limit: int = PARTNERS, reach: int = MAX_PATH) -> list[list[int]]:
     """Face paths from triangle ``start`` through quads to its nearest odd faces (triangles, pentagons)."""
     parent = {start: -1}
     queue = deque([(start, 0)])
     found: list[list[int]] = []
     while queue and len(found) < limit:
         fid, depth = queue.popleft()
-        if depth >= MAX_PATH:
+        if depth >= reach:
             continue
         for e in _Mesh._edges(mesh.faces[fid]):
             nxt = mesh.neighbour(fid, e)
@@ -230,11 +232,13 @@ def _pair_along(mesh: _Mesh, path: list[int]) -> bool:
     return True
 
 
-def pair_odd_faces(verts: np.ndarray, faces: list[list[int]]) -> list[list[int]]:
-    """Pair odd faces where that lowers the pole count; see the module docstring."""
+def pair_odd_faces(verts: np.ndarray, faces: list[list[int]], force: bool = False) -> list[list[int]]:
+    """Pair odd faces where that lowers the pole count; see the module docstring. ``force``: every odd
+    face is paired where a partner is in reach, whatever the poles (the result is final, not split again),
+    and pentagons are cut first."""
     mesh = _Mesh(verts, [])
     for f in faces:
-        if len(f) >= 6:
+        if len(f) >= (5 if force else 6):
             _split_ngon(mesh, list(f))
         else:
             mesh.add(list(f))
@@ -245,7 +249,8 @@ def pair_odd_faces(verts: np.ndarray, faces: list[list[int]]) -> list[list[int]]
     for tri in sorted(fid for fid, f in mesh.faces.items() if len(f) == 3):
         if tri not in mesh.faces or len(mesh.faces[tri]) != 3:
             continue
-        for path in _paths_to_odd(mesh, tri):
+        best: tuple[int, list[int]] | None = None
+        for path in _paths_to_odd(mesh, tri, reach=MAX_PATH * (FORCED_REACH if force else 1)):
             if any(fid not in mesh.faces for fid in path):
                 continue
             before_faces = [mesh.faces[fid] for fid in path]
@@ -255,10 +260,18 @@ def pair_odd_faces(verts: np.ndarray, faces: list[list[int]]) -> list[list[int]]
             ok = _pair_along(mesh, path)
             _, changed = mesh.touched()
             after_faces = [mesh.faces[fid] for fid in changed if fid in mesh.faces]
-            if ok and _poles(mesh, verts_on, after_faces, border) < before:
+            gain = before - _poles(mesh, verts_on, after_faces, border)
+            if ok and gain > 0:
                 mesh.commit()
+                best = None
                 break
             mesh.rollback()
+            if ok and force and (best is None or gain > best[0]):
+                best = (gain, path)
+        if best is not None:
+            mesh.begin()
+            _pair_along(mesh, best[1])
+            mesh.commit()
     _rotate_edges(mesh, border)
     return list(mesh.faces.values())
 

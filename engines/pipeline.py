@@ -28,9 +28,9 @@ child process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -39,16 +39,18 @@ import numpy as np
 from .branch import Branch, branch_levels, can_fork, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import decimate
+from .density import DensityField
 from .errors import EngineCancelled, EngineInputError
 from .lod import lod_ratios, switch_thresholds
 from .lodchain import chain_levels
 from .lodlook import Look
 from .meshdata import MeshArrays
+from .params import EngineParams
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
 from .progress import monotonic, scaled
 from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
-from .remesh import MAX_TARGET, MIN_TARGET, check_target, remesh_detailed, topology_change
+from .remesh import MIN_TARGET, check_target, remesh_detailed, topology_change
 from .symmetry import axes_of, build_level
 from .validate import clean_input_mapped
 
@@ -57,10 +59,6 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
-MODES = ("quad", "decimate")
-# Off by default until hard edges meet their goals: snapping at 40 deg reached a recall of ~0.59 (goal 0.9)
-# and cut into low-poly organic sources such as the cow (bench/TOPOLOGY.md).
-DEFAULT_SHARP_ANGLE = 0.0
 # A tetrahedron is the smallest closed triangle mesh; coarser LoD budgets are raised to this.
 MIN_LOD_TRIANGLES = 4
 # In decimate mode a source at most this fraction above the target is used as LOD0 as it is (on a 1M mesh
@@ -70,77 +68,6 @@ SKIP_DECIMATION = 0.02
 LOD0_SPAN = (0.03, 0.8)
 # Provenance of a LOD0 that is the cleaned source itself (decimate mode, already at the budget).
 KEPT = "source"
-
-
-@dataclass(frozen=True)
-class EngineParams:
-    mode: str
-    target_faces: int
-    quads: bool = True
-    lod_levels: int = 0
-    lod_final_ratio: float = 0.15
-    lod_max_threshold: float = 50.0
-    seed: int = 0
-    reproducible: bool = False
-    # Dihedral angle (degrees) from which a source edge is a hard edge the result's loops follow; 0 = off.
-    sharp_angle: float = DEFAULT_SHARP_ANGLE
-    # Pole reduction and relaxation after Instant Meshes (remesh ``flow``). Off until it meets its goals:
-    # fewer poles (bunny 4.4% -> 2.5%) but 2-4x the time and a higher Hausdorff (bench/TOPOLOGY.md).
-    edge_flow: bool = False
-    # Mirror planes through the object's origin: "" (none) or the axes, e.g. "x" or "xz" (symmetry.py).
-    symmetry: str = ""
-    # Unwrap LOD0 for texturing (uv.py; done by the engine child after the attributes are carried over).
-    uv: bool = False
-    # With ``uv`` and ``symmetry``: mirrored faces share their image's UVs (uvmirror.py).
-    uv_mirror: bool = False
-    # Open borders stay on the source's borders (remesh ``keep_boundaries``).
-    keep_boundaries: bool = True
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise EngineInputError(f"engine mode must be one of {', '.join(MODES)}; got {self.mode!r}")
-        for name in ("target_faces", "lod_levels", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise EngineInputError(f"{name} must be a whole number; got {value!r}")
-        for name in ("quads", "reproducible", "edge_flow", "uv", "uv_mirror", "keep_boundaries"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise EngineInputError(f"{name} must be true or false; got {getattr(self, name)!r}")
-        if not MIN_TARGET <= int(self.target_faces) <= MAX_TARGET:
-            raise EngineInputError(
-                f"target face count must be from {MIN_TARGET} to {MAX_TARGET:,}; got {self.target_faces!r}"
-            )
-        angle = self.sharp_angle
-        if isinstance(angle, bool) or not isinstance(angle, (int, float, np.integer, np.floating)):
-            raise EngineInputError(f"sharp_angle must be a number of degrees; got {angle!r}")
-        if not 0.0 <= float(angle) <= 180.0:
-            raise EngineInputError(f"sharp_angle must be from 0 (off) to 180 degrees; got {angle!r}")
-        if not isinstance(self.symmetry, str):
-            raise EngineInputError(f"symmetry must be text such as 'x' or 'xz'; got {self.symmetry!r}")
-        axes_of(self.symmetry)
-        # Both raise EngineInputError naming the accepted range.
-        lod_ratios(int(self.lod_levels), self.lod_final_ratio)
-        switch_thresholds(int(self.lod_levels), self.lod_max_threshold)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EngineParams:
-        """Build from decoded JSON; integral floats are accepted for integer fields."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise EngineInputError(f"unknown engine parameter(s) {', '.join(unknown)}: update the add-on")
-        missing = sorted(name for name in ("mode", "target_faces") if name not in data)
-        if missing:
-            raise EngineInputError(f"missing engine parameter(s) {', '.join(missing)}: update the add-on")
-        values = dict(data)
-        for name in ("target_faces", "lod_levels", "seed"):
-            value = values.get(name)
-            if isinstance(value, float) and value.is_integer():
-                values[name] = int(value)
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -186,6 +113,24 @@ def _marked_on_clean(marked: np.ndarray | None, vertex_map: np.ndarray) -> np.nd
     return pairs[(pairs >= 0).all(axis=1)]
 
 
+def _density_field(
+    params: EngineParams, source: MeshArrays, weights: np.ndarray | None, vertex_map: np.ndarray
+) -> DensityField | None:
+    """The quad remesh's density field over the cleaned source, or None when density control is off."""
+    if params.mode != "quad" or not params.quads or (weights is None and not params.adaptive):
+        return None
+    clean = None
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if weights.shape[0] != vertex_map.shape[0]:
+            raise EngineInputError("the density weights do not match the mesh: submit the job again")
+        clean = np.zeros(source.vert_count)
+        kept = vertex_map >= 0
+        clean[vertex_map[kept]] = weights[kept]
+    field = DensityField(source.verts, source.triangles(), clean, float(params.adaptive))
+    return field if field.active else None
+
+
 def _build_lod0(
     params: EngineParams,
     source: MeshArrays,
@@ -195,6 +140,7 @@ def _build_lod0(
     cancelled: CancelledFn | None,
     whole: bool = True,
     attempt: int = 0,
+    density: DensityField | None = None,
 ) -> tuple[MeshArrays, np.ndarray, dict[str, Any]]:
     """LOD0 of ``source`` at ``target`` faces: (mesh, hard-edge vertex pairs, info with its "engine");
     ``whole=False`` for a part cut for symmetry (its cut is left open for the mirror to close)."""
@@ -212,6 +158,7 @@ def _build_lod0(
             marked_edges=marked,
             fill_holes=whole,
             keep_boundaries=bool(params.keep_boundaries),
+            density=density,
         )
         return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
     no_edges = np.zeros((0, 2), dtype=np.int32)
@@ -228,6 +175,7 @@ def _lod0(
     marked: np.ndarray | None,
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
+    density: DensityField | None = None,
 ) -> tuple[MeshArrays, str, np.ndarray, dict[str, Any], tuple[str, ...]]:
     """(mesh, engine, sharp edges, info, warnings) of LOD0; every separate part of the source gets a face
     budget of its own (``pieces``), so small parts are not lost in a remesh or decimation of the whole."""
@@ -240,7 +188,7 @@ def _lod0(
     tris = source.triangles()
     plan = plan_pieces(source.verts, tris, target)
     if plan.count == 1:
-        mesh, sharp, info = _build_lod0(params, source, target, marked, progress, cancelled)
+        mesh, sharp, info = _build_lod0(params, source, target, marked, progress, cancelled, density=density)
         return mesh, info.pop("engine"), sharp, info, ()
     quad_faces = params.mode == "quad" and params.quads
     large, large_map = select_pieces(source.verts, tris, plan.labels, plan.large)
@@ -250,7 +198,9 @@ def _lod0(
         if marked is not None:
             marked = large_map[marked]
             marked = marked[(marked >= 0).all(axis=1)]
-        made, sharp, info = _build_lod0(params, large, large_target, marked, progress, cancelled)
+        made, sharp, info = _build_lod0(
+            params, large, large_target, marked, progress, cancelled, density=density
+        )
         engine = info.pop("engine")
         lost = lost_pieces(made, large, plan.labels[plan.large[plan.labels]])
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
@@ -273,7 +223,7 @@ def _lod0(
     return mesh, engine, sharp, info, warnings
 
 
-def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds) -> LodResult:
+def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds, density) -> LodResult:
     """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
     warnings: tuple[str, ...] = ()
     if axes:
@@ -289,7 +239,9 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         lod0_engine = lod0_info.pop("engine")
     else:
         # Every separate part gets a face budget of its own (pieces.py), so small parts are not lost.
-        lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(params, source, marked, stage, cancelled)
+        lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
+            params, source, marked, stage, cancelled, density
+        )
     return LodResult(
         0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
     )
@@ -305,6 +257,7 @@ def run(
     marked_edges: np.ndarray | None = None,
     dress: Callable[[LodResult], Look | None] | None = None,
     workers: int = 1,
+    density_weights: np.ndarray | None = None,
 ) -> list[LodResult]:
     """Run the job described by ``params``; see the module docstring.
 
@@ -318,6 +271,9 @@ def run(
     ``marked_edges``: optional int (K, 2) pairs of source vertex indices (into ``verts``) the user marked as
     hard (Blender's sharp edges, seams, material borders); the remesh follows them as it does edges sharper
     than ``params.sharp_angle``. Pairs that are not edges of ``tris`` are ignored.
+
+    ``density_weights``: optional float (N,) per vertex of ``verts`` in 0..1, the painted density of a quad
+    remesh (``params.density_group``'s weights; see density.py), combined with ``params.adaptive``.
     """
 
     def check_cancel() -> None:
@@ -337,12 +293,13 @@ def run(
     stage = scaled(progress, *LOD0_SPAN)
     marked = _marked_on_clean(marked_edges, vertex_map)
     axes = axes_of(params.symmetry)
+    density = _density_field(params, source, density_weights, vertex_map)
 
     def build(
         part: MeshArrays, target: int, part_marked: np.ndarray | None, attempt: int = 0, whole: bool = True
     ) -> tuple:
         check_cancel()
-        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt)
+        return _build_lod0(params, part, target, part_marked, stage, cancelled, whole, attempt, density)
 
     branch_plan = None
     if workers >= 2 and params.mode == "decimate" and not axes and dress is None and can_fork():
@@ -353,7 +310,7 @@ def run(
         planned, _, theirs = branch_plan
         branch = Branch(source.verts, source.triangles(), [planned[level - 1] for level in theirs])
     with branch or nullcontext():
-        results = [_make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds)]
+        results = [_make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds, density)]
         lod0 = results[0].mesh
         if branch is not None:
             made = branch_levels(source, lod0, branch_plan, branch, progress, cancelled)

@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from .cluster import cluster_vertices
 from .decimate import simplify_triangles
-from .errors import EngineCancelled, EngineError, EngineInputError, native_module
+from .density import DensityField
+from .errors import EngineCancelled, EngineError, EngineInputError
 from .features import feature_edges
 from .flow import improve_quads
 from .holes import boundary_half_edges, fill_small_holes, open_edges
+from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
 from .quality import topology
@@ -50,12 +48,6 @@ CancelledFn = Callable[[], bool]
 
 MIN_TARGET = 4
 MAX_TARGET = 1_000_000
-# A run this close to the target is kept; otherwise the vertex budget is rescaled and Instant Meshes re-run.
-ACCEPT_ERROR = 0.04
-MAX_RUNS = 3
-# Instant Meshes subdivides its quad-dominant result into pure quads (one quad per corner), which leaves
-# about four quads per requested vertex; its triangle mode leaves about two triangles per vertex.
-FACES_PER_VERTEX = {True: 4.0, False: 2.0}
 # Clustering cell = output edge / this. Finer keeps more detail for the field, coarser is faster. Measured
 # against QuadriFlow at 5K quads (bunny, 82K sphere, raw face scan): at 3 every mesh stayed at or under
 # QuadriFlow's Hausdorff and mean distance and Instant Meshes took a quarter less time than at 4; at 2.5 it
@@ -78,10 +70,6 @@ IM_CREASE = 0.0
 # A result vertex this close to a feature segment (unit-diagonal units: float32 round-off of object
 # coordinates) was snapped onto it.
 ON_CURVE = 1e-5
-
-
-def _instant_meshes() -> ModuleType:
-    return native_module("pynanoinstantmeshes", "Instant Meshes", "QuadriFlow")
 
 
 def check_target(target_faces: int, source_faces: int) -> int:
@@ -113,129 +101,21 @@ def _edge_length(area: float, vertex_count: int, quads: bool) -> float:
     return math.sqrt(2.0 * area / (math.sqrt(3.0) * vertex_count))
 
 
-@contextmanager
-def _one_core() -> Iterator[None]:
-    """Pin the calling thread to one CPU while Instant Meshes runs (Linux only), for reproducible runs.
-
-    Its threaded extraction races on non-manifold input (clustered meshes, holes): runs differed from call
-    to call even with deterministic=True (raw face scan: 4,948 to 5,036 faces). The bundled TBB sizes its
-    pool from the affinity of the thread that first calls it, so pinning before the process's first run
-    makes every later run single-threaded and reproducible. It costs speed: on 2 cores Instant Meshes took
-    0.34 s pinned against 0.23 s free (82K-triangle sphere -> 5K quads), so only ``reproducible`` jobs pin.
-    Only this thread is affected; other platforms keep Instant Meshes' own threading.
-    """
-    getter = getattr(os, "sched_getaffinity", None)
-    setter = getattr(os, "sched_setaffinity", None)
-    if getter is None or setter is None:
-        yield
-        return
-    try:
-        before = getter(0)
-        if len(before) > 1:
-            setter(0, {min(before)})
-    except OSError:
-        yield
-        return
-    try:
-        yield
-    finally:
-        try:
-            setter(0, before)
-        except OSError:
-            log.debug("could not restore CPU affinity", exc_info=True)
+def _drop_degenerate(verts: np.ndarray, faces: np.ndarray | MeshArrays) -> MeshArrays:
+    """Remove faces that repeat a vertex or collapsed to zero area after projection; ``faces`` is an
+    (F, k) array over ``verts`` or a MeshArrays of mixed sizes (whose own vertices are then ``verts``)."""
+    if isinstance(faces, MeshArrays):
+        keep = np.ones(faces.face_count, dtype=bool)
+        starts = faces.face_starts
+        for size in np.unique(faces.face_sizes):
+            rows = np.flatnonzero(faces.face_sizes == size)
+            corners = faces.corner_verts[starts[rows, None] + np.arange(size)]
+            keep[rows] = _kept(verts, corners)
+        return MeshArrays(verts, faces.face_sizes, faces.corner_verts).select_faces(keep).compact()
+    return MeshArrays.from_faces(verts, faces[_kept(verts, faces)]).compact()
 
 
-class _Runner:
-    """Holds the prepared Instant Meshes input so calibration re-runs reuse it."""
-
-    def __init__(
-        self,
-        verts: np.ndarray,
-        tris: np.ndarray,
-        quads: bool,
-        seed: int,
-        reproducible: bool = False,
-        crease_angle: float = 0.0,
-        align_to_boundaries: bool = True,
-    ) -> None:
-        self.module = _instant_meshes()
-        self.align_to_boundaries = bool(align_to_boundaries)
-        self.crease_angle = float(crease_angle)
-        self.quads = quads
-        self.reproducible = reproducible
-        if seed:
-            # The solver's random start depends on vertex order, so a seeded shuffle gives a different,
-            # still reproducible, layout.
-            perm = np.random.default_rng(seed).permutation(verts.shape[0])
-            inverse = np.empty_like(perm)
-            inverse[perm] = np.arange(perm.shape[0])
-            verts = verts[perm]
-            tris = inverse[tris]
-        self.verts = np.ascontiguousarray(verts, dtype=np.float32)
-        self.tris = np.ascontiguousarray(tris, dtype=np.uint32)
-
-    def run(self, vertex_count: int) -> tuple[np.ndarray, np.ndarray]:
-        rosy, posy = (4, 4) if self.quads else (6, 3)
-        with _one_core() if self.reproducible else nullcontext():
-            out_v, out_f = self.module.remesh(
-                self.verts,
-                self.tris,
-                int(vertex_count),
-                rosy=rosy,
-                posy=posy,
-                align_to_boundaries=self.align_to_boundaries,
-                deterministic=True,
-                creaseAngle=self.crease_angle,
-            )
-        return np.asarray(out_v, dtype=np.float64), np.asarray(out_f, dtype=np.int64)
-
-
-def _calibrated_runs(
-    runner: _Runner, target: int, report: Callable[[float, str], None], cancelled: CancelledFn | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run Instant Meshes, rescaling the vertex budget until the face count is close to ``target``."""
-    vertex_count = max(1, round(target / FACES_PER_VERTEX[runner.quads]))
-    best: tuple[np.ndarray, np.ndarray] | None = None
-    best_error = math.inf
-    tried: set[int] = set()
-    for run in range(MAX_RUNS):
-        if cancelled is not None and cancelled():
-            raise EngineCancelled("remeshing was cancelled")
-        report(0.1 + 0.7 * run / MAX_RUNS, f"Instant Meshes pass {run + 1} ({vertex_count:,} vertices)")
-        tried.add(vertex_count)
-        started = time.perf_counter()
-        out_v, out_f = runner.run(vertex_count)
-        faces = out_f.shape[0]
-        error = faces / target - 1.0 if faces else math.inf
-        log.debug(
-            "Instant Meshes run %d: %d vertices -> %d faces (%.1f%%) in %.2fs",
-            run,
-            vertex_count,
-            faces,
-            100 * error,
-            time.perf_counter() - started,
-        )
-        if abs(error) < best_error:
-            best, best_error = (out_v, out_f), abs(error)
-        if abs(error) <= ACCEPT_ERROR:
-            break
-        # Face count is close to proportional to the vertex budget, so rescale by the miss.
-        scaled = vertex_count * target / faces if faces else vertex_count * 2
-        nxt = max(1, round(scaled))
-        if nxt in tried:
-            nxt = vertex_count + (1 if faces < target else -1)
-        if nxt < 1 or nxt in tried:
-            break
-        vertex_count = nxt
-    if best is None or best[1].shape[0] == 0:
-        raise EngineError("Instant Meshes produced no faces: raise the target face count or use Decimate")
-    if best_error > 0.1:
-        log.warning("remesh reached %d faces for a target of %d", best[1].shape[0], target)
-    return best
-
-
-def _drop_degenerate(verts: np.ndarray, faces: np.ndarray) -> MeshArrays:
-    """Remove faces that repeat a vertex or collapsed to zero area after projection."""
+def _kept(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     k = faces.shape[1]
     keep = np.ones(faces.shape[0], dtype=bool)
     for i in range(k):
@@ -250,7 +130,28 @@ def _drop_degenerate(verts: np.ndarray, faces: np.ndarray) -> MeshArrays:
     keep &= np.einsum("ij,ij->i", cross, cross) > 0.0
     if not keep.all():
         log.debug("dropped %d degenerate faces", int((~keep).sum()))
-    return MeshArrays.from_faces(verts, faces[keep]).compact()
+    return keep
+
+
+def _working_copy(
+    unit: np.ndarray, tris: np.ndarray, target: int, quads: bool, report: ProgressFn
+) -> tuple[np.ndarray, np.ndarray]:
+    """What Instant Meshes gets: the source itself, or for dense sources a clustered or decimated copy."""
+    area = _surface_area(unit, tris)
+    vertex_budget = max(1, round(target / FACES_PER_VERTEX[quads]))
+    cell = _edge_length(area, vertex_budget, quads) / CLUSTER_DIVISIONS
+    work_v, work_t = unit, tris
+    expected = 2.0 * area / (cell * cell)
+    if tris.shape[0] > DECIMATE_ABOVE_GAIN * expected:
+        report(0.02, "preparing a lighter copy for Instant Meshes")
+        budget = max(MIN_TARGET, round(DECIMATED_SHARE * expected))
+        work_v, work_t = simplify_triangles(unit, tris, budget)
+        log.debug("decimated %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
+    elif tris.shape[0] > CLUSTER_MIN_GAIN * expected:
+        report(0.02, "preparing a lighter copy for Instant Meshes")
+        work_v, work_t = cluster_vertices(unit, tris, cell)
+        log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
+    return work_v, work_t
 
 
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
@@ -301,6 +202,7 @@ def remesh_detailed(
     marked_edges: np.ndarray | None = None,
     fill_holes: bool = True,
     keep_boundaries: bool = True,
+    density: DensityField | None = None,
 ) -> Remeshed:
     """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs).
 
@@ -308,6 +210,10 @@ def remesh_detailed(
     ``keep_boundaries``: Instant Meshes aligns to the source's open borders and the result's border vertices
     are moved onto them (``sharp.onto_borders``; not on a part cut for symmetry); off, borders are remeshed
     like any other surface.
+    ``density`` (quads only; in object units): more or fewer faces where it asks (``density``); implies
+    the edge-flow pass, which splits the coarse mesh per place instead of everywhere. Instant Meshes is
+    re-run until the count after that split is near the target. A piece with open borders may then keep
+    one triangle (an odd number of border edges cannot be closed with quads alone).
     """
     tris = source.triangles().astype(np.int64)
     target = check_target(target_faces, tris.shape[0])
@@ -323,20 +229,7 @@ def remesh_detailed(
     # Instant Meshes works in float32; a unit-sized, centred copy keeps its precision independent of
     # where and how large the object is.
     unit = (verts - center) / scale
-    area = _surface_area(unit, tris)
-    vertex_budget = max(1, round(target / FACES_PER_VERTEX[quads]))
-    cell = _edge_length(area, vertex_budget, quads) / CLUSTER_DIVISIONS
-    work_v, work_t = unit, tris
-    expected = 2.0 * area / (cell * cell)
-    if tris.shape[0] > DECIMATE_ABOVE_GAIN * expected:
-        report(0.02, "preparing a lighter copy for Instant Meshes")
-        budget = max(MIN_TARGET, round(DECIMATED_SHARE * expected))
-        work_v, work_t = simplify_triangles(unit, tris, budget)
-        log.debug("decimated %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
-    elif tris.shape[0] > CLUSTER_MIN_GAIN * expected:
-        report(0.02, "preparing a lighter copy for Instant Meshes")
-        work_v, work_t = cluster_vertices(unit, tris, cell)
-        log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
+    work_v, work_t = _working_copy(unit, tris, target, quads, report)
     index = TriangleIndex(unit, tris)
     features = feature_edges(unit, tris, sharp_angle, marked_edges)
     curves = FeatureCurves(unit, features) if features.shape[0] else None
@@ -347,20 +240,43 @@ def remesh_detailed(
     source_open = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
     borders = source_borders(unit, tris, source_open) if keep_boundaries and fill_holes else None
 
+    density = density if quads and density is not None and density.active else None
+    density_stats: dict[str, Any] = {}
+
+    def to_object(points: np.ndarray) -> np.ndarray:
+        return points * scale + center
+
+    def improved(out_v: np.ndarray, out_f: np.ndarray) -> MeshArrays | None:
+        mesh = improve_quads(out_v, out_f, index, curves=curves, density=density, to_field=to_object,
+                             stats=density_stats)  # fmt: skip
+        if mesh is None:
+            return None
+        return _drop_degenerate(to_object(mesh.verts.astype(np.float64)), mesh)
+
     def attempt(run_seed: int) -> MeshArrays:
-        runner = _Runner(
+        runner = Runner(
             work_v, work_t, quads, run_seed, reproducible, IM_CREASE * sharp_angle, keep_boundaries
         )
-        out_v, out_f = _calibrated_runs(runner, target, report, cancelled)
+        if density is not None:
+            report(0.1, "Instant Meshes with density control")
+            guess = FACES_PER_VERTEX[True] * density.expected_multiplier()
+            made, runs = rescaled(
+                lambda count: improved(*runner.run(count)), target, round(target / guess), cancelled
+            )
+            density_stats["runs"] = runs
+            if made is None:
+                raise EngineError(
+                    "density control could not be applied to this mesh: set Adaptive to 0 and "
+                    "clear Density Group"
+                )
+            return made
+        out_v, out_f = calibrated_runs(runner, target, report, cancelled)
         if cancelled is not None and cancelled():
             raise EngineCancelled("remeshing was cancelled")
         report(0.85, "projecting onto the original surface")
         if quads and out_f.shape[1] == 4 and flow:
-            improved = improve_quads(out_v, out_f, index, curves=curves)
-            k = 4
-            faces = improved.corner_verts.reshape(-1, k)
-            return _drop_degenerate(improved.verts.astype(np.float64) * scale + center, faces)
-        return _drop_degenerate(onto_source(index, out_v, out_f, borders, curves) * scale + center, out_f)
+            return improved(out_v, out_f)
+        return _drop_degenerate(to_object(onto_source(index, out_v, out_f, borders, curves)), out_f)
 
     result = attempt(seed)
     if open_edges(result) and not len(source_open[0]):
@@ -387,7 +303,9 @@ def remesh_detailed(
         "sharp_edges": int(sharp.shape[0]),
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
     }
-    if flow or curves is not None:
+    if density is not None:
+        info["density"] = {k: v for k, v in density_stats.items() if k != "runs"}
+    if flow or curves is not None or density is not None:
         # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
         # so it runs only with the passes it is there to watch; the quality report will make it general.
         info.update(topology_change(result, source))

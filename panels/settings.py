@@ -35,6 +35,10 @@ def _draw_local_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "sharp_angle")
         layout.prop(settings, "marked_edges")
         layout.prop(settings, "keep_boundaries")
+        if settings.quads:
+            layout.prop(settings, "adaptive")
+            # The object's own vertex groups to pick from (``id_data`` is the object holding the settings).
+            layout.prop_search(settings, "density_group", settings.id_data, "vertex_groups")
     layout.label(text="Game-Ready")
     row = layout.row()
     row.active = not settings.bake  # a bake unwraps LOD0 whatever this says (core.options.with_implied)
