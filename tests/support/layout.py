@@ -36,6 +36,13 @@ class RecordingLayout:
         assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
         self.log.append(("prop", name))
 
+    def prop_search(self, data, name: str, search_data, search_name: str, **_kwargs) -> None:
+        assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
+        assert search_name in search_data.bl_rna.properties, (
+            f"{type(search_data).__name__} has no {search_name!r}"
+        )
+        self.log.append(("prop_search", name, search_name))
+
     def template_icon(self, *, icon_value: int, scale: float = 1.0) -> None:
         self.log.append(("icon", icon_value))
 

@@ -148,8 +148,8 @@ def test_a_large_part_the_engine_loses_is_made_the_small_way(monkeypatch):
     verts, tris = scattered_parts(3, subdivisions=4)  # 3 parts of 5,120 triangles, 1,000 faces each
     engine = pipeline._build_lod0
 
-    def losing_one(params, source, target, *args):
-        mesh, sharp, info = engine(params, source, target, *args)
+    def losing_one(params, source, target, *args, **kwargs):
+        mesh, sharp, info = engine(params, source, target, *args, **kwargs)
         first = mesh.verts[mesh.corner_verts[mesh.face_starts]]
         keep = np.linalg.norm(first, axis=1) > 1.0  # drops the part at the origin
         return mesh.select_faces(keep).compact(), sharp, info
