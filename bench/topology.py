@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Edge flow, topology and fidelity of the local quad remesh against Blender's QuadriFlow, side by side.
 
-python bench/topology.py [--only NAME ...] [--out FILE.md] [--json FILE.json] [--symmetry x|xy|...]
+python bench/topology.py [--only NAME ...] [--out FILE.md] [--json FILE.json] [--symmetry AXES] [--density]
 
 Meshes: pymeshlab's public sample meshes (bunny, cow, raw face scan; read in a separate process through
 pymeshlab and cached as .npz in the temp folder, never committed), the bench's 82K bumpy sphere and a
@@ -15,6 +15,10 @@ alternating, on a shared 2-core machine: read the ratio, not the seconds. Prints
 centred on its bounding box first, so the planes pass through its middle as an artist's origin would; the
 table adds the mirror error (largest distance from a vertex's image to the nearest vertex, % of the
 diagonal), the seam kind and the time ratio.
+
+``--density`` compares ours even, with Adaptive at 1 and with a painted density group (the upper half of
+the longest axis at weight 1, the rest 0) instead (no QuadriFlow): count against the target, irregular
+share, topology, Hausdorff, the edge-length ratio of the two halves (4.0 is what the paint asks) and time.
 """
 
 from __future__ import annotations
@@ -274,6 +278,67 @@ def symmetry_table(axes: str, only: list[str] | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+DENSITY_HEADER = (
+    "| mesh | density | faces | count error % | quads % | irregular % | pieces/loops/genus | source p/l/g "
+    "| Hausdorff % | edge ratio (- / + half) | time s | time ratio |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def _edge_ratio(mesh: Any, axis: int, middle: float, span: float) -> float:
+    """Mean edge length below the middle of ``axis`` over above it (edges within 10% of it left out)."""
+    from retopo_hub.engines.meshgraph import unique_edges
+
+    edges, _, _ = unique_edges(mesh)
+    a, b = mesh.verts[edges[:, 0]], mesh.verts[edges[:, 1]]
+    length, centre = np.linalg.norm(a - b, axis=1), (a + b)[:, axis] / 2
+    above, below = centre > middle + 0.1 * span, centre < middle - 0.1 * span
+    return float(length[below].mean() / length[above].mean())
+
+
+def density_table(only: list[str] | None) -> str:
+    """Ours even, with Adaptive 1, and with a group painting the upper half of the longest axis at 1 and
+    the rest at 0 (4x the edge density above): face count against the target, irregular share, topology,
+    Hausdorff, the ratio of mean edge lengths below / above the middle (4.0 is the painted goal) and time."""
+    from retopo_hub.engines.meshdata import MeshArrays
+    from retopo_hub.engines.params import EngineParams
+    from retopo_hub.engines.pipeline import run
+    from retopo_hub.engines.quality import quality_report
+
+    lines = [DENSITY_HEADER]
+    for name, source, target, _hard in CASES:
+        if only and name not in only:
+            continue
+        verts, tris = load_case(source)
+        src = MeshArrays.from_triangles(verts, tris)
+        lo, hi = verts.min(axis=0), verts.max(axis=0)
+        axis = int(np.argmax(hi - lo))
+        middle, span = float(lo[axis] + hi[axis]) / 2, float(hi[axis] - lo[axis])
+        painted = (verts[:, axis] > middle).astype(float)
+        print(f"{name}: {tris.shape[0]} triangles -> {target}, density", file=sys.stderr, flush=True)
+        timed = []
+        for label, extra, weights in (
+            ("even", {}, None),
+            ("adaptive 1", {"adaptive": 1.0}, None),
+            ("painted", {"density_group": "upper half"}, painted),
+        ):
+            with quiet_native_stdout():
+                started = time.perf_counter()
+                lod0 = run(EngineParams(mode="quad", target_faces=target, **extra), verts, tris,
+                           density_weights=weights)[0]  # fmt: skip
+                timed.append((label, time.perf_counter() - started, lod0.mesh))
+        even_s = timed[0][1]
+        for label, seconds, mesh in timed:
+            q = quality_report(mesh, src, None)
+            lines.append(
+                f"| {name} | {label} | {q['faces']} | {100 * (q['faces'] / target - 1):+.1f} "
+                f"| {q['quad_share'] * 100:.1f} | {q['irregular_share'] * 100:.2f} | {_topo(q['topology'])} "
+                f"| {_topo(q['source_topology'])} | {q['hausdorff_pct']:.3f} "
+                f"| {_edge_ratio(mesh, axis, middle, span):.2f} | {seconds:.2f} | {seconds / even_s:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", default=None)
@@ -281,14 +346,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", default=None)
     parser.add_argument("--params", default="{}", help="extra EngineParams fields as JSON")
     parser.add_argument("--symmetry", default=None, help="compare ours with and without this symmetry")
+    parser.add_argument("--density", action="store_true", help="compare ours even, adaptive and painted")
     args = parser.parse_args(argv)
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="retopo-hub-bench-"))
     import bpy
 
     bpy.ops.wm.read_homefile(use_empty=True)
     _alias_checkout()
-    if args.symmetry:
-        text = symmetry_table(args.symmetry, args.only)
+    if args.symmetry or args.density:
+        text = symmetry_table(args.symmetry, args.only) if args.symmetry else density_table(args.only)
         print(text)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")
