@@ -137,12 +137,12 @@ CATALOGUE: tuple[Option, ...] = (
            "Local: the source's open borders stay where they are, as the result's borders; off: they are "
            "remeshed like the rest of the surface", _set("local"), "--keep-boundaries", engine=True),
     Option("adaptive", float, 0.0, "Adaptive",
-           "Local: spend more faces where the surface bends more, fewer on flat areas (0 = even faces, "
+           "Local quad retopology: more faces where the surface bends more, fewer on flat areas (0 = even, "
            "1 = up to 2x the edge density on the most curved areas and half on the flattest)",
            _set("local"), "--adaptive", range=Range(0.0, 1.0), precision=2, engine=True),
     Option("density_group", str, "", "Density Group",
-           "Local: a vertex group that paints the face density: weight 1 doubles the edge density, 0.5 "
-           "keeps it, 0 halves it (vertices outside the group count as 0); empty = none",
+           "Local quad retopology: a vertex group painting the face density: weight 1 doubles the edge "
+           "density, 0.5 keeps it, 0 halves it (vertices outside the group count as 0); empty = none",
            _set("local"), "--density-group", engine=True),
     Option("symmetry", str, "", "Symmetry",
            "Local engine: a mirror-exact result across the object's local X, Y and/or Z plane through its "
