@@ -7,7 +7,10 @@ back first, since Blender's Normal Map node reads OpenGL) and the AO map as an i
 "Occlusion" that is not wired (the Principled BSDF has no AO input; multiplying it into the color would
 darken it twice in engines that apply AO themselves), and puts it as the only material on every object.
 The levels without UVs get LOD0's, carried over by Blender's Data Transfer (nearest face, interpolated),
-so they share LOD0's maps. Only the result objects change. Main thread only.
+so they share LOD0's maps. Only the result objects change. ``worn_maps(obj)`` reads back which map files an
+object wears, ``copy_maps`` copies them beside exported meshes as ``<stem>_<MAP_FILES[map]>.png``, and
+``opengl_normal_png`` gives a normal map's PNG in OpenGL's green (glTF's), flipping a DirectX one.
+Main thread only.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..core.files import atomic_write_bytes
 from .materials import pbr_material
 
 MAPS_KEY = "retopo_hub_maps"  # on each dressed result: JSON {map: PNG path}
+# The file of each baked map beside exported meshes (CLI outputs, engine packages): <stem>_<suffix>.png.
+MAP_FILES = {"color": "basecolor", "normal": "normal", "ao": "ao"}
 
 
 def apply_maps(lod0, levels, maps: dict[str, str], name: str, convention: str) -> bpy.types.Material:
@@ -38,6 +44,61 @@ def apply_maps(lod0, levels, maps: dict[str, str], name: str, convention: str) -
         obj.data.update()
         obj[MAPS_KEY] = json.dumps(maps)
     return material
+
+
+def worn_maps(obj) -> dict[str, Path]:
+    """``{map: PNG}`` of the baked maps ``obj`` wears whose files still exist ({} for none)."""
+    try:
+        maps = json.loads(obj.get(MAPS_KEY) or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return {role: Path(path) for role, path in maps.items() if role in MAP_FILES and Path(path).is_file()}
+
+
+def copy_maps(maps: dict[str, str | Path], out_dir: Path, stem: str) -> dict[str, Path]:
+    """Copy baked maps into ``out_dir`` (atomically each): ``{map: out_dir/<stem>_<suffix>.png}``."""
+    written = {}
+    for role, source in maps.items():
+        target = Path(out_dir) / f"{stem}_{MAP_FILES[role]}.png"
+        atomic_write_bytes(target, Path(source).read_bytes())
+        written[role] = target
+    return written
+
+
+def uses_directx_normals(obj) -> bool:
+    """Whether ``obj``'s baked material flips its normal map's green back (the map is DirectX)."""
+    for slot in obj.material_slots:
+        tree = slot.material.node_tree if slot.material else None
+        for node in tree.nodes if tree else ():
+            links = node.inputs["Color"].links if node.type == "NORMAL_MAP" else ()
+            if links and links[0].from_node.type == "COMBINE_COLOR":
+                return True
+    return False
+
+
+def opengl_normal_png(path: Path, directx: bool) -> bytes:
+    """The PNG bytes of the normal map ``path`` with OpenGL's green (+Y up): as it is, or flipped."""
+    if not directx:
+        return Path(path).read_bytes()
+    source = bpy.data.images.load(str(path), check_existing=False)
+    flipped = None
+    part = Path(path).with_name(Path(path).stem + ".opengl.part.png")
+    try:
+        source.colorspace_settings.name = "Non-Color"
+        width, height = source.size
+        pixels = np.empty(width * height * 4, np.float32)
+        source.pixels.foreach_get(pixels)
+        pixels[1::4] = 1.0 - pixels[1::4]
+        flipped = bpy.data.images.new("RetopoHub_opengl", width, height, alpha=False, is_data=True)
+        flipped.pixels.foreach_set(pixels)
+        flipped.filepath_raw, flipped.file_format = str(part), "PNG"
+        flipped.save()
+        return part.read_bytes()
+    finally:
+        part.unlink(missing_ok=True)
+        bpy.data.images.remove(source)
+        if flipped is not None:
+            bpy.data.images.remove(flipped)
 
 
 def _flip_green(material: bpy.types.Material) -> None:

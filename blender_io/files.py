@@ -9,6 +9,8 @@ quads (OBJ, FBX); GLB is triangles only, as glTF requires. Every output file is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import bpy
@@ -17,7 +19,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..formats import glb
 from ..formats import obj as objfile
-from .bakedmaps import exported_normal_maps
+from .bakedmaps import exported_normal_maps, opengl_normal_png, uses_directx_normals
 from .mesh_arrays import mesh_from_arrays, read_arrays, reversed_corners
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
@@ -136,7 +138,9 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str, maps: dict[str, P
             face_materials=np.zeros(len(sizes), np.int32) if maps else None,
         )  # fmt: skip
     else:
-        png = {role: Path(file).read_bytes() for role, file in (maps or {}).items()}
+        png = {role: Path(file).read_bytes() for role, file in (maps or {}).items() if role != "normal"}
+        if maps and "normal" in maps:  # glTF's tangent space is OpenGL's
+            png["normal"] = opengl_normal_png(Path(maps["normal"]), uses_directx_normals(obj))
         glb.write_glb(
             path, verts, sizes, corners, corner_uvs=uvs, base_color_png=png.get("color"),
             normal_png=png.get("normal"), occlusion_png=png.get("ao"),
@@ -145,13 +149,11 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str, maps: dict[str, P
 
 def _export_fbx(obj: bpy.types.Object, path: Path, maps: dict[str, Path]) -> None:
     tmp = path.with_name(path.name + ".part.fbx")
-    # The result's images point at the job folder's maps: for the file, at the copies beside it instead.
-    images = _map_images(obj, maps)
-    kept = {image: image.filepath for image in images}
     try:
-        for image, target in images.items():
-            image.filepath = str(target)
-        with bpy.context.temp_override(selected_objects=[obj], active_object=obj), exported_normal_maps(obj):
+        with (
+            pointing_at([obj], maps) as images,
+            bpy.context.temp_override(selected_objects=[obj], active_object=obj),
+        ):
             # No vertex colors: the distance heatmap (jobs.measure) is for the viewport, not the asset.
             bpy.ops.export_scene.fbx(
                 filepath=str(tmp), use_selection=True, use_mesh_modifiers=False, colors_type="NONE",
@@ -160,6 +162,25 @@ def _export_fbx(obj: bpy.types.Object, path: Path, maps: dict[str, Path]) -> Non
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def pointing_at(objects, maps: dict[str, Path]) -> Iterator[dict]:
+    """While an FBX of ``objects`` is written: their baked material's images point at ``maps`` (copies
+    beside the file, so it references them by name) and a DirectX normal map is read as the file has it
+    (``exported_normal_maps``); everything is put back after. Yields the images repointed."""
+    images: dict[bpy.types.Image, Path] = {}
+    for obj in objects:
+        images |= _map_images(obj, maps)
+    kept = {image: image.filepath for image in images}
+    try:
+        for image, target in images.items():
+            image.filepath = str(target)
+        with ExitStack() as stack:
+            for obj in objects:
+                stack.enter_context(exported_normal_maps(obj))
+            yield images
+    finally:
         for image, filepath in kept.items():
             image.filepath = filepath
 

@@ -20,7 +20,12 @@ local engine's LoDs keep from LOD0 (engines/lodlook.py). Per ``target``:
   write one) whose children ``<stem>_LOD0..N`` Unreal's importer takes as LODs with *Import Mesh LODs*, and
   ``<stem>_lods.json`` with the LOD screen sizes.
 - ``sbox``: ``<stem>_LOD0..N.fbx`` and ``<stem>.vmdl`` with one LODGroup per level (formats/vmdl.py), its
-  paths relative to the s&box project's Assets folder as ``models/<stem>/``.
+  paths relative to the s&box project's Assets folder as ``models/<stem>/``; with baked maps, one
+  ``<material>.vmat`` per material using them, remapped in the .vmdl.
+
+Baked maps (``bakedmaps.worn_maps`` of LOD0) go with every package: embedded in the .glb files (the normal
+map in glTF's OpenGL green), and copied beside the FBX files as ``<stem>_basecolor.png``, ``_normal.png``
+and ``_ao.png``, which Unity's FBX references (base color and normal; AO has no FBX slot) and the JSON lists.
 
 The screen figures come from core/lodmath.py with the job's FOV (60 degrees when it has none) on a 16:9
 screen. Stand-in objects made for an FBX are removed and any object renamed out of their way gets its
@@ -45,7 +50,9 @@ from ..core.lodswitch import setting
 from ..formats.fbxlod import write_lod_fbx
 from ..formats.lodglb import write_lod_glb
 from ..formats.tscn import godot_lod_scene
-from ..formats.vmdl import write_vmdl
+from ..formats.vmdl import write_vmat, write_vmdl
+from .bakedmaps import copy_maps, opengl_normal_png, uses_directx_normals, worn_maps
+from .files import pointing_at
 from .importer import PROP_PREFIX
 from .mesh_arrays import read_arrays
 
@@ -116,10 +123,14 @@ def _stand_ins(levels: Sequence[bpy.types.Object], names: Sequence[str], root: s
             obj.name = name
 
 
-def _write_fbx(objects: Sequence[bpy.types.Object], path: Path) -> None:
+def _write_fbx(objects: Sequence[bpy.types.Object], path: Path, maps: dict[str, Path] | None = None) -> None:
+    """``objects`` as one FBX; ``maps`` copied beside it are what its baked material references."""
     tmp = path.with_name(path.name + ".part.fbx")
     try:
-        with bpy.context.temp_override(selected_objects=list(objects), active_object=objects[0]):
+        with (
+            pointing_at(objects, maps or {}) as images,
+            bpy.context.temp_override(selected_objects=list(objects), active_object=objects[0]),
+        ):
             bpy.ops.export_scene.fbx(
                 filepath=str(tmp),
                 use_selection=True,
@@ -127,6 +138,7 @@ def _write_fbx(objects: Sequence[bpy.types.Object], path: Path) -> None:
                 colors_type="NONE",
                 bake_anim=False,
                 object_types={"EMPTY", "MESH"},
+                path_mode="RELATIVE" if images else "AUTO",
             )
         tmp.replace(path)
     finally:
@@ -155,23 +167,43 @@ def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> lis
     return [_level_arrays(obj, name) for obj, name in zip(levels, names, strict=True)]
 
 
+def _embedded_maps(levels) -> dict[str, bytes]:
+    """LOD0's baked maps as PNG bytes for a .glb, the normal map in glTF's (OpenGL's) green."""
+    maps = worn_maps(levels[0])
+    found = {role: path.read_bytes() for role, path in maps.items() if role != "normal"}
+    if "normal" in maps:
+        found["normal"] = opengl_normal_png(maps["normal"], uses_directx_normals(levels[0]))
+    return found
+
+
+def _beside(levels, folder: Path, stem: str) -> dict[str, Path]:
+    """LOD0's baked maps copied into the package as ``<stem>_<map>.png``: ``{map: path}``."""
+    return copy_maps(worn_maps(levels[0]), folder, stem)
+
+
 def _gltf(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
     coverage = [*plan["coverages"][1:], 0.0] if len(levels) > 1 else None
-    write_lod_glb(folder / f"{stem}.glb", _glb_levels(levels, names), screen_coverage=coverage)
+    write_lod_glb(
+        folder / f"{stem}.glb",
+        _glb_levels(levels, names),
+        screen_coverage=coverage,
+        maps=_embedded_maps(levels),
+    )
 
 
 def _godot(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
-    write_lod_glb(folder / f"{stem}.glb", _glb_levels(levels, names))
+    write_lod_glb(folder / f"{stem}.glb", _glb_levels(levels, names), maps=_embedded_maps(levels))
     scene = godot_lod_scene(f"{stem}.glb", stem, list(zip(names, plan["distances"], strict=True)))
     atomic_write_text(folder / f"{stem}.tscn", scene)
 
 
 def _unity(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    maps = _beside(levels, folder, stem)
     with _stand_ins(levels, names, stem) as made:
-        _write_fbx(made, folder / f"{stem}.fbx")
+        _write_fbx(made, folder / f"{stem}.fbx", maps)
     lods = [{"name": name, "switch_distance": d, "screen_relative_transition_height": h}
             for name, d, h in zip(names, plan["distances"], plan["heights"], strict=True)]  # fmt: skip
     _write_json(folder / f"{stem}_lods.json", {
@@ -179,37 +211,49 @@ def _unity(levels, plan, folder: Path, stem: str) -> None:
         "lods": lods,
         "lodgroup_size": plan["size"],
         "camera_vertical_fov": lodmath.vertical_fov(plan["fov"]),
+        "textures": {role: path.name for role, path in maps.items()},
     })  # fmt: skip
 
 
-def _per_level_fbx(levels, folder: Path, stem: str) -> list[str]:
+def _per_level_fbx(levels, folder: Path, stem: str, maps: dict[str, Path]) -> list[str]:
     files = []
     for number, obj in enumerate(levels):
         name = f"{stem}_LOD{number}"
         with _stand_ins([obj], [name], None) as made:
-            _write_fbx(made, folder / f"{name}.fbx")
+            _write_fbx(made, folder / f"{name}.fbx", maps)
         files.append(f"{name}.fbx")
     return files
 
 
 def _unreal(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
+    maps = _beside(levels, folder, stem)
     write_lod_fbx(folder / f"{stem}.fbx", _glb_levels(levels, names), plan["distances"], group_name=stem)
     lods = [{"name": n, "switch_distance": d, "screen_size": c}
             for n, d, c in zip(names, plan["distances"], plan["coverages"], strict=True)]  # fmt: skip
-    _write_json(
-        folder / f"{stem}_lods.json", {"model": f"{stem}.fbx", "lods": lods, "horizontal_fov": plan["fov"]}
-    )
+    _write_json(folder / f"{stem}_lods.json", {
+        "model": f"{stem}.fbx", "lods": lods, "horizontal_fov": plan["fov"],
+        "textures": {role: path.name for role, path in maps.items()},
+    })  # fmt: skip
 
 
 def _sbox(levels, plan, folder: Path, stem: str) -> None:
-    files = _per_level_fbx(levels, folder, stem)
+    maps = _beside(levels, folder, stem)
+    files = _per_level_fbx(levels, folder, stem, maps)
     thresholds = [0.0]
     for distance in plan["distances"][1:]:
         thresholds.append(max(distance, thresholds[-1] + MIN_STEP))
     lods = [{"name": f"LOD{i}", "filename": f"models/{stem}/{file}", "switch_threshold": t}
             for i, (file, t) in enumerate(zip(files, thresholds, strict=True))]  # fmt: skip
-    atomic_write_text(folder / f"{stem}.vmdl", write_vmdl(lods))
+    remaps = []
+    if maps:
+        # ModelDoc drops what follows a "." in a material's name; each material the levels use gets the maps.
+        textures = {role: f"models/{stem}/{path.name}" for role, path in maps.items()}
+        for name in sorted({slot.material.name.split(".")[0] for obj in levels for slot in obj.material_slots
+                            if slot.material is not None}):  # fmt: skip
+            atomic_write_text(folder / f"{name}.vmat", write_vmat(textures))
+            remaps.append((f"{name}.vmat", f"models/{stem}/{name}.vmat"))
+    atomic_write_text(folder / f"{stem}.vmdl", write_vmdl(lods, material_remaps=remaps))
 
 
 WRITERS = {"gltf": _gltf, "godot": _godot, "unity": _unity, "unreal": _unreal, "sbox": _sbox}

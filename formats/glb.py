@@ -27,6 +27,35 @@ _GLTF_TYPES = {5120: "i1", 5121: "u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 51
 _GLTF_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 
 
+def check_pngs(maps: dict[str, bytes] | None) -> list[tuple[str, bytes]]:
+    """``(role, PNG)`` of the baked maps given (roles ``color``, ``normal``, ``ao``), in that order;
+    ValueError for anything that is not a PNG."""
+    pngs = [(role, bytes(maps[role])) for role in ("color", "normal", "ao") if maps and maps.get(role)]
+    if any(png[:8] != _PNG_MAGIC for _role, png in pngs):
+        raise ValueError("the maps must be PNG bytes")
+    return pngs
+
+
+def add_textures(doc: dict, roles: list[str], image_views: list[int]) -> dict:
+    """Put one image, texture and the shared sampler per map into ``doc`` (each image's PNG already in a
+    buffer view of ``image_views``) and return the material body that uses them: base color, normal (OpenGL,
+    as glTF's tangent space is) and occlusion; not metallic, since a baked colour map on glTF's metallic
+    default renders dark in every viewer."""
+    doc["images"] = [{"bufferView": view, "mimeType": "image/png"} for view in image_views]
+    doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}]
+    doc["textures"] = [{"sampler": 0, "source": number} for number in range(len(image_views))]
+    index = {role: number for number, role in enumerate(roles)}
+    pbr: dict = {"metallicFactor": 0.0, "roughnessFactor": 1.0}
+    material: dict = {"pbrMetallicRoughness": pbr}
+    if "color" in index:
+        pbr["baseColorTexture"] = {"index": index["color"]}
+    if "normal" in index:
+        material["normalTexture"] = {"index": index["normal"]}
+    if "ao" in index:
+        material["occlusionTexture"] = {"index": index["ao"]}
+    return material
+
+
 def pack_glb(doc: dict, body: bytes, path: PathLike | None = None) -> bytes:
     """A GLB container of a glTF JSON ``doc`` and its 4-byte-aligned binary ``body``, written atomically to
     ``path`` when given."""
@@ -78,10 +107,9 @@ def write_glb(
     v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
     if sizes.size == 0:
         raise ValueError("glTF cannot store a mesh without faces")
-    given = (("color", base_color_png), ("normal", normal_png), ("ao", occlusion_png))
-    pngs = [(role, bytes(png)) for role, png in given if png is not None]
-    if pngs and (uvs is None or any(png[:8] != _PNG_MAGIC for _role, png in pngs)):
-        raise ValueError("the maps must be PNG bytes, and a map needs corner_uvs to map it")
+    pngs = check_pngs({"color": base_color_png, "normal": normal_png, "ao": occlusion_png})
+    if pngs and uvs is None:
+        raise ValueError("a map needs corner_uvs to map it")
     tris = _fan_corners(sizes)
     positions, indices, texcoords = v, cv[tris], None
     if uvs is not None:
@@ -119,20 +147,8 @@ def write_glb(
     doc |= {"nodes": [{"mesh": 0, "name": name}], "meshes": [{"name": name, "primitives": [primitive]}]}
     doc |= {"buffers": [{"byteLength": offset}], "bufferViews": views, "accessors": accessors}
     if pngs:
-        doc["images"] = [{"bufferView": 3 + number, "mimeType": "image/png"} for number in range(len(pngs))]
-        doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}]
-        doc["textures"] = [{"sampler": 0, "source": number} for number in range(len(pngs))]
-        index = {role: number for number, (role, _png) in enumerate(pngs)}
-        # Not metallic: a baked colour map on glTF's metallic default would render dark in every viewer.
-        pbr: dict = {"metallicFactor": 0.0, "roughnessFactor": 1.0}
-        material: dict = {"name": f"{name}_material", "pbrMetallicRoughness": pbr}
-        if "color" in index:
-            pbr["baseColorTexture"] = {"index": index["color"]}
-        if "normal" in index:
-            material["normalTexture"] = {"index": index["normal"]}
-        if "ao" in index:
-            material["occlusionTexture"] = {"index": index["ao"]}
-        doc["materials"] = [material]
+        material = add_textures(doc, [role for role, _png in pngs], [3 + n for n in range(len(pngs))])
+        doc["materials"] = [{"name": f"{name}_material", **material}]
         primitive["material"] = 0
     glb = pack_glb(doc, b"".join(blob + b"\0" * (-len(blob) % 4) for blob in blobs), path)
     logger.debug("built GLB (%d triangles) in %.3f s", len(tris), time.perf_counter() - started)

@@ -11,8 +11,10 @@ which it gives way to the next, the last level's being where nothing is drawn; s
 uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's ``ids`` and carries
 ``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the extension shows LOD0
 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is
-a root node of the scene, side by side at the same place (what Godot's .tscn package instances). Writes are
-atomic; malformed arrays raise ValueError. Pure Python + numpy.
+a root node of the scene, side by side at the same place (what Godot's .tscn package instances). ``maps``
+(``{"color"|"normal"|"ao": PNG bytes}``, the normal map in OpenGL's green) are embedded and every material
+uses them (one material for all primitives when the levels name none). Writes are atomic; malformed arrays
+raise ValueError. Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .glb import _fan_corners, pack_glb
+from .glb import _fan_corners, add_textures, check_pngs, pack_glb
 from .mesh import PathLike, check_mesh, convert_axes, material_slots
 
 Level = tuple[Any, ...]
@@ -90,8 +92,10 @@ def write_lod_glb(
     *,
     screen_coverage: Sequence[float] | None = None,
     y_up: bool = True,
+    maps: dict[str, bytes] | None = None,
 ) -> bytes:
     """Build the .glb of ``levels`` (see the module contract), write it to ``path`` when given, return it."""
+    pngs = check_pngs(maps)
     if not levels:
         raise ValueError("a LoD chain needs at least one level")
     coverages = None if screen_coverage is None else _check_coverages(screen_coverage, len(levels))
@@ -102,9 +106,11 @@ def write_lod_glb(
     nodes: list[dict] = []
     offset = 0
 
-    def add_view(blob: bytes, target: int) -> int:
+    def add_view(blob: bytes, target: int | None) -> int:
         nonlocal offset
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob), "target": target})
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(blob)})
+        if target is not None:  # images have no GPU buffer target
+            views[-1]["target"] = target
         blobs.append(blob + b"\0" * (-len(blob) % 4))  # every view starts 4-byte aligned
         offset += len(blobs[-1])
         return len(views) - 1
@@ -122,7 +128,15 @@ def write_lod_glb(
     else:
         doc["scenes"] = [{"nodes": list(range(len(nodes)))}]
     doc |= {"nodes": nodes, "meshes": meshes, "accessors": accessors, "bufferViews": views}
+    if pngs and not material_index:  # the maps need a material: one for every primitive
+        material_index[f"{nodes[0]['name']}_material"] = 0
+        for mesh in meshes:
+            for primitive in mesh["primitives"]:
+                primitive["material"] = 0
+    body: dict = {}
+    if pngs:
+        body = add_textures(doc, [role for role, _png in pngs], [add_view(png, None) for _role, png in pngs])
     if material_index:
-        doc["materials"] = [{"name": name} for name in material_index]
+        doc["materials"] = [{"name": name, **body} for name in material_index]
     doc["buffers"] = [{"byteLength": offset}]
     return pack_glb(doc, b"".join(blobs), path)

@@ -170,6 +170,22 @@ def write_vmdl(
     return dumps_kv3({"rootNode": root})
 
 
+# Each baked map's input of s&box's standard shader (complex.shader): colour, normal and occlusion.
+VMAT_INPUTS = {"color": "TextureColor", "normal": "TextureNormal", "ao": "TextureAmbientOcclusion"}
+
+
+def write_vmat(textures: dict[str, str]) -> str:
+    """The text of an s&box material (.vmat, the "Layer0" form s&box's tools write) using ``textures``
+    (``{"color"|"normal"|"ao": path relative to Assets/}``) on the standard shader, not metallic."""
+    lines = ["// Written by Retopo Hub: the maps baked onto the model.", "Layer0", "{",
+             '\tshader "shaders/complex.shader"']  # fmt: skip
+    for role, key in VMAT_INPUTS.items():
+        if role in textures:
+            lines.append(f"\t{key} {quote(_asset_path(textures[role]))}")
+    lines += ['\tg_flMetalness "0.000000"', "}", ""]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------- reading
 _TOKEN = re.compile(
     r"""(?P<skip>\s+|//[^\n]*|/\*.*?\*/|<!--.*?-->)

@@ -34,7 +34,7 @@ from typing import Any
 
 import bpy
 
-from ..blender_io.bakedmaps import MAPS_KEY
+from ..blender_io.bakedmaps import MAPS_KEY, copy_maps
 from ..blender_io.files import OUTPUT_FORMATS, export_object, load_input
 from ..blender_io.importer import UV_STATS_KEY
 from ..blender_io.mesh_arrays import face_stats, triangle_count
@@ -326,7 +326,7 @@ def _write_outputs(
 ) -> dict[str, Any]:
     """Every output file and the report, each written atomically; OSError when the folder cannot take them."""
     outputs = []
-    maps = _write_maps(records.details(record).get("maps") or {}, out_dir, path.stem)
+    maps = copy_maps(records.details(record).get("maps") or {}, out_dir, path.stem)
     for name in records.result_names(record):
         obj = bpy.data.objects[name]
         target = out_dir / f"{_output_name(path.stem, obj, args.provider)}.{args.format}"
@@ -373,20 +373,6 @@ def _write_outputs(
     }
     atomic_write_json(out_dir / f"{path.stem}_report.json", result)
     return result
-
-
-# The CLI's file of each baked map: DIR/<stem>_<suffix>.png next to the meshes.
-MAP_FILES = {"color": "basecolor", "normal": "normal", "ao": "ao"}
-
-
-def _write_maps(maps: dict[str, str], out_dir: Path, stem: str) -> dict[str, Path]:
-    """Copy the job's baked maps into --out (atomically each): ``{map: DIR/<stem>_<map>.png}``."""
-    written = {}
-    for role, source in maps.items():
-        target = out_dir / f"{stem}_{MAP_FILES[role]}.png"
-        atomic_write_bytes(target, Path(source).read_bytes())
-        written[role] = target
-    return written
 
 
 def _uv_summary(obj) -> dict[str, Any]:

@@ -183,3 +183,87 @@ def test_export_for_button_writes_the_package(addon, chain, tmp_path):
     assert (tmp_path / "Rock_godot" / "Rock.tscn").is_file()
     with pytest.raises(RuntimeError, match="no longer in the file"):
         bpy.ops.retopo_hub.export_package(job_id="gone", target="gltf", directory=str(tmp_path))
+
+
+def _tiny_png(bpy, path: Path, rgb: tuple[float, float, float]) -> Path:
+    """A 16 px PNG of one colour, written by Blender."""
+    image = bpy.data.images.new(path.stem, 16, 16, alpha=False)
+    image.pixels.foreach_set([*rgb, 1.0] * 256)
+    image.filepath_raw, image.file_format = str(path), "PNG"
+    image.save()
+    bpy.data.images.remove(image)
+    return path
+
+
+def _png_green(bpy, data: bytes, tmp_path: Path) -> float:
+    """The green value (0..1) of a one-colour PNG given as bytes."""
+    path = tmp_path / "probe.png"
+    path.write_bytes(data)
+    image = bpy.data.images.load(str(path), check_existing=False)
+    image.colorspace_settings.name = "Non-Color"
+    green = float(image.pixels[1])
+    bpy.data.images.remove(image)
+    return green
+
+
+@pytest.fixture
+def baked(addon, chain, tmp_path):
+    """The chain wearing baked maps as a bake leaves them (``bakedmaps.apply_maps``), from tiny PNGs; the
+    normal map is DirectX (green 0.25, which is 0.75 in OpenGL's green)."""
+    bpy, results = chain
+    folder = tmp_path / "job_maps"
+    folder.mkdir()
+    colours = {"color": (0.8, 0.2, 0.1), "normal": (0.5, 0.25, 1.0), "ao": (0.9, 0.9, 0.9)}
+    maps = {
+        role: str(_tiny_png(bpy, folder / f"Rock_retopo_{role}.png", rgb)) for role, rgb in colours.items()
+    }
+    addon.blender_io.bakedmaps.apply_maps(results[0], results[1:], maps, "Rock_baked", "directx")
+    return bpy, results
+
+
+def test_every_package_carries_the_baked_maps(addon, baked, tmp_path):
+    bpy, results = baked
+    out = tmp_path / "out"
+    packages = {t: addon.blender_io.packages.export_package(results, t, out, "Rock") for t in
+                ("gltf", "godot", "unity", "unreal", "sbox")}  # fmt: skip
+    for target in ("gltf", "godot"):
+        glb = packages[target] / "Rock.glb"
+        report = validate(glb)
+        assert report["issues"]["numErrors"] == 0, report["issues"]
+        doc = _glb_json(glb)
+        assert len(doc["images"]) == 3 and all(i["mimeType"] == "image/png" for i in doc["images"])
+        (material,) = doc["materials"]
+        assert material["name"] == "Rock_baked" and material["pbrMetallicRoughness"]["metallicFactor"] == 0.0
+        assert {"normalTexture", "occlusionTexture"} <= set(material)
+        # The embedded normal map has glTF's (OpenGL's) green: the DirectX 0.25 flipped to 0.75.
+        view = doc["bufferViews"][
+            doc["images"][doc["textures"][material["normalTexture"]["index"]]["source"]]["bufferView"]
+        ]
+        data = glb.read_bytes()
+        start = 20 + struct.unpack_from("<I", data, 12)[0] + 8 + view.get("byteOffset", 0)
+        assert _png_green(bpy, data[start : start + view["byteLength"]], tmp_path) == pytest.approx(
+            0.75, abs=0.01
+        )
+    for target in ("unity", "unreal", "sbox"):
+        folder = packages[target]
+        assert sorted(p.name for p in folder.glob("*.png")) == [
+            "Rock_ao.png",
+            "Rock_basecolor.png",
+            "Rock_normal.png",
+        ]
+        # Copied as they are: the files keep the job's DirectX normal map, as the job asked.
+        assert _png_green(bpy, (folder / "Rock_normal.png").read_bytes(), tmp_path) == pytest.approx(
+            0.25, abs=0.01
+        )
+    textures = json.loads((packages["unity"] / "Rock_lods.json").read_text())["textures"]
+    assert textures == {"color": "Rock_basecolor.png", "normal": "Rock_normal.png", "ao": "Rock_ao.png"}
+    assert json.loads((packages["unreal"] / "Rock_lods.json").read_text())["textures"] == textures
+    vmat = (packages["sbox"] / "Rock_baked.vmat").read_text()
+    assert 'TextureColor "models/Rock/Rock_basecolor.png"' in vmat and "TextureNormal" in vmat
+    assert 'to = "models/Rock/Rock_baked.vmat"' in (packages["sbox"] / "Rock.vmdl").read_text()
+    # Unity's FBX references the copies beside it; the result's own images still point at the job's maps.
+    assert all("job_maps" in image.filepath for image in bpy.data.images if image.filepath)
+    imported = _import_fbx(bpy, packages["unity"] / "Rock.fbx")
+    files = {Path(bpy.path.abspath(i.filepath)).name for i in bpy.data.images if i.filepath}
+    assert {"Rock_basecolor.png", "Rock_normal.png"} <= files
+    assert set(imported) >= {"Rock_LOD0", "Rock_LOD1", "Rock_LOD2"}
