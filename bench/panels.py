@@ -92,7 +92,8 @@ def _settings(engine: str) -> None:
     scene.view_settings.view_transform = "Standard"
     if engine == "CYCLES":
         scene.cycles.device, scene.cycles.samples, scene.cycles.seed = "CPU", SAMPLES, 0
-        scene.cycles.max_bounces, scene.cycles.use_denoising = 1, False
+        # The grey world lights the shadowed side with noise; denoising cleans it (and trims the PNG).
+        scene.cycles.max_bounces, scene.cycles.use_denoising = 1, True
     else:
         shading = scene.display.shading
         shading.light, shading.color_type = "STUDIO", "OBJECT"
@@ -129,7 +130,8 @@ def wireframe(obj) -> np.ndarray:
     pixel = bpy.context.scene.camera.data.ortho_scale / PANEL_PX
     modifier = wire.modifiers.new("wire", "WIREFRAME")
     modifier.thickness, modifier.offset = WIRE_PX * pixel, 0.0
-    modifier.use_even_offset, modifier.use_replace, modifier.use_boundary = True, True, True
+    # Even Thickness would scale the frame by 1 / sin(corner angle): a sliver corner shoots a spike across.
+    modifier.use_even_offset, modifier.use_replace, modifier.use_boundary = False, True, True
     kept = tuple(obj.color)
     obj.color = (SURFACE_GREY, SURFACE_GREY, SURFACE_GREY, 1.0)
     wire.color = (WIRE_GREY, WIRE_GREY, WIRE_GREY, 1.0)
