@@ -6,8 +6,10 @@ every panel of a picture), a key sun and a grey world, and returns a callable th
 ``render(objects, engine)`` renders only ``objects`` (Cycles for shaded panels, Workbench for the
 wireframe) and returns RGBA display values, rows top to bottom; ``wireframe(obj)`` renders ``obj`` light
 grey with its edges dark (a copy under a thin Wireframe modifier: the ``bpy`` module draws no viewport
-overlay). ``compose(panels)`` lays them side by side over a light background and ``save_png`` writes
-the sheet through ``bpy.data.images`` (no imaging library). Changes to the scene are undone. Main thread.
+overlay). ``labels(texts)`` renders one line of text per panel (Workbench text objects in a scene of
+their own), ``compose(panels, strip)`` lays the panels side by side over a light background with that
+strip under them, and ``save_png`` writes the sheet through ``bpy.data.images`` (no imaging library).
+Changes to the scene are undone. Main thread.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ BACKGROUND = (0.93, 0.93, 0.93)  # display values, behind the transparent render
 SAMPLES = 16
 WIRE_PX = 1.1  # the wireframe's width on screen, in pixels of a panel
 SURFACE_GREY, WIRE_GREY = 0.8, 0.03
+LABEL_PX, LABEL_TEXT_PX, LABEL_GREY = 34, 17, 0.05  # the strip under the panels, its text height and grey
 
 
 # -- staging -----------------------------------------------------------------------------------------
@@ -143,17 +146,74 @@ def wireframe(obj) -> np.ndarray:
 
 
 # -- composing ---------------------------------------------------------------------------------------
-def compose(panels: list[np.ndarray]) -> np.ndarray:
-    """The panels over the background, side by side with a gap: RGB display values, rows top to bottom."""
+def labels(texts: list[str]) -> np.ndarray:
+    """One line of dark text centred under each panel: RGBA of a LABEL_PX-high strip, rows top to bottom.
+
+    Text objects rendered by Workbench in a scene of their own (no imaging library draws text here).
+    """
+    width = len(texts) * PANEL_PX + (len(texts) - 1) * GAP_PX
+    scene = bpy.data.scenes.new("pictures_labels")
+    camera = bpy.data.objects.new("pictures_labels", bpy.data.cameras.new("pictures_labels"))
+    # One unit is 100 pixels: the strip spans x in [-width / 200, width / 200] seen from above.
+    camera.data.type, camera.data.ortho_scale, camera.location = "ORTHO", width / 100.0, (0.0, 0.0, 10.0)
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    curves = []
+    for i, text in enumerate(texts):
+        curve = bpy.data.curves.new(f"pictures_label{i}", "FONT")
+        curve.body, curve.size, curve.align_x, curve.align_y = text, LABEL_TEXT_PX / 100.0, "CENTER", "CENTER"
+        item = bpy.data.objects.new(curve.name, curve)
+        item.location = ((i * (PANEL_PX + GAP_PX) + PANEL_PX / 2 - width / 2) / 100.0, 0.0, 0.0)
+        scene.collection.objects.link(item)
+        curves.append(curve)
+    render = scene.render
+    render.engine, render.film_transparent = "BLENDER_WORKBENCH", True
+    render.resolution_x, render.resolution_y, render.resolution_percentage = width, LABEL_PX, 100
+    render.image_settings.file_format, render.image_settings.color_mode = "PNG", "RGBA"
+    scene.view_settings.view_transform = "Standard"
+    shading = scene.display.shading
+    shading.light, shading.color_type, shading.single_color = "FLAT", "SINGLE", (LABEL_GREY,) * 3
+    scene.display.render_aa = "16"
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            render.filepath = str(Path(folder) / "labels.png")
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            image = bpy.data.images.load(render.filepath)
+            try:
+                pixels = np.empty(width * LABEL_PX * 4, np.float32)
+                image.pixels.foreach_get(pixels)
+            finally:
+                bpy.data.images.remove(image)
+    finally:
+        for curve in curves:
+            bpy.data.objects.remove(bpy.data.objects[curve.name], do_unlink=True)
+            bpy.data.curves.remove(curve)
+        bpy.data.objects.remove(camera, do_unlink=True)
+        bpy.data.scenes.remove(scene)
+    return pixels.reshape(LABEL_PX, width, 4)[::-1]
+
+
+def compose(panels: list[np.ndarray], strip: np.ndarray | None = None) -> np.ndarray:
+    """The panels over the background, side by side with a gap, the ``labels`` strip under them: RGB
+    display values, rows top to bottom."""
     background = np.array(BACKGROUND, np.float32)
     width = len(panels) * PANEL_PX + (len(panels) - 1) * GAP_PX
-    sheet = np.ones((PANEL_PX, width, 3), np.float32)
+    height = PANEL_PX + (0 if strip is None else LABEL_PX)
+    sheet = np.ones((height, width, 3), np.float32)
     for i, panel in enumerate(panels):
-        alpha = panel[..., 3:4]
         left = i * (PANEL_PX + GAP_PX)
-        # The renders' PNGs hold straight (not premultiplied) colour.
-        sheet[:, left : left + PANEL_PX] = panel[..., :3] * alpha + background * (1.0 - alpha)
+        sheet[:PANEL_PX, left : left + PANEL_PX] = _over(panel, background)
+    if strip is not None:
+        under = sheet[PANEL_PX:]
+        under[:] = background
+        under[:] = _over(strip, under)
     return sheet
+
+
+def _over(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
+    # The renders' PNGs hold straight (not premultiplied) colour.
+    alpha = rgba[..., 3:4]
+    return rgba[..., :3] * alpha + background * (1.0 - alpha)
 
 
 def save_png(sheet: np.ndarray, path: Path) -> None:

@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The README's pictures, from a real run: the source, LOD0's wireframe and the baked LOD0, side by side.
 
-    python bench/pictures.py [--out DIR]        (make pictures; also the ``pictures`` part of make bench)
+    python bench/pictures.py [--out DIR] [--no-part]    (make pictures; also a section of make bench)
 
 For each mesh, the product's local game-ready job runs as a user would start it (``bench/bake.py``'s
 ``bpy.ops.retopo_hub.submit()``: quads, UVs, normal and base color baked), then three panels are rendered
 from one camera: the source wearing its materials (Cycles), LOD0's edges drawn dark over its light
 surface (Workbench, with a copy of LOD0 under a thin Wireframe modifier, since the ``bpy`` module renders
 no viewport overlay), and LOD0 wearing the material the job dressed it in (its baked normal and base color
-maps; Cycles). numpy puts them side by side on one background and ``bpy.data.images`` writes the PNG.
+maps; Cycles). numpy puts them side by side on one background, a label under each (``bench/panels.py``),
+and ``bpy.data.images`` writes the PNG.
 Meshes: the pymeshlab bunny scan with ``bench/bake.py``'s three materials (checker, color attribute, plain
-color), and the generated machined part of ``bench/topology.py`` with the same materials and its hard
-edges kept. Writes ``<name>.png`` per mesh and ``README.md`` (the run's figures) into ``docs/pictures/``
+color), and the generated machined part of ``bench/topology.py`` with the same materials and Hard Edges
+at 40°. Writes ``<name>.png`` per mesh and ``README.md`` (the run's figures) into ``docs/pictures/``
 (or ``--out``); returns the figures. Progress goes to stderr.
 """
 
@@ -68,7 +69,6 @@ def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
     finally:
         unstage()
     render_seconds = time.perf_counter() - started
-    panels.save_png(panels.compose(sheet), out / f"{name}.png")
     figures = {
         "mesh": name, "picture": f"{name}.png", "source_triangles": triangle_count(work.data),
         "faces": quality["faces"], "quads": quality["quads"], "irregular_share": quality["irregular_share"],
@@ -79,6 +79,12 @@ def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
         "job_seconds": round(seconds, 1), "bake_seconds": round(float(details["bake_seconds"]), 1),
         "render_seconds": round(render_seconds, 1),
     }  # fmt: skip
+    strip = panels.labels([
+        f"source: {figures['source_triangles']:,} triangles",
+        f"retopology: {figures['faces']:,} {'quads' if figures['quads'] == figures['faces'] else 'faces'}",
+        f"baked LOD0: normal + color, {MAP_PX} px",
+    ])  # fmt: skip
+    panels.save_png(panels.compose(sheet, strip), out / f"{name}.png")
     remove_results(work.name)
     remove_object(work)
     return figures
