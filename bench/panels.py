@@ -2,14 +2,15 @@
 """The panels of the README's pictures: stage one camera and light, render, put side by side, save.
 
 Contract: ``stage(obj, azimuth, elevation)`` adds an orthographic camera framing ``obj`` (the same for
-every panel of a picture), a key sun and a grey world, and returns a callable that removes them.
+every panel of a picture), a soft key sun and a grey world, and returns a callable that removes them.
 ``render(objects, engine)`` renders only ``objects`` (Cycles for shaded panels, Workbench for the
 wireframe) and returns RGBA display values, rows top to bottom; ``wireframe(obj)`` renders ``obj`` light
 grey with its edges dark (a copy under a thin Wireframe modifier: the ``bpy`` module draws no viewport
 overlay). ``labels(texts)`` renders one line of text per panel (Workbench text objects in a scene of
 their own), ``compose(panels, strip)`` lays the panels side by side over a light background with that
 strip under them, and ``save_png`` writes the sheet through ``bpy.data.images`` (no imaging library).
-Changes to the scene are undone. Main thread.
+What these add (camera, suns, world, wire copy, label scene) is removed again; the scene's render settings
+stay as the last render set them (the bench owns its scene). Main thread.
 """
 
 from __future__ import annotations
