@@ -30,7 +30,7 @@ WHEEL_PLATFORMS := win_amd64 macosx_11_0_arm64 manylinux_2_17_x86_64,manylinux_2
 LINE ?= $(NEWEST)
 PYTEST_ARGS ?=
 
-.PHONY: help venv venvs wheels build demo test test-line test-unit test-fast lint bench clean validator
+.PHONY: help venv venvs wheels build demo test test-line test-unit test-fast lint bench pictures clean validator
 
 help:
 	@echo "make demo       - retopologize a generated sample mesh headless and print the results"
@@ -39,6 +39,7 @@ help:
 	@echo "make test-line LINE=4.5 - the whole suite on one Blender line"
 	@echo "make test-unit  - the pure tests (no bpy, no build), in seconds"
 	@echo "make bench      - benchmarks against Blender's own QuadriFlow and Decimate (Blender $(NEWEST))"
+	@echo "make pictures   - only the README's pictures (docs/pictures/), from a real run of the local job"
 
 # -- venvs ------------------------------------------------------------------------------------------
 # A stamp per venv, remade when its requirement files change.
@@ -118,6 +119,11 @@ test-fast: build validator
 bench: build
 	$(PY) -m pip install $(PIP_QUIET) -r bench/requirements.txt
 	$(PY) bench/run.py
+
+# The README's pictures alone (also part of `make bench`): pymeshlab (bench/requirements.txt) holds the bunny scan.
+pictures: build
+	$(PY) -m pip install $(PIP_QUIET) -r bench/requirements.txt
+	$(PY) bench/pictures.py
 
 clean:
 	rm -rf dist build wheels $(VALIDATOR)/node_modules $(VENV) $(foreach line,$(LINES),$(VENV)-$(line)) .pytest_cache .ruff_cache

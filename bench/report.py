@@ -222,6 +222,18 @@ def markdown(results: dict[str, Any]) -> str:
         import bake
 
         lines += ["", "## 7. Baked maps (normal, base color) on LOD0", "", *bake.lines(results["bake"])]
+    if "pictures" in results:
+        from pictures import caption
+
+        shown = results["pictures"]
+        lines += ["", "## 8. Pictures (source, retopology wireframe, baked LOD0)", ""]
+        for f in shown["figures"]:
+            lines += [
+                f"![{f['mesh']}]({shown['folder']}/{f['picture']})",
+                "",
+                f"{f['mesh']}: {caption(f)}.",
+                "",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``make bench``: every benchmark of Retopo Hub against Blender's own tools, in the pinned bpy.
 
-    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake] [--out DIR]
+    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake,pictures] [--out DIR]
 
 Installs the built extension zip (dist/, from ``make build``) into a throwaway Blender user folder, loads the
 inputs (``data``), runs the sections (``quad``: goals 1 and 4, ``lod``: goal 2, ``ui``: goal 3, ``imports``:
 goal 5, ``cli``: the headless CLI's startup and ``--jobs`` ratios as whole processes, ``bake``: the baked
-maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline) and writes
-results.json, RESULTS.md and results.png (``report``) into bench/ (or ``--out``).
+maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline,
+``pictures``: the README's pictures, rendered from a real game-ready job) and writes results.json,
+RESULTS.md and results.png (``report``) into bench/ (or ``--out``); the pictures go to docs/pictures/ (into
+``<out>/pictures`` when ``--out`` or ``--quick`` sends the figures elsewhere).
 ``--quick`` swaps the ~1M-triangle mesh for the ~100K one and takes fewer repeats and samples: for
 development only, its figures are not the published ones. Progress goes to stderr.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake")
+SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake", "pictures")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -188,6 +190,13 @@ def main(argv: list[str]) -> int:
             import bake
 
             results["bake"] = bake.run(addon, inputs, quick=args.quick)
+        if "pictures" in args.only:
+            import pictures
+
+            # Only a full run into bench/ renews the README's pictures; other runs keep theirs beside them.
+            folder = pictures.OUT if args.out.resolve() == BENCH else args.out / "pictures"
+            figures = pictures.run(addon, inputs["bunny"].obj, folder)
+            results["pictures"] = {"folder": os.path.relpath(folder, args.out), "figures": figures}
         results["total_seconds"] = round(time.perf_counter() - started, 1)
         report.write_all(results, args.out)
         harness.say(f"done in {results['total_seconds']:.0f}s: {args.out / 'RESULTS.md'}")
