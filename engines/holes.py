@@ -4,7 +4,11 @@
 Instant Meshes can leave a few loops of 3 to 8 boundary edges where its position field is singular (seen on
 a 1.3M-triangle sphere: 76 open edges on a closed source, a Hausdorff distance 12x QuadriFlow's). Such a loop
 is far smaller than any opening a remesh at that resolution could keep, so it is filled with quads (and one
-triangle for an odd loop), wound against its neighbours. Longer loops are real boundaries and stay open.
+triangle for an odd loop), wound against its neighbours. Longer loops are real boundaries and stay open,
+except on a remesh of a closed source, where every loop is a hole the extraction left (a 26-edge one on a
+flat face of a machined part survived every seed): ``fill_every_hole`` closes those too, ring by ring
+towards the middle (each ring of quads has 8 fewer edges inside than outside: four corner quads take two
+outer edges each), then a fan for what is left, the new vertices projected onto the source and relaxed.
 numpy in, numpy out; never touches bpy.
 """
 
@@ -19,6 +23,11 @@ from .meshdata import MeshArrays
 log = logging.getLogger(__name__)
 
 MAX_HOLE_EDGES = 8
+# Longest loop ``boundary_loops`` follows (a closed source's holes) and the corner quads of each ring.
+MAX_LOOP_EDGES = 4096
+RING_CORNERS = 4
+# Each ring's vertices sit this share of the way from the outer ring towards the loop's centre.
+RING_STEP = 0.3
 
 
 def boundary_half_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -44,8 +53,9 @@ def open_edges(mesh: MeshArrays) -> int:
     return len(boundary_half_edges(mesh)[0])
 
 
-def boundary_loops(mesh: MeshArrays) -> list[list[int]]:
-    """Loops of boundary vertices, each in the winding a face filling it must use."""
+def boundary_loops(mesh: MeshArrays, longest: int = 4 * MAX_HOLE_EDGES) -> list[list[int]]:
+    """Loops of boundary vertices (up to ``longest`` of them), each in the winding a face filling it must
+    use."""
     a, b = boundary_half_edges(mesh)
     # A filling face runs each boundary edge backwards: from b to a.
     successor: dict[int, int] = {}
@@ -59,7 +69,7 @@ def boundary_loops(mesh: MeshArrays) -> list[list[int]]:
         if start in seen:
             continue
         loop, v = [], start
-        while v not in seen and v in successor and len(loop) <= 4 * MAX_HOLE_EDGES:
+        while v not in seen and v in successor and len(loop) <= longest:
             seen.add(v)
             loop.append(v)
             v = successor[v]
@@ -68,23 +78,87 @@ def boundary_loops(mesh: MeshArrays) -> list[list[int]]:
     return loops
 
 
+def _fan(loop: list[int], faces: list[list[int]]) -> None:
+    """Quads (and one triangle for an odd loop) fanned from the loop's first vertex."""
+    first, rest = loop[0], loop[1:]
+    while len(rest) >= 3:
+        faces.append([first, rest[0], rest[1], rest[2]])
+        rest = rest[2:]
+    if len(rest) == 2:
+        faces.append([first, rest[0], rest[1]])
+
+
+def _with_faces(mesh: MeshArrays, verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:
+    return MeshArrays(
+        verts,
+        np.concatenate([mesh.face_sizes, np.asarray([len(f) for f in faces], dtype=mesh.face_sizes.dtype)]),
+        np.concatenate(
+            [mesh.corner_verts, np.asarray([v for f in faces for v in f], dtype=mesh.corner_verts.dtype)]
+        ),
+    )
+
+
 def fill_small_holes(mesh: MeshArrays, max_edges: int = MAX_HOLE_EDGES) -> MeshArrays:
     loops = [loop for loop in boundary_loops(mesh) if 3 <= len(loop) <= max_edges]
     if not loops:
         return mesh
-    sizes, corners = [], []
+    faces: list[list[int]] = []
     for loop in loops:
-        first, rest = loop[0], loop[1:]
-        while len(rest) >= 3:  # fan of quads from the first vertex
-            sizes.append(4)
-            corners.extend([first, rest[0], rest[1], rest[2]])
-            rest = rest[2:]
-        if len(rest) == 2:
-            sizes.append(3)
-            corners.extend([first, rest[0], rest[1]])
-    log.debug("filled %d small holes with %d faces", len(loops), len(sizes))
-    return MeshArrays(
-        mesh.verts,
-        np.concatenate([mesh.face_sizes, np.asarray(sizes, dtype=mesh.face_sizes.dtype)]),
-        np.concatenate([mesh.corner_verts, np.asarray(corners, dtype=mesh.corner_verts.dtype)]),
-    )
+        _fan(loop, faces)
+    log.debug("filled %d small holes with %d faces", len(loops), len(faces))
+    return _with_faces(mesh, mesh.verts, faces)
+
+
+def _ring(loop: list[int], points: list[np.ndarray], faces: list[list[int]]) -> list[int]:
+    """One ring of quads inside ``loop`` with RING_CORNERS corner quads; returns the inner loop."""
+    n = len(loop)
+    corners = min(RING_CORNERS, (n - 4) // 2)
+    centre = np.mean([points[v] for v in loop], axis=0)
+    # Corner quads start at evenly spread outer vertices; each uses two outer edges.
+    starts = {round(k * n / corners) for k in range(corners)}
+    inner: list[int] = []
+
+    def inner_vertex(outer: int) -> int:
+        points.append(points[outer] + RING_STEP * (centre - points[outer]))
+        return len(points) - 1
+
+    current = inner_vertex(loop[0])
+    first, i = current, 0
+    inner.append(current)
+    while i < n:
+        if i in starts and i + 2 < n:  # the last step must close the inner ring on its first vertex
+            faces.append([loop[i], loop[(i + 1) % n], loop[(i + 2) % n], current])
+            i += 2
+            continue
+        nxt = first if i + 1 >= n else inner_vertex(loop[i + 1])
+        faces.append([loop[i], loop[(i + 1) % n], nxt, current])
+        if nxt != first:
+            inner.append(nxt)
+        current = nxt
+        i += 1
+    return inner
+
+
+def fill_every_hole(mesh: MeshArrays, onto_surface, relaxed) -> MeshArrays:
+    """Close every boundary loop (see the module docstring): ``onto_surface(points)`` projects points onto
+    the source, ``relaxed(verts, mesh, pinned)`` relaxes the unpinned ones on it."""
+    loops = [loop for loop in boundary_loops(mesh, MAX_LOOP_EDGES) if len(loop) >= 3]
+    if not loops:
+        return mesh
+    points = list(np.asarray(mesh.verts, dtype=np.float64))
+    faces: list[list[int]] = []
+    for outer in loops:
+        loop = outer
+        while len(loop) > MAX_HOLE_EDGES:
+            loop = _ring(loop, points, faces)
+        _fan(loop, faces)
+    verts = np.array(points)
+    new = np.zeros(len(verts), dtype=bool)
+    new[mesh.vert_count :] = True
+    if new.any():
+        verts[new] = onto_surface(verts[new])
+    filled = _with_faces(mesh, verts, faces)
+    if new.any():
+        filled = MeshArrays(relaxed(filled.verts, filled, ~new), filled.face_sizes, filled.corner_verts)
+    log.debug("closed %d holes of up to %d edges with %d faces", len(loops), max(map(len, loops)), len(faces))
+    return filled

@@ -31,11 +31,12 @@ from .density import DensityField
 from .errors import EngineCancelled, EngineError, EngineInputError
 from .features import feature_edges
 from .flow import improve_quads
-from .holes import boundary_half_edges, fill_small_holes, open_edges
+from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_edges
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .project import TriangleIndex
 from .quality import topology
+from .relax import relax
 from .sharp import FeatureCurves, onto_source, source_borders
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,10 @@ CLUSTER_MIN_GAIN = 1.2
 # is the faster of the two at the same fidelity.
 DECIMATE_ABOVE_GAIN = 10.0
 DECIMATED_SHARE = 0.6
-# Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh).
+# Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh); holes
+# left after them are closed (``holes.fill_every_hole``) and the filling's vertices relaxed this many times.
 HOLE_RETRIES = 2
+HOLE_RELAX = 10
 # Instant Meshes' own crease handling (creaseAngle) is off: on a chamfered part it cut the result into 12
 # pieces with 402 open edges; feature edges are followed by snapping instead (sharp.FeatureCurves).
 IM_CREASE = 0.0
@@ -131,6 +134,19 @@ def _kept(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     if not keep.all():
         log.debug("dropped %d degenerate faces", int((~keep).sum()))
     return keep
+
+
+def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale: float) -> MeshArrays:
+    """``result`` of a closed source with every hole the extraction left closed (``fill_every_hole``)."""
+
+    def onto_surface(points: np.ndarray) -> np.ndarray:
+        return index.query((points - center) / scale)[0] * scale + center
+
+    def relaxed(verts: np.ndarray, mesh: MeshArrays, pinned: np.ndarray) -> np.ndarray:
+        unit = relax((verts - center) / scale, mesh, index, HOLE_RELAX, pinned=pinned)
+        return unit * scale + center
+
+    return fill_every_hole(result, onto_surface, relaxed)
 
 
 def _working_copy(
@@ -290,6 +306,8 @@ def remesh_detailed(
                 break
     if fill_holes:
         result = fill_small_holes(result)
+        if not len(source_open[0]) and open_edges(result):
+            result = _closed(result, index, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     sharp = np.zeros((0, 2), dtype=np.int32)
     if curves is not None:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import numpy as np
-from retopo_hub.engines.holes import boundary_loops, fill_small_holes
+from retopo_hub.engines.holes import boundary_loops, fill_every_hole, fill_small_holes, open_edges
 from retopo_hub.engines.meshdata import MeshArrays
+from retopo_hub.engines.meshgraph import unique_edges
+from retopo_hub.engines.quality import topology
 
 
 def _cube_without(face_index: int) -> MeshArrays:
@@ -43,3 +45,48 @@ def test_long_boundaries_stay_open():
     ]
     grid = MeshArrays.from_faces(verts, np.array(quads, np.int32))
     assert fill_small_holes(grid) is grid
+
+
+def _holed_sheet(hole: tuple[int, int, int, int], n: int = 12) -> MeshArrays:
+    """An n x n grid of unit quads on z = 0 with the quads i0 <= i < i1, j0 <= j < j1 left out."""
+    i0, i1, j0, j1 = hole
+    ij = np.stack(np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij"), -1).reshape(-1, 2)
+    verts = np.column_stack([ij, np.zeros(len(ij))]).astype(float)
+    faces = [[i * (n + 1) + j, (i + 1) * (n + 1) + j, (i + 1) * (n + 1) + j + 1, i * (n + 1) + j + 1]
+             for i in range(n) for j in range(n) if not (i0 <= i < i1 and j0 <= j < j1)]  # fmt: skip
+    return MeshArrays.from_faces(verts, np.array(faces)).compact()
+
+
+def test_every_hole_of_a_closed_source_is_closed_ring_by_ring_with_quads():
+    mesh = _holed_sheet((3, 9, 3, 10))  # a 26-edge hole, far beyond the small-hole fill
+    assert fill_small_holes(mesh).face_count == mesh.face_count
+    flat = []
+
+    def onto_surface(points):
+        flat.append(len(points))
+        return points * [1.0, 1.0, 0.0]
+
+    filled = fill_every_hole(mesh, onto_surface, lambda verts, _mesh, _pinned: verts)
+    assert open_edges(filled) == 0
+    assert topology(filled)["pieces"] == 1
+    assert (filled.face_sizes == 4).all(), "even loops close with quads only"
+    _, users, _ = unique_edges(filled)
+    assert users.max() == 2
+    assert flat and flat[0] == filled.vert_count - mesh.vert_count, "only the new vertices are projected"
+    # The filling stays inside the hole: every new vertex lies within the hole's bounds.
+    new = filled.verts[mesh.vert_count :]
+    assert (
+        (new[:, 0] >= 3).all()
+        and (new[:, 0] <= 9).all()
+        and (new[:, 1] >= 3).all()
+        and (new[:, 1] <= 10).all()
+    )
+
+
+def test_an_odd_loop_keeps_one_triangle():
+    mesh = _holed_sheet((3, 9, 3, 10))
+    # Cut one more corner quad's worth of sheet along a diagonal: the hole's loop becomes odd.
+    tris = MeshArrays.from_faces(mesh.verts, mesh.corner_verts.reshape(-1, 4)).triangles()
+    odd = MeshArrays.from_triangles(mesh.verts, np.delete(tris, 0, axis=0))
+    filled = fill_every_hole(odd, lambda p: p, lambda verts, _mesh, _pinned: verts)
+    assert open_edges(filled) == 0
