@@ -222,6 +222,15 @@ def markdown(results: dict[str, Any]) -> str:
         import bake
 
         lines += ["", "## 7. Baked maps (normal, base color) on LOD0", "", *bake.lines(results["bake"])]
+    if "lod_look" in results:
+        import lodlook
+
+        lines += [
+            "",
+            "## 8. LoD look: levels rendered with LOD0's maps",
+            "",
+            *lodlook.lines(results["lod_look"]),
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``make bench``: every benchmark of Retopo Hub against Blender's own tools, in the pinned bpy.
 
-    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake] [--out DIR]
+    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake,lodlook] [--out DIR]
 
 Installs the built extension zip (dist/, from ``make build``) into a throwaway Blender user folder, loads the
 inputs (``data``), runs the sections (``quad``: goals 1 and 4, ``lod``: goal 2, ``ui``: goal 3, ``imports``:
 goal 5, ``cli``: the headless CLI's startup and ``--jobs`` ratios as whole processes, ``bake``: the baked
-maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline) and writes
+maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline, ``lodlook``:
+issue 14's LoD look, each level rendered with LOD0's base color map from its switch distance) and writes
 results.json, RESULTS.md and results.png (``report``) into bench/ (or ``--out``).
 ``--quick`` swaps the ~1M-triangle mesh for the ~100K one and takes fewer repeats and samples: for
 development only, its figures are not the published ones. Progress goes to stderr.
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake")
+SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake", "lodlook")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -188,6 +189,10 @@ def main(argv: list[str]) -> int:
             import bake
 
             results["bake"] = bake.run(addon, inputs, quick=args.quick)
+        if "lodlook" in args.only:
+            import lodlook
+
+            results["lod_look"] = lodlook.run(addon, inputs["bunny"].obj)
         results["total_seconds"] = round(time.perf_counter() - started, 1)
         report.write_all(results, args.out)
         harness.say(f"done in {results['total_seconds']:.0f}s: {args.out / 'RESULTS.md'}")

@@ -19,7 +19,7 @@ from tests.support.scene import ico_sphere
 LEVELS = 2
 MAP_PX = 256
 # Two of the measure's views (from the side, from above) and a small sample count: the figure moves by
-# under 1% between 16 and 256 samples, since both renders of a pair share their samples.
+# about 1% between 16 and 256 samples, since both renders of a pair share their samples (bench/LODLOOK.md).
 VIEWS = (lodrender.VIEWS[0], lodrender.VIEWS[4])
 SAMPLES = 16
 # Mean shift of LOD0's edges, in screen pixels, at each level's switch distance (measured: 0.06-0.13 px on

@@ -235,6 +235,9 @@ def _render_still(scene: bpy.types.Scene, width: int, height: int) -> np.ndarray
         scene.render.filepath = str(path)
         bpy.ops.render.render(write_still=True, scene=scene.name)
         image = bpy.data.images.load(str(path))
+        # The file's own values: display-referred (the Standard view transform's) with straight alpha; Blender
+        # would otherwise hand a 16-bit PNG back linearised and premultiplied.
+        image.colorspace_settings.name, image.alpha_mode = "Non-Color", "CHANNEL_PACKED"
         try:
             return np.array(image.pixels[:], np.float32).reshape(height, width, 4)
         finally:
