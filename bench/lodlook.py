@@ -220,7 +220,7 @@ def goal_row(look: dict[str, Any]) -> tuple[str, str, str, str, bool]:
     """The goal table's row (bench/notes.py)."""
     worst = max(range(len(look["levels"])), key=lambda i: look["levels"][i]["worst_pixels_worth"])
     figure = look["levels"][worst]["worst_pixels_worth"]
-    return ("14", "LoD look: pixels' worth from the switch distance (worst level and view)",
+    return ("2", "LoD look (issue 14): pixels' worth from the switch distance (worst level and view)",
             f"{figure:.1f} (LOD{worst + 1})", "<= 1", look["goal_met"])  # fmt: skip
 
 
