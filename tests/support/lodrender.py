@@ -5,10 +5,11 @@ distance where it switches in? Cycles renders in a throwaway scene; the measured
 Definition (``pixels_worth``). Both objects are rendered with one material: LOD0's base color map as
 emission of strength 1 (``albedo_material``; no lights, no bounces, Standard view transform, so a pixel shows
 the map's value where the surface is seen and the figure is about geometry and UVs, not lighting), on a
-transparent film. Per pixel, the error is the largest of |dR|, |dG|, |dB| and |dA|, RGB premultiplied by
-alpha (over transparent black) and all in 0..1: a pixel the object covers in one render only counts fully
-through alpha, whatever its colour. The figure is the sum of the per-pixel errors over the screen: how many
-fully wrong pixels the differences amount to. The goal is a figure <= 1 at the level's switch distance.
+transparent film. Per pixel, the error is the largest of |dR|, |dG|, |dB| and |dA|, in display values 0..1
+(what the view transform wrote to the 16-bit PNG) with RGB premultiplied by alpha (over transparent black):
+a pixel the object covers in one render only counts fully through alpha, whatever its colour. The figure is
+the sum of the per-pixel errors over the screen: how many fully wrong pixels the differences amount to. The
+goal is a figure <= 1 at the level's switch distance.
 
 The camera (``View``) is what core/lodmath.py assumes: perspective, a ``fov`` degree horizontal view on a
 ``screen_width`` px wide 16:9 screen, at ``distance`` from LOD0's bounding-sphere centre (the centre of its
