@@ -110,6 +110,10 @@ def goal_rows(results: dict[str, Any]) -> list[Row]:
                 m["goal_met"],
             )
         )
+    if "lod_look" in results:
+        from lodlook import goal_row
+
+        rows.append(goal_row(results["lod_look"]))
     if "import" in results:
         text = ", ".join(f"{k} {v['seconds']:.2f} s" for k, v in results["import"].items())
         rows.append(("5", "import of ~100K-face results", text, "reported", None))
@@ -303,6 +307,10 @@ def gap_notes(results: dict[str, Any]) -> list[str]:
         notes += _lod_notes(results["lod_chain"])
     if "ui" in results:
         notes += _ui_notes(results["ui"])
+    if "lod_look" in results and not results["lod_look"]["goal_met"]:
+        from lodlook import gap_note
+
+        notes.append(gap_note(results["lod_look"]))
     if "memory" in results and not results["memory"]["goal_met"]:
         notes.append(f"Peak RSS {results['memory']['peak_rss_mb_1m_remesh']:.0f} MiB, goal < 2 GB.")
     return notes

@@ -222,11 +222,20 @@ def markdown(results: dict[str, Any]) -> str:
         import bake
 
         lines += ["", "## 7. Baked maps (normal, base color) on LOD0", "", *bake.lines(results["bake"])]
+    if "lod_look" in results:
+        import lodlook
+
+        lines += [
+            "",
+            "## 8. LoD look: levels rendered with LOD0's maps",
+            "",
+            *lodlook.lines(results["lod_look"]),
+        ]
     if "pictures" in results:
         from pictures import caption
 
         shown = results["pictures"]
-        lines += ["", "## 8. Pictures (source, retopology wireframe, baked LOD0)", ""]
+        lines += ["", "## 9. Pictures (source, retopology wireframe, baked LOD0)", ""]
         for f in shown["figures"]:
             lines += [
                 f"![{f['mesh']}]({shown['folder']}/{f['picture']})",

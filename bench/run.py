@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``make bench``: every benchmark of Retopo Hub against Blender's own tools, in the pinned bpy.
 
-    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake,pictures] [--out DIR]
+    python bench/run.py [--quick] [--only quad,lod,ui,import,cli,bake,lodlook,pictures] [--out DIR]
 
 Installs the built extension zip (dist/, from ``make build``) into a throwaway Blender user folder, loads the
 inputs (``data``), runs the sections (``quad``: goals 1 and 4, ``lod``: goal 2, ``ui``: goal 3, ``imports``:
 goal 5, ``cli``: the headless CLI's startup and ``--jobs`` ratios as whole processes, ``bake``: the baked
-maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline,
-``pictures``: the README's pictures, rendered from a real game-ready job) and writes results.json,
-RESULTS.md and results.png (``report``) into bench/ (or ``--out``); the pictures go to docs/pictures/ (into
+maps' quality in Cycles renders and the game-ready job's speed against Blender's manual pipeline, ``lodlook``:
+issue 14's LoD look, each level rendered with LOD0's base color map from its switch distance, ``pictures``:
+the README's pictures, rendered from a real game-ready job) and writes results.json, RESULTS.md and
+results.png (``report``) into bench/ (or ``--out``); the pictures go to docs/pictures/ (into
 ``<out>/pictures`` when ``--out`` or ``--quick`` sends the figures elsewhere).
 ``--quick`` swaps the ~1M-triangle mesh for the ~100K one and takes fewer repeats and samples: for
 development only, its figures are not the published ones. Progress goes to stderr.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake", "pictures")
+SECTIONS = ("quad", "lod", "ui", "import", "cli", "bake", "lodlook", "pictures")
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -190,6 +191,10 @@ def main(argv: list[str]) -> int:
             import bake
 
             results["bake"] = bake.run(addon, inputs, quick=args.quick)
+        if "lodlook" in args.only:
+            import lodlook
+
+            results["lod_look"] = lodlook.run(addon, inputs["bunny"].obj)
         if "pictures" in args.only:
             import pictures
 
