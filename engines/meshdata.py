@@ -100,8 +100,10 @@ class MeshArrays:
             raise EngineInputError("the mesh has NaN or infinite coordinates: fix or delete those vertices")
         return self
 
-    def triangles(self) -> np.ndarray:
-        """Triangulate: fans for n-gons, quads split along their shorter diagonal. Returns int32 (T, 3)."""
+    def triangles(self, quad_split: str = "shorter") -> np.ndarray:
+        """Triangulate: fans for n-gons, quads split along their shorter diagonal (``quad_split="shorter"``),
+        the one from their first corner (``"first"``: how Blender and glTF's fans draw a planar quad) or the
+        other (``"second"``). Returns int32 (T, 3)."""
         sizes = self.face_sizes.astype(np.int64)
         if sizes.size == 0:
             return np.zeros((0, 3), dtype=np.int32)
@@ -116,7 +118,7 @@ class MeshArrays:
             p = self.verts
             d02 = np.einsum("ij,ij->i", p[c[:, 0]] - p[c[:, 2]], p[c[:, 0]] - p[c[:, 2]])
             d13 = np.einsum("ij,ij->i", p[c[:, 1]] - p[c[:, 3]], p[c[:, 1]] - p[c[:, 3]])
-            rot[quads] = d13 < d02
+            rot[quads] = {"shorter": d13 < d02, "first": False, "second": True}[quad_split]
         per_face = sizes - 2
         face_of_tri = np.repeat(np.arange(sizes.shape[0]), per_face)
         tri_starts = np.cumsum(per_face) - per_face
