@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 
 from .errors import EngineInputError, native_module
-from .meshdata import MeshArrays, triangle_areas
+from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
     target = int(target_faces)
     if target < 1:
         raise EngineInputError(f"decimation target must be at least 1 face; got {target_faces!r}")
-    tris = source.triangles()
+    # Quads split as they are drawn (Blender, glTF fans), which is what a LoD is measured against.
+    tris = source.triangles(DRAWN_SPLIT)
     verts = source.verts
     if tris.shape[0] <= target:
         return MeshArrays.from_triangles(verts, tris)

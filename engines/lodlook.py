@@ -37,7 +37,7 @@ import numpy as np
 
 from .decimate import TOLERANCE, collapse_map
 from .flips import flip_slivers
-from .meshdata import MeshArrays
+from .meshdata import DRAWN_SPLIT, MeshArrays
 from .project import TriangleIndex
 from .transfer import barycentric
 from .uvstats import corner_triangles, island_labels, triangle_face
@@ -87,7 +87,7 @@ class Look:
 
     @classmethod
     def of(cls, lod0: MeshArrays, corner_uvs: np.ndarray | None, face_materials: np.ndarray | None) -> Look:
-        ctris = corner_triangles(lod0)
+        ctris = corner_triangles(lod0, DRAWN_SPLIT)  # the levels start from LOD0 as it is drawn
         tri_face = triangle_face(lod0)
         tris = lod0.corner_verts[ctris].astype(np.int64)
         uvs = None

@@ -20,6 +20,12 @@ from .errors import EngineInputError
 log = logging.getLogger(__name__)
 
 
+# How quads are split as Blender draws them (``MeshArrays.triangles``): along the diagonal from their first
+# corner, as glTF fans are written too, unless the quad folds over it. A LoD chain starts from LOD0 split so,
+# and is measured against it (quality.LevelProbe).
+DRAWN_SPLIT = "drawn"
+
+
 def triangle_areas(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """Area of each triangle, float32 (float32 is ample for size estimates and about 3x faster on 1M)."""
     v = np.asarray(verts, dtype=np.float32)
@@ -102,8 +108,9 @@ class MeshArrays:
 
     def triangles(self, quad_split: str = "shorter") -> np.ndarray:
         """Triangulate: fans for n-gons, quads split along their shorter diagonal (``quad_split="shorter"``),
-        the one from their first corner (``"first"``: how Blender and glTF's fans draw a planar quad) or the
-        other (``"second"``). Returns int32 (T, 3)."""
+        the one from their first corner (``"first"``: glTF fans), the other (``"second"``) or as Blender
+        draws them (``"drawn"``: the first, unless the quad folds over it, its two triangles facing apart).
+        Returns int32 (T, 3)."""
         sizes = self.face_sizes.astype(np.int64)
         if sizes.size == 0:
             return np.zeros((0, 3), dtype=np.int32)
@@ -118,7 +125,12 @@ class MeshArrays:
             p = self.verts
             d02 = np.einsum("ij,ij->i", p[c[:, 0]] - p[c[:, 2]], p[c[:, 0]] - p[c[:, 2]])
             d13 = np.einsum("ij,ij->i", p[c[:, 1]] - p[c[:, 3]], p[c[:, 1]] - p[c[:, 3]])
-            rot[quads] = {"shorter": d13 < d02, "first": False, "second": True}[quad_split]
+            if quad_split == "drawn":
+                n1 = np.cross(p[c[:, 1]] - p[c[:, 0]], p[c[:, 2]] - p[c[:, 0]])
+                n2 = np.cross(p[c[:, 2]] - p[c[:, 0]], p[c[:, 3]] - p[c[:, 0]])
+                rot[quads] = np.einsum("ij,ij->i", n1, n2) < 0.0
+            else:
+                rot[quads] = {"shorter": d13 < d02, "first": False, "second": True}[quad_split]
         per_face = sizes - 2
         face_of_tri = np.repeat(np.arange(sizes.shape[0]), per_face)
         tri_starts = np.cumsum(per_face) - per_face

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .meshdata import MeshArrays, triangle_areas
+from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .meshgraph import components, face_components, unique_edges, valences
 from .project import TriangleIndex
 
@@ -167,26 +167,21 @@ def _budget_points(mesh: MeshArrays, tris: np.ndarray, budget: int, seed: int) -
 class LevelProbe:
     """LOD0 indexed once, and its ``budget`` probe points, to measure levels against (``level_errors``).
 
-    A quad of LOD0 is drawn as two triangles, split along one diagonal or the other depending on the program
-    (Blender and glTF fans take the one from the first corner); on a curved LOD0 the two splits can lie
-    further apart than a level's own error (the bunny at 4K quads: 3.2x LOD1's), so LOD0 is measured both
-    ways and the larger distance counts."""
+    LOD0's quads are measured split along the diagonal from their first corner (``DRAWN_SPLIT``), as Blender
+    draws a convex quad and as glTF fans are written, and as the LoD chain decimates them: on a curved LOD0
+    the two splits can lie further apart than a level's own error (the bunny at 4K quads: 3.2x LOD1's), so
+    a level measured against the other split switched in about 3x too early on screen."""
 
     def __init__(self, lod0: MeshArrays, budget: int = LEVEL_POINTS) -> None:
-        splits = ("first", "second") if lod0.quad_count else ("first",)
+        tris = lod0.triangles(DRAWN_SPLIT).astype(np.int64)
         self.budget = budget
-        self.indexes, points = [], []
-        for split in splits:
-            tris = lod0.triangles(split).astype(np.int64)
-            self.indexes.append(TriangleIndex(lod0.verts, tris))
-            points.append(_budget_points(lod0, tris, budget // len(splits), seed=2))
-        self.backward_points = np.concatenate(points)
+        self.index = TriangleIndex(lod0.verts, tris)
+        self.backward_points = _budget_points(lod0, tris, budget, seed=2)
 
     def forward(self, level: MeshArrays) -> float:
-        """Largest distance from the level's probe points to LOD0 (either split)."""
+        """Largest distance from the level's probe points to LOD0."""
         tris = level.triangles().astype(np.int64)
-        points = _budget_points(level, tris, self.budget, seed=1)
-        return max(float(index.query(points)[1].max()) for index in self.indexes)
+        return float(self.index.query(_budget_points(level, tris, self.budget, seed=1))[1].max())
 
     def backward(self, level: MeshArrays) -> float:
         """Largest distance from LOD0's probe points (on both splits) to the level."""

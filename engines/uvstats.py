@@ -39,11 +39,12 @@ OVERLAP_RESOLUTION = 1024
 OVERLAP_CHUNK = 4_000_000
 
 
-def corner_triangles(mesh: MeshArrays) -> np.ndarray:
-    """Triangles as corner indices (T, 3), split exactly as ``MeshArrays.triangles`` splits the faces."""
+def corner_triangles(mesh: MeshArrays, quad_split: str = "shorter") -> np.ndarray:
+    """Triangles as corner indices (T, 3), split exactly as ``MeshArrays.triangles(quad_split)`` splits
+    the faces."""
     count = mesh.corner_verts.shape[0]
     corners = MeshArrays(mesh.verts[mesh.corner_verts], mesh.face_sizes, np.arange(count))
-    return corners.triangles().astype(np.int64)
+    return corners.triangles(quad_split).astype(np.int64)
 
 
 def triangle_face(mesh: MeshArrays) -> np.ndarray:
