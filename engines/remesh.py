@@ -38,6 +38,7 @@ from .project import TriangleIndex
 from .quality import topology
 from .relax import relax
 from .sharp import FeatureCurves, onto_source, source_borders
+from .unfold import unfold
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,29 @@ def _kept(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     if not keep.all():
         log.debug("dropped %d degenerate faces", int((~keep).sum()))
     return keep
+
+
+def _unfolded_and_sharp(
+    result: MeshArrays, index: TriangleIndex, curves: FeatureCurves | None, center: np.ndarray, scale: float
+) -> tuple[MeshArrays, np.ndarray]:
+    """``result`` with its folds undone (``unfold``; vertices on feature curves and borders stay) and the
+    vertex pairs along feature curves to mark sharp."""
+    unit = (result.verts.astype(np.float64) - center) / scale
+    on_curve = np.zeros(result.vert_count, dtype=bool)
+    if curves is not None:
+        on_curve = curves.index.query(unit)[1] <= ON_CURVE
+    unit = unfold(unit, result, index, on_curve | _border_vertices(result))
+    sharp = np.zeros((0, 2), dtype=np.int32)
+    if curves is not None:
+        sharp = curves.sharp_edges(MeshArrays(unit, result.face_sizes, result.corner_verts), on_curve)
+    return MeshArrays(unit * scale + center, result.face_sizes, result.corner_verts), sharp
+
+
+def _border_vertices(mesh: MeshArrays) -> np.ndarray:
+    a, b = boundary_half_edges(mesh)
+    border = np.zeros(mesh.vert_count, dtype=bool)
+    border[a], border[b] = True, True
+    return border
 
 
 def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale: float) -> MeshArrays:
@@ -309,13 +333,7 @@ def remesh_detailed(
         if not len(source_open[0]) and open_edges(result):
             result = _closed(result, index, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
-    sharp = np.zeros((0, 2), dtype=np.int32)
-    if curves is not None:
-        unit_result = MeshArrays(
-            (result.verts.astype(np.float64) - center) / scale, result.face_sizes, result.corner_verts
-        )
-        on_curve = curves.index.query(unit_result.verts)[1] <= ON_CURVE
-        sharp = curves.sharp_edges(unit_result, on_curve)
+    result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {
         "feature_edges": int(features.shape[0]),
         "sharp_edges": int(sharp.shape[0]),
