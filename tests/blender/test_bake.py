@@ -227,3 +227,42 @@ def test_cli_refuses_bad_bake_flags(addon, blank, tmp_path, capsys):
     assert parsed.bake == "na"  # names or letters, kept in the catalogue's order
     parsed = addon.jobs.cli.build_parser().parse_args([str(source), "--out", "x", "--no-tripo-bake"])
     assert parsed.tripo_bake is False
+
+
+def test_color_bakes_from_an_image_texture_and_a_color_attribute(blank):
+    """The source's Base Color from an image (half green, half red by U) and, on a second material, from a
+    color attribute (yellow): the baked map carries all three."""
+    bpy = blank
+    source = _bumpy(bpy, "Textured")
+    image = bpy.data.images.new("Textured_albedo", 64, 64, alpha=False)
+    pixels = np.zeros((64, 64, 4), np.float32)
+    pixels[..., 3] = 1.0
+    pixels[:, :32, 1] = 0.8  # U < 0.5: green
+    pixels[:, 32:, 0] = 0.8  # U > 0.5: red
+    image.pixels.foreach_set(pixels.ravel())
+    top, bottom = source.data.materials
+    tree = top.node_tree
+    texture = tree.nodes.new("ShaderNodeTexImage")
+    texture.image = image
+    tree.links.new(texture.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
+    colors = source.data.color_attributes.new("Paint", "FLOAT_COLOR", "POINT")
+    colors.data.foreach_set(
+        "color", np.tile([0.8, 0.8, 0.05, 1.0], len(source.data.vertices)).astype(np.float32)
+    )
+    attribute = bottom.node_tree.nodes.new("ShaderNodeAttribute")
+    attribute.attribute_name = "Paint"
+    bottom.node_tree.links.new(
+        attribute.outputs["Color"], bottom.node_tree.nodes["Principled BSDF"].inputs["Base Color"]
+    )
+    settings = source.retopo_hub
+    settings.target_faces, settings.bake, settings.bake_size = 300, {"c"}, SIZE
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done", record.message
+    color = _pixels(bpy, json.loads(record.details_json)["maps"]["color"])
+    color = color[color[..., :3].max(-1) > 0.1]
+    red = (color[:, 0] > 0.7) & (color[:, 1] < 0.4) & (color[:, 2] < 0.4)
+    green = (color[:, 1] > 0.7) & (color[:, 0] < 0.4) & (color[:, 2] < 0.4)
+    yellow = (color[:, 0] > 0.7) & (color[:, 1] > 0.7) & (color[:, 2] < 0.4)
+    assert red.mean() > 0.1 and green.mean() > 0.1, "both halves of the image are baked"
+    assert yellow.mean() > 0.2, "the color attribute is baked"
