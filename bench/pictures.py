@@ -8,8 +8,8 @@ For each mesh, the product's local game-ready job runs as a user would start it 
 from one camera: the source wearing its materials (Cycles), LOD0's edges drawn dark over its light
 surface (Workbench, with a copy of LOD0 under a thin Wireframe modifier, since the ``bpy`` module renders
 no viewport overlay), and LOD0 wearing the material the job dressed it in (its baked normal and base color
-maps; Cycles). numpy puts them side by side on one background, a label under each (``bench/panels.py``),
-and ``bpy.data.images`` writes the PNG.
+maps; Cycles). numpy puts them side by side on one background, a label under each
+(``bench/picture_panels.py``), and ``bpy.data.images`` writes the PNG.
 Meshes: the pymeshlab bunny scan with ``bench/bake.py``'s three materials (checker, color attribute, plain
 color), and the generated machined part of ``bench/topology.py`` with the same materials and Hard Edges
 at 40°. Writes ``<name>.png`` per mesh and ``README.md`` (the run's figures) into ``docs/pictures/``
@@ -43,11 +43,10 @@ CASES: dict[str, tuple[tuple[float, float], dict[str, Any]]] = {
 def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
     """Run the game-ready job on a copy of ``source`` with three materials; write ``out/<name>.png``."""
     import bpy
+    import picture_panels as panels
     from bake import _job as game_ready_job
     from bake import _textured as give_three_materials
     from harness import copy_object, remove_object, remove_results, say, triangle_count
-
-    import panels
 
     (azimuth, elevation), extra = CASES[name]
     work = copy_object(source, f"{name}_source")
