@@ -115,10 +115,16 @@ def topology(mesh: MeshArrays) -> dict[str, int]:
     }
 
 
-def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` area-weighted random points on the triangles plus every vertex, float64 (count + N, 3)."""
-    v = np.asarray(verts, dtype=np.float64)
-    areas = triangle_areas(v, tris).astype(np.float64)
+def sample_surface(
+    verts: np.ndarray, tris: np.ndarray, count: int, seed: int = 0, vertex_cap: int | None = None
+) -> np.ndarray:
+    """``count`` area-weighted random points on the triangles plus every vertex (a random ``vertex_cap`` of
+    them when there are more), float64 (count + N, 3)."""
+    corners = np.asarray(verts, dtype=np.float64)
+    v = corners
+    if vertex_cap is not None and v.shape[0] > vertex_cap:
+        v = v[np.random.default_rng(seed).choice(v.shape[0], vertex_cap, replace=False)]
+    areas = triangle_areas(corners, tris).astype(np.float64)
     total = areas.sum()
     if count <= 0 or total <= 0.0:
         return v.copy()
@@ -127,7 +133,7 @@ def sample_surface(verts: np.ndarray, tris: np.ndarray, count: int, seed: int = 
     r1, r2 = rng.random(count), rng.random(count)
     flip = r1 + r2 > 1.0
     r1[flip], r2[flip] = 1.0 - r1[flip], 1.0 - r2[flip]
-    a, b, c = (v[tris[pick, k]] for k in range(3))
+    a, b, c = (corners[tris[pick, k]] for k in range(3))
     return np.vstack([a + (b - a) * r1[:, None] + (c - a) * r2[:, None], v])
 
 
@@ -141,14 +147,23 @@ def surface_distance(
     source: MeshArrays,
     samples: int = DISTANCE_SAMPLES,
     source_index: TriangleIndex | None = None,
+    vertex_distances_known: np.ndarray | None = None,
+    vertex_cap: int | None = None,
 ) -> tuple[float, float]:
-    """(symmetric Hausdorff, mean) as % of the source's diagonal; see the module rules."""
+    """(symmetric Hausdorff, mean) as % of the source's diagonal; see the module rules.
+    ``vertex_distances_known``: the result's per-vertex distances, already measured (they count instead of
+    querying the vertices again); ``vertex_cap``: at most that many vertices of each mesh are measured."""
     src_t = source.triangles().astype(np.int64)
     res_t = result.triangles().astype(np.int64)
     diag = diagonal(source.verts) or 1.0
     index = source_index or TriangleIndex(source.verts, src_t)
-    forward = index.query(sample_surface(result.verts, res_t, samples, seed=1))[1]
-    backward = TriangleIndex(result.verts, res_t).query(sample_surface(source.verts, src_t, samples, 2))[1]
+    if vertex_distances_known is not None:
+        points = sample_surface(result.verts, res_t, samples, seed=1, vertex_cap=0)
+        forward = np.concatenate([index.query(points)[1], np.asarray(vertex_distances_known, np.float64)])
+    else:
+        forward = index.query(sample_surface(result.verts, res_t, samples, seed=1, vertex_cap=vertex_cap))[1]
+    points = sample_surface(source.verts, src_t, samples, 2, vertex_cap=vertex_cap)
+    backward = TriangleIndex(result.verts, res_t).query(points)[1]
     both = np.concatenate([forward, backward])
     return 100.0 * float(both.max()) / diag, 100.0 * float(both.mean()) / diag
 
@@ -231,11 +246,20 @@ def quality_report(
     source: MeshArrays,
     feature_edges: np.ndarray | None = None,
     samples: int = DISTANCE_SAMPLES,
+    *,
+    source_index: TriangleIndex | None = None,
+    source_topology: dict[str, int] | None = None,
+    vertex_distances_known: np.ndarray | None = None,
+    vertex_cap: int | None = None,
 ) -> dict[str, Any]:
-    """All measures in one JSON-able dict; topology figures come with the source's beside them."""
+    """All measures in one JSON-able dict; topology figures come with the source's beside them. The
+    keywords let a caller measuring several results against one source pass what it already has (see
+    ``surface_distance``)."""
     irregular, interior = irregular_share(result)
     deviation = quad_corner_deviation(result)
-    hausdorff, mean = surface_distance(result, source, samples)
+    hausdorff, mean = surface_distance(
+        result, source, samples, source_index, vertex_distances_known, vertex_cap
+    )
     recall = None if feature_edges is None else edge_recall(result, source.verts, feature_edges)
     return {
         "faces": result.face_count,
@@ -246,7 +270,7 @@ def quality_report(
         "irregular_share": irregular,
         "angle_deviation_p95": float(np.percentile(deviation, 95)) if deviation.size else None,
         "topology": topology(result),
-        "source_topology": topology(source),
+        "source_topology": source_topology or topology(source),
         "hausdorff_pct": hausdorff,
         "mean_distance_pct": mean,
         "hard_edge_recall": recall,

@@ -5,8 +5,9 @@ Contract: ``request(record, objects)`` writes each result's arrays, in the coord
 snapshot, into the job's folder and asks the worker host to measure them (``engines.report``): the geometry
 work runs there, never here. ``apply(answers)``, called by the step function, stores each result's quality
 report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), and
-paints the per-vertex distance to the source as the color attribute ``retopo_distance``: green on the
-source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal or further. A job without a source
+paints the per-vertex distance to the source as the color attribute ``retopo_distance`` (LOD0 and a
+cloud service's results; LoDs get the report only): green on the source, red at ``HEAT_SPAN_PCT`` % of
+the source's bounding-box diagonal or further. A job without a source
 snapshot (attached by id, or a CSM mesh URL) is not measured; a failed measurement is a warning on the job
 and never fails it. Main thread only.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from ..blender_io.importer import find_source
+from ..blender_io.importer import PROP_PREFIX, find_source
 from ..blender_io.mesh_arrays import read_arrays
 from ..worker.ipc import SNAPSHOT_NAME
 from . import records, session, specs
@@ -48,7 +49,9 @@ def request(record, objects) -> bool:
             into_source = source.matrix_world.inverted_safe() @ obj.matrix_world
         verts, sizes, corners = read_arrays(obj.data, into_source)
         path = work / f"measure-{index}.npz"
-        np.savez(path, verts=verts, face_sizes=sizes, corner_verts=corners)
+        # LoDs get their quality but no heatmap: measuring every vertex of a 1M-triangle chain took minutes.
+        heatmap = int(obj.get(PROP_PREFIX + "lod", 0)) == 0
+        np.savez(path, verts=verts, face_sizes=sizes, corner_verts=corners, heatmap=heatmap)
         results[obj.name] = str(path)
     if not results:
         return False
@@ -82,6 +85,8 @@ def apply(answers: dict[str, dict]) -> None:
             if obj is None or obj.type != "MESH":
                 continue
             obj[QUALITY_KEY] = json.dumps(report)
+            if "distances" not in item:
+                continue  # a LoD: measured without a heatmap
             try:
                 distances = np.load(item["distances"])
             except (OSError, ValueError) as exc:
