@@ -7,9 +7,7 @@ returns ``{name: {"quality": {...}, "distances": path}}``: ``engines.quality.qua
 share, distances as % of the source's diagonal, pieces / boundary loops / genus beside the source's,
 hard-edge recall against the source's edges sharper than ``SHARP_ANGLE_DEG``) plus ``distance_scale``, the
 source's diagonal, so a heatmap can say what its colors mean. Each result's per-vertex distance to the
-source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it, except for a
-result whose npz holds ``heatmap = False`` (a LoD: no ``"distances"``, figures from sampled vertices; see
-``measure``). ``measure_answer``
+source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. ``measure_answer``
 wraps it in the wire answer, ``{"results": ...}`` or ``{"error": one line}``. Runs in a warm engine child
 or, without one, in a worker host thread (numpy only, never bpy); one source index serves every result of
 the job.
@@ -37,9 +35,9 @@ DISTANCE_SAMPLES = 20_000  # per direction; plenty for a % figure, and quick on 
 # costs the same whatever the mesh, so 20,000 random points cost a 1,280-triangle job 0.27 s, four times
 # its remesh; on that job 4 per triangle gave the same Hausdorff distance and a mean within 1%.
 SAMPLES_PER_TRIANGLE = 4
-# Vertices measured besides the surface samples, at most (a random subset beyond): with every vertex of a
-# 1M-triangle source and of each 1M-triangle level, measuring a 6-level chain took 60 s, 8x making it.
-# A result with a heatmap still has every vertex measured (the heatmap needs them; they count too).
+# Source vertices measured besides the surface samples, at most (a random subset beyond): all 1.3M of them
+# took 5 s of the 14.6 s a 983K-triangle result's report cost. Every result vertex is measured anyway, for
+# the heatmap, and those distances count too.
 VERTEX_CAP = 100_000
 
 
@@ -48,13 +46,10 @@ def load_mesh(path: str | Path) -> MeshArrays:
         return MeshArrays(data["verts"], data["face_sizes"], data["corner_verts"])
 
 
-def measure(
-    source: MeshArrays, results: Mapping[str, MeshArrays], heatmaps: Mapping[str, bool] | None = None
-) -> dict[str, tuple[dict, np.ndarray | None]]:
-    """``{name: (quality report, per-vertex distances or None)}`` of every result against ``source``; a
-    result whose ``heatmaps`` entry is False (a LoD) gets no per-vertex distances. Distance figures come
-    from the surface samples and at most ``VERTEX_CAP`` vertices of each mesh (every result vertex with a
-    heatmap)."""
+def measure(source: MeshArrays, results: Mapping[str, MeshArrays]) -> dict[str, tuple[dict, np.ndarray]]:
+    """``{name: (quality report, per-vertex distances)}`` of every result against ``source``. The distance
+    figures come from the surface samples, every result vertex (the heatmap's distances) and at most
+    ``VERTEX_CAP`` of the source's vertices."""
     tris = source.triangles().astype(np.int64)
     index = TriangleIndex(source.verts, tris)
     features = sharp_edges(source.verts, tris, SHARP_ANGLE_DEG)
@@ -65,7 +60,7 @@ def measure(
             raise ValueError(f"{name} has no faces to measure")
         triangles = max(tris.shape[0], int(result.triangles().shape[0]))
         samples = min(DISTANCE_SAMPLES, SAMPLES_PER_TRIANGLE * triangles)
-        distances = vertex_distances(result, index) if (heatmaps or {}).get(name, True) else None
+        distances = vertex_distances(result, index)
         report = quality_report(
             result, source, features, samples=samples, source_index=index, source_topology=source_topology,
             vertex_distances_known=distances, vertex_cap=VERTEX_CAP,
@@ -77,19 +72,12 @@ def measure(
 
 def measure_files(source_npz: str, results: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     source = load_mesh(source_npz)
-    meshes, heatmaps = {}, {}
-    for name, path in results.items():
-        meshes[name] = load_mesh(path)
-        with np.load(path) as data:
-            heatmaps[name] = bool(data["heatmap"]) if "heatmap" in data.files else True
-    measured = measure(source, meshes, heatmaps)
+    measured = measure(source, {name: load_mesh(path) for name, path in results.items()})
     answer = {}
     for name, (report, distances) in measured.items():
-        answer[name] = {"quality": report}
-        if distances is not None:
-            target = Path(results[name]).with_suffix(".distance.npy")
-            np.save(target, distances)
-            answer[name]["distances"] = str(target)
+        target = Path(results[name]).with_suffix(".distance.npy")
+        np.save(target, distances)
+        answer[name] = {"quality": report, "distances": str(target)}
     return answer
 
 

@@ -5,11 +5,11 @@ Contract: ``request(record, objects)`` writes each result's arrays, in the coord
 snapshot, into the job's folder and asks the worker host to measure them (``engines.report``): the geometry
 work runs there, never here. ``apply(answers)``, called by the step function, stores each result's quality
 report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), and
-paints the per-vertex distance to the source as the color attribute ``retopo_distance`` (LOD0 and a
-cloud service's results; LoDs get the report only): green on the source, red at ``HEAT_SPAN_PCT`` % of
-the source's bounding-box diagonal or further. A job without a source
-snapshot (attached by id, or a CSM mesh URL) is not measured; a failed measurement is a warning on the job
-and never fails it. Main thread only.
+paints the per-vertex distance to the source as the color attribute ``retopo_distance``: green on the
+source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal or further. The local engine's
+LoDs (``lod`` >= 1) are not measured: their error against LOD0 is on them already and sets their switch
+distances. A job without a source snapshot (attached by id, or a CSM mesh URL) is not measured; a failed
+measurement is a warning on the job and never fails it. Main thread only.
 """
 
 from __future__ import annotations
@@ -42,16 +42,20 @@ def request(record, objects) -> bool:
         return False
     source = find_source(record.source_name, record.source_uid)
     results = {}
-    for index, obj in enumerate(o for o in objects if o.type == "MESH" and len(o.data.polygons)):
+    # A local LoD is judged by its error against LOD0 (its switch distance comes from it), not against the
+    # source: measuring every level of a 1M-triangle chain against the source took 2-5x making the chain.
+    # A service's LoDs have no such figure, so they are measured.
+    skip_lods = record.provider == "local"
+    measured = [o for o in objects if o.type == "MESH" and len(o.data.polygons)
+                and not (skip_lods and o.get(PROP_PREFIX + "lod"))]  # fmt: skip
+    for index, obj in enumerate(measured):
         # The snapshot holds the source's own coordinates: bring the result into them if it sits elsewhere.
         into_source = None
         if source is not None and obj.matrix_world != source.matrix_world:
             into_source = source.matrix_world.inverted_safe() @ obj.matrix_world
         verts, sizes, corners = read_arrays(obj.data, into_source)
         path = work / f"measure-{index}.npz"
-        # LoDs get their quality but no heatmap: measuring every vertex of a 1M-triangle chain took minutes.
-        heatmap = int(obj.get(PROP_PREFIX + "lod", 0)) == 0
-        np.savez(path, verts=verts, face_sizes=sizes, corner_verts=corners, heatmap=heatmap)
+        np.savez(path, verts=verts, face_sizes=sizes, corner_verts=corners)
         results[obj.name] = str(path)
     if not results:
         return False
@@ -85,8 +89,6 @@ def apply(answers: dict[str, dict]) -> None:
             if obj is None or obj.type != "MESH":
                 continue
             obj[QUALITY_KEY] = json.dumps(report)
-            if "distances" not in item:
-                continue  # a LoD: measured without a heatmap
             try:
                 distances = np.load(item["distances"])
             except (OSError, ValueError) as exc:

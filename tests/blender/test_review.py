@@ -103,7 +103,7 @@ def test_every_result_gets_a_quality_report_and_a_distance_heatmap(blank):
     bpy = blank
     _rock, record = _finished_job(bpy)
     quality = json.loads(record.details_json)["quality"]
-    assert set(quality) == {"Rock_retopo", "Rock_LOD1"}
+    assert set(quality) == {"Rock_retopo"}, "a LoD is judged by its error against LOD0, not measured again"
     lod0 = quality["Rock_retopo"]
     assert lod0["faces"] == len(bpy.data.objects["Rock_retopo"].data.polygons)
     assert lod0["quad_share"] > 0.95 and 0.0 <= lod0["irregular_share"] < 0.2
@@ -112,11 +112,9 @@ def test_every_result_gets_a_quality_report_and_a_distance_heatmap(blank):
     assert 0.0 < lod0["mean_distance_pct"] < lod0["hausdorff_pct"] < 5.0
     result = bpy.data.objects["Rock_retopo"]
     assert json.loads(result["retopo_hub_quality"]) == lod0
-    # A LoD gets its report but no heatmap (measuring every vertex of a big chain took minutes).
     lod1 = bpy.data.objects["Rock_LOD1"]
-    assert json.loads(lod1["retopo_hub_quality"]) == quality["Rock_LOD1"]
-    assert quality["Rock_LOD1"]["hausdorff_pct"] > 0.0
-    assert "retopo_distance" not in lod1.data.color_attributes
+    assert "retopo_hub_quality" not in lod1 and "retopo_distance" not in lod1.data.color_attributes
+    assert lod1["retopo_hub_error"] > 0.0
     colors = result.data.color_attributes["retopo_distance"]
     assert colors.domain == "POINT" and len(colors.data) == len(result.data.vertices)
     rgba = np.empty(len(colors.data) * 4, np.float32)
