@@ -228,20 +228,18 @@ def gap_note(look: dict[str, Any]) -> str:
     """The missed goal in words (bench/notes.py)."""
     levels = look["levels"]
     figures = ", ".join(f"LOD{i} {lv['worst_pixels_worth']:.1f}" for i, lv in enumerate(levels, start=1))
-    split = ", ".join(f"{lv['lod0_split_pixels_worth']:.1f}" for lv in levels)
     drawn = ", ".join(f"{lv['error_vs_drawn_lod0']:.5f} (reported {lv['error']:.5f})" for lv in levels)
     shifts = [lv["views"][lv["worst_view"]]["edge_shift_px"] for lv in levels]
     outline = [lv["views"][lv["worst_view"]]["silhouette"] / lv["worst_pixels_worth"] for lv in levels]
     return (
         f"LoD look (issue 14, {look['mesh']}): rendered with LOD0's base color map from their switch "
         f"distances, the levels differ from LOD0 by {figures} pixels' worth (worst of "
-        f"{len(look['views'])} views), goal <= 1. Two causes. (1) A product defect: the engine splits "
-        "LOD0's quads along the shorter diagonal, decimates the levels from that and measures their errors "
-        "against it, but Blender draws the quads split its own way, and on this LOD0 the two splits are "
-        f"{look['lod0_split_gap']:.5f} units apart; against LOD0 as drawn the levels are {drawn} away, so "
-        "the first levels switch in too early, and LOD0 against its own engine split already costs "
-        f"{split} pixels' worth at those distances. Measuring each level against both splits of LOD0 (or "
-        "adding LOD0's split gap to its error) would fix the distances. (2) The definition: edges move "
+        f"{len(look['views'])} views), goal <= 1. The levels are measured against LOD0 as Blender draws "
+        "it (the engine splits LOD0's quads the same way: the two are "
+        f"{look['lod0_split_gap']:.5f} units apart; against LOD0 as drawn the levels are {drawn} away), "
+        "so their switch distances are what the 1 px rule gives; before that fix the engine split quads "
+        "along their shorter diagonal and LOD1 switched in about 3x too early. What is left is the "
+        "definition: edges move "
         f"{min(shifts):.2f}-{max(shifts):.2f} px on average, well inside the switch rule's 1 px, but every "
         f"edge on screen moves a little and the sum adds it up: the outline alone is "
         f"{100 * min(outline):.0f}-{100 * max(outline):.0f}% of the figure, more than 1 pixel's worth. The "
