@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import bpy
 import numpy as np
-from harness import copy_object, remove_object, remove_results, say, select_only
+from harness import copy_object, remove_object, remove_results, render_pixels, say, select_only
 from mathutils import Vector
 
 RENDER_PX = 320
@@ -78,16 +76,7 @@ def _render(show: bpy.types.Object) -> np.ndarray:
 
 
 def _render_still() -> np.ndarray:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "render.png"
-        bpy.context.scene.render.filepath = str(path)
-        bpy.ops.render.render(write_still=True)
-        image = bpy.data.images.load(str(path))
-        try:
-            pixels = np.array(image.pixels[:], np.float32).reshape(RENDER_PX, RENDER_PX, 4)
-        finally:
-            bpy.data.images.remove(image)
-    return pixels
+    return render_pixels()
 
 
 def _diffuse(name: str, normal_image=None) -> bpy.types.Material:
@@ -115,11 +104,16 @@ def _mad(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.abs(a[mask][:, :3] - b[mask][:, :3]).mean())
 
 
-def _job(addon, obj, faces: int, size: int, maps: set[str]) -> tuple[float, Any]:
-    """Our game-ready job on ``obj`` (blocking): (wall seconds, its record)."""
+def _job(addon, obj, faces: int, size: int, maps: set[str], levels: int = 0) -> tuple[float, Any]:
+    """Our game-ready job on ``obj`` (blocking), with ``levels`` LoDs: (wall seconds, its record)."""
     select_only(obj)
     settings = obj.retopo_hub
-    settings.provider, settings.mode, settings.target_faces, settings.lod_levels = "local", "quad", faces, 0
+    settings.provider, settings.mode, settings.target_faces, settings.lod_levels = (
+        "local",
+        "quad",
+        faces,
+        levels,
+    )
     settings.uv, settings.bake, settings.bake_size = True, maps, size
     started = time.perf_counter()
     result = bpy.ops.retopo_hub.submit()

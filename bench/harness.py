@@ -117,6 +117,25 @@ def face_counts(mesh: bpy.types.Mesh) -> tuple[int, int]:
     return int(sizes.shape[0]), int(np.count_nonzero(sizes == 4))
 
 
+def render_pixels(scene: bpy.types.Scene | None = None) -> np.ndarray:
+    """Render ``scene`` (the current one by default) to a temporary PNG and return its pixels, float32
+    (height, width, 4), bottom row first as Blender stores them."""
+    import tempfile
+
+    scene = scene or bpy.context.scene
+    with tempfile.TemporaryDirectory() as folder:
+        scene.render.filepath = str(Path(folder) / "render.png")
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+        image = bpy.data.images.load(scene.render.filepath)
+        try:
+            width, height = image.size
+            pixels = np.empty(width * height * 4, np.float32)
+            image.pixels.foreach_get(pixels)
+        finally:
+            bpy.data.images.remove(image)
+    return pixels.reshape(height, width, 4)
+
+
 def select_only(obj: bpy.types.Object | None) -> None:
     # Removing objects leaves the view layer's list stale until it is updated.
     bpy.context.view_layer.update()

@@ -26,7 +26,7 @@ from typing import Any
 import bake
 import bpy
 import lodquads
-from harness import ROOT, copy_object, remove_object, remove_results, say, select_only, triangle_count
+from harness import ROOT, copy_object, remove_object, remove_results, say, triangle_count
 
 sys.path[:0] = [str(ROOT)]
 from tests.support import lodrender  # noqa: E402  (the measure the Blender tests use too)
@@ -40,17 +40,9 @@ GOAL_PIXELS = 1.0
 
 
 def _job(obj) -> tuple[float, Any]:
-    select_only(obj)
-    settings = obj.retopo_hub
-    settings.provider, settings.mode, settings.target_faces = "local", "quad", FACES
-    settings.lod_levels, settings.uv, settings.bake, settings.bake_size = LEVELS, True, {"c"}, MAP_PX
-    started = time.perf_counter()
-    result = bpy.ops.retopo_hub.submit()
-    seconds = time.perf_counter() - started
-    record = bpy.context.scene.retopo_hub.jobs[-1]
-    if result != {"FINISHED"} or "maps" not in json.loads(record.details_json):
-        raise RuntimeError(f"the textured LoD job on {obj.name} failed: {record.message}")
-    return seconds, record
+    from bake import _job as game_ready_job
+
+    return game_ready_job(None, obj, FACES, MAP_PX, {"c"}, levels=LEVELS)
 
 
 def _row(figures: lodrender.Figures) -> dict[str, Any]:

@@ -16,13 +16,12 @@ stay as the last render set them (the bench owns its scene). Main thread.
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import bpy
 import numpy as np
-from harness import copy_object, remove_object
+from harness import copy_object, remove_object, render_pixels
 from mathutils import Vector
 
 PANEL_PX = 400  # each panel is square
@@ -112,20 +111,11 @@ def render(show: list[bpy.types.Object], engine: str) -> np.ndarray:
     for obj in hidden:
         obj.hide_render = obj not in show
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "panel.png"
-            bpy.context.scene.render.filepath = str(path)
-            bpy.ops.render.render(write_still=True)
-            image = bpy.data.images.load(str(path))
-            try:
-                pixels = np.empty(PANEL_PX * PANEL_PX * 4, np.float32)
-                image.pixels.foreach_get(pixels)
-            finally:
-                bpy.data.images.remove(image)
+        pixels = render_pixels()
     finally:
         for obj, flag in hidden.items():
             obj.hide_render = flag
-    return pixels.reshape(PANEL_PX, PANEL_PX, 4)[::-1]
+    return pixels[::-1]
 
 
 def wireframe(obj) -> np.ndarray:
@@ -176,15 +166,7 @@ def labels(texts: list[str]) -> np.ndarray:
     shading.light, shading.color_type, shading.single_color = "FLAT", "SINGLE", (LABEL_GREY,) * 3
     scene.display.render_aa = "16"
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            render.filepath = str(Path(folder) / "labels.png")
-            bpy.ops.render.render(write_still=True, scene=scene.name)
-            image = bpy.data.images.load(render.filepath)
-            try:
-                pixels = np.empty(width * LABEL_PX * 4, np.float32)
-                image.pixels.foreach_get(pixels)
-            finally:
-                bpy.data.images.remove(image)
+        pixels = render_pixels(scene)
     finally:
         for curve in curves:
             bpy.data.objects.remove(bpy.data.objects[curve.name], do_unlink=True)
