@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Density control of a quad remesh: more faces where curvature is high (``adaptive``) or where the user
-painted it (a vertex group), by refining Instant Meshes' coarse quad-dominant mesh before its final split.
+painted it (a vertex group), by splitting Instant Meshes' coarse quad-dominant mesh per place instead of
+everywhere.
 
 Instant Meshes has one global edge length. Its pure-quad output is the one-level split of a coarse
 quad-dominant mesh (``coarse``), whose edges are twice the output's. Here that split is made per place
@@ -16,8 +17,9 @@ Contract:
 - ``DensityField(verts, tris, weights, adaptive)`` over a source in object units: ``weights`` float (N,)
   per source vertex in 0..1 (0.5 keeps the base density, 1 doubles the edge density, 0 halves it; NaN is
   0.5) or None; ``adaptive`` in 0..1 (0 = off). ``active`` says whether it changes anything.
-- ``field.levels(verts, faces)``: int64 level per coarse face (polygons as vertex-index lists, vertices
-  (N, 3) in the field's units), balanced so that edge neighbours differ by at most one.
+- ``field.levels(verts, faces, to_field)``: int64 level per coarse face (polygons as vertex-index lists,
+  vertices (N, 3); ``to_field`` maps them into the field's units), balanced so that edge neighbours
+  differ by at most one.
 - ``refine(verts, faces, levels)`` -> (verts (N', 3) float64, polygons): the coarse faces split as above;
   new vertices (edge midpoints, face centres) are appended and lie off the surface until projected.
 - ``FACES_PER_LEVEL``: quads per coarse face at each level (4 ** level).
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .meshdata import MeshArrays
+from .meshgraph import face_edges, unique_edges
 from .project import TriangleIndex
 from .transfer import barycentric
 
@@ -96,55 +100,46 @@ class DensityField:
 
     def levels(self, verts: np.ndarray, faces: list[list[int]], to_field=None) -> np.ndarray:
         """Level per coarse face; ``to_field`` maps ``verts`` into the field's units (identity if None)."""
-        sizes = np.array([len(f) for f in faces])
-        corners = np.array([v for f in faces for v in f])
-        owner = np.repeat(np.arange(len(faces)), sizes)
-        centres = np.zeros((len(faces), 3))
-        np.add.at(centres, owner, verts[corners])
-        centres /= sizes[:, None]
+        mesh = MeshArrays.from_polygons(np.asarray(verts, dtype=np.float64), faces)
+        owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
+        centres = np.zeros((mesh.face_count, 3))
+        np.add.at(centres, owner, mesh.verts[mesh.corner_verts])
+        centres /= mesh.face_sizes[:, None]
         term = self.painted_at(centres if to_field is None else to_field(centres))
-        pairs = _face_pairs(faces)
+        pairs = _face_pairs(mesh)
+        count = np.bincount(pairs.ravel(), minlength=mesh.face_count)
         if self.adaptive > 0.0:
-            term = term + self.adaptive * _bend_term(verts, faces, sizes, corners, owner, pairs)
+            term = term + self.adaptive * _bend_term(mesh, owner, pairs, count)
         # Every change of level costs poles along its border: smoothing first merges islands of one or two
         # faces into their surroundings.
         for _ in range(SMOOTHING):
-            total = np.bincount(pairs.ravel(), weights=term[pairs[:, ::-1]].ravel(), minlength=len(faces))
-            count = np.bincount(pairs.ravel(), minlength=len(faces))
+            total = np.bincount(
+                pairs.ravel(), weights=term[pairs[:, ::-1]].ravel(), minlength=mesh.face_count
+            )
             term = (term + total) / (1 + count)
         level = np.clip(np.floor(term + BASE_LEVEL + 0.5), 0, MAX_LEVEL).astype(np.int64)
         return _balanced(level, pairs)
 
 
-def _face_pairs(faces: list[list[int]]) -> np.ndarray:
-    """(K, 2) pairs of faces sharing an edge."""
-    keys, owners = [], []
-    for index, face in enumerate(faces):
-        for a, b in zip(face, face[1:] + face[:1], strict=True):
-            keys.append((min(a, b), max(a, b)))
-            owners.append(index)
-    if not keys:
-        return np.zeros((0, 2), dtype=np.int64)
-    key_array = np.array(keys, dtype=np.int64)
-    owner_array = np.array(owners, dtype=np.int64)
-    order = np.lexsort((key_array[:, 1], key_array[:, 0]))
-    k, o = key_array[order], owner_array[order]
-    same = (k[1:] == k[:-1]).all(axis=1)
-    return np.stack([o[:-1][same], o[1:][same]], axis=1)
+def _face_pairs(mesh: MeshArrays) -> np.ndarray:
+    """(K, 2) pairs of faces sharing an edge (consecutive users of an edge shared by more than two)."""
+    _, _, corner_edge = unique_edges(mesh)
+    owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
+    order = np.argsort(corner_edge, kind="stable")
+    edge, face = corner_edge[order], owner[order]
+    same = edge[1:] == edge[:-1]
+    return np.stack([face[:-1][same], face[1:][same]], axis=1)
 
 
-def _bend_term(verts, faces, sizes, corners, owner, pairs) -> np.ndarray:
+def _bend_term(mesh: MeshArrays, owner: np.ndarray, pairs: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per face: clip(log2(bend / median bend), +-ADAPT_SPAN), bends floored at BEND_FLOOR."""
-    normals = np.zeros((len(faces), 3))
-    nxt = np.arange(corners.shape[0]) + 1
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    nxt[starts + sizes - 1] = starts
+    a, b = face_edges(mesh)
     # Newell's normal: robust for non-planar quads and pentagons.
-    np.add.at(normals, owner, np.cross(verts[corners], verts[corners[nxt]]))
+    normals = np.zeros((mesh.face_count, 3))
+    np.add.at(normals, owner, np.cross(mesh.verts[a], mesh.verts[b]))
     normals /= np.maximum(np.linalg.norm(normals, axis=1), 1e-30)[:, None]
     angle = np.arccos(np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1.0, 1.0))
-    total = np.bincount(pairs.ravel(), weights=np.repeat(angle, 2), minlength=len(faces))
-    count = np.bincount(pairs.ravel(), minlength=len(faces))
+    total = np.bincount(pairs.ravel(), weights=np.repeat(angle, 2), minlength=mesh.face_count)
     bend = total / np.maximum(count, 1) + BEND_FLOOR
     return np.clip(np.log2(bend / np.median(bend)), -ADAPT_SPAN, ADAPT_SPAN)
 

@@ -8,10 +8,11 @@ split of a quad-dominant mesh (see ``coarse``) they are only projected and relax
 engine's own modules only; never touches bpy.
 
 Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) ->
-with ``density`` (a ``density.DensityField``), refine it where more faces are wanted and pair the
-transitions -> split again (every former odd face no longer leaves a pole of valence 3 or 5 at its
-centre) -> project onto the source -> tangential relaxation (``relax``) -> with feature ``curves``,
-vertices near a feature snap onto it and the others relax around them (``sharp``).
+split again (every former odd face no longer leaves a pole of valence 3 or 5 at its centre; with
+``density``, a ``density.DensityField``, the split is made per place instead, none, once or twice, and the
+odd faces the transitions make are paired into quads) -> project onto the source -> tangential relaxation
+(``relax``) -> with feature ``curves``, vertices near a feature snap onto it and the others relax around
+them (``sharp``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def improve_quads(
             sum(len(f) != 4 for f in paired),
             len(paired),
         )
-        coarse_mesh = _polygons(verts, paired)
+        coarse_mesh = MeshArrays.from_polygons(verts, paired)
         if relax_iterations > 0:
             # Pairing leaves skewed quads; relaxing the coarse mesh first moves its vertices far at a
             # quarter of the cost, and the split mesh then only needs a few passes.
@@ -96,8 +97,4 @@ def _split_by_density(verts, paired, density: DensityField, to_field, stats: dic
         stats["density_levels"] = [round(float(share), 3) for share in shares]
     verts, refined = refine(verts, paired, levels)
     # A coarser face beside a finer one has the finer one's midpoint as an extra corner.
-    return _polygons(verts, pair_odd_faces(verts, refined, force=True)).compact()
-
-
-def _polygons(verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:
-    return MeshArrays(verts, np.array([len(f) for f in faces]), np.array([v for f in faces for v in f]))
+    return MeshArrays.from_polygons(verts, pair_odd_faces(verts, refined, force=True)).compact()

@@ -56,6 +56,13 @@ class MeshArrays:
         return cls.from_faces(verts, tris)
 
     @classmethod
+    def from_polygons(cls, verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:
+        """Build from polygons given as lists of vertex indices (any sizes)."""
+        sizes = np.array([len(f) for f in faces], dtype=np.int64)
+        corners = np.array([v for f in faces for v in f], dtype=np.int64)
+        return cls(verts, sizes, corners)
+
+    @classmethod
     def from_faces(cls, verts: np.ndarray, faces: np.ndarray) -> MeshArrays:
         """Build from an (F, k) array of faces that all have k corners."""
         faces = np.asarray(faces)

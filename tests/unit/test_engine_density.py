@@ -37,8 +37,8 @@ def edge_lengths_by_half(mesh: MeshArrays, axis: int = 2) -> tuple[float, float]
 
 
 def test_levels_of_neighbours_differ_by_at_most_one():
-    _, faces = grid(6)
-    pairs = _face_pairs(faces)
+    verts, faces = grid(6)
+    pairs = _face_pairs(MeshArrays.from_polygons(verts, faces))
     levels = np.zeros(36, dtype=np.int64)
     levels[0] = 2
     balanced = _balanced(levels, pairs)
@@ -48,7 +48,7 @@ def test_levels_of_neighbours_differ_by_at_most_one():
 
 def test_refined_transitions_pair_into_quads_and_stay_watertight():
     verts, faces = grid(4)
-    levels = _balanced(np.array([2, 2, 1, 0] * 4), _face_pairs(faces))
+    levels = _balanced(np.array([2, 2, 1, 0] * 4), _face_pairs(MeshArrays.from_polygons(verts, faces)))
     new_verts, polygons = refine(verts, faces, levels)
     # Before pairing, a coarser face carries its finer neighbour's midpoints as extra corners.
     assert max(len(p) for p in polygons) > 4
