@@ -165,12 +165,10 @@ def calibrated_runs(
     return best
 
 
-def rescaled(
-    run: Callable[[int], Any], target: int, first: int, cancelled: CancelledFn | None = None
-) -> tuple[Any, int]:
-    """(closest result, runs made) of ``run(vertex_count)`` (anything with ``face_count``, or None for a
-    run that says nothing about the count), the budget rescaled by each miss, at most RESCALE_STEP-fold,
-    until within ACCEPT_ERROR of ``target``; at most MAX_RUNS + 1 runs. None if no run gave a result."""
+def rescaled(run: Callable[[int], Any], target: int, first: int, cancelled: CancelledFn | None = None) -> Any:
+    """The closest result of ``run(vertex_count)`` (anything with ``face_count``, or None for a run that
+    says nothing about the count), the budget rescaled by each miss, at most RESCALE_STEP-fold, until within
+    ACCEPT_ERROR of ``target``; at most MAX_RUNS + 1 runs. None if no run gave a result."""
     vertex_count, best, best_error, runs = max(1, first), None, math.inf, 0
     while runs <= MAX_RUNS:
         runs += 1
@@ -188,4 +186,4 @@ def rescaled(
             break
         factor = min(max(target / made.face_count, 1.0 / RESCALE_STEP), RESCALE_STEP)
         vertex_count = max(1, round(vertex_count * factor))
-    return best, runs
+    return best

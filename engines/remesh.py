@@ -300,10 +300,9 @@ def remesh_detailed(
         if density is not None:
             report(0.1, "Instant Meshes with density control")
             guess = FACES_PER_VERTEX[True] * density.expected_multiplier()
-            made, runs = rescaled(
+            made = rescaled(
                 lambda count: improved(*runner.run(count)), target, round(target / guess), cancelled
             )
-            density_stats["runs"] = runs
             if made is None:
                 raise EngineError(
                     "density control could not be applied to this mesh: set Adaptive to 0 and "
@@ -340,7 +339,7 @@ def remesh_detailed(
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
     }
     if density is not None:
-        info["density"] = {k: v for k, v in density_stats.items() if k != "runs"}
+        info["density"] = density_stats
     if flow or curves is not None or density is not None:
         # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
         # so it runs only with the passes it is there to watch; the quality report will make it general.
