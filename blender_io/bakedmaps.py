@@ -9,7 +9,8 @@ darken it twice in engines that apply AO themselves), and puts it as the only ma
 The levels without UVs get LOD0's, carried over by Blender's Data Transfer (nearest face, interpolated),
 so they share LOD0's maps. Only the result objects change. ``worn_maps(obj)`` reads back which map files an
 object wears, ``copy_maps`` copies them beside exported meshes as ``<stem>_<MAP_FILES[map]>.png``, and
-``opengl_normal_png`` gives a normal map's PNG in OpenGL's green (glTF's), flipping a DirectX one.
+``opengl_normal_png`` gives a normal map's PNG in OpenGL's green (glTF's), flipping a DirectX one, and
+``glb_maps`` all of an object's maps as a glTF file takes them.
 Main thread only.
 """
 
@@ -65,15 +66,20 @@ def copy_maps(maps: dict[str, str | Path], out_dir: Path, stem: str) -> dict[str
     return written
 
 
-def uses_directx_normals(obj) -> bool:
-    """Whether ``obj``'s baked material flips its normal map's green back (the map is DirectX)."""
+def _flipped_normal_maps(obj) -> Iterator[tuple]:
+    """(node tree, Combine Color node, Normal Map node) of each DirectX flip in ``obj``'s materials: the
+    Normal Map node reads its image through the green flip ``_flip_green`` adds."""
     for slot in obj.material_slots:
         tree = slot.material.node_tree if slot.material else None
         for node in tree.nodes if tree else ():
             links = node.inputs["Color"].links if node.type == "NORMAL_MAP" else ()
             if links and links[0].from_node.type == "COMBINE_COLOR":
-                return True
-    return False
+                yield tree, links[0].from_node, node
+
+
+def uses_directx_normals(obj) -> bool:
+    """Whether ``obj``'s baked material flips its normal map's green back (the map is DirectX)."""
+    return next(_flipped_normal_maps(obj), None) is not None
 
 
 def opengl_normal_png(path: Path, directx: bool) -> bytes:
@@ -101,6 +107,15 @@ def opengl_normal_png(path: Path, directx: bool) -> bytes:
             bpy.data.images.remove(flipped)
 
 
+def glb_maps(obj, maps: dict[str, str | Path]) -> dict[str, bytes]:
+    """The PNG bytes of ``obj``'s baked ``maps`` for a glTF file: as they are, but the normal map in glTF's
+    (OpenGL's) green when ``obj`` wears a DirectX one."""
+    found = {role: Path(path).read_bytes() for role, path in maps.items() if role != "normal"}
+    if "normal" in maps:
+        found["normal"] = opengl_normal_png(Path(maps["normal"]), uses_directx_normals(obj))
+    return found
+
+
 def _flip_green(material: bpy.types.Material) -> None:
     nodes, links = material.node_tree.nodes, material.node_tree.links
     normal_map = next(n for n in nodes if n.type == "NORMAL_MAP")
@@ -121,15 +136,10 @@ def exported_normal_maps(obj) -> Iterator[None]:
     """While an exporter reads ``obj``'s materials: a DirectX normal map goes straight into its Normal Map
     node (exporters only follow that link; the file's map is DirectX anyway), then the flip comes back."""
     flipped = []
-    for slot in obj.material_slots:
-        tree = slot.material.node_tree if slot.material else None
-        for node in tree.nodes if tree else ():
-            links = node.inputs["Color"].links if node.type == "NORMAL_MAP" else ()
-            if links and links[0].from_node.type == "COMBINE_COLOR":
-                join = links[0].from_node
-                image = join.inputs["Red"].links[0].from_node.inputs["Color"].links[0].from_node
-                tree.links.new(image.outputs["Color"], node.inputs["Color"])
-                flipped.append((tree, join, node))
+    for tree, join, node in list(_flipped_normal_maps(obj)):
+        image = join.inputs["Red"].links[0].from_node.inputs["Color"].links[0].from_node
+        tree.links.new(image.outputs["Color"], node.inputs["Color"])
+        flipped.append((tree, join, node))
     try:
         yield
     finally:

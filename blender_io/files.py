@@ -19,7 +19,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..formats import glb
 from ..formats import obj as objfile
-from .bakedmaps import exported_normal_maps, opengl_normal_png, uses_directx_normals
+from .bakedmaps import exported_normal_maps, glb_maps
 from .mesh_arrays import mesh_from_arrays, read_arrays, reversed_corners
 
 INPUT_SUFFIXES = (".glb", ".gltf", ".fbx", ".obj", ".ply", ".stl", ".blend")
@@ -138,9 +138,7 @@ def export_object(obj: bpy.types.Object, path: Path, fmt: str, maps: dict[str, P
             face_materials=np.zeros(len(sizes), np.int32) if maps else None,
         )  # fmt: skip
     else:
-        png = {role: Path(file).read_bytes() for role, file in (maps or {}).items() if role != "normal"}
-        if maps and "normal" in maps:  # glTF's tangent space is OpenGL's
-            png["normal"] = opengl_normal_png(Path(maps["normal"]), uses_directx_normals(obj))
+        png = glb_maps(obj, maps or {})
         glb.write_glb(
             path, verts, sizes, corners, corner_uvs=uvs, base_color_png=png.get("color"),
             normal_png=png.get("normal"), occlusion_png=png.get("ao"),

@@ -51,7 +51,7 @@ from ..formats.fbxlod import write_lod_fbx
 from ..formats.lodglb import write_lod_glb
 from ..formats.tscn import godot_lod_scene
 from ..formats.vmdl import write_vmat, write_vmdl
-from .bakedmaps import copy_maps, opengl_normal_png, uses_directx_normals, worn_maps
+from .bakedmaps import copy_maps, glb_maps, worn_maps
 from .files import pointing_at
 from .importer import PROP_PREFIX
 from .mesh_arrays import read_arrays
@@ -168,12 +168,8 @@ def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> lis
 
 
 def _embedded_maps(levels) -> dict[str, bytes]:
-    """LOD0's baked maps as PNG bytes for a .glb, the normal map in glTF's (OpenGL's) green."""
-    maps = worn_maps(levels[0])
-    found = {role: path.read_bytes() for role, path in maps.items() if role != "normal"}
-    if "normal" in maps:
-        found["normal"] = opengl_normal_png(maps["normal"], uses_directx_normals(levels[0]))
-    return found
+    """LOD0's baked maps as PNG bytes for a .glb (``bakedmaps.glb_maps``)."""
+    return glb_maps(levels[0], worn_maps(levels[0]))
 
 
 def _beside(levels, folder: Path, stem: str) -> dict[str, Path]:
