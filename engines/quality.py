@@ -182,10 +182,10 @@ def _budget_points(mesh: MeshArrays, tris: np.ndarray, budget: int, seed: int) -
 class LevelProbe:
     """LOD0 indexed once, and its ``budget`` probe points, to measure levels against (``level_errors``).
 
-    LOD0's quads are measured split along the diagonal from their first corner (``DRAWN_SPLIT``), as Blender
-    draws a convex quad and as glTF fans are written, and as the LoD chain decimates them: on a curved LOD0
-    the two splits can lie further apart than a level's own error (the bunny at 4K quads: 3.2x LOD1's), so
-    a level measured against the other split switched in about 3x too early on screen."""
+    LOD0's quads are measured split as Blender draws them (``DRAWN_SPLIT``: from their first corner, as glTF
+    fans are written too, unless the quad folds over that diagonal), as the LoD chain decimates them: on a
+    curved LOD0 the two splits can lie further apart than a level's own error (the bunny at 4K quads: 3.2x
+    LOD1's), so a level measured against the other split switched in about 3x too early on screen."""
 
     def __init__(self, lod0: MeshArrays, budget: int = LEVEL_POINTS) -> None:
         tris = lod0.triangles(DRAWN_SPLIT).astype(np.int64)
@@ -199,7 +199,7 @@ class LevelProbe:
         return float(self.index.query(_budget_points(level, tris, self.budget, seed=1))[1].max())
 
     def backward(self, level: MeshArrays) -> float:
-        """Largest distance from LOD0's probe points (on both splits) to the level."""
+        """Largest distance from LOD0's probe points to the level."""
         tris = level.triangles().astype(np.int64)
         return float(TriangleIndex(level.verts, tris).query(self.backward_points)[1].max())
 

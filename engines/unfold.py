@@ -82,6 +82,7 @@ def unfold(verts: np.ndarray, mesh: MeshArrays, index: TriangleIndex, pinned: np
             grown[dst[free[src]]] = True
             free = grown
         moving = np.flatnonzero(free & ~pinned & (degree > 0))
+        home_tri = index.query(p[moving])[2]
         for _ in range(PASSES):
             mean = np.zeros_like(p)
             np.add.at(mean, src, p[dst])
@@ -90,7 +91,7 @@ def unfold(verts: np.ndarray, mesh: MeshArrays, index: TriangleIndex, pinned: np
             far = np.linalg.norm(drift, axis=1) / np.maximum(reach[moving], 1e-30)
             target = home[moving] + drift / np.maximum(far, 1.0)[:, None]
             snapped, _, tri = index.query(target)
-            _, _, home_tri = index.query(p[moving])
             ok = np.einsum("ij,ij->i", normals[tri], normals[home_tri]) > FACING
             p[moving[ok]] = snapped[ok]
+            home_tri = np.where(ok, tri, home_tri)  # a taken move's triangle is where the vertex now lies
     return p
