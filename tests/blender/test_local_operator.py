@@ -175,9 +175,23 @@ def test_cancel_stops_the_child_and_imports_nothing(blank, addon):
 
 
 def _engine_pids(engine) -> set[int]:
-    """The worker host's child processes (Linux /proc): its warm engine children."""
-    tasks = Path(f"/proc/{engine.session.worker_host()._proc.pid}/task")
-    return {int(pid) for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+    """The worker host's child processes (Linux /proc): its warm engine children.
+
+    Reads each process's parent from /proc/<pid>/stat rather than the host's per-thread children lists,
+    because the host's threads come and go while this reads them."""
+    host = engine.session.worker_host()._proc.pid
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended while this looked
+            continue
+        # The command name in parentheses may hold spaces; the parent pid is the second field after it.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == host:
+            children.add(int(entry.name))
+    return children
 
 
 def _submit(bpy, engine, name: str, *, subdivisions: int = 3, faces: int = 300) -> str:
