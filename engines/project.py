@@ -9,8 +9,9 @@ engine child process.
 How: a sparse "loose" grid (sorted int64 cell keys) holds each ordinary triangle once, in the cell of its
 bounding-box centre; the rare large ones go in every cell they touch or, when huge, on a list tested
 against every query. A query looks at the 2x2x2 block of cells around it, then at wider blocks while it is
-unresolved; queries far from the surface rank all cells by box distance instead. Candidates are pruned
-with float32 box distances before the exact float64 point-triangle test, and the work is chunked by
+unresolved; queries far from the surface rank all cells by box distance instead. Each query opens its
+nearest cell first and then only the cells whose box comes within the bound that gave; candidates are
+pruned with float32 box distances before the exact float64 point-triangle test, and the work is chunked by
 candidate-pair count, so memory stays bounded for a million triangles. Results are exact.
 """
 
@@ -225,7 +226,30 @@ class TriangleIndex:
         del cells
         slot = np.minimum(np.searchsorted(self.cell_keys, keys), self.cell_keys.shape[0] - 1)
         hit = inside & (self.cell_keys[slot] == keys)
-        self._visit(state, np.repeat(qids, grid.shape[0])[hit.ravel()], slot[hit])
+        self._visit_cells(state, np.repeat(qids, grid.shape[0])[hit.ravel()], slot[hit])
+
+    def _visit_cells(self, state: tuple, owner: np.ndarray, slots: np.ndarray) -> None:
+        """Visit cell ``slots[k]`` for query ``owner[k]`` (grouped by query), nearest cell box first.
+
+        Most cells of a block lie further from the query than its nearest triangle: the nearest cell's
+        entries give each query a bound first, so only cells whose box comes within it are opened. Testing
+        (query, cell) boxes is a few times cheaper than testing every (query, triangle) box of the block."""
+        if owner.size == 0:
+            return
+        boxes = self._cell_boxes()[slots]
+        p = state[4][owner]
+        gap = np.maximum(np.maximum(boxes[:, 0:3] - p, p - boxes[:, 3:6]), np.float32(0.0))
+        lower = np.einsum("ij,ij->i", gap, gap)
+        del gap, boxes, p
+        seg = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        seg_len = np.diff(np.r_[seg, owner.shape[0]])
+        at_low = np.flatnonzero(lower == np.repeat(np.minimum.reduceat(lower, seg), seg_len))
+        near = at_low[np.r_[True, owner[at_low][1:] != owner[at_low][:-1]]]
+        self._visit(state, owner[near], slots[near])
+        bound = np.sqrt(state[2][owner]) + self.slack
+        keep = np.sqrt(lower) <= bound
+        keep[near] = False
+        self._visit(state, owner[keep], slots[keep])
 
     def _cell_boxes(self) -> np.ndarray:
         """Per occupied cell, the box around all its entries' boxes (C, 6) float32; built on first use."""
