@@ -218,6 +218,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"{c['jobs1_cpu_seconds']}, --jobs 2 {c['jobs2_cpu_seconds']}; load average at the end "
             f"{c['load_average']} on {c['cores']} cores (other work on the machine moves the wall times).",
         ]
+        if "batch_ceiling_ratio" in c:
+            lines += [
+                "",
+                f"Ceiling of the batch ratio: `import bpy` alone takes {c['import_bpy_seconds']:.2f} s on "
+                f"one thread before any input is read, so with the rest of the --jobs 1 run split perfectly "
+                f"over 2 cores, --jobs 2 could reach at most {c['jobs1_seconds']:.2f} / "
+                f"({c['import_bpy_seconds']:.2f} + {c['jobs1_seconds'] - c['import_bpy_seconds']:.2f} / 2) "
+                f"= **{c['batch_ceiling_ratio']:.2f}x**; the run reached "
+                f"{c['batch_throughput_ratio'] / c['batch_ceiling_ratio']:.0%} of that.",
+            ]
     if "bake" in results:
         import bake
 
