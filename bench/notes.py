@@ -170,9 +170,9 @@ def _split(
         f"where earlier runs left its memory mapped), the main thread spends {submit:.2f} s submitting "
         f"(snapshot) and {imported:.2f} s importing, and {rest:.2f} s is the rest: mostly the quality "
         "report of the result against the source, which the blocking operator waits for (engines/report.py: "
-        "0.4-0.8 s on a 56K-triangle source, 7.5 s for a 983K-triangle LOD0 against the 1.3M-triangle "
-        "source), then the hand-over (worker host, npz files both ways) and the engine process touching "
-        "its working memory"
+        "about 0.4 s on a 56K-triangle source, 5.4 s for a 983K-triangle LOD0 against the 1.3M-triangle "
+        "source, most of it one closest-point query per result vertex for the heatmap), then the hand-over "
+        "(worker host, npz files both ways) and the engine process touching its working memory"
     )
     shares = {"engine": engine, "main": submit + imported, "handover": rest}
     levers = {
@@ -181,7 +181,7 @@ def _split(
         "attribute API; Mesh.update() building edges is most of an import)",
         "handover": "the rest has to shrink: the quality report measured in the engine child while it still "
         "holds the source and its index (today a second process loads both again from the snapshot), or a "
-        "faster closest-point index (engines/project.py, numpy)",
+        "faster closest-point index (engines/project.py, numpy: about 5 us a query after its cell pruning)",
     }
     ranked = sorted(shares, key=lambda k: shares[k], reverse=True)
     # Name the runner-up too when it is nearly as large: closing the gap then needs both.
