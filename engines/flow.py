@@ -10,9 +10,9 @@ engine's own modules only; never touches bpy.
 Steps: recover the quad-dominant mesh -> pair its triangles and pentagons into quads (``pairing``) ->
 split again (every former odd face no longer leaves a pole of valence 3 or 5 at its centre; with
 ``density``, a ``density.DensityField``, the split is made per place instead, none, once or twice, and the
-odd faces the transitions make are paired into quads) -> project onto the source -> tangential relaxation
-(``relax``) -> with feature ``curves``, vertices near a feature snap onto it and the others relax around
-them (``sharp``).
+odd faces the transitions make are paired into quads) -> project onto the source (with ``borders``, border
+vertices onto the source's open borders, then pinned) -> tangential relaxation (``relax``) -> with feature
+``curves``, vertices near a feature snap onto it and the others relax around them (``sharp``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .meshdata import MeshArrays
 from .pairing import pair_odd_faces
 from .project import TriangleIndex
 from .relax import relax
-from .sharp import FeatureCurves
+from .sharp import FeatureCurves, mesh_onto_borders
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,13 @@ def improve_quads(
     density: DensityField | None = None,
     to_field=None,
     stats: dict | None = None,
+    borders: FeatureCurves | None = None,
 ) -> MeshArrays | None:
     """``to_field`` maps ``verts`` into ``density``'s units; ``stats`` (if given) gets ``density_levels``,
     the share of coarse faces at each level. With an active ``density`` and quads that are not a one-level
-    split, returns None: the density cannot be applied to that run."""
+    split, returns None: the density cannot be applied to that run. ``borders``: the source's open borders
+    (``sharp.source_borders``); the result's border vertices go onto them and stay there while the rest
+    relaxes, as ``sharp.onto_source`` does for a run without this pass."""
     verts = np.asarray(verts, dtype=np.float64)
     coarse = unsubdivide(verts, quads)
     if coarse is None:
@@ -80,12 +83,17 @@ def improve_quads(
             fine_v, fine_q = subdivide(verts, paired)
             mesh = MeshArrays.from_faces(fine_v, fine_q).compact()
     projected = index.query(mesh.verts)[0]
+    on_border = None
+    if borders is not None:
+        placed = MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
+        projected, on_border = mesh_onto_borders(placed, borders)
     if relax_iterations > 0:
-        projected = relax(projected, mesh, index, relax_iterations)
+        projected = relax(projected, mesh, index, relax_iterations, pinned=on_border)
     if curves is not None and curves.count:
         # One row of vertices onto each feature curve, then the rest relaxes around them.
         projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
-        projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=snapped)
+        pinned = snapped if on_border is None else snapped | on_border
+        projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=pinned)
     return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
 
 

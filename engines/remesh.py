@@ -288,7 +288,7 @@ def remesh_detailed(
 
     def improved(out_v: np.ndarray, out_f: np.ndarray) -> MeshArrays | None:
         mesh = improve_quads(out_v, out_f, index, curves=curves, density=density, to_field=to_object,
-                             stats=density_stats)  # fmt: skip
+                             stats=density_stats, borders=borders)  # fmt: skip
         if mesh is None:
             return None
         return _drop_degenerate(to_object(mesh.verts.astype(np.float64)), mesh)

@@ -90,18 +90,25 @@ def onto_borders(points: np.ndarray, faces: np.ndarray, borders: FeatureCurves) 
     """``points`` (N, 3) with the border vertices of the mesh ``faces`` moved onto the nearest point of
     ``borders`` when it lies within ``BORDER_REACH`` median edges. A border vertex further away is an
     extraction hole's (filled later), which must not be dragged across the surface to a real border."""
-    mesh = MeshArrays.from_faces(points, faces)
+    return mesh_onto_borders(MeshArrays.from_faces(points, faces), borders)[0]
+
+
+def mesh_onto_borders(mesh: MeshArrays, borders: FeatureCurves) -> tuple[np.ndarray, np.ndarray]:
+    """``onto_borders`` for a mesh of any polygons: (positions float64 (N, 3), bool (N,) which moved)."""
+    points = np.asarray(mesh.verts)
+    moved = points.astype(np.float64, copy=True)
+    snapped = np.zeros(points.shape[0], dtype=bool)
     a, _b = boundary_half_edges(mesh)
     if a.shape[0] == 0 or borders.index is None:
-        return points
+        return moved, snapped
     on_border = np.unique(a)
     edges, _, _ = unique_edges(mesh)
     reach = BORDER_REACH * float(np.median(np.linalg.norm(points[edges[:, 0]] - points[edges[:, 1]], axis=1)))
     near, dist, _ = borders.index.query(points[on_border].astype(np.float64))
     close = dist <= reach
-    moved = points.astype(np.float64, copy=True)
     moved[on_border[close]] = near[close]
-    return moved
+    snapped[on_border[close]] = True
+    return moved, snapped
 
 
 def onto_source(

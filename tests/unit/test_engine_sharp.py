@@ -115,6 +115,20 @@ def test_open_borders_stay_on_the_source_border_unless_asked_not_to(keep):
         assert gap > 1e-4 * diagonal  # nothing pulls the borders in: the option does something
 
 
+@pytest.mark.parametrize("passes", [{"edge_flow": True}, {"adaptive": 1.0}], ids=["edge_flow", "adaptive"])
+def test_open_borders_stay_on_the_source_border_through_the_pairing_passes(passes):
+    """Edge flow and density control rebuild the quads from the coarse mesh; their borders still land on
+    the source's border (they were left where the projection put them before)."""
+    from shapes import wavy_plane
+
+    verts, tris = wavy_plane(80, 60)
+    params = EngineParams(mode="quad", target_faces=600, reproducible=True, **passes)
+    result = run(params, verts, tris)[0].mesh
+    assert topology(result)["boundary_loops"] == 1
+    diagonal = float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0)))
+    assert _border_gap(result, verts, tris) <= 1e-6 * diagonal
+
+
 def test_keep_boundaries_must_be_a_boolean():
     with pytest.raises(EngineInputError, match="keep_boundaries must be true or false"):
         EngineParams(mode="quad", target_faces=100, keep_boundaries="yes")
