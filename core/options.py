@@ -136,6 +136,10 @@ CATALOGUE: tuple[Option, ...] = (
     Option("keep_boundaries", bool, True, "Keep Boundaries",
            "Local: the source's open borders stay where they are, as the result's borders; off: they are "
            "remeshed like the rest of the surface", _set("local"), "--keep-boundaries", engine=True),
+    Option("edge_flow", bool, False, "Edge Flow",
+           "Local quad retopology: pair the remesher's triangles and pentagons into quads and relax the "
+           "result: about half the poles (irregular vertices), for about twice the engine's time and a "
+           "slightly larger distance to the source", _set("local"), "--edge-flow", engine=True),
     Option("adaptive", float, 0.0, "Adaptive",
            "Local quad retopology: more faces where the surface bends more, fewer on flat areas (0 = even, "
            "1 = up to 2x the edge density on the most curved areas and half on the flattest)",

@@ -36,6 +36,7 @@ def _draw_local_options(layout: bpy.types.UILayout, settings) -> None:
         layout.prop(settings, "marked_edges")
         layout.prop(settings, "keep_boundaries")
         if settings.quads:
+            layout.prop(settings, "edge_flow")
             layout.prop(settings, "adaptive")
             # The object's own vertex groups to pick from (``id_data`` is the object holding the settings).
             layout.prop_search(settings, "density_group", settings.id_data, "vertex_groups")
