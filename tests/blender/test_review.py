@@ -70,6 +70,27 @@ def test_apply_to_source_keeps_name_transform_and_modifiers_and_can_be_restored(
     assert "retopo_hub.restore_original" not in _buttons(bpy)
 
 
+def test_apply_to_source_is_one_undo_step(blank):
+    """Ctrl+Z after Apply to Source gives the source its own mesh back and the result its object, as a
+    click in the panel would: the operator runs with an undo step of its own (``bpy.ops`` takes the
+    execution context and ``undo`` positionally; a button press pushes that step itself)."""
+    bpy = blank
+    rock, record = _finished_job(bpy)
+    before, result_faces = fingerprint(rock), len(bpy.data.objects["Rock_retopo"].data.polygons)
+    assert bpy.ops.ed.undo_push(message="Retopologize") == {"FINISHED"}
+    assert bpy.ops.retopo_hub.apply_to_source("EXEC_DEFAULT", True, job_id=record.job_id) == {"FINISHED"}
+    assert len(bpy.data.objects["Rock"].data.polygons) == result_faces
+    assert "Rock_retopo" not in bpy.data.objects
+    assert bpy.ops.ed.undo() == {"FINISHED"}
+    # Undo reloads the file's data, so every reference taken before it is stale: look things up again.
+    rock = bpy.data.objects["Rock"]
+    assert fingerprint(rock) == before, "the source has its own mesh again"
+    assert len(bpy.data.objects["Rock_retopo"].data.polygons) == result_faces
+    assert "Rock_original" not in bpy.data.meshes and "retopo_hub.restore_original" not in _buttons(bpy)
+    assert bpy.ops.ed.redo() == {"FINISHED"}
+    assert len(bpy.data.objects["Rock"].data.polygons) == result_faces, "and Redo applies it again"
+
+
 def test_delete_results_removes_objects_and_their_meshes(blank):
     bpy = blank
     _rock, record = _finished_job(bpy, lods=2)
