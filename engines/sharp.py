@@ -8,7 +8,8 @@ mask of vertices moved onto a feature: a vertex is snapped when its nearest feat
 it). ``sharp_edges(mesh, snapped)`` returns int32 (E, 2) result vertex pairs (smaller first) of edges whose
 ends are both snapped and whose midpoint lies on a feature too. ``source_borders(verts, tris)`` indexes a
 source's open borders the same way (None when it is closed), and ``onto_borders(points, faces, borders)``
-moves a result's border vertices onto the nearest source border, so open borders stay where they were;
+moves a result's border vertices onto the nearest source border, so open borders stay where they were
+(``mesh_onto_borders`` does it for a mesh of any polygons and says which vertices moved);
 ``onto_source`` does all of it to Instant Meshes' output: surface, then borders, then feature curves.
 Imports numpy and the engine's own modules only; never touches bpy.
 """
