@@ -115,9 +115,17 @@ class TriangleIndex:
         a, b, c = (self.verts[self.tris[:, k]] for k in range(3))
         lo = np.minimum(np.minimum(a, b), c)
         hi = np.maximum(np.maximum(a, b), c)
-        del a, b, c
         self.span = float(hi.max())
         mean_ext = float((hi - lo).max(axis=1).mean())
+        # Long, thin triangles (a CAD tessellation's strips) have boxes as long as the faces they tile: cells
+        # sized from those would hold every triangle at once (each query then tests them all: 100 s for two
+        # queries sets on a 24K-triangle strip box). Their area sizes the cells instead, and the strips go in
+        # each cell along their length. For well-shaped triangles 2 * sqrt(area) exceeds the box extent, so
+        # nothing changes there.
+        normals = np.cross(b - a, c - a)
+        mean_area = float(np.sqrt(np.einsum("ij,ij->i", normals, normals)).mean()) * 0.5
+        mean_ext = min(mean_ext, 2.0 * np.sqrt(mean_area)) if mean_area > 0.0 else mean_ext
+        del a, b, c, normals
         # "Loose" grid: a triangle whose box fits within `loose_radius` of its centre is stored once, in
         # the cell of that centre, so building costs one entry per triangle; a query then has to reach
         # `loose_radius` further than usual. The rare larger triangles are stored in every cell their box

@@ -101,3 +101,32 @@ def wavy_plane(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     z = 0.05 * np.sin(6.0 * x) * np.cos(5.0 * y)
     verts = np.stack([x, y, z], axis=-1).reshape(-1, 3)
     return verts.astype(np.float32), _grid_faces(n, m, False, False)
+
+
+def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed cube [-1, 1]^3 whose faces are nu x nv grids split into triangles: with nu >> nv, long thin
+    strips as a CAD tessellation makes them (quadric decimation stalls on them)."""
+    index: dict[tuple, int] = {}
+    verts: list[tuple] = []
+    tris: list[list[int]] = []
+
+    def vertex(point: np.ndarray) -> int:
+        key = tuple(np.round(point, 9))
+        if key not in index:
+            index[key] = len(verts)
+            verts.append(key)
+        return index[key]
+
+    for axis in range(3):
+        u_axis, v_axis = (a for a in range(3) if a != axis)
+        for sign in (-1.0, 1.0):
+            for i in range(nu):
+                for j in range(nv):
+                    corners = []
+                    for a, b in ((i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)):
+                        point = np.zeros(3)
+                        point[axis], point[u_axis], point[v_axis] = sign, -1 + 2 * a / nu, -1 + 2 * b / nv
+                        corners.append(vertex(point))
+                    a, b, c, d = corners if sign > 0 else corners[::-1]
+                    tris += [[a, b, c], [a, c, d]]
+    return np.array(verts, dtype=np.float32), np.array(tris, dtype=np.int64)

@@ -10,7 +10,7 @@ from retopo_hub.engines.project import (
     project_points,
     surface_distances,
 )
-from shapes import icosphere, torus
+from shapes import icosphere, sliver_box, torus
 
 
 def _reference(p, a, b, c):
@@ -68,6 +68,16 @@ def test_index_matches_brute_force_with_a_huge_triangle_and_far_points():
     _, check = closest_on_triangles(queries, v[tris[tri, 0]], v[tris[tri, 1]], v[tris[tri, 2]])
     assert np.allclose(np.sqrt(check), dist, atol=1e-9)
     assert np.allclose(np.linalg.norm(queries - pts, axis=1), dist, atol=1e-9)
+
+
+def test_long_thin_strips_are_spread_over_many_cells_and_stay_exact():
+    """A face tiled by strips as long as the face: cells sized from the strips' boxes would hold them all."""
+    verts, tris = sliver_box(200, 2)
+    index = TriangleIndex(verts, tris)
+    assert index.cell_count.max() < 0.1 * tris.shape[0] and index.big.size == 0
+    rng = np.random.default_rng(4)
+    queries = verts[rng.integers(0, verts.shape[0], 200)] + rng.normal(scale=0.05, size=(200, 3))
+    assert np.allclose(index.query(queries)[1], _brute(queries, verts, tris), atol=1e-9)
 
 
 def test_far_from_origin_mesh_keeps_precision():
