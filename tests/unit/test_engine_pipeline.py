@@ -6,7 +6,7 @@ import pytest
 from retopo_hub.engines import EngineCancelled, EngineInputError
 from retopo_hub.engines.lod import lod_ratios, switch_thresholds
 from retopo_hub.engines.pipeline import EngineParams, run, triangle_equivalent
-from shapes import icosphere, torus
+from shapes import icosphere, sliver_box, torus
 
 pytest.importorskip("pynanoinstantmeshes")
 pytest.importorskip("fast_simplification")
@@ -44,6 +44,18 @@ def test_decimate_job(torus56k):
     results = run(EngineParams(mode="decimate", target_faces=8000, lod_levels=2), *torus56k)
     assert abs(results[0].mesh.face_count - 8000) <= 800
     assert results[-1].target_faces == round(0.15 * results[0].mesh.face_count)
+    assert all(item.warnings == () for item in results)
+
+
+def test_a_decimation_that_stalls_says_so_in_one_line():
+    """Long, thin strips block fast_simplification's collapses: the job keeps what it made and says so."""
+    verts, tris = sliver_box(1000, 2)  # 24,000 triangles
+    results = run(EngineParams(mode="decimate", target_faces=500, lod_levels=1), verts, tris)
+    assert results[0].mesh.face_count > 550
+    (line,) = results[0].warnings
+    made = results[0].mesh.face_count
+    assert line.startswith(f"decimation stopped at {made:,} triangles for a budget of 500 (LOD0)")
+    assert "Retopology mode" in line and "\n" not in line
 
 
 def test_triangle_lod0(torus56k):
