@@ -103,12 +103,12 @@ def wavy_plane(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return verts.astype(np.float32), _grid_faces(n, m, False, False)
 
 
-def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
-    """Closed cube [-1, 1]^3 whose faces are nu x nv grids split into triangles: with nu >> nv, long thin
-    strips as a CAD tessellation makes them (quadric decimation stalls on them)."""
+def quad_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed cube [-1, 1]^3 whose sides are nu x nv grids of quads, wound outwards, corners shared:
+    (verts float64 (N, 3), quads int64 (6 * nu * nv, 4))."""
     index: dict[tuple, int] = {}
     verts: list[tuple] = []
-    tris: list[list[int]] = []
+    quads: list[list[int]] = []
 
     def vertex(point: np.ndarray) -> int:
         key = tuple(np.round(point, 9))
@@ -118,15 +118,21 @@ def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
         return index[key]
 
     for axis in range(3):
-        u_axis, v_axis = (a for a in range(3) if a != axis)
         for sign in (-1.0, 1.0):
             for i in range(nu):
                 for j in range(nv):
-                    corners = []
+                    quad = []
                     for a, b in ((i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)):
                         point = np.zeros(3)
-                        point[axis], point[u_axis], point[v_axis] = sign, -1 + 2 * a / nu, -1 + 2 * b / nv
-                        corners.append(vertex(point))
-                    a, b, c, d = corners if sign > 0 else corners[::-1]
-                    tris += [[a, b, c], [a, c, d]]
-    return np.array(verts, dtype=np.float32), np.array(tris, dtype=np.int64)
+                        point[axis] = sign
+                        point[(axis + 1) % 3], point[(axis + 2) % 3] = -1 + 2 * a / nu, -1 + 2 * b / nv
+                        quad.append(vertex(point))
+                    quads.append(quad if sign > 0 else quad[::-1])
+    return np.array(verts, dtype=np.float64), np.array(quads, dtype=np.int64)
+
+
+def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """``quad_box`` split into triangles: with nu >> nv, long thin strips as a CAD tessellation makes them
+    (quadric decimation stalls on them). (verts float32, tris int64)."""
+    verts, quads = quad_box(nu, nv)
+    return verts.astype(np.float32), np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])

@@ -17,33 +17,12 @@ from retopo_hub.engines.quality import (
     surface_distance,
     topology,
 )
-from shapes import torus, uv_sphere
+from shapes import quad_box, torus, uv_sphere
 
 
 def quad_cube(n: int = 4) -> MeshArrays:
     """Unit cube [-1, 1]^3 with an n x n grid of quads per side, welded: 8 corners of valence 3."""
-    t = np.linspace(-1.0, 1.0, n + 1)
-    verts, faces, index = [], [], {}
-
-    def vid(p: tuple[float, float, float]) -> int:
-        key = tuple(round(c, 6) for c in p)
-        if key not in index:
-            index[key] = len(verts)
-            verts.append(key)
-        return index[key]
-
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            u_axis, v_axis = (axis + 1) % 3, (axis + 2) % 3
-            for i in range(n):
-                for j in range(n):
-                    quad = []
-                    for di, dj in ((0, 0), (1, 0), (1, 1), (0, 1)):
-                        p = [0.0, 0.0, 0.0]
-                        p[axis], p[u_axis], p[v_axis] = sign, t[i + di], t[j + dj]
-                        quad.append(vid(tuple(p)))
-                    faces.append(quad if sign > 0 else quad[::-1])
-    return MeshArrays.from_faces(np.array(verts), np.array(faces))
+    return MeshArrays.from_faces(*quad_box(n, n))
 
 
 def quad_torus(nu: int = 24, nv: int = 12) -> MeshArrays:

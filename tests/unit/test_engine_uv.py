@@ -10,39 +10,14 @@ from retopo_hub.engines.meshdata import MeshArrays
 from retopo_hub.engines.pipeline import EngineParams, run
 from retopo_hub.engines.transfer import hard_edges
 from retopo_hub.engines.uvstats import island_labels, overlap_fraction, utilization
-from shapes import icosphere
+from shapes import icosphere, quad_box
 
 pytest.importorskip("xatlas")
 
 
 def _crate(cuts: int = 12) -> MeshArrays:
     """A cube of 2 units, ``cuts`` x ``cuts`` quads a side, closed (shared corners)."""
-    grid = np.linspace(-1.0, 1.0, cuts + 1)
-    index: dict[tuple, int] = {}
-    verts, faces = [], []
-
-    def vertex(point) -> int:
-        key = tuple(np.round(point, 6))
-        if key not in index:
-            index[key] = len(verts)
-            verts.append(point)
-        return index[key]
-
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            for i in range(cuts):
-                for j in range(cuts):
-                    quad = []
-                    for di, dj in ((0, 0), (1, 0), (1, 1), (0, 1)):
-                        point = np.zeros(3)
-                        point[axis], point[(axis + 1) % 3], point[(axis + 2) % 3] = (
-                            sign,
-                            grid[i + di],
-                            grid[j + dj],
-                        )
-                        quad.append(vertex(point))
-                    faces.append(quad if sign > 0 else quad[::-1])
-    return MeshArrays.from_faces(np.array(verts), np.array(faces))
+    return MeshArrays.from_faces(*quad_box(cuts, cuts))
 
 
 def test_crate_unwraps_into_its_sides_without_overlaps():
