@@ -367,9 +367,10 @@ def stall_warning(results: list[LodResult]) -> str | None:
         return None
     first = over[0]
     where = "LOD0" if first.lod == 0 else f"LoD {first.lod}"
-    more = f" (and {len(over) - 1} more level(s))" if len(over) > 1 else ""
+    if len(over) > 1:
+        where += f", and {len(over) - 1} more level" + ("s" if len(over) > 2 else "")
     return (
         f"decimation stopped at {first.mesh.face_count:,} triangles for a budget of {first.target_faces:,} "
-        f"({where}){more}: its remaining collapses would fold the surface, as long, thin triangles make them "
-        "do; Retopology mode reaches the target"
+        f"({where}): its remaining collapses would fold the surface, as long, thin triangles make them do; "
+        "Retopology mode reaches the target"
     )
