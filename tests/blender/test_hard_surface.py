@@ -36,6 +36,7 @@ def _machined_part() -> tuple[np.ndarray, np.ndarray]:
     corners = np.empty(len(mesh.loops), np.int32)
     mesh.loops.foreach_get("vertex_index", corners)
     assert all(len(p.vertices) == 3 for p in mesh.polygons)
+    bpy.data.meshes.remove(mesh)
     return verts.reshape(-1, 3), corners.reshape(-1, 3)
 
 
