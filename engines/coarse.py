@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import components, unique_edges, valences
+from .meshgraph import components, face_centroids, unique_edges, valences
 
 
 def _two_colour(pairs: np.ndarray, nodes: np.ndarray, count: int) -> np.ndarray | None:
@@ -123,16 +123,13 @@ def _vertex_colour(p: np.ndarray, quads: np.ndarray, colour: np.ndarray) -> int:
 def subdivide(verts: np.ndarray, faces: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Split every n-gon into n quads around its centroid, with one shared midpoint per edge."""
     p = np.asarray(verts, dtype=np.float64)
-    sizes = np.array([len(f) for f in faces], dtype=np.int64)
-    corner = np.array([v for f in faces for v in f], dtype=np.int64)
-    mesh = MeshArrays(p, sizes, corner)
+    mesh = MeshArrays.from_polygons(p, faces)
+    sizes, corner = mesh.face_sizes, mesh.corner_verts
     edges, _, corner_edge = unique_edges(mesh)
     n, e_count = p.shape[0], edges.shape[0]
     starts = mesh.face_starts
     face_of = np.repeat(np.arange(sizes.shape[0]), sizes)
-    centroid = np.zeros((sizes.shape[0], 3))
-    np.add.at(centroid, face_of, p[corner])
-    centroid /= sizes[:, None]
+    centroid = face_centroids(mesh)
     out_v = np.vstack([p, 0.5 * (p[edges[:, 0]] + p[edges[:, 1]]), centroid])
     local = np.arange(corner.shape[0]) - starts[face_of]
     prev = starts[face_of] + (local - 1) % sizes[face_of]

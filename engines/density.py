@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import face_edges, unique_edges
+from .meshgraph import face_centroids, face_edges, unique_edges
 from .project import TriangleIndex
 from .transfer import barycentric
 
@@ -102,9 +102,7 @@ class DensityField:
         """Level per coarse face; ``to_field`` maps ``verts`` into the field's units (identity if None)."""
         mesh = MeshArrays.from_polygons(np.asarray(verts, dtype=np.float64), faces)
         owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
-        centres = np.zeros((mesh.face_count, 3))
-        np.add.at(centres, owner, mesh.verts[mesh.corner_verts])
-        centres /= mesh.face_sizes[:, None]
+        centres = face_centroids(mesh)
         term = self.painted_at(centres if to_field is None else to_field(centres))
         pairs = _face_pairs(mesh)
         count = np.bincount(pairs.ravel(), minlength=mesh.face_count)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Edge graph of a polygon mesh: unique edges, face counts per edge, valences, connected components.
+"""Edge graph of a polygon mesh: unique edges, face counts per edge, valences, connected components, and
+face centroids.
 
 Contract: functions take a ``MeshArrays`` (or plain index arrays) and return new numpy arrays; nothing is
 modified in place. Edge arrays are int64 (E, 2) with the smaller vertex index first, sorted by that key.
@@ -24,6 +25,14 @@ def face_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
         nxt[starts + sizes - 1] = starts  # each face's last corner wraps to its first
     a = mesh.corner_verts.astype(np.int64)
     return a, a[nxt] if a.size else a.copy()
+
+
+def face_centroids(mesh: MeshArrays) -> np.ndarray:
+    """Mean of each face's corners, float64 (F, 3)."""
+    owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
+    centres = np.zeros((mesh.face_count, 3))
+    np.add.at(centres, owner, np.asarray(mesh.verts, dtype=np.float64)[mesh.corner_verts])
+    return centres / np.maximum(mesh.face_sizes, 1)[:, None]
 
 
 def unique_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
