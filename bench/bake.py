@@ -104,8 +104,9 @@ def _mad(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(np.abs(a[mask][:, :3] - b[mask][:, :3]).mean())
 
 
-def _job(addon, obj, faces: int, size: int, maps: set[str], levels: int = 0) -> tuple[float, Any]:
-    """Our game-ready job on ``obj`` (blocking), with ``levels`` LoDs: (wall seconds, its record)."""
+def game_ready_job(obj, faces: int, size: int, maps: set[str], levels: int = 0) -> tuple[float, Any]:
+    """Our game-ready job on ``obj`` (blocking), with ``levels`` LoDs: (wall seconds, its record); the
+    pictures and the LoD look sections run it too."""
     select_only(obj)
     settings = obj.retopo_hub
     settings.provider, settings.mode, settings.target_faces, settings.lod_levels = (
@@ -126,7 +127,7 @@ def _job(addon, obj, faces: int, size: int, maps: set[str], levels: int = 0) -> 
 
 # -- quality -----------------------------------------------------------------------------------------
 def shading_case(addon, obj) -> dict[str, Any]:
-    _seconds, record = _job(addon, obj, QUALITY_FACES, QUALITY_MAP, {"n"})
+    _seconds, record = game_ready_job(obj, QUALITY_FACES, QUALITY_MAP, {"n"})
     lod0 = bpy.data.objects[f"{obj.name}_retopo"]
     details = json.loads(record.details_json)
     normal_image = bpy.data.images.load(details["maps"]["normal"], check_existing=True)
@@ -215,7 +216,7 @@ def _as_albedo(materials) -> list:
 def albedo_case(addon, obj) -> dict[str, Any]:
     work = copy_object(obj, f"{obj.name}_textured")
     _textured(work)
-    _seconds, record = _job(addon, work, QUALITY_FACES, QUALITY_MAP, {"c"})
+    _seconds, record = game_ready_job(work, QUALITY_FACES, QUALITY_MAP, {"c"})
     lod0 = bpy.data.objects[f"{work.name}_retopo"]
     camera, sun = _stage(work)
     try:
@@ -292,7 +293,7 @@ def _manual(obj, distance: float) -> dict[str, float]:
 
 
 def speed_case(addon, obj) -> dict[str, Any]:
-    seconds, record = _job(addon, obj, SPEED_FACES, SPEED_MAP, {"n", "c"})
+    seconds, record = game_ready_job(obj, SPEED_FACES, SPEED_MAP, {"n", "c"})
     details = json.loads(record.details_json)
     lod0 = bpy.data.objects[f"{obj.name}_retopo"]
     uv_seconds = float(json.loads(lod0.get("retopo_hub_uv") or "{}").get("seconds") or 0.0)

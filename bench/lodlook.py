@@ -39,12 +39,6 @@ SAMPLES = 32
 GOAL_PIXELS = 1.0
 
 
-def _job(obj) -> tuple[float, Any]:
-    from bake import _job as game_ready_job
-
-    return game_ready_job(None, obj, FACES, MAP_PX, {"c"}, levels=LEVELS)
-
-
 def _row(figures: lodrender.Figures) -> dict[str, Any]:
     return {
         "pixels_worth": round(figures.pixels_worth, 3),
@@ -101,7 +95,7 @@ def run(addon, obj) -> dict[str, Any]:
     work = copy_object(obj, f"{obj.name}_lodlook")
     bake._textured(work)
     say(f"lodlook: the textured job on {work.name} ({FACES} quads, {LEVELS} levels, {MAP_PX} px color)")
-    seconds, record = _job(work)
+    seconds, record = bake.game_ready_job(work, FACES, MAP_PX, {"c"}, levels=LEVELS)
     lod0 = bpy.data.objects[f"{work.name}_retopo"]
     image = bpy.data.images.load(json.loads(record.details_json)["maps"]["color"], check_existing=True)
     started = time.perf_counter()

@@ -44,8 +44,8 @@ def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
     """Run the game-ready job on a copy of ``source`` with three materials; write ``out/<name>.png``."""
     import bpy
     import picture_panels as panels
-    from bake import _job as game_ready_job
     from bake import _textured as give_three_materials
+    from bake import game_ready_job
     from harness import copy_object, remove_object, remove_results, say, triangle_count
 
     (azimuth, elevation), extra = CASES[name]
@@ -54,7 +54,7 @@ def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
     for key, value in extra.items():
         setattr(work.retopo_hub, key, value)
     say(f"pictures: the game-ready job on {name} ({len(work.data.polygons):,} faces)")
-    seconds, record = game_ready_job(addon, work, FACES, MAP_PX, {"n", "c"})
+    seconds, record = game_ready_job(work, FACES, MAP_PX, {"n", "c"})
     details = json.loads(record.details_json)
     lod0 = bpy.data.objects[f"{work.name}_retopo"]
     quality = json.loads(lod0.get("retopo_hub_quality") or "{}")
