@@ -55,26 +55,31 @@ def open_edges(mesh: MeshArrays) -> int:
 
 def boundary_loops(mesh: MeshArrays, longest: int = 4 * MAX_HOLE_EDGES) -> list[list[int]]:
     """Loops of boundary vertices (up to ``longest`` of them), each in the winding a face filling it must
-    use."""
+    use. A border that passes twice through one vertex (two holes touching at a corner, which Instant
+    Meshes leaves on thin parts) is split there into simple loops, each filled on its own."""
     a, b = boundary_half_edges(mesh)
     # A filling face runs each boundary edge backwards: from b to a.
-    successor: dict[int, int] = {}
-    clash: set[int] = set()
+    outgoing: dict[int, list[int]] = {}
     for head, tail in zip(b.tolist(), a.tolist(), strict=True):
-        if head in successor:
-            clash.add(head)  # two boundary edges leave this vertex: not a simple hole, leave it alone
-        successor[head] = tail
-    loops, seen = [], set()
-    for start in successor:
-        if start in seen:
-            continue
-        loop, v = [], start
-        while v not in seen and v in successor and len(loop) <= longest:
-            seen.add(v)
-            loop.append(v)
-            v = successor[v]
-        if v == start and not clash.intersection(loop):
-            loops.append(loop)
+        outgoing.setdefault(head, []).append(tail)
+    loops = []
+    for start in list(outgoing):
+        path: list[int] = []
+        where: dict[int, int] = {}
+        v = start
+        while True:
+            if v in where:  # the walk came back to a vertex: cut that loop off and walk on from it
+                cycle = path[where[v] :]
+                del path[where[v] :]
+                for x in cycle:
+                    del where[x]
+                if len(cycle) <= longest:
+                    loops.append(cycle)
+            if not outgoing.get(v):
+                break  # what is left of the walk is no loop (a border of a non-manifold edge)
+            where[v] = len(path)
+            path.append(v)
+            v = outgoing[v].pop()
     return loops
 
 

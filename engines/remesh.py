@@ -11,8 +11,9 @@ runs in the engine child process. Instant Meshes writes its log to the process's
 stdout, which the child process redirects away from its protocol stream.
 
 Pipeline: normalise -> (dense sources only) cluster to an even resolution a few times finer than the output
-edge, or quadric-decimate far denser ones -> Instant Meshes, re-run with a corrected vertex budget when the
-face count misses -> project the vertices onto the full-resolution source -> drop degenerate faces.
+edge, or quadric-decimate far denser ones -> inflate its thin parts (``thickness``) -> Instant Meshes, re-run
+with a corrected vertex budget when the face count misses (and with thin parts inflated further while it
+cuts pieces off) -> project the vertices onto the full-resolution source -> drop degenerate faces.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from .meshgraph import unique_edges
 from .project import TriangleIndex
 from .quality import topology
 from .relax import relax
+from .retries import best_attempt
 from .sharp import FeatureCurves, onto_source, source_borders
+from .thickness import inflate_thin_parts
 from .unfold import unfold
 
 log = logging.getLogger(__name__)
@@ -71,9 +74,7 @@ DECIMATED_SHARE = 0.6
 # Instant Meshes made 20 pieces of it; the decimated copy gave one closed piece, faster. Smooth meshes stay
 # well under the limit (bunny 0.02%, 82K sphere 0.2-1%, face scan 1.1%).
 CLUSTER_MAX_NONMANIFOLD = 0.05
-# Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh); holes
-# left after them are closed (``holes.fill_every_hole``) and the filling's vertices relaxed this many times.
-HOLE_RETRIES = 2
+# The filling's vertices of holes left after the retries (``retries``) are relaxed this many times.
 HOLE_RELAX = 10
 # Instant Meshes' own crease handling (creaseAngle) is off: on a chamfered part it cut the result into 12
 # pieces with 402 open edges; feature edges are followed by snapping instead (sharp.FeatureCurves).
@@ -181,12 +182,16 @@ def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale:
 
 
 def _working_copy(
-    unit: np.ndarray, tris: np.ndarray, target: int, quads: bool, report: ProgressFn
-) -> tuple[np.ndarray, np.ndarray]:
-    """What Instant Meshes gets: the source itself, or for dense sources a clustered or decimated copy."""
+    unit: np.ndarray, tris: np.ndarray, target: int, quads: bool, report: ProgressFn, thin_radius: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """What Instant Meshes gets: the source with its thin parts inflated to ``thin_radius`` Instant Meshes
+    edges (``thickness``; before any clustering, which would fuse them first), itself or, for dense
+    sources, a clustered or decimated copy of it; and how many source vertices the inflation moved."""
     area = _surface_area(unit, tris)
     vertex_budget = max(1, round(target / FACES_PER_VERTEX[quads]))
-    cell = _edge_length(area, vertex_budget, quads) / CLUSTER_DIVISIONS
+    edge = _edge_length(area, vertex_budget, quads)
+    unit, moved = inflate_thin_parts(unit, tris, thin_radius * edge)
+    cell = edge / CLUSTER_DIVISIONS
     work_v, work_t = unit, tris
     expected = 2.0 * area / (cell * cell)
 
@@ -206,7 +211,7 @@ def _working_copy(
         _, counts, _ = unique_edges(MeshArrays.from_triangles(work_v, work_t))
         if np.count_nonzero(counts > 2) > CLUSTER_MAX_NONMANIFOLD * work_t.shape[0]:
             work_v, work_t = decimated()
-    return work_v, work_t
+    return work_v, work_t, moved
 
 
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
@@ -284,7 +289,6 @@ def remesh_detailed(
     # Instant Meshes works in float32; a unit-sized, centred copy keeps its precision independent of
     # where and how large the object is.
     unit = (verts - center) / scale
-    work_v, work_t = _working_copy(unit, tris, target, quads, report)
     index = TriangleIndex(unit, tris)
     features = feature_edges(unit, tris, sharp_angle, marked_edges)
     curves = FeatureCurves(unit, features) if features.shape[0] else None
@@ -308,9 +312,9 @@ def remesh_detailed(
             return None
         return _drop_degenerate(to_object(mesh.verts.astype(np.float64)), mesh)
 
-    def attempt(run_seed: int) -> MeshArrays:
+    def attempt(seed_offset: int, work_v: np.ndarray, work_t: np.ndarray) -> MeshArrays:
         runner = Runner(
-            work_v, work_t, quads, run_seed, reproducible, IM_CREASE * sharp_angle, keep_boundaries
+            work_v, work_t, quads, seed + seed_offset, reproducible, IM_CREASE * sharp_angle, keep_boundaries
         )
         if density is not None:
             report(0.1, "Instant Meshes with density control")
@@ -332,16 +336,12 @@ def remesh_detailed(
             return improved(out_v, out_f)
         return _drop_degenerate(to_object(onto_source(index, out_v, out_f, borders, curves)), out_f)
 
-    result = attempt(seed)
-    if open_edges(result) and not len(source_open[0]):
-        # Extraction left holes in a closed surface (they move with the seed): try other seeds, keep the best.
-        for retry in range(1, HOLE_RETRIES + 1):
-            report(0.85, f"closing extraction holes (retry {retry})")
-            candidate = attempt(seed + retry)
-            if open_edges(candidate) < open_edges(result):
-                result = candidate
-            if not open_edges(result):
-                break
+    result, thin = best_attempt(
+        attempt,
+        lambda radius: _working_copy(unit, tris, target, quads, report, radius),
+        closed=not len(source_open[0]),
+        report=report,
+    )
     if fill_holes:
         result = fill_small_holes(result)
         if not len(source_open[0]) and open_edges(result):
@@ -352,6 +352,7 @@ def remesh_detailed(
         "feature_edges": int(features.shape[0]),
         "sharp_edges": int(sharp.shape[0]),
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
+        "thin_parts": thin,
     }
     if density is not None:
         info["density"] = density_stats

@@ -67,6 +67,31 @@ def uv_sphere(segments: int, rings: int, radius: float = 1.0) -> tuple[np.ndarra
     return verts.astype(np.float32), faces.astype(np.int32)
 
 
+def dumbbell(segments: int, rings: int, neck: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """Closed surface of revolution about z: two balls of radius 0.5 centred at z = +-0.8, joined by a
+    neck of radius ``neck`` from z = -0.3 to 0.3 (a thin limb). Rings are spaced evenly along the profile,
+    so its triangles are near even everywhere; 2 * segments * (rings - 1) triangles."""
+    z = np.linspace(-1.3, 1.3, 20001)
+    balls = np.sqrt(np.clip(0.25 - (np.abs(z) - 0.8) ** 2, 0.0, None))
+    radius = np.where(np.abs(z) < 0.8, np.maximum(balls, neck), balls)
+    step = np.hypot(np.diff(z), np.diff(radius))
+    length = np.concatenate([[0.0], np.cumsum(step)])
+    at = np.linspace(0.0, length[-1], rings + 1)[1:-1]
+    ring_z, ring_r = np.interp(at, length, z), np.interp(at, length, radius)
+    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    around = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], axis=-1)
+    body = (ring_r[:, None, None] * around + ring_z[:, None, None] * np.array([0.0, 0.0, 1.0])).reshape(-1, 3)
+    verts = np.vstack([body, [[0.0, 0.0, -1.3], [0.0, 0.0, 1.3]]])
+    south, north = body.shape[0], body.shape[0] + 1
+    bands = _grid_faces(rings - 1, segments, False, True)
+    j = np.arange(segments)
+    bottom = np.stack([np.full(segments, south), (j + 1) % segments, j], axis=1)
+    last = (rings - 2) * segments
+    top = np.stack([np.full(segments, north), last + j, last + (j + 1) % segments], axis=1)
+    faces = np.concatenate([bands, bottom, top])[:, ::-1]  # wound outwards
+    return verts.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int32)
+
+
 def _grid_faces(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> np.ndarray:
     cu = nu if wrap_u else nu - 1
     cv = nv if wrap_v else nv - 1

@@ -86,3 +86,20 @@ def test_an_odd_loop_keeps_one_triangle():
     odd = MeshArrays.from_triangles(mesh.verts, np.delete(tris, 0, axis=0))
     filled = fill_every_hole(odd, lambda p: p, lambda verts, _mesh, _pinned: verts)
     assert open_edges(filled) == 0
+
+
+def test_two_holes_touching_at_a_corner_are_each_filled():
+    # A 4x4 grid of quads without two interior quads that share only a corner: the border runs twice
+    # through that vertex, as Instant Meshes leaves it where a thin limb nearly came off.
+    n = 4
+    verts = np.array([[x, y, 0] for y in range(n + 1) for x in range(n + 1)], np.float32)
+    quads = [[y * (n + 1) + x, y * (n + 1) + x + 1, (y + 1) * (n + 1) + x + 1, (y + 1) * (n + 1) + x]
+             for y in range(n) for x in range(n)]  # fmt: skip
+    missing = {1 * n + 1, 2 * n + 2}  # quads (1, 1) and (2, 2) touch at vertex (2, 2)
+    holed = MeshArrays.from_faces(verts, np.array([q for i, q in enumerate(quads) if i not in missing]))
+    assert sorted(len(loop) for loop in boundary_loops(holed, longest=64)) == [4, 4, 16]
+    filled = fill_small_holes(holed)
+    assert filled.face_count == n * n and filled.quad_count == n * n
+    assert sorted(len(loop) for loop in boundary_loops(filled, longest=64)) == [16]
+    _, counts, _ = unique_edges(filled)
+    assert counts.max() == 2

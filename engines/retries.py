@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Which Instant Meshes run a remesh keeps: thin parts inflated further, then other seeds, while the result
+breaks the topology of what it was made from.
+
+Contract: ``best_attempt(attempt, working_copy, closed=..., report=...)`` calls ``attempt(seed offset,
+working verts, working tris)`` (a remesh ``MeshArrays``) on ``working_copy(radius)`` (the working copy with
+thin parts inflated to ``radius`` Instant Meshes edges, and how many vertices that moved; see
+``thickness``) and returns the least broken result and what was inflated (``{"radius_edges",
+"vertices_moved"}``). Broken means, in this order: more pieces than the working copy, a genus change (or,
+when the working copy is itself no clean closed surface, a genus below zero: a limb hanging by one vertex),
+open edges; measured after the small holes the caller fills anyway are filled. Imports numpy and the
+engine's own modules only; never touches bpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .holes import fill_small_holes
+from .meshdata import MeshArrays
+from .quality import topology
+
+ProgressFn = Callable[[float, str], None]
+
+# Thin parts of the working copy are inflated to this half thickness, in Instant Meshes' own edge lengths
+# (``thickness``), so it does not cut them off; while the result breaks the working copy's topology (closed
+# sources), the next is tried. pymeshlab's cow
+# lost four feet and its tail at 1,500 quads without (6 pieces); 0.5 alone kept every foot, 0.75 the tail
+# too; larger values made more poles and holes (bench/TOPOLOGY.md).
+THIN_RADII = (0.5, 0.75, 1.0)
+# Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh); holes
+# left after them are closed by the caller (``holes.fill_every_hole``).
+HOLE_RETRIES = 2
+
+
+def best_attempt(
+    attempt: Callable[[int, np.ndarray, np.ndarray], MeshArrays],
+    working_copy: Callable[[float], tuple[np.ndarray, np.ndarray, int]],
+    *,
+    closed: bool,
+    report: ProgressFn,
+) -> tuple[MeshArrays, dict[str, Any]]:
+    """``attempt(seed offset, working verts, working tris)`` on ``working_copy(THIN_RADII[0])``; for a closed
+    source, while the result breaks its working copy's topology, again with other seeds (``HOLE_RETRIES``),
+    then on copies with thin parts inflated further, keeping the least broken result. Returns it and
+    what was inflated. An open scan is not held to its working copy's topology: its pieces and borders
+    change for other reasons (extraction holes, merged pieces), and it has no limbs to inflate."""
+    work_v, work_t, inflated = working_copy(THIN_RADII[0])
+    thin = {"radius_edges": THIN_RADII[0], "vertices_moved": inflated}
+    result = attempt(0, work_v, work_t)
+    if not closed:
+        return result, thin
+    work_topology = topology(MeshArrays.from_triangles(work_v, work_t))
+    # A clustered copy has non-manifold fans and small holes of its own, so its genus says nothing of the
+    # source's: then only a genus below zero (a limb hanging by one vertex) counts.
+    clean = not work_topology["boundary_edges"] and not work_topology["nonmanifold_edges"]
+
+    def broken(mesh: MeshArrays) -> tuple[int, int, int]:
+        """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:
+        two holes touching at a corner are a limb hanging by one vertex, worse than a larger hole."""
+        made = topology(fill_small_holes(mesh))
+        genus_change = abs(made["genus"] - work_topology["genus"]) if clean else max(0, -made["genus"])
+        return max(0, made["pieces"] - work_topology["pieces"]), genus_change, made["boundary_edges"]
+
+    # Other seeds first (extraction holes move with the seed), then thin parts inflated further, which
+    # costs more poles.
+    plan = [(THIN_RADII[0], retry) for retry in range(1, HOLE_RETRIES + 1)]
+    plan += [(radius, 0) for radius in THIN_RADII[1:]]
+    copies = {THIN_RADII[0]: (work_v, work_t, inflated)}
+    for radius, retry in plan:
+        if not any(broken(result)):
+            break
+        if radius not in copies:
+            copies[radius] = working_copy(radius)
+        copy_v, copy_t, moved = copies[radius]
+        if retry == 0 and not moved:
+            continue  # nothing thin at this radius either: the same copy as before
+        report(0.85, f"closing extraction holes (retry {retry})" if retry else "keeping thin parts attached")
+        candidate = attempt(retry, copy_v, copy_t)
+        if broken(candidate) < broken(result):
+            result, thin = candidate, {"radius_edges": radius, "vertices_moved": moved}
+    return result, thin
