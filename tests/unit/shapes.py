@@ -85,9 +85,9 @@ def dumbbell(segments: int, rings: int, neck: float = 0.03) -> tuple[np.ndarray,
     south, north = body.shape[0], body.shape[0] + 1
     bands = _grid_faces(rings - 1, segments, False, True)
     j = np.arange(segments)
-    bottom = np.stack([np.full(segments, south), (j + 1) % segments, j], axis=1)
+    bottom = np.stack([np.full(segments, south), j, (j + 1) % segments], axis=1)
     last = (rings - 2) * segments
-    top = np.stack([np.full(segments, north), last + j, last + (j + 1) % segments], axis=1)
+    top = np.stack([np.full(segments, north), last + (j + 1) % segments, last + j], axis=1)
     faces = np.concatenate([bands, bottom, top])[:, ::-1]  # wound outwards
     return verts.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int32)
 
