@@ -3,11 +3,13 @@
 
 Contract: ``inflate_thin_parts(verts, tris, radius)`` takes a triangle mesh (float (N, 3), int (T, 3)) and
 returns (new vertex positions float64 (N, 3), how many vertices moved). Where the surface's half thickness
-(half the distance to the opposite side of the part, measured against its normal) is under ``radius``,
-vertices move out along their normal by the difference, at most a third of the gap to any surface they face
-(so two fingers never grow into each other), and the move is blended over the neighbouring vertices.
-Faces, and every vertex of a part thicker than ``2 * radius``, stay as they are. Open sheets have no
-opposite side and never move. Imports numpy and the engine's own modules only; never touches bpy.
+(half the distance to the opposite side of the part, straight behind against the normal) is under
+``radius``, vertices move out along their normal by the difference, at most a third of the gap to any
+surface they face (so two fingers never grow into each other); the moves are spread over the neighbours
+within ``3 * 2 * radius``, so a limb widens gradually into the body. Faces stay as they are, and so does
+every vertex farther than that from a thin part. Open sheets have no opposite side and never move; a mesh
+wound inwards is read the other way round. Thickness and moves are measured per cell representative (see
+``CELL_SHARE``), not per vertex. Imports numpy only; never touches bpy.
 
 Why: Instant Meshes places vertices about one edge apart on a field it smooths across the surface; around a
 limb whose circumference is a few edges or less it cuts the limb off and caps both ends. The cow of
