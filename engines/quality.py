@@ -7,8 +7,10 @@ Imports numpy and the engine's own modules only; never touches bpy.
 
 Rules, so the numbers mean the same thing everywhere:
 - Irregular share: among *interior* vertices (every edge at the vertex has exactly two faces), the share
-  whose valence (distinct edges) is not 4. Vertices on a boundary or non-manifold edge, and loose
-  vertices, are excluded: a border vertex of valence 3 is regular there.
+  whose valence (distinct edges) is not the regular one: 4 on a mesh of mostly quads, 6 on a mesh of
+  mostly triangles (a decimated LOD0, a triangle remesh), where every vertex of valence 4 would otherwise
+  count as a pole. Vertices on a boundary or non-manifold edge, and loose vertices, are excluded: a border
+  vertex of valence 3 is regular there.
 - Corner-angle deviation: |angle - 90 deg| at every corner of every quad (other faces are ignored); the
   report gives its 95th percentile in degrees.
 - Pieces: faces sharing a vertex are one piece. Boundary loops: connected groups of boundary edges (edges
@@ -63,14 +65,16 @@ def interior_vertices(mesh: MeshArrays) -> np.ndarray:
 
 
 def irregular_share(mesh: MeshArrays) -> tuple[float, int]:
-    """(share of interior vertices whose valence is not 4, interior vertex count); see module rules."""
+    """(share of interior vertices whose valence is not the regular one, interior vertex count); see the
+    module rules."""
     edges, _, _ = unique_edges(mesh)
     inside = interior_vertices(mesh)
     total = int(inside.sum())
     if total == 0:
         return 0.0, 0
+    regular = 6 if mesh.tri_count > mesh.quad_count else 4
     val = valences(edges, mesh.vert_count)
-    return float(np.count_nonzero(val[inside] != 4)) / total, total
+    return float(np.count_nonzero(val[inside] != regular)) / total, total
 
 
 def quad_corner_deviation(mesh: MeshArrays) -> np.ndarray:

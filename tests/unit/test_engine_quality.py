@@ -17,7 +17,7 @@ from retopo_hub.engines.quality import (
     surface_distance,
     topology,
 )
-from shapes import quad_box, torus, uv_sphere
+from shapes import icosphere, quad_box, torus, uv_sphere
 
 
 def quad_cube(n: int = 4) -> MeshArrays:
@@ -79,6 +79,9 @@ def test_torus_is_regular_genus_one():
 
 def test_triangle_sphere_is_genus_zero_and_skewed_quads_deviate():
     assert topology(MeshArrays.from_triangles(*uv_sphere(32, 16)))["genus"] == 0
+    # On triangles valence 6 is regular: an icosphere's only poles are its 12 valence-5 corners.
+    ball = MeshArrays.from_triangles(*icosphere(3))
+    assert irregular_share(ball) == (pytest.approx(12 / ball.vert_count), ball.vert_count)
     verts = np.array([[0, 0, 0], [1, 0, 0], [1.5, 1, 0], [0.5, 1, 0]], float)
     rhombus = MeshArrays.from_faces(verts, np.array([[0, 1, 2, 3]]))
     dev = quad_corner_deviation(rhombus)
