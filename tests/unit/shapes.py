@@ -52,44 +52,46 @@ def uv_sphere(segments: int, rings: int, radius: float = 1.0) -> tuple[np.ndarra
     ``uv_sphere(200, 141)`` has 56,000 triangles.
     """
     theta = np.linspace(0.0, np.pi, rings + 1)[1:-1]
-    phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    tt, pp = np.meshgrid(theta, phi, indexing="ij")
-    body = np.stack([np.sin(tt) * np.cos(pp), np.sin(tt) * np.sin(pp), np.cos(tt)], axis=-1).reshape(-1, 3)
-    verts = np.vstack([body, [[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]]) * radius
-    north, south = body.shape[0], body.shape[0] + 1
-    # Rows of the grid run over latitude (rings - 1 of them), columns wrap around in longitude.
-    bands = _grid_faces(rings - 1, segments, False, True)
-    j = np.arange(segments)
-    top = np.stack([np.full(segments, north), j, (j + 1) % segments], axis=1)
-    last = (rings - 2) * segments
-    bottom = np.stack([np.full(segments, south), last + (j + 1) % segments, last + j], axis=1)
-    faces = np.concatenate([bands, top, bottom])
-    return verts.astype(np.float32), faces.astype(np.int32)
+    verts, faces = _lathe(np.sin(theta), np.cos(theta), segments, (1.0, -1.0))
+    return (verts * radius).astype(np.float32), faces
 
 
 def dumbbell(segments: int, rings: int, neck: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
     """Closed surface of revolution about z: two balls of radius 0.5 centred at z = +-0.8, joined by a
     neck of radius ``neck`` from z = -0.3 to 0.3 (a thin limb). Rings are spaced evenly along the profile,
     so its triangles are near even everywhere; 2 * segments * (rings - 1) triangles."""
-    z = np.linspace(-1.3, 1.3, 20001)
+    z = np.linspace(1.3, -1.3, 20001)
     balls = np.sqrt(np.clip(0.25 - (np.abs(z) - 0.8) ** 2, 0.0, None))
     radius = np.where(np.abs(z) < 0.8, np.maximum(balls, neck), balls)
-    step = np.hypot(np.diff(z), np.diff(radius))
-    length = np.concatenate([[0.0], np.cumsum(step)])
+    length = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(z), np.diff(radius)))])
     at = np.linspace(0.0, length[-1], rings + 1)[1:-1]
-    ring_z, ring_r = np.interp(at, length, z), np.interp(at, length, radius)
+    verts, faces = _lathe(np.interp(at, length, radius), np.interp(at, length, z), segments, (1.3, -1.3))
+    return verts.astype(np.float32), faces
+
+
+def _lathe(
+    ring_radius: np.ndarray, ring_z: np.ndarray, segments: int, poles: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rings of ``segments`` vertices about z (first ring next to the pole at z = ``poles[0]``, which lies
+    above the last), closed by a fan at each pole, wound outwards: float64 verts, int32 triangles."""
     phi = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    around = np.stack([np.cos(phi), np.sin(phi), np.zeros_like(phi)], axis=-1)
-    body = (ring_r[:, None, None] * around + ring_z[:, None, None] * np.array([0.0, 0.0, 1.0])).reshape(-1, 3)
-    verts = np.vstack([body, [[0.0, 0.0, -1.3], [0.0, 0.0, 1.3]]])
-    south, north = body.shape[0], body.shape[0] + 1
-    bands = _grid_faces(rings - 1, segments, False, True)
+    body = np.stack(
+        [
+            ring_radius[:, None] * np.cos(phi),
+            ring_radius[:, None] * np.sin(phi),
+            np.repeat(ring_z[:, None], segments, 1),
+        ],
+        axis=-1,
+    ).reshape(-1, 3)
+    verts = np.vstack([body, [[0.0, 0.0, poles[0]], [0.0, 0.0, poles[1]]]])
+    first, second = body.shape[0], body.shape[0] + 1
+    # Rows of the grid run from ring to ring, columns wrap around the axis.
+    bands = _grid_faces(ring_radius.shape[0], segments, False, True)
     j = np.arange(segments)
-    bottom = np.stack([np.full(segments, south), j, (j + 1) % segments], axis=1)
-    last = (rings - 2) * segments
-    top = np.stack([np.full(segments, north), last + (j + 1) % segments, last + j], axis=1)
-    faces = np.concatenate([bands, bottom, top])[:, ::-1]  # wound outwards
-    return verts.astype(np.float32), np.ascontiguousarray(faces, dtype=np.int32)
+    top = np.stack([np.full(segments, first), j, (j + 1) % segments], axis=1)
+    last = (ring_radius.shape[0] - 1) * segments
+    bottom = np.stack([np.full(segments, second), last + (j + 1) % segments, last + j], axis=1)
+    return verts, np.concatenate([bands, top, bottom]).astype(np.int32)
 
 
 def _grid_faces(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> np.ndarray:
