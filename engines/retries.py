@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Which Instant Meshes run a remesh keeps: thin parts inflated further, then other seeds, while the result
+"""Which Instant Meshes run a remesh keeps: other seeds, then thin parts inflated further, while the result
 breaks the topology of what it was made from.
 
 Contract: ``best_attempt(attempt, working_copy, closed=..., report=...)`` calls ``attempt(seed offset,
@@ -8,8 +8,9 @@ thin parts inflated to ``radius`` Instant Meshes edges, and how many vertices th
 ``thickness``) and returns the least broken result and what was inflated (``{"radius_edges",
 "vertices_moved"}``). Broken means, in this order: more pieces than the working copy, a genus change (or,
 when the working copy is itself no clean closed surface, a genus below zero: a limb hanging by one vertex),
-open edges; measured after the small holes the caller fills anyway are filled. Imports numpy and the
-engine's own modules only; never touches bpy.
+open edges; measured after the small holes the caller fills anyway are filled. A source with open borders
+(``closed=False``) gets the first attempt only. Imports numpy and the engine's own modules only; never
+touches bpy.
 """
 
 from __future__ import annotations
