@@ -37,8 +37,12 @@ BLEND_PASSES = 3
 # per main normal direction (so the two sides of a part thinner than a cell stay apart): a CAD part's
 # slivers put thousands of vertices in one cell, and pairing each with all of its neighbours took 9.7 s.
 CELL_SHARE = 0.5
-# Representatives queried per batch of the neighbour search, to bound its candidate-pair arrays.
-BATCH = 4096
+# Representatives queried per batch of the neighbour search, to bound its candidate-pair arrays: up to 27
+# cells of up to 8 x 6 representatives each, so at most about 1.3M pairs (some 100 MB) even on a noisy scan.
+BATCH = 1024
+# Cell coordinates are packed 20 bits per axis: a mesh more than this many representative cells across has
+# nothing thin enough to matter at that budget and is left as it is.
+MAX_CELLS_ACROSS = (1 << 19) - 2
 
 
 def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -133,8 +137,10 @@ def inflate_thin_parts(verts: np.ndarray, tris: np.ndarray, radius: float) -> tu
     t = np.asarray(tris, dtype=np.int64)
     if radius <= 0.0 or t.shape[0] == 0:
         return v, 0
-    normals = vertex_normals(v, t)
     reach = 2.0 * radius
+    if float(np.abs(v).max()) / (CELL_SHARE * reach) >= MAX_CELLS_ACROSS:
+        return v, 0
+    normals = vertex_normals(v, t)
     points, point_normals, represented_by = _representatives(v, normals, CELL_SHARE * reach)
     owner, other = _neighbours(points, reach)
     half, gap = _half_thickness_and_gap(points, point_normals, owner, other)

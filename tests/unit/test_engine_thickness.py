@@ -85,3 +85,9 @@ def test_a_remesh_keeps_a_thin_neck_attached(bar, target):
     angles = np.arctan2(middle[:, 1], middle[:, 0])
     assert np.ptp(np.unwrap(np.sort(angles))) > np.pi
     assert surface_distances(result.verts, verts, tris).max() < 1e-4 * 2.6
+
+
+def test_a_radius_too_small_for_the_cell_grid_leaves_the_mesh_alone(bar):
+    verts, tris = bar
+    moved_to, moved = inflate_thin_parts(verts, tris, 1e-9)
+    assert moved == 0 and np.array_equal(moved_to, verts.astype(np.float64))
