@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
 
 from .errors import EngineInputError, native_module
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
+from .progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
 # Provenance of a decimated level (the result's ``retopo_hub_engine``).
 ENGINE_NAME = "fast-simplification"
 
-ProgressFn = Callable[[float, str], None]
 
 # fast_simplification keeps the mesh being simplified in module-level C++ state, so two threads must never
 # be inside it at once.

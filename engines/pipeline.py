@@ -48,7 +48,7 @@ from .lodlook import Look
 from .meshdata import MeshArrays
 from .params import EngineParams
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
-from .progress import monotonic, scaled
+from .progress import ProgressFn, monotonic, scaled
 from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MIN_TARGET, check_target, remesh_detailed, topology_change
@@ -57,7 +57,6 @@ from .validate import clean_input_mapped
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
 # A tetrahedron is the smallest closed triangle mesh; coarser LoD budgets are raised to this.

@@ -10,10 +10,11 @@ own modules and, lazily, pynanoinstantmeshes (EngineUnavailable if it is missing
 runs in the engine child process. Instant Meshes writes its log to the process's native
 stdout, which the child process redirects away from its protocol stream.
 
-Pipeline: normalise -> (dense sources only) cluster to an even resolution a few times finer than the output
-edge, or quadric-decimate far denser ones -> inflate its thin parts (``thickness``) -> Instant Meshes, re-run
-with a corrected vertex budget when the face count misses (and with thin parts inflated further while it
-cuts pieces off) -> project the vertices onto the full-resolution source -> drop degenerate faces.
+Pipeline: normalise -> inflate thin parts (``thickness``) -> (dense sources only) cluster to an even
+resolution a few times finer than the output edge, or quadric-decimate far denser ones -> Instant Meshes,
+re-run with a corrected vertex budget when the face count misses (and, on a closed source whose result is
+broken, with other seeds, then thin parts inflated further: ``retries``) -> project the vertices onto the
+full-resolution source -> drop degenerate faces.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import unique_edges
+from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
 from .relax import relax
@@ -49,7 +51,6 @@ log = logging.getLogger(__name__)
 # Provenance of a remeshed level (the result's ``retopo_hub_engine``).
 ENGINE_NAME = "instant-meshes"
 
-ProgressFn = Callable[[float, str], None]
 CancelledFn = Callable[[], bool]
 
 MIN_TARGET = 4
@@ -336,15 +337,16 @@ def remesh_detailed(
             return improved(out_v, out_f)
         return _drop_degenerate(to_object(onto_source(index, out_v, out_f, borders, curves)), out_f)
 
+    closed = not len(source_open[0])
     result, thin = best_attempt(
         attempt,
         lambda radius: _working_copy(unit, tris, target, quads, report, radius),
-        closed=not len(source_open[0]),
+        closed=closed,
         report=report,
     )
     if fill_holes:
         result = fill_small_holes(result)
-        if not len(source_open[0]) and open_edges(result):
+        if closed and open_edges(result):
             result = _closed(result, index, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)

@@ -22,9 +22,8 @@ import numpy as np
 
 from .holes import fill_small_holes
 from .meshdata import MeshArrays
+from .progress import ProgressFn
 from .quality import topology
-
-ProgressFn = Callable[[float, str], None]
 
 # Thin parts of the working copy are inflated to this half thickness, in Instant Meshes' own edge lengths
 # (``thickness``), so it does not cut them off; the first is always applied, the others only while the
@@ -72,8 +71,9 @@ def best_attempt(
     plan = [(THIN_RADII[0], retry) for retry in range(1, HOLE_RETRIES + 1)]
     plan += [(radius, 0) for radius in THIN_RADII[1:]]
     copies = {THIN_RADII[0]: (work_v, work_t, inflated)}
+    rank = broken(result)
     for radius, retry in plan:
-        if not any(broken(result)):
+        if not any(rank):
             break
         if radius not in copies:
             copies[radius] = working_copy(radius)
@@ -82,6 +82,8 @@ def best_attempt(
             continue  # nothing thin at this radius either: the same copy as before
         report(0.85, f"closing extraction holes (retry {retry})" if retry else "keeping thin parts attached")
         candidate = attempt(retry, copy_v, copy_t)
-        if broken(candidate) < broken(result):
-            result, thin = candidate, {"radius_edges": radius, "vertices_moved": moved}
+        candidate_rank = broken(candidate)
+        if candidate_rank < rank:
+            result, rank = candidate, candidate_rank
+            thin = {"radius_edges": radius, "vertices_moved": moved}
     return result, thin
