@@ -153,3 +153,18 @@ def test_every_result_gets_a_quality_report_and_a_distance_heatmap(blank):
     assert all(v.shading.color_type == "VERTEX" for v in views)
     assert bpy.ops.retopo_hub.distance_heatmap(job_id=record.job_id) == {"FINISHED"}
     assert all(v.shading.color_type == "MATERIAL" for v in views), "again: switched off"
+
+
+def test_a_triangle_result_counts_poles_against_valence_six(blank):
+    bpy = blank
+    # Decimate mode within 2% of the source keeps the icosphere itself as LOD0: all its vertices have six
+    # edges but the icosahedron's 12 corners, which have five.
+    rock = ico_sphere("Tri", subdivisions=5)
+    settings = rock.retopo_hub
+    settings.mode, settings.quads, settings.target_faces, settings.lod_levels = "decimate", False, 5040, 0
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done", record.message
+    lod0 = json.loads(bpy.data.objects["Tri_retopo"]["retopo_hub_quality"])
+    assert lod0["quad_share"] == 0.0 and lod0["interior_vertices"] == 2562
+    assert lod0["irregular_share"] == 12 / 2562
