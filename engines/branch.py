@@ -24,9 +24,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
-import sys
-import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
@@ -35,6 +32,7 @@ import numpy as np
 
 from .decimate import decimate
 from .errors import EngineCancelled, EngineError
+from .forked import JOIN_SECONDS, die_with_parent
 from .meshdata import MeshArrays
 from .project import TriangleIndex
 from .quality import LevelProbe
@@ -43,10 +41,6 @@ log = logging.getLogger(__name__)
 
 # Below this many source triangles a second process costs more to start than it saves.
 MIN_TRIANGLES = 200_000
-# Seconds to wait for the branch to end once told to (then it is killed).
-JOIN_SECONDS = 2.0
-# Linux prctl option: the signal a process gets when its parent ends.
-PR_SET_PDEATHSIG = 1
 # How often a wait for the branch looks at the cancel flag.
 POLL_SECONDS = 0.1
 # The smallest level budget (a tetrahedron), as pipeline.MIN_LOD_TRIANGLES.
@@ -73,31 +67,9 @@ def split(source_tris: int, lod0_tris: int, targets: list[int]) -> tuple[list[in
     return list(range(1, k)), list(range(k, count + 1))
 
 
-def can_fork() -> bool:
-    """Whether a branch may start here: Linux, and no thread of this process's own besides the main one.
-
-    Only ``fork`` is used: a spawned process would have to import the engine by module name (which a caller
-    that loaded it from a file, as the tests do, cannot offer; it hung there) and be sent the whole source
-    pickled. macOS, Windows and threaded callers make every level in this process instead."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
-
-
-def _die_with_parent(parent: int) -> None:
-    """On Linux, end this process when the engine child ends (a killed or cancelled job): no orphan
-    keeps a core busy. Elsewhere the branch ends at its next message, when the pipe is gone."""
-    if not sys.platform.startswith("linux"):
-        return
-    with suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent ended before the request took effect
-        os._exit(0)
-
-
 def _run_branch(conn, verts: np.ndarray, tris: np.ndarray, targets: list[int], parent: int) -> None:
     """The branch process: the levels, then backward distances for the probe points it is sent."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         source = MeshArrays.from_triangles(verts, tris)
         levels, indexes = [], []
@@ -213,12 +185,14 @@ def branch_levels(
             raise EngineCancelled("the job was cancelled")
         report(f"building LoD {level} ({planned[level - 1]:,} triangles) from the source")
         made[level] = decimate(source, planned[level - 1])
-    report("waiting for the LoDs made on the second core")
-    made.update(zip(theirs, branch.levels(cancelled), strict=True))
+    # The caller's own levels are measured while the branch still works: LOD0's index, built here, would
+    # otherwise be waited for after the branch is done.
     report("measuring the LoDs")
     probe = LevelProbe(lod0)
-    branch.send_probe(probe.backward_points)
     errors = {level: probe.error(made[level]) for level in ours}
+    report("waiting for the LoDs made on the second core")
+    made.update(zip(theirs, branch.levels(cancelled), strict=True))
+    branch.send_probe(probe.backward_points)
     forward = {level: probe.forward(made[level]) for level in theirs}
     errors.update(
         (level, max(forward[level], back)) for level, back in zip(theirs, branch.backward(), strict=True)

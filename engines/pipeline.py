@@ -36,12 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from .branch import Branch, branch_levels, can_fork, plan_branch
+from .branch import Branch, branch_levels, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import TOLERANCE as DECIMATE_TOLERANCE
 from .decimate import decimate
 from .density import DensityField
 from .errors import EngineCancelled, EngineInputError
+from .forked import can_fork
 from .lod import lod_ratios, switch_thresholds
 from .lodchain import chain_levels
 from .lodlook import Look

@@ -194,10 +194,18 @@ class TriangleIndex:
     def _keys(self, ix: np.ndarray, iy: np.ndarray, iz: np.ndarray) -> np.ndarray:
         return (ix * self.dims[1] + iy) * self.dims[2] + iz
 
-    def query(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Closest points (Q, 3) float64, distances (Q,) float64 and triangle indices (Q,) int64."""
+    def query(
+        self, points: np.ndarray, within: float | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Closest points (Q, 3) float64, distances (Q,) float64 and triangle indices (Q,) int64.
+
+        ``within`` (a distance, or one per point): the caller only asks whether the surface comes that
+        close. A point with nothing within it is answered with whatever was found before the search
+        stopped, a distance above ``within`` (possibly inf, triangle -1), instead of searching on: points
+        far from a small mesh (a few marked edges) would otherwise rank every cell."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 3) - self.origin
         q_count = pts.shape[0]
+        limit = None if within is None else np.broadcast_to(np.asarray(within, dtype=np.float64), (q_count,))
         best_pt = np.zeros((q_count, 3), dtype=np.float64)
         best_d2 = np.full(q_count, np.inf)
         best_tri = np.full(q_count, -1, dtype=np.int64)
@@ -220,6 +228,8 @@ class TriangleIndex:
             # `reach` of it (loose entries sit up to loose_radius from their cell).
             reach = max(half * self.cell - self.loose_radius, 0.0)
             pending = pending[best_d2[pending] > reach * reach]
+            if limit is not None:  # the block held everything within `reach`: nothing within `within`
+                pending = pending[limit[pending] > reach]
             half *= 2.0
         return best_pt + self.origin, np.sqrt(best_d2), best_tri
 

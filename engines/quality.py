@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from .forked import distances_in_halves
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
-from .meshgraph import components, face_components, unique_edges, valences
+from .meshgraph import components, unique_edges, valences
 from .project import TriangleIndex
 
 DISTANCE_SAMPLES = 40_000
@@ -54,9 +55,12 @@ def diagonal(verts: np.ndarray) -> float:
     return float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if v.size else 0.0
 
 
-def interior_vertices(mesh: MeshArrays) -> np.ndarray:
-    """Bool (N,): the vertex is used and every edge at it has exactly two faces."""
-    edges, counts, _ = unique_edges(mesh)
+def interior_vertices(
+    mesh: MeshArrays, edge_counts: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Bool (N,): the vertex is used and every edge at it has exactly two faces. ``edge_counts``: the
+    mesh's (edges, faces per edge) from ``unique_edges`` when the caller has them already."""
+    edges, counts = edge_counts if edge_counts is not None else unique_edges(mesh)[:2]
     used = np.zeros(mesh.vert_count, dtype=bool)
     used[mesh.corner_verts] = True
     bad = np.zeros(mesh.vert_count, dtype=bool)
@@ -67,8 +71,8 @@ def interior_vertices(mesh: MeshArrays) -> np.ndarray:
 def irregular_share(mesh: MeshArrays) -> tuple[float, int]:
     """(share of interior vertices whose valence is not the regular one, interior vertex count); see the
     module rules."""
-    edges, _, _ = unique_edges(mesh)
-    inside = interior_vertices(mesh)
+    edges, counts, _ = unique_edges(mesh)
+    inside = interior_vertices(mesh, (edges, counts))
     total = int(inside.sum())
     if total == 0:
         return 0.0, 0
@@ -96,7 +100,12 @@ def topology(mesh: MeshArrays) -> dict[str, int]:
     edges, counts, _ = unique_edges(mesh)
     if mesh.face_count == 0:
         return {"pieces": 0, "boundary_loops": 0, "boundary_edges": 0, "nonmanifold_edges": 0, "genus": 0}
-    piece_of_face = face_components(mesh)
+    # Faces sharing a vertex are one piece: the vertices' components along the unique edges (half the
+    # pairs of every face corner's edge), read at each face's first corner.
+    _, piece_of_face = np.unique(
+        components(edges, mesh.vert_count)[mesh.corner_verts[mesh.face_starts]], return_inverse=True
+    )
+    piece_of_face = piece_of_face.ravel()
     pieces = int(piece_of_face.max()) + 1
     piece_of_vert = np.full(mesh.vert_count, -1, dtype=np.int64)
     piece_of_vert[mesh.corner_verts] = np.repeat(piece_of_face, mesh.face_sizes)
@@ -143,7 +152,7 @@ def sample_surface(
 
 def vertex_distances(result: MeshArrays, source_index: TriangleIndex) -> np.ndarray:
     """Distance of each result vertex to the source surface in object units, float32 (N,)."""
-    return source_index.query(result.verts)[1].astype(np.float32)
+    return distances_in_halves(source_index, result.verts).astype(np.float32)
 
 
 def surface_distance(
@@ -167,7 +176,7 @@ def surface_distance(
     else:
         forward = index.query(sample_surface(result.verts, res_t, samples, seed=1, vertex_cap=vertex_cap))[1]
     points = sample_surface(source.verts, src_t, samples, 2, vertex_cap=vertex_cap)
-    backward = TriangleIndex(result.verts, res_t).query(points)[1]
+    backward = distances_in_halves(TriangleIndex(result.verts, res_t), points)
     both = np.concatenate([forward, backward])
     return 100.0 * float(both.max()) / diag, 100.0 * float(both.mean()) / diag
 
@@ -241,8 +250,9 @@ def edge_recall(result: MeshArrays, source_verts: np.ndarray, feature_edges: np.
     edges, _, _ = unique_edges(result)
     # A triangle (a, b, b) has no area, so its closest point is the closest point of segment ab.
     segments = np.stack([edges[:, 0], edges[:, 1], edges[:, 1]], axis=1)
-    dist = TriangleIndex(result.verts, segments).query(points)[1]
-    return float(np.count_nonzero(dist <= RECALL_TOLERANCE * diag)) / points.shape[0]
+    tolerance = RECALL_TOLERANCE * diag
+    dist = TriangleIndex(result.verts, segments).query(points, within=tolerance)[1]
+    return float(np.count_nonzero(dist <= tolerance)) / points.shape[0]
 
 
 def quality_report(

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .features import sharp_edges
+from .forked import InCopy
 from .meshdata import MeshArrays
 from .project import TriangleIndex
 from .quality import diagonal, quality_report, topology, vertex_distances
@@ -51,9 +52,12 @@ def measure(source: MeshArrays, results: Mapping[str, MeshArrays]) -> dict[str, 
     figures come from the surface samples, every result vertex (the heatmap's distances) and at most
     ``VERTEX_CAP`` of the source's vertices."""
     tris = source.triangles().astype(np.int64)
+    # What is measured of the source alone goes to the second core while this one indexes it.
+    source_side = InCopy(
+        lambda: (sharp_edges(source.verts, tris, SHARP_ANGLE_DEG), topology(source)), "measure"
+    )
     index = TriangleIndex(source.verts, tris)
-    features = sharp_edges(source.verts, tris, SHARP_ANGLE_DEG)
-    source_topology = topology(source)
+    features, source_topology = source_side.result()
     measured = {}
     for name, result in results.items():
         if result.face_count == 0:

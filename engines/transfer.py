@@ -28,13 +28,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .errors import EngineCancelled, EngineInputError
+from .forked import InCopy
 from .meshdata import MeshArrays
-from .meshgraph import unique_edges
+from .meshgraph import face_edges, unique_edges
 from .project import TriangleIndex
 from .shading import HARD_EDGE_ANGLE
 
@@ -50,6 +52,8 @@ ALONG_SHARE = 0.25
 # Result vertices per weight batch: each spreads to ~3 corners x ~4 groups, so memory stays ~100 MB.
 WEIGHT_BATCH = 1 << 18
 LAYOUT_VERSION = 1
+# With this many result faces in all, half the levels are transferred on the second core (forked.py).
+SPLIT_FACES = 400_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,31 +165,57 @@ def face_centroids(mesh: MeshArrays) -> np.ndarray:
 def face_normals(mesh: MeshArrays) -> np.ndarray:
     """Unit normal of each polygon by Newell's method (exact for planar faces, robust for warped quads);
     zero for faces without area. float64 (F, 3)."""
-    starts = mesh.face_starts
-    nxt = np.arange(mesh.corner_verts.shape[0], dtype=np.int64) + 1
-    nxt[starts + mesh.face_sizes - 1] = starts
-    p = mesh.verts[mesh.corner_verts].astype(np.float64)
-    p -= np.repeat(face_centroids(mesh), mesh.face_sizes, axis=0)  # keeps far-from-origin faces exact
-    n = np.add.reduceat(np.cross(p, p[nxt]), starts, axis=0)
+    if mesh.face_count and mesh.tri_count == mesh.face_count:
+        # Newell's sum for a triangle is its edge cross product; this skips the centroid pass.
+        n = triangle_normals(mesh.verts, mesh.corner_verts.reshape(-1, 3))
+    else:
+        starts = mesh.face_starts
+        nxt = np.arange(mesh.corner_verts.shape[0], dtype=np.int64) + 1
+        nxt[starts + mesh.face_sizes - 1] = starts
+        p = mesh.verts[mesh.corner_verts].astype(np.float64)
+        p -= np.repeat(face_centroids(mesh), mesh.face_sizes, axis=0)  # keeps far-from-origin faces exact
+        n = np.add.reduceat(np.cross(p, p[nxt]), starts, axis=0)
     length = np.linalg.norm(n, axis=1, keepdims=True)
     return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+
+
+def triangle_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Unnormalised normal of each triangle, float64 (T, 3), components written out to spare numpy's
+    general cross product its temporaries (a 1M-triangle level is measured once per job)."""
+    v = np.asarray(verts, dtype=np.float64)
+    a = v[tris[:, 0]]
+    u = v[tris[:, 1]] - a
+    w = v[tris[:, 2]] - a
+    return np.stack(
+        [
+            u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1],
+            u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2],
+            u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0],
+        ],
+        axis=1,
+    )
 
 
 def hard_edges(mesh: MeshArrays, angle_deg: float = HARD_EDGE_ANGLE) -> np.ndarray:
     """Edges of exactly two faces whose normals differ by at least ``angle_deg``; int64 (E, 2)."""
     if mesh.face_count == 0 or angle_deg <= 0:
         return np.zeros((0, 2), dtype=np.int64)
-    edges, counts, corner_edge = unique_edges(mesh)
+    a, b = face_edges(mesh)
+    n = max(mesh.vert_count, 1)
+    keys = np.minimum(a, b) * n + np.maximum(a, b)
+    # One sort of the corner keys gives both the edges and their two faces (run starts and lengths).
+    order = np.argsort(keys)
+    keys = keys[order]
+    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    pair = start[np.diff(np.r_[start, keys.shape[0]]) == 2]
     face_of_corner = np.repeat(np.arange(mesh.face_count, dtype=np.int64), mesh.face_sizes)
-    order = np.argsort(corner_edge, kind="stable")
-    first = np.searchsorted(corner_edge[order], np.arange(edges.shape[0]))
-    two = np.flatnonzero(counts == 2)
-    f1 = face_of_corner[order[first[two]]]
-    f2 = face_of_corner[order[first[two] + 1]]
+    f1, f2 = face_of_corner[order[pair]], face_of_corner[order[pair + 1]]
     normals = face_normals(mesh)
-    cos = np.einsum("ij,ij->i", normals[f1], normals[f2])
-    flat = ~(normals[f1].any(axis=1) & normals[f2].any(axis=1))  # a zero-area face decides nothing
-    return edges[two[(cos <= np.cos(np.radians(angle_deg))) & ~flat]]
+    n1, n2 = normals[f1], normals[f2]
+    cos = np.einsum("ij,ij->i", n1, n2)
+    flat = ~(n1.any(axis=1) & n2.any(axis=1))  # a zero-area face decides nothing
+    sharp = keys[pair[(cos <= np.cos(np.radians(angle_deg))) & ~flat]]
+    return np.stack([sharp // n, sharp % n], axis=1)
 
 
 def edges_along(mesh: MeshArrays, source_verts: np.ndarray, source_edges: np.ndarray | None) -> np.ndarray:
@@ -201,8 +231,10 @@ def edges_along(mesh: MeshArrays, source_verts: np.ndarray, source_edges: np.nda
     edges, _, _ = unique_edges(mesh)
     a = mesh.verts[edges[:, 0]].astype(np.float64)
     b = mesh.verts[edges[:, 1]].astype(np.float64)
-    dist = segments.query(np.concatenate([a, b, (a + b) / 2.0]))[1].reshape(3, -1).max(axis=0)
-    return edges[dist <= ALONG_SHARE * np.linalg.norm(b - a, axis=1)]
+    tolerance = ALONG_SHARE * np.linalg.norm(b - a, axis=1)
+    points = np.concatenate([a, b, (a + b) / 2.0])
+    dist = segments.query(points, within=np.tile(tolerance, 3))[1].reshape(3, -1).max(axis=0)
+    return edges[dist <= tolerance]
 
 
 def union_edges(vert_count: int, *groups: np.ndarray) -> np.ndarray:
@@ -294,14 +326,33 @@ def transfer_results(
     first_lod: int = 0,
 ) -> dict[str, np.ndarray]:
     """``transfer_level`` for each (mesh, its own sharp edges) of ``levels`` (LOD ``first_lod`` first),
-    keyed as the engine's result file names them."""
+    keyed as the engine's result file names them. With ``SPLIT_FACES`` faces or more in all, the later
+    levels are done in a forked copy on the second core (forked.py) meanwhile."""
     surface = SourceSurface(source_verts, source_tris)  # indexed only if a level needs it
+    if attrs.mixed_materials or attrs.has_weights:
+        surface.locate(np.zeros((0, 3)))  # indexed once here, so that a copy shares the index
     arrays: dict[str, np.ndarray] = {"attributes": np.asarray(LAYOUT_VERSION, dtype=np.int64)}
     if attrs.group_names is not None:
         arrays["group_names"] = attrs.group_names
-    for lod, (mesh, extra) in enumerate(levels, start=first_lod):
-        if cancelled is not None and cancelled():
-            raise EngineCancelled("the job was cancelled")
-        for name, value in transfer_level(surface, attrs, mesh, extra).items():
+    faces = np.cumsum([mesh.face_count for mesh, _ in levels])
+    cut = len(levels)
+    if len(levels) >= 2 and faces[-1] >= SPLIT_FACES:
+        # The first ``cut`` levels here, the rest in the copy: the split nearest to half the faces each.
+        cut = 1 + int(np.argmin(np.maximum(faces[:-1], faces[-1] - faces[:-1])))
+    later = levels[cut:]
+    work = (
+        InCopy(lambda: [transfer_level(surface, attrs, m, x) for m, x in later], "transfer")
+        if later
+        else None
+    )
+    with work or nullcontext():
+        done = []
+        for mesh, extra in levels[:cut]:
+            if cancelled is not None and cancelled():
+                raise EngineCancelled("the job was cancelled")
+            done.append(transfer_level(surface, attrs, mesh, extra))
+        done += work.result() if work is not None else []
+    for lod, level_arrays in enumerate(done, start=first_lod):
+        for name, value in level_arrays.items():
             arrays[f"lod{lod}_{name}"] = value
     return arrays
