@@ -69,6 +69,10 @@ class Phases:
     def __init__(self, targets: dict[str, tuple[Any, str]]) -> None:
         self.targets = targets
         self.seconds = dict.fromkeys(targets, 0.0)
+        # When each phase last ended, in seconds since the block was entered: the import's is when the
+        # results were in the scene.
+        self.until = dict.fromkeys(targets, 0.0)
+        self._entered = time.perf_counter()
         self._saved: list[tuple[Any, str, Any]] = []
 
     def _wrap(self, name: str, fn: Callable) -> Callable:
@@ -77,11 +81,14 @@ class Phases:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds[name] += time.perf_counter() - started
+                ended = time.perf_counter()
+                self.seconds[name] += ended - started
+                self.until[name] = ended - self._entered
 
         return timed_call
 
     def __enter__(self) -> Phases:
+        self._entered = time.perf_counter()
         for name, (module, attr) in self.targets.items():
             original = getattr(module, attr)
             self._saved.append((module, attr, original))

@@ -156,32 +156,48 @@ ENGINE_LEVERS = {
     "(output edge / 3) and on both cores, so what is left is a faster field solver",
     "lod": "the engine itself has to get faster: most of it is fast_simplification's collapse passes (the "
     "first, 1.3M -> 983K triangles, is the longest), already at the aggression that matches Decimate's "
-    "fidelity; a cheaper first pass or building levels in parallel on the second core is what is left",
+    "fidelity and split over both cores (engines/branch.py); a cheaper collapse pass is what is left",
 }
 
 
-def _split(
-    total: float, engine: float, submit: float, imported: float, kind: str = "quad"
-) -> tuple[str, str]:
+def _split(r: dict, kind: str = "quad") -> tuple[str, str]:
     """Where a product run's wall time went, and which lever the biggest share points at."""
-    rest = max(0.0, total - engine - submit - imported)
-    text = (
-        f"of its {total:.2f} s the engine's own work is {engine:.2f} s (the same job in Blender's process, "
-        f"where earlier runs left its memory mapped), the main thread spends {submit:.2f} s submitting "
-        f"(snapshot) and {imported:.2f} s importing, and {rest:.2f} s is the rest: mostly the quality "
-        "report of the result against the source, which the blocking operator waits for (engines/report.py: "
-        "about 0.4 s on a 56K-triangle source, 5.4 s for a 983K-triangle LOD0 against the 1.3M-triangle "
-        "source, most of it one closest-point query per result vertex for the heatmap), then the hand-over "
-        "(worker host, npz files both ways) and the engine process touching its working memory"
+    total, engine, submit, imported = (
+        r["seconds"],
+        r["seconds_engine_only"],
+        r["seconds_submit"],
+        r["seconds_import"],
     )
-    shares = {"engine": engine, "main": submit + imported, "handover": rest}
+    in_scene = min(r.get("seconds_in_scene", total), total)
+    report = total - in_scene
+    handover = max(0.0, in_scene - engine - submit - imported)
+    text = " ".join(
+        [
+            f"of its {total:.2f} s, the results were in the scene after {in_scene:.2f} s and {report:.2f} s",
+            "went on waiting for their quality report (engines/report.py in the warm engine child, its",
+            "closest-point queries split over both cores; the blocking operator and the CLI wait for it,",
+            "the panel shows the results first). Up to the scene: the engine's own work is",
+            f"{engine:.2f} s (the same job in Blender's process, where earlier runs left its memory mapped),",
+            f"the main thread spends {submit:.2f} s submitting (snapshot) and {imported:.2f} s importing,",
+            f"and {handover:.2f} s is the rest: carrying attributes over to every level (hard edges,",
+            "materials, weights), the hand-over (worker host, npz files both ways) and the engine process",
+            "touching its working memory",
+        ]
+    )
+    shares = {"engine": engine, "main": submit + imported, "handover": handover, "report": report}
     levers = {
         "engine": ENGINE_LEVERS[kind],
         "main": "the main thread's snapshot and import have to get faster (both already go through the "
         "attribute API; Mesh.update() building edges is most of an import)",
-        "handover": "the rest has to shrink: the quality report measured in the engine child while it still "
-        "holds the source and its index (today a second process loads both again from the snapshot), or a "
-        "faster closest-point index (engines/project.py, numpy: about 5 us a query after its cell pruning)",
+        "handover": "the hand-over has to shrink: the attribute transfer and the npz files both ways",
+        "report": " ".join(
+            [
+                "the quality report has to get cheaper: it is numpy closest-point queries",
+                "(engines/project.py,",
+                "about 5 us a query after its cell pruning) for every result vertex and the samples, and two",
+                "index builds; a compiled index, or fewer points measured on huge results, is what is left",
+            ]
+        ),
     }
     ranked = sorted(shares, key=lambda k: shares[k], reverse=True)
     # Name the runner-up too when it is nearly as large: closing the gap then needs both.
@@ -190,7 +206,7 @@ def _split(
 
 
 def _time_note(r: dict) -> str:
-    split, lever = _split(r["seconds"], r["seconds_engine_only"], r["seconds_submit"], r["seconds_import"])
+    split, lever = _split(r)
     return (
         f"Quad remesh time on {r['mesh']} ({r['source_faces']:,} faces -> {r['faces_target']:,}): "
         f"{r['seconds']:.2f} s against QuadriFlow's {r['seconds_quadriflow']:.2f} s = "
@@ -225,14 +241,14 @@ def _lod_notes(lod: dict) -> list[str]:
     notes = []
     goal_time, goal_distance = lod.get("goal_time_ratio", 0.15), lod.get("goal_hausdorff_ratio", 1.0)
     if not lod["goals"]["time"]:
-        split, lever = _split(
-            lod["seconds"], lod["seconds_engine_only"], lod["seconds_submit"], lod["seconds_import"], "lod"
-        )
+        split, lever = _split(lod, "lod")
         notes.append(
             f"LoD chain time: {lod['seconds']:.2f} s against {lod['seconds_decimate']:.2f} s for Decimate "
             f"modifiers on copies = {lod['time_ratio_vs_decimate']:.3f}x, goal {goal_time}x (i.e. "
             f"{goal_time * lod['seconds_decimate']:.2f} s; against Decimate chained level after level: "
-            f"{lod['time_ratio_vs_decimate_chained']:.3f}x). Of ours: {split}; {lever}."
+            f"{lod['time_ratio_vs_decimate_chained']:.3f}x; up to the levels being in the scene: "
+            f"{lod.get('time_in_scene_ratio_vs_decimate', lod['time_ratio_vs_decimate']):.3f}x). Of ours: "
+            f"{split}; {lever}."
         )
     if not lod["goals"]["hausdorff"]:
         worst = max(lod["levels"], key=lambda lv: lv["hausdorff_ratio_vs_decimate"])

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .forked import distances_in_halves
+from .forked import InCopy, distances_in_halves
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .meshgraph import components, unique_edges, valences
 from .project import TriangleIndex
@@ -47,6 +47,8 @@ DISTANCE_SAMPLES = 40_000
 # up to 30% low, which moves their switch distance as much closer.
 LEVEL_POINTS = 12_000
 RECALL_TOLERANCE = 0.005
+# From this many result faces a report measures the result's edge flow and topology in a forked copy.
+SHAPE_COPY_FACES = 200_000
 RECALL_STEP = 0.0025
 
 
@@ -269,11 +271,17 @@ def quality_report(
     """All measures in one JSON-able dict; topology figures come with the source's beside them. The
     keywords let a caller measuring several results against one source pass what it already has (see
     ``surface_distance``)."""
-    irregular, interior = irregular_share(result)
+
+    def shape() -> tuple[tuple[float, int], dict[str, int]]:
+        return irregular_share(result), topology(result)
+
+    # On a large result its edge flow and topology are measured on the second core meanwhile (forked.py).
+    shape_work = InCopy(shape, "measure-shape") if result.face_count >= SHAPE_COPY_FACES else None
     deviation = quad_corner_deviation(result)
     hausdorff, mean = surface_distance(
         result, source, samples, source_index, vertex_distances_known, vertex_cap
     )
+    (irregular, interior), result_topology = shape_work.result() if shape_work is not None else shape()
     recall = None if feature_edges is None else edge_recall(result, source.verts, feature_edges)
     return {
         "faces": result.face_count,
@@ -283,7 +291,7 @@ def quality_report(
         "interior_vertices": interior,
         "irregular_share": irregular,
         "angle_deviation_p95": float(np.percentile(deviation, 95)) if deviation.size else None,
-        "topology": topology(result),
+        "topology": result_topology,
         "source_topology": source_topology or topology(source),
         "hausdorff_pct": hausdorff,
         "mean_distance_pct": mean,

@@ -4,7 +4,8 @@
 Contract: ``request(record, objects)`` writes each result's arrays, in the coordinates of the job's source
 snapshot, into the job's folder and asks the worker host to measure them (``engines.report``): the geometry
 work runs there, never here. ``apply(answers)``, called by the step function, stores each result's quality
-report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), and
+report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), with
+``target_faces`` and ``target_exceeded`` (faces / target - 1 above the target, else 0) added for LOD0, and
 paints the per-vertex distance to the source as the color attribute ``retopo_distance``: green on the
 source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal or further. The local engine's
 LoDs (``lod`` >= 1) are not measured: their error against LOD0 is on them already and sets their switch
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DISTANCE_ATTRIBUTE = "retopo_distance"
 QUALITY_KEY = "retopo_hub_quality"
 HEAT_SPAN_PCT = 1.0  # the distance, in % of the source's diagonal, that shows fully red
+TARGET_TOLERANCE = 0.10  # results land within 10% of Target Faces (its description says so)
 
 
 def request(record, objects) -> bool:
@@ -84,8 +86,13 @@ def apply(answers: dict[str, dict]) -> None:
         quality = {}
         for name, item in (answer.get("results") or {}).items():
             report = item["quality"]
-            quality[name] = report
             obj = bpy.data.objects.get(name)
+            if record.faces_requested > 0 and (obj is None or not obj.get(PROP_PREFIX + "lod")):
+                # Where the budget could not hold a part (a thin limb kept attached), the result has more
+                # faces than asked for: the report says by how much.
+                report["target_faces"] = int(record.faces_requested)
+                report["target_exceeded"] = round(max(0.0, report["faces"] / record.faces_requested - 1.0), 4)
+            quality[name] = report
             if obj is None or obj.type != "MESH":
                 continue
             obj[QUALITY_KEY] = json.dumps(report)
@@ -115,8 +122,11 @@ def summary(report: dict) -> str:
     """One line of a quality report for the panel and the CLI."""
     quads = report.get("quad_share")
     irregular = report.get("irregular_share")
+    exceeded = float(report.get("target_exceeded") or 0.0)
     parts = [
         f"{report.get('faces', 0):,} faces",
+        # Within the usual landing tolerance it is not news; beyond it, the faces went somewhere on purpose.
+        f"{exceeded * 100:.0f}% over the face target" if exceeded > TARGET_TOLERANCE else "",
         f"{quads * 100:.0f}% quads" if quads is not None else "",
         f"poles {irregular * 100:.1f}%" if irregular is not None else "",
         f"distance {report['mean_distance_pct']:.2f}% (max {report['hausdorff_pct']:.2f}%)"

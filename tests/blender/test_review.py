@@ -131,6 +131,8 @@ def test_every_result_gets_a_quality_report_and_a_distance_heatmap(blank):
     assert lod0["topology"]["pieces"] == lod0["source_topology"]["pieces"] == 1
     assert lod0["topology"]["genus"] == 0 and lod0["topology"]["boundary_loops"] == 0
     assert 0.0 < lod0["mean_distance_pct"] < lod0["hausdorff_pct"] < 5.0
+    assert lod0["target_faces"] == 800
+    assert lod0["target_exceeded"] == round(max(0.0, lod0["faces"] / 800 - 1.0), 4)
     result = bpy.data.objects["Rock_retopo"]
     assert json.loads(result["retopo_hub_quality"]) == lod0
     lod1 = bpy.data.objects["Rock_LOD1"]
@@ -168,3 +170,13 @@ def test_a_triangle_result_counts_poles_against_valence_six(blank):
     lod0 = json.loads(bpy.data.objects["Tri_retopo"]["retopo_hub_quality"])
     assert lod0["quad_share"] == 0.0 and lod0["interior_vertices"] == 2562
     assert lod0["irregular_share"] == 12 / 2562
+
+
+def test_the_summary_says_when_a_result_went_well_over_its_face_target(addon):
+    from importlib import import_module
+
+    measure = import_module(addon.__name__ + ".jobs.measure")
+    report = {"faces": 1300, "quad_share": 1.0, "irregular_share": 0.05, "target_exceeded": 0.3}
+    assert "30% over the face target" in measure.summary(report)
+    assert "over the face target" not in measure.summary(report | {"target_exceeded": 0.04}), "within 10%"
+    assert "over the face target" not in measure.summary(report | {"target_exceeded": None}), "not asked"

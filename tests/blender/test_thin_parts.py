@@ -26,6 +26,9 @@ def test_a_thin_neck_stays_attached(blank):
     quality = json.loads(result["retopo_hub_quality"])
     assert quality["topology"] == quality["source_topology"], quality
     assert quality["source_topology"]["pieces"] == 1 and quality["source_topology"]["boundary_edges"] == 0
+    # The report says whether the neck cost faces beyond the budget, and by how much.
+    assert quality["target_faces"] == 1000
+    assert quality["target_exceeded"] == round(max(0.0, quality["faces"] / 1000 - 1.0), 4)
     co = np.empty(len(result.data.vertices) * 3, np.float32)
     result.data.vertices.foreach_get("co", co)
     middle = co.reshape(-1, 3)[np.abs(co.reshape(-1, 3)[:, 2]) < 0.25]
