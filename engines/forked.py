@@ -11,8 +11,9 @@ killed on the way out instead of running on.
 ``distances_in_halves(index, points)`` returns exactly what ``index.query(points)[1]`` returns (float64
 (Q,) distances to the indexed surface, in the points' order), with at least ``MIN_POINTS`` points the
 second half measured in a copy, which shares the built index copy-on-write, while this process measures
-the first. Imports numpy, the stdlib and the engine's own modules only; never touches bpy; only the
-engine child forks (branch.py's LoDs, report.py's quality report), never Blender's process.
+the first. Imports numpy, the stdlib and the engine's own modules only; never touches bpy. In the product
+only the engine child forks (branch.py's LoDs, report.py's quality report, transfer.py's levels): Blender's
+process never runs these paths (the bench's in-process measures and the test runs may, numpy only).
 
 Why the halves: the quality report measures every vertex of a result against the source for its heatmap;
 on a 983K-triangle LOD0 of a 1.3M-triangle source those 492K queries were a third of the report's 8 s,

@@ -10,7 +10,9 @@ source's diagonal, so a heatmap can say what its colors mean. Each result's per-
 source surface (float32, object units) goes to ``<result npz>.distance.npy`` beside it. ``measure_answer``
 wraps it in the wire answer, ``{"results": ...}`` or ``{"error": one line}``. Runs in a warm engine child
 or, without one, in a worker host thread (numpy only, never bpy); one source index serves every result of
-the job.
+the job. In an engine child, parts of it run in forked copies on the second core (forked.py: the source's
+own figures, half of each set of distances, a large result's edge flow and topology); in the worker
+host's thread nothing forks.
 """
 
 from __future__ import annotations
