@@ -159,3 +159,22 @@ def test_a_large_part_the_engine_loses_is_made_the_small_way(monkeypatch):
     assert pieces(lod0.mesh) == 3
     assert lod0.info["pieces"] == {"source": 3, "by_engine": 2, "one_by_one": 1, "dropped": 0}
     assert abs(lod0.mesh.face_count - 3000) <= 300
+
+
+def _root(parent: list[int], x: int) -> int:
+    while parent[x] != x:
+        x = parent[x]
+    return x
+
+
+def test_components_label_each_vertex_with_its_smallest_connected_index():
+    from retopo_hub.engines.meshgraph import components
+
+    rng = np.random.default_rng(7)
+    for count, pairs_count in ((50, 0), (200, 60), (1000, 900), (3000, 6000)):
+        pairs = rng.integers(0, count, size=(pairs_count, 2))
+        parent = list(range(count))  # a plain union-find, the smallest index as the root
+        for a, b in pairs.tolist():
+            ra, rb = _root(parent, a), _root(parent, b)
+            parent[max(ra, rb)] = min(ra, rb)
+        assert components(pairs, count).tolist() == [_root(parent, x) for x in range(count)]
