@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import EngineCancelled, EngineInputError
+from .features import face_normals as triangle_face_normals
 from .forked import InCopy
 from .meshdata import MeshArrays
 from .meshgraph import face_edges, unique_edges
@@ -167,33 +168,15 @@ def face_normals(mesh: MeshArrays) -> np.ndarray:
     zero for faces without area. float64 (F, 3)."""
     if mesh.face_count and mesh.tri_count == mesh.face_count:
         # Newell's sum for a triangle is its edge cross product; this skips the centroid pass.
-        n = triangle_normals(mesh.verts, mesh.corner_verts.reshape(-1, 3))
-    else:
-        starts = mesh.face_starts
-        nxt = np.arange(mesh.corner_verts.shape[0], dtype=np.int64) + 1
-        nxt[starts + mesh.face_sizes - 1] = starts
-        p = mesh.verts[mesh.corner_verts].astype(np.float64)
-        p -= np.repeat(face_centroids(mesh), mesh.face_sizes, axis=0)  # keeps far-from-origin faces exact
-        n = np.add.reduceat(np.cross(p, p[nxt]), starts, axis=0)
+        return triangle_face_normals(mesh.verts, mesh.corner_verts.reshape(-1, 3))
+    starts = mesh.face_starts
+    nxt = np.arange(mesh.corner_verts.shape[0], dtype=np.int64) + 1
+    nxt[starts + mesh.face_sizes - 1] = starts
+    p = mesh.verts[mesh.corner_verts].astype(np.float64)
+    p -= np.repeat(face_centroids(mesh), mesh.face_sizes, axis=0)  # keeps far-from-origin faces exact
+    n = np.add.reduceat(np.cross(p, p[nxt]), starts, axis=0)
     length = np.linalg.norm(n, axis=1, keepdims=True)
     return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
-
-
-def triangle_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Unnormalised normal of each triangle, float64 (T, 3), components written out to spare numpy's
-    general cross product its temporaries (a 1M-triangle level is measured once per job)."""
-    v = np.asarray(verts, dtype=np.float64)
-    a = v[tris[:, 0]]
-    u = v[tris[:, 1]] - a
-    w = v[tris[:, 2]] - a
-    return np.stack(
-        [
-            u[:, 1] * w[:, 2] - u[:, 2] * w[:, 1],
-            u[:, 2] * w[:, 0] - u[:, 0] * w[:, 2],
-            u[:, 0] * w[:, 1] - u[:, 1] * w[:, 0],
-        ],
-        axis=1,
-    )
 
 
 def hard_edges(mesh: MeshArrays, angle_deg: float = HARD_EDGE_ANGLE) -> np.ndarray:
