@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .errors import EngineCancelled, EngineInputError
+from .features import edges_of_two_faces
 from .features import face_normals as triangle_face_normals
 from .forked import InCopy
 from .meshdata import MeshArrays
@@ -128,12 +129,16 @@ class SourceSurface:
         self.tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
         self._index: TriangleIndex | None = None
 
+    def index(self) -> TriangleIndex:
+        """The closest-point index over the triangles, built on the first call."""
+        if self._index is None:
+            self._index = TriangleIndex(self.verts, self.tris)
+        return self._index
+
     def locate(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest source triangle (index into ``tris``, (Q,)) and barycentric weights (Q, 3) of each
         point. A zero-area triangle found nearest answers with its first corner (``barycentric``)."""
-        if self._index is None:
-            self._index = TriangleIndex(self.verts, self.tris)
-        closest, _dist, tri = self._index.query(points)
+        closest, _dist, tri = self.index().query(points)
         corners = self.verts[self.tris[tri]]
         return tri, barycentric(closest, corners[:, 0], corners[:, 1], corners[:, 2])
 
@@ -185,19 +190,13 @@ def hard_edges(mesh: MeshArrays, angle_deg: float = HARD_EDGE_ANGLE) -> np.ndarr
         return np.zeros((0, 2), dtype=np.int64)
     a, b = face_edges(mesh)
     n = max(mesh.vert_count, 1)
-    keys = np.minimum(a, b) * n + np.maximum(a, b)
-    # One sort of the corner keys gives both the edges and their two faces (run starts and lengths).
-    order = np.argsort(keys)
-    keys = keys[order]
-    start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    pair = start[np.diff(np.r_[start, keys.shape[0]]) == 2]
     face_of_corner = np.repeat(np.arange(mesh.face_count, dtype=np.int64), mesh.face_sizes)
-    f1, f2 = face_of_corner[order[pair]], face_of_corner[order[pair + 1]]
+    keys, f1, f2 = edges_of_two_faces(np.minimum(a, b) * n + np.maximum(a, b), face_of_corner)
     normals = face_normals(mesh)
     n1, n2 = normals[f1], normals[f2]
     cos = np.einsum("ij,ij->i", n1, n2)
     flat = ~(n1.any(axis=1) & n2.any(axis=1))  # a zero-area face decides nothing
-    sharp = keys[pair[(cos <= np.cos(np.radians(angle_deg))) & ~flat]]
+    sharp = keys[(cos <= np.cos(np.radians(angle_deg))) & ~flat]
     return np.stack([sharp // n, sharp % n], axis=1)
 
 
@@ -313,7 +312,7 @@ def transfer_results(
     levels are done in a forked copy on the second core (forked.py) meanwhile."""
     surface = SourceSurface(source_verts, source_tris)  # indexed only if a level needs it
     if attrs.mixed_materials or attrs.has_weights:
-        surface.locate(np.zeros((0, 3)))  # indexed once here, so that a copy shares the index
+        surface.index()  # built once here, so that a copy shares it
     arrays: dict[str, np.ndarray] = {"attributes": np.asarray(LAYOUT_VERSION, dtype=np.int64)}
     if attrs.group_names is not None:
         arrays["group_names"] = attrs.group_names
