@@ -103,8 +103,16 @@ def _with_faces(mesh: MeshArrays, verts: np.ndarray, faces: list[list[int]]) -> 
     )
 
 
-def fill_small_holes(mesh: MeshArrays, max_edges: int = MAX_HOLE_EDGES) -> MeshArrays:
-    loops = [loop for loop in boundary_loops(mesh) if 3 <= len(loop) <= max_edges]
+def fill_small_holes(
+    mesh: MeshArrays, max_edges: int = MAX_HOLE_EDGES, keep: np.ndarray | None = None
+) -> MeshArrays:
+    """Loops of 3 to ``max_edges`` edges filled; with ``keep`` (bool per vertex), not those whose every
+    vertex is kept (a hole of the source, on its border)."""
+    loops = [
+        loop
+        for loop in boundary_loops(mesh)
+        if 3 <= len(loop) <= max_edges and (keep is None or not keep[loop].all())
+    ]
     if not loops:
         return mesh
     faces: list[list[int]] = []

@@ -37,6 +37,7 @@ from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import unique_edges
+from .openings import BorderLoops, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
@@ -160,6 +161,23 @@ def _unfolded_and_sharp(
     if curves is not None:
         sharp = curves.sharp_edges(MeshArrays(unit, result.face_sizes, result.corner_verts), on_curve)
     return MeshArrays(unit * scale + center, result.face_sizes, result.corner_verts), sharp
+
+
+def _on_borders(mesh: MeshArrays, borders: FeatureCurves, center: np.ndarray, scale: float) -> np.ndarray:
+    """Vertices of ``mesh`` (object units) lying on the source's open borders (unit units, as snapped)."""
+    unit = (mesh.verts.astype(np.float64) - center) / scale
+    return borders.index.query(unit, within=ON_CURVE)[1] <= ON_CURVE
+
+
+def _reopened(
+    mesh: MeshArrays, index: TriangleIndex, borders: FeatureCurves, loops: BorderLoops, center, scale
+) -> tuple[MeshArrays, int]:
+    """``openings.reopen_covered_holes`` on a result in object units."""
+    unit = MeshArrays((mesh.verts.astype(np.float64) - center) / scale, mesh.face_sizes, mesh.corner_verts)
+    opened, count = reopen_covered_holes(unit, index, borders, loops)
+    if count:
+        log.debug("opened %d source holes the remesh had covered", count)
+    return MeshArrays(opened.verts * scale + center, opened.face_sizes, opened.corner_verts), count
 
 
 def _border_vertices(mesh: MeshArrays) -> np.ndarray:
@@ -344,10 +362,16 @@ def remesh_detailed(
         closed=closed,
         report=report,
     )
+    reopened = 0
     if fill_holes:
-        result = fill_small_holes(result)
+        # A small loop on the source's own border is a hole the source has, not one the extraction made.
+        on_border = None if borders is None else _on_borders(result, borders, center, scale)
+        result = fill_small_holes(result, keep=on_border)
         if closed and open_edges(result):
             result = _closed(result, index, center, scale)
+        elif borders is not None:
+            loops = BorderLoops(unit, source_open)
+            result, reopened = _reopened(result, index, borders, loops, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {
@@ -356,6 +380,8 @@ def remesh_detailed(
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
         "thin_parts": thin,
     }
+    if reopened:
+        info["holes_reopened"] = reopened
     if density is not None:
         info["density"] = density_stats
     if flow or curves is not None or density is not None:

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The source's holes that a remesh covered over, opened again, so the result keeps its boundary loops.
+
+Instant Meshes spreads its field over an opening narrower than about two of its edges and extracts faces
+across it: the Stanford bunny scan's five holes under its base all closed at 1,000 quads, three at 4,000.
+Here each border loop of the source that no border of the result follows is opened again: the result faces
+hanging over it are taken away (a face whose centre's nearest source point lies on that loop, further from
+it than ``OVERHANG`` of the face's size), or, when none does, the one face nearest the loop's middle; the
+new border's vertices then go onto the source's border (``sharp.mesh_onto_borders``). An opening that would
+cut the result into more pieces, or leave it with more borders than the source has, is not made.
+
+Contract: ``BorderLoops(verts, half_edges)`` labels a source's border half-edges (``holes.
+boundary_half_edges``) by loop, in the order ``sharp.source_borders`` makes its segments, and keeps each
+loop's middle. ``reopen_covered_holes(mesh, index, borders, loops)`` takes a result ``MeshArrays`` and the
+source in the same units (``index``, a ``TriangleIndex`` over its triangles; ``borders``, the
+``FeatureCurves`` of its open borders; ``loops``, its ``BorderLoops``) and returns ``(mesh, opened)``: a
+new mesh without the faces taken away (unused vertices dropped) and how many loops were opened. Imports
+numpy and the engine's own modules only; never touches bpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .holes import boundary_half_edges
+from .meshdata import MeshArrays
+from .meshgraph import components, face_centroids, face_components, unique_edges
+from .project import TriangleIndex
+from .sharp import FeatureCurves, mesh_onto_borders
+
+# A face is over an opening when its centre is further than this share of the face's size from the source
+# and the nearest source point is on the opening's border.
+OVERHANG = 0.25
+# A result border vertex this close to a source loop (share of the result's median edge) follows that loop.
+FOLLOWS = 0.25
+
+
+class BorderLoops:
+    """Loop label of each border half-edge (joined through their vertices) and each loop's middle."""
+
+    def __init__(self, verts: np.ndarray, half_edges: tuple[np.ndarray, np.ndarray]) -> None:
+        a, b = (np.asarray(x, dtype=np.int64) for x in half_edges)
+        points = np.asarray(verts, dtype=np.float64)
+        label = components(np.stack([a, b], axis=1), points.shape[0])[a]
+        self.labels, self.of_segment = np.unique(label, return_inverse=True)
+        self.of_segment = self.of_segment.ravel()
+        count = np.bincount(self.of_segment, minlength=self.labels.shape[0])[:, None]
+        self.middles = np.zeros((self.labels.shape[0], 3))
+        np.add.at(self.middles, self.of_segment, points[a])
+        self.middles /= np.maximum(count, 1)
+
+    @property
+    def count(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def _followed_loops(mesh: MeshArrays, borders: FeatureCurves, loops: BorderLoops, reach: float) -> set[int]:
+    """The source loops (numbered 0..count-1) that some border vertex of ``mesh`` lies on."""
+    a, _ = boundary_half_edges(mesh)
+    if a.shape[0] == 0:
+        return set()
+    on = np.unique(a)
+    _near, dist, segment = borders.index.query(mesh.verts[on].astype(np.float64), within=reach)
+    return set(loops.of_segment[segment[dist <= reach]].tolist())
+
+
+def _shape(mesh: MeshArrays) -> tuple[int, int]:
+    """(pieces, border loops) of a small result, cheaply."""
+    pieces = int(face_components(mesh).max(initial=-1)) + 1
+    a, b = boundary_half_edges(mesh)
+    loops = int(np.unique(components(np.stack([a, b], axis=1), mesh.vert_count)[a]).shape[0]) if a.size else 0
+    return pieces, loops
+
+
+def reopen_covered_holes(
+    mesh: MeshArrays, index: TriangleIndex, borders: FeatureCurves, loops: BorderLoops
+) -> tuple[MeshArrays, int]:
+    if borders.index is None or mesh.face_count == 0:
+        return mesh, 0
+    edges, _, _ = unique_edges(mesh)
+    lengths = np.linalg.norm(mesh.verts[edges[:, 0]] - mesh.verts[edges[:, 1]], axis=1)
+    reach = FOLLOWS * float(np.median(lengths))
+    covered = set(range(loops.count)) - _followed_loops(mesh, borders, loops, reach)
+    if not covered:
+        return mesh, 0
+    centres = face_centroids(mesh)
+    _near, to_surface, _tri = index.query(centres)
+    # Only a border as near as the surface matters: the bounded search gives up early everywhere else.
+    bound = to_surface * (1.0 + 1e-9) + 1e-12
+    _near, to_border, segment = borders.index.query(centres, within=bound)
+    # The face's size: the square root of its corners' spread, enough to compare a distance with.
+    owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
+    spread = np.zeros(mesh.face_count)
+    np.add.at(spread, owner, np.linalg.norm(mesh.verts[mesh.corner_verts] - centres[owner], axis=1))
+    size = 2.0 * spread / mesh.face_sizes
+    over = (to_border <= bound) & (to_surface > OVERHANG * size)
+    loop_of_face = np.where(over, loops.of_segment[segment], -1)
+    openings: list[np.ndarray] = []
+    for loop in sorted(covered):
+        faces = np.flatnonzero(loop_of_face == loop)
+        if faces.size == 0:
+            # Narrower than the faces: the one face nearest the loop's middle.
+            away = np.linalg.norm(centres - loops.middles[loop], axis=1)
+            nearest = int(np.argmin(away))
+            if away[nearest] > size[nearest]:
+                continue
+            faces = np.asarray([nearest])
+        openings.append(faces)
+    if not openings:
+        return mesh, 0
+    pieces, result_loops = _shape(mesh)
+
+    def allowed(drop: np.ndarray, count: int) -> bool:
+        found = _shape(mesh.select_faces(~drop).compact())
+        return found[0] <= pieces and found[1] <= min(loops.count, result_loops + count)
+
+    drop = np.zeros(mesh.face_count, dtype=bool)
+    drop[np.concatenate(openings)] = True
+    opened = len(openings)
+    if not allowed(drop, opened):
+        # One opening at a time, keeping those that do no harm (one check of the whole mesh each, which is
+        # why all of them are tried together first).
+        drop[:], opened = False, 0
+        for faces in openings:
+            trial = drop.copy()
+            trial[faces] = True
+            if allowed(trial, opened + 1):
+                drop, opened = trial, opened + 1
+    if not opened:
+        return mesh, 0
+    opened_mesh = mesh.select_faces(~drop).compact()
+    moved, _snapped = mesh_onto_borders(opened_mesh, borders)
+    return MeshArrays(moved, opened_mesh.face_sizes, opened_mesh.corner_verts), opened
