@@ -37,7 +37,7 @@ from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import unique_edges
-from .openings import BorderLoops, reopen_covered_holes
+from .openings import BorderLoops, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
@@ -364,14 +364,15 @@ def remesh_detailed(
     )
     reopened = 0
     if fill_holes:
-        # A small loop on the source's own border is a hole the source has, not one the extraction made.
-        on_border = None if borders is None else _on_borders(result, borders, center, scale)
+        # The source's own holes (its borders once split vertices are joined) stay open: a small loop on
+        # one is not filled, and one the extraction covered over is opened again.
+        holes = real_borders(unit, tris) if borders is not None and not closed else None
+        on_border = None if holes is None else _on_borders(result, holes[0], center, scale)
         result = fill_small_holes(result, keep=on_border)
         if closed and open_edges(result):
             result = _closed(result, index, center, scale)
-        elif borders is not None:
-            loops = BorderLoops(unit, source_open)
-            result, reopened = _reopened(result, index, borders, loops, center, scale)
+        elif holes is not None:
+            result, reopened = _reopened(result, index, *holes, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from retopo_hub.engines.holes import boundary_half_edges, fill_small_holes
 from retopo_hub.engines.meshdata import MeshArrays
+from retopo_hub.engines.openings import real_borders
 from retopo_hub.engines.project import surface_distances
 from retopo_hub.engines.quality import topology
 from retopo_hub.engines.remesh import remesh_detailed
-from shapes import wavy_plane
+from shapes import icosphere, wavy_plane
 
 HOLE_CENTRES = ((0.3, 0.3), (0.7, 0.35), (0.5, 0.72))
 
@@ -57,3 +58,27 @@ def test_a_small_loop_on_the_source_border_is_not_filled():
     partly = rim.copy()
     partly[10] = False
     assert fill_small_holes(holed, keep=partly).face_count == 9
+
+
+def test_split_vertices_are_no_holes():
+    """A closed mesh whose vertices are split at every triangle (as a flat-shaded glTF import is) has no
+    hole to keep: the remesh comes back closed and at its budget."""
+    pytest.importorskip("pynanoinstantmeshes")
+    verts, tris = icosphere(5)
+    soup = MeshArrays.from_triangles(verts[tris.ravel()], np.arange(tris.size).reshape(-1, 3))
+    assert topology(soup)["boundary_loops"] == tris.shape[0]
+    assert real_borders(soup.verts, soup.triangles()) is None
+    remeshed = remesh_detailed(soup, 800, reproducible=True)
+    assert abs(remeshed.mesh.face_count - 800) <= 80
+    found = topology(remeshed.mesh)
+    assert (found["pieces"], found["boundary_loops"], found["genus"]) == (1, 0, 0)
+
+
+def test_joined_positions_are_bit_equal_ones():
+    points = np.array([[0.0, 1.0, 2.0], [0.0, 1.0, 2.0], [-0.0, 1.0, 2.0], [0.0, 1.0, 2.0 + 1e-15]])
+    borders = real_borders(points, np.array([[0, 1, 3], [2, 3, 1]]))
+    # Rows 0-2 are one vertex (-0.0 is 0.0): both triangles collapse onto an edge and nothing is open...
+    assert borders is None
+    # ...while a real triangle keeps its three borders as one loop.
+    curves, loops = real_borders(np.eye(3), np.array([[0, 1, 2]]))
+    assert curves.count == 3 and loops.count == 1
