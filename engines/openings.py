@@ -38,6 +38,8 @@ OVERHANG = 0.25
 FOLLOWS = 0.25
 # Slack (share of the face's size) within which a border counts as the nearest source point.
 ON_BORDER = 1e-3
+# A source loop is followed by a result border with at least this many edges along it.
+FOLLOWED_EDGES = 2
 # Odd 64-bit multipliers (golden ratio, a MurmurHash constant) that spread coordinate bits over a hash.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
@@ -93,13 +95,17 @@ def real_borders(verts: np.ndarray, tris: np.ndarray) -> tuple[FeatureCurves, Bo
 
 
 def _followed_loops(mesh: MeshArrays, borders: FeatureCurves, loops: BorderLoops, reach: float) -> set[int]:
-    """The source loops (numbered 0..count-1) that some border vertex of ``mesh`` lies on."""
-    a, _ = boundary_half_edges(mesh)
+    """The source loops (numbered 0..count-1) along which ``mesh`` has at least ``FOLLOWED_EDGES`` border
+    edges (both ends on that loop): a border passing by another loop at one vertex does not follow it."""
+    a, b = boundary_half_edges(mesh)
     if a.shape[0] == 0:
         return set()
-    on = np.unique(a)
+    on, where = np.unique(np.concatenate([a, b]), return_inverse=True)
     _near, dist, segment = borders.index.query(mesh.verts[on].astype(np.float64), within=reach)
-    return set(loops.of_segment[segment[dist <= reach]].tolist())
+    loop_at = np.where(dist <= reach, loops.of_segment[segment], -1)[where.ravel()].reshape(2, -1)
+    along = loop_at[0][(loop_at[0] == loop_at[1]) & (loop_at[0] >= 0)]
+    counts = np.bincount(along, minlength=loops.count)
+    return set(np.flatnonzero(counts >= FOLLOWED_EDGES).tolist())
 
 
 def _shape(mesh: MeshArrays) -> tuple[int, int]:
