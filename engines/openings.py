@@ -40,6 +40,9 @@ FOLLOWS = 0.25
 ON_BORDER = 1e-3
 # A source loop is followed by a result border with at least this many edges along it.
 FOLLOWED_EDGES = 2
+# A loop is around empty space when its rim is at most this many times as far from its middle as the
+# nearest surface (the bunny scan's deepest hole: 1.07).
+HOLLOW = 1.5
 # Odd 64-bit multipliers (golden ratio, a MurmurHash constant) that spread coordinate bits over a hash.
 _MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
 
@@ -108,6 +111,16 @@ def _followed_loops(mesh: MeshArrays, borders: FeatureCurves, loops: BorderLoops
     return set(np.flatnonzero(counts >= FOLLOWED_EDGES).tolist())
 
 
+def _hollow(index: TriangleIndex, borders: FeatureCurves, loops: BorderLoops) -> set[int]:
+    """The loops around empty space: from their middle, their own rim is the nearest border and is not much
+    further than the nearest surface (``HOLLOW``; a curved hole may have surface nearer than its rim). The
+    outline of a flat sheet or of a scan's stray triangle has surface in its middle: no hole to open."""
+    _near, to_surface, _tri = index.query(loops.middles)
+    _near, to_border, segment = borders.index.query(loops.middles)
+    mine = loops.of_segment[segment] == np.arange(loops.count)
+    return set(np.flatnonzero(mine & (to_border <= HOLLOW * to_surface)).tolist())
+
+
 def _shape(mesh: MeshArrays) -> tuple[int, int]:
     """(pieces, border loops) of a small result, cheaply."""
     pieces = int(face_components(mesh).max(initial=-1)) + 1
@@ -124,7 +137,9 @@ def reopen_covered_holes(
     edges, _, _ = unique_edges(mesh)
     lengths = np.linalg.norm(mesh.verts[edges[:, 0]] - mesh.verts[edges[:, 1]], axis=1)
     reach = FOLLOWS * float(np.median(lengths))
-    covered = set(range(loops.count)) - _followed_loops(mesh, borders, loops, reach)
+    covered = (set(range(loops.count)) - _followed_loops(mesh, borders, loops, reach)) & _hollow(
+        index, borders, loops
+    )
     if not covered:
         return mesh, 0
     centres = face_centroids(mesh)
