@@ -5,8 +5,11 @@ face centroids.
 Contract: functions take a ``MeshArrays`` (or plain index arrays) and return new numpy arrays; nothing is
 modified in place. Edge arrays are int64 (E, 2) with the smaller vertex index first, sorted by that key.
 Components are found without scipy by hooking roots along edges and pointer jumping until every edge joins
-one label, so the cost is a few dozen vectorised passes over the edges even on a million-face mesh. Imports
-numpy and the engine's own modules only; never touches bpy.
+one label, so the cost is a few dozen vectorised passes over the edges even on a million-face mesh.
+``same_place(points)`` and ``weld_exact(mesh)`` join vertices whose coordinates are equal bit for bit (what a
+glTF or STL import, or a flat-shaded mesh, splits: one surface to an artist, loose triangles to an edge
+graph); ``weld_seams(mesh)`` does it only where that closes borders. Imports numpy and the engine's own
+modules only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -14,6 +17,48 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import MeshArrays
+
+# Odd 64-bit multipliers (golden ratio, a MurmurHash constant) that spread coordinate bits over a hash.
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def same_place(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first of each distinct position, int64 (K,); the distinct position of every point, int64 (N,)),
+    positions numbered in no particular order."""
+    points = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3) + 0.0  # -0.0 becomes 0.0
+    bits = points.view(np.uint64)
+    # A hash of the three coordinates sorts 10x faster than the rows themselves (1.3M vertices: 0.05 s
+    # against 0.55 s for np.unique of the rows); equal hashes are checked to be equal rows.
+    mixed = bits[:, 0] * _MIX[0] ^ bits[:, 1] * _MIX[1] ^ bits[:, 2]
+    order = np.argsort(mixed, kind="stable")
+    sorted_mixed, sorted_points = mixed[order], points[order]
+    new = np.r_[True, sorted_mixed[1:] != sorted_mixed[:-1]]
+    if np.any(~new[1:] & (sorted_points[1:] != sorted_points[:-1]).any(axis=1)):
+        rows = points.view(np.dtype((np.void, 24))).ravel()  # a hash collision: sort the rows themselves
+        _, first, joined = np.unique(rows, return_index=True, return_inverse=True)
+        return first, joined.ravel()
+    joined = np.empty(points.shape[0], dtype=np.int64)
+    joined[order] = np.cumsum(new) - 1
+    return order[new], joined
+
+
+def weld_exact(mesh: MeshArrays) -> MeshArrays:
+    """``mesh`` with vertices at the same place joined (``same_place``); ``mesh`` itself when none are."""
+    first, joined = same_place(mesh.verts)
+    if first.shape[0] == mesh.vert_count:
+        return mesh
+    return MeshArrays(np.asarray(mesh.verts)[first], mesh.face_sizes, joined[mesh.corner_verts])
+
+
+def weld_seams(mesh: MeshArrays) -> MeshArrays:
+    """``weld_exact`` where it closes borders: a mesh split along UV seams or hard edges, or a triangle
+    soup. Otherwise ``mesh`` itself: a pinch where two sheets touch at one place (pymeshlab's cow has one)
+    is two vertices on purpose, and joining them would change the surface's topology."""
+    welded = weld_exact(mesh)
+    if welded is mesh:
+        return mesh
+    borders = np.count_nonzero(unique_edges(mesh)[1] == 1)
+    return welded if borders and np.count_nonzero(unique_edges(welded)[1] == 1) < borders else mesh
 
 
 def face_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:

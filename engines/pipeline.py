@@ -54,7 +54,7 @@ from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MIN_TARGET, check_target, remesh_detailed, topology_change
 from .symmetry import axes_of, build_level
-from .validate import clean_input_mapped
+from .validate import clean_input_mapped, join_split_vertices
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,8 @@ def run(
     check_cancel()
     report(0.0, "checking the mesh")
     source, vertex_map = clean_input_mapped(verts, tris)
+    if params.mode == "quad":
+        source, vertex_map = join_split_vertices(source, vertex_map)
     ratios = lod_ratios(params.lod_levels, params.lod_final_ratio)
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()

@@ -33,7 +33,7 @@ import numpy as np
 
 from .forked import InCopy, distances_in_halves
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
-from .meshgraph import components, unique_edges, valences
+from .meshgraph import components, unique_edges, valences, weld_seams
 from .project import TriangleIndex
 
 DISTANCE_SAMPLES = 40_000
@@ -98,7 +98,9 @@ def quad_corner_deviation(mesh: MeshArrays) -> np.ndarray:
 
 
 def topology(mesh: MeshArrays) -> dict[str, int]:
-    """Pieces, boundary loops, boundary edges, non-manifold edges and genus (summed over pieces)."""
+    """Pieces, boundary loops, boundary edges, non-manifold edges and genus (summed over pieces), of the
+    surface: vertices split at the same place count as one (``meshgraph.weld_seams``)."""
+    mesh = weld_seams(mesh)
     edges, counts, _ = unique_edges(mesh)
     if mesh.face_count == 0:
         return {"pieces": 0, "boundary_loops": 0, "boundary_edges": 0, "nonmanifold_edges": 0, "genus": 0}
