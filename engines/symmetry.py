@@ -45,6 +45,9 @@ NOTCH_DEPTH = 3.0
 # When the aligned seam fails, the part is rebuilt this many face widths beyond each plane before it is cut
 # there: Instant Meshes' border strays up to about two face widths from where it should be.
 MARGIN_EDGES = 4.0
+# A mesh wholly on the + side of a plane and further from it than this share of its bounding-box diagonal
+# is refused: its mirror image would not touch it (a half modelled against the plane starts on it).
+PLANE_GAP = 0.01
 # Seeds tried for each seam before the best result is kept (each try costs one or two builds).
 SEAM_ATTEMPTS = 2
 
@@ -170,6 +173,16 @@ def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None 
 
 def clip(source: MeshArrays, axes: tuple[int, ...]) -> tuple[MeshArrays, np.ndarray]:
     """``source`` clipped to the + side of every plane, and each source vertex's index in it (-1: cut)."""
+    lowest = np.asarray(source.verts, dtype=np.float64).min(axis=0)
+    diagonal = float(np.linalg.norm(np.ptp(np.asarray(source.verts, dtype=np.float64), axis=0))) or 1.0
+    for axis in axes:
+        if lowest[axis] > PLANE_GAP * diagonal:
+            # All of it on the + side, clear of the plane: the mirror would add a second, separate copy.
+            raise EngineInputError(
+                f"the mesh does not reach its local {AXES[axis].upper()} plane (it starts {lowest[axis]:.4g} "
+                "units from it), so the mirror would make a separate copy: set the object's origin on the "
+                "mirror plane or turn that symmetry off"
+            )
     part, new_of = clip_all(source, axes)
     if part.face_count == 0:
         names = ", ".join(AXES[a].upper() for a in axes)

@@ -217,6 +217,16 @@ def test_a_mesh_with_nothing_on_the_kept_side_is_refused():
         run(EngineParams(mode="quad", target_faces=300, symmetry="x"), shifted, tris)
 
 
+def test_a_mesh_clear_of_its_plane_is_refused_and_a_half_on_it_is_mirrored():
+    verts, tris = icosphere(3)
+    clear = verts + np.array([1.2, 0.0, 0.0], dtype=np.float32)  # 0.2 from the plane: two copies
+    with pytest.raises(EngineInputError, match=r"does not reach its local X plane .* origin"):
+        run(EngineParams(mode="quad", target_faces=300, symmetry="x"), clear, tris)
+    half = tris[(verts[tris, 0] >= 0.0).all(axis=1)]  # a half modelled against the plane (its rim on x = 0)
+    lod0 = run(EngineParams(mode="decimate", target_faces=200, symmetry="x"), verts, half)[0].mesh
+    assert lod0.verts[:, 0].min() < -0.9  # mirrored: the other half is there
+
+
 def test_bad_symmetry_values_are_refused_by_the_engine():
     for bad in ("w", "yx", 3):
         with pytest.raises(EngineInputError, match="symmetry must be"):
