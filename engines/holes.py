@@ -4,11 +4,12 @@
 Instant Meshes can leave a few loops of 3 to 8 boundary edges where its position field is singular (seen on
 a 1.3M-triangle sphere: 76 open edges on a closed source, a Hausdorff distance 12x QuadriFlow's). Such a loop
 is far smaller than any opening a remesh at that resolution could keep, so it is filled with quads (and one
-triangle for an odd loop), wound against its neighbours. Longer loops are real boundaries and stay open,
-except on a remesh of a closed source, where every loop is a hole the extraction left (a 26-edge one on a
-flat face of a machined part survived every seed): ``fill_every_hole`` closes those too, ring by ring
-towards the middle (each ring of quads has 8 fewer edges inside than outside: four corner quads take two
-outer edges each), then a fan for what is left, the new vertices projected onto the source and relaxed.
+triangle for an odd loop), wound against its neighbours, unless its every vertex lies on the source's own
+border (``keep``): then it is a hole the source has (``openings``). Longer loops are real boundaries and
+stay open, except on a remesh of a closed source, where every loop is a hole the extraction left (a 26-edge
+one on a flat face of a machined part survived every seed): ``fill_every_hole`` closes those too, ring by
+ring towards the middle (each ring of quads has 8 fewer edges inside than outside: four corner quads take
+two outer edges each), then a fan for what is left, the new vertices projected onto the source and relaxed.
 numpy in, numpy out; never touches bpy.
 """
 
