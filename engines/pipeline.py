@@ -288,8 +288,7 @@ def run(
     check_cancel()
     report(0.0, "checking the mesh")
     source, vertex_map = clean_input_mapped(verts, tris)
-    if params.mode == "quad":
-        source, vertex_map = join_split_vertices(source, vertex_map)
+    source, vertex_map = join_split_vertices(source, vertex_map)
     ratios = lod_ratios(params.lod_levels, params.lod_final_ratio)
     thresholds = switch_thresholds(params.lod_levels, params.lod_max_threshold)
     check_cancel()

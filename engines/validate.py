@@ -7,7 +7,7 @@ Contract: ``clean_input(verts, tris)`` takes vertex coordinates (N, 3) in object
 a triangle ``MeshArrays`` with degenerate triangles and unreferenced vertices dropped. Non-manifold input
 is passed through unchanged (Instant Meshes and the decimator tolerate it). ``join_split_vertices(mesh,
 vertex_map)`` joins the vertices a mesh splits at one place (UV seams, hard edges, a triangle soup) where
-that closes borders, for a remesh, and composes the input's vertex map with that. Imports numpy and the
+that closes borders, and composes the input's vertex map with that. Imports numpy and the
 engine's own modules only; never touches bpy and runs in the engine child process.
 """
 
@@ -103,8 +103,9 @@ def join_split_vertices(source: MeshArrays, vertex_map: np.ndarray) -> tuple[Mes
     """The source with vertices split at the same place joined (``meshgraph.weld_seams``), and the input's
     vertex map composed with that.
 
-    A remesh reads the surface, not how its vertices were split: a flat-shaded or STL mesh is loose
-    triangles to Instant Meshes (the cow as a triangle soup came back as 43 pieces and 262 of 1,500 faces)."""
+    Both engines read the surface, not how its vertices were split: a flat-shaded or STL mesh is loose
+    triangles to them. The cow as a triangle soup came back from Instant Meshes as 43 pieces and 262 of
+    1,500 faces; the bunny as one, decimated to 5,000 triangles, in 1,749 pieces 10% of its size away."""
     welded = weld_seams(source)
     if welded is source:
         return source, vertex_map

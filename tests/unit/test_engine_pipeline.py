@@ -157,6 +157,19 @@ def test_a_triangle_soup_is_remeshed_as_the_surface_it_is():
         assert abs(lod0.mesh.face_count - 800) <= 80, name
 
 
+def test_a_triangle_soup_is_decimated_as_the_surface_it_is():
+    """Before, each loose triangle was its own island to the decimator: the soup came back in pieces."""
+    from retopo_hub.engines.quality import topology
+
+    verts, tris = torus(96, 48)
+    soup_v, soup_t = verts[tris.ravel()], np.arange(tris.size).reshape(-1, 3)
+    lod0, lod1 = run(EngineParams(mode="decimate", target_faces=2000, lod_levels=1), soup_v, soup_t)
+    for level in (lod0, lod1):
+        found = topology(level.mesh)
+        assert (found["pieces"], found["boundary_loops"], found["genus"]) == (1, 0, 1)
+    assert abs(lod0.mesh.face_count - 2000) <= 200
+
+
 def test_topology_reads_split_vertices_as_one_surface_but_keeps_a_pinch():
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.quality import topology
