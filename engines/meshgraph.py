@@ -8,8 +8,8 @@ Components are found without scipy by hooking roots along edges and pointer jump
 one label, so the cost is a few dozen vectorised passes over the edges even on a million-face mesh.
 ``same_place(points)`` and ``weld_exact(mesh)`` join vertices whose coordinates are equal bit for bit (what a
 glTF or STL import, or a flat-shaded mesh, splits: one surface to an artist, loose triangles to an edge
-graph); ``weld_seams(mesh)`` does it only where that closes borders. Imports numpy and the engine's own
-modules only; never touches bpy.
+graph); ``seam_joins(mesh)`` and ``weld_seams(mesh)`` do it only where that closes borders. Imports numpy
+and the engine's own modules only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -45,20 +45,32 @@ def same_place(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def weld_exact(mesh: MeshArrays) -> MeshArrays:
     """``mesh`` with vertices at the same place joined (``same_place``); ``mesh`` itself when none are."""
     first, joined = same_place(mesh.verts)
-    if first.shape[0] == mesh.vert_count:
-        return mesh
+    return mesh if first.shape[0] == mesh.vert_count else _joined(mesh, first, joined)
+
+
+def _joined(mesh: MeshArrays, first: np.ndarray, joined: np.ndarray) -> MeshArrays:
     return MeshArrays(np.asarray(mesh.verts)[first], mesh.face_sizes, joined[mesh.corner_verts])
 
 
-def weld_seams(mesh: MeshArrays) -> MeshArrays:
-    """``weld_exact`` where it closes borders: a mesh split along UV seams or hard edges, or a triangle
-    soup. Otherwise ``mesh`` itself: a pinch where two sheets touch at one place (pymeshlab's cow has one)
-    is two vertices on purpose, and joining them would change the surface's topology."""
-    welded = weld_exact(mesh)
-    if welded is mesh:
-        return mesh
+def seam_joins(mesh: MeshArrays) -> tuple[MeshArrays, np.ndarray] | None:
+    """(``mesh`` welded, the new index of every old vertex) when joining vertices at the same place closes
+    borders: a mesh split along UV seams or hard edges, or a triangle soup. None otherwise: a pinch where
+    two sheets touch at one place (pymeshlab's cow has one) is two vertices on purpose, and joining them
+    would change the surface's topology."""
+    first, joined = same_place(mesh.verts)
+    if first.shape[0] == mesh.vert_count:
+        return None
     borders = np.count_nonzero(unique_edges(mesh)[1] == 1)
-    return welded if borders and np.count_nonzero(unique_edges(welded)[1] == 1) < borders else mesh
+    welded = _joined(mesh, first, joined)
+    if borders and np.count_nonzero(unique_edges(welded)[1] == 1) < borders:
+        return welded, joined
+    return None
+
+
+def weld_seams(mesh: MeshArrays) -> MeshArrays:
+    """``mesh`` welded where that closes borders (``seam_joins``), else ``mesh`` itself."""
+    joins = seam_joins(mesh)
+    return mesh if joins is None else joins[0]
 
 
 def face_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:

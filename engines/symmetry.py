@@ -173,8 +173,9 @@ def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None 
 
 def clip(source: MeshArrays, axes: tuple[int, ...]) -> tuple[MeshArrays, np.ndarray]:
     """``source`` clipped to the + side of every plane, and each source vertex's index in it (-1: cut)."""
-    lowest = np.asarray(source.verts, dtype=np.float64).min(axis=0)
-    diagonal = float(np.linalg.norm(np.ptp(np.asarray(source.verts, dtype=np.float64), axis=0))) or 1.0
+    points = np.asarray(source.verts, dtype=np.float64)
+    lowest = points.min(axis=0)
+    diagonal = float(np.linalg.norm(points.max(axis=0) - lowest)) or 1.0
     for axis in axes:
         if lowest[axis] > PLANE_GAP * diagonal:
             # All of it on the + side, clear of the plane: the mirror would add a second, separate copy.

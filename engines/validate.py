@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import EngineInputError
 from .meshdata import MeshArrays
-from .meshgraph import same_place, weld_seams
+from .meshgraph import seam_joins
 
 log = logging.getLogger(__name__)
 
@@ -100,16 +100,16 @@ def clean_input_mapped(verts: np.ndarray, tris: np.ndarray) -> tuple[MeshArrays,
 
 
 def join_split_vertices(source: MeshArrays, vertex_map: np.ndarray) -> tuple[MeshArrays, np.ndarray]:
-    """The source with vertices split at the same place joined (``meshgraph.weld_seams``), and the input's
+    """The source with vertices split at the same place joined (``meshgraph.seam_joins``), and the input's
     vertex map composed with that.
 
     Both engines read the surface, not how its vertices were split: a flat-shaded or STL mesh is loose
     triangles to them. The cow as a triangle soup came back from Instant Meshes as 43 pieces and 262 of
     1,500 faces; the bunny as one, decimated to 5,000 triangles, in 1,749 pieces 10% of its size away."""
-    welded = weld_seams(source)
-    if welded is source:
+    joins = seam_joins(source)
+    if joins is None:
         return source, vertex_map
-    joined = same_place(source.verts)[1]
+    welded, joined = joins
     tris = welded.corner_verts.reshape(-1, 3)
     # Two corners of a triangle at one place make a sliver of no area that the cleaning let through.
     tris = tris[(tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]) & (tris[:, 2] != tris[:, 0])]
