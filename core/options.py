@@ -126,7 +126,7 @@ CATALOGUE: tuple[Option, ...] = (
     Option("reproducible", bool, False, "Reproducible",
            "Local: the same input always gives the same mesh (one core for Instant Meshes, slower)",
            _set("local"), "--reproducible", engine=True),
-    Option("sharp_angle", float, 0.0, "Hard Edges",
+    Option("sharp_angle", float, 40.0, "Hard Edges",
            "Local: source edges sharper than this angle get edge loops along them (degrees; 0 = off)",
            _set("local"), "--sharp-angle", range=Range(0.0, 180.0), soft=(0.0, 90.0), precision=0,
            engine=True),

@@ -9,3 +9,4 @@ settings.mode = "quad"
 settings.target_faces = 5000
 settings.quads = True
 settings.sharp_angle = 40.0
+settings.marked_edges = True

@@ -20,7 +20,13 @@ SHIPPED = {
         "lod_levels": 3,
     },
     "Mobile (2K, 4 LoDs)": {"provider": "local", "target_faces": 2000, "quads": True, "lod_levels": 4},
-    "Hard Surface": {"provider": "local", "mode": "quad", "quads": True, "sharp_angle": 40.0},
+    "Hard Surface": {
+        "provider": "local",
+        "mode": "quad",
+        "quads": True,
+        "sharp_angle": 40.0,
+        "marked_edges": True,
+    },
     "Hero Character (20K, symmetry X)": {
         "provider": "local",
         "target_faces": 20000,
