@@ -15,10 +15,11 @@ loop's middle. ``reopen_covered_holes(mesh, index, borders, loops)`` takes a res
 source in the same units (``index``, a ``TriangleIndex`` over its triangles; ``borders``, the
 ``FeatureCurves`` of its open borders; ``loops``, its ``BorderLoops``) and returns ``(mesh, opened)``: a
 new mesh without the faces taken away (unused vertices dropped) and how many loops were opened.
-``real_borders(verts, tris)`` gives the ``(FeatureCurves, BorderLoops)`` of the borders that stay open once
-vertices at the same place are joined (a glTF or FBX import splits them along UV seams and hard edges, a
-triangle soup everywhere: those are no holes), or None. Imports numpy and the engine's own modules only;
-never touches bpy.
+``on_cut(points, a, b, axes)`` says which edges lie on a symmetry cut. ``real_borders(verts, tris, cut)``
+gives the ``(FeatureCurves, BorderLoops)`` of the borders that stay open once vertices at the same place
+are joined (a glTF or FBX import splits them along UV seams and hard edges, a triangle soup everywhere:
+those are no holes), leaving out a symmetry cut's, or None. Imports numpy and the engine's own modules
+only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from .holes import boundary_half_edges
 from .meshdata import MeshArrays
-from .meshgraph import components, face_centroids, face_components, unique_edges, weld_exact
+from .meshgraph import components, face_centroids, face_components, same_place, unique_edges
 from .project import TriangleIndex
 from .sharp import FeatureCurves, mesh_onto_borders
 
@@ -64,13 +65,32 @@ class BorderLoops:
         return int(self.labels.shape[0])
 
 
-def real_borders(verts: np.ndarray, tris: np.ndarray) -> tuple[FeatureCurves, BorderLoops] | None:
-    """See the module docstring."""
-    welded = weld_exact(MeshArrays.from_triangles(np.asarray(verts, dtype=np.float64), tris))
-    half_edges = boundary_half_edges(welded)
-    if half_edges[0].shape[0] == 0:
+def on_cut(points: np.ndarray, a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Which edges ``a -> b`` lie on a symmetry cut: both ends at the lowest coordinate of one of ``axes``
+    (``planes.clip_half`` puts a part's cut exactly there)."""
+    found = np.zeros(a.shape[0], dtype=bool)
+    for axis in axes:
+        at = points[:, axis] == points[:, axis].min(initial=np.inf)
+        found |= at[a] & at[b]
+    return found
+
+
+def real_borders(
+    verts: np.ndarray, tris: np.ndarray, cut: tuple[np.ndarray, tuple[int, ...]] | None = None
+) -> tuple[FeatureCurves, BorderLoops] | None:
+    """See the module docstring. ``cut``: (the same vertices in object units, axes) of a part cut for
+    symmetry, whose border edges at the lowest coordinate of those axes are the cut and are left out."""
+    mesh = MeshArrays.from_triangles(np.asarray(verts, dtype=np.float64), tris)
+    first, joined = same_place(mesh.verts)
+    welded = MeshArrays(mesh.verts[first], mesh.face_sizes, joined[mesh.corner_verts])
+    a, b = boundary_half_edges(welded)
+    if cut is not None:
+        object_points, axes = cut
+        dropped = on_cut(np.asarray(object_points)[first], a, b, axes)
+        a, b = a[~dropped], b[~dropped]
+    if a.shape[0] == 0:
         return None
-    a, b = half_edges
+    half_edges = (a, b)
     return FeatureCurves(welded.verts, np.stack([a, b], axis=1)), BorderLoops(welded.verts, half_edges)
 
 

@@ -160,6 +160,7 @@ def _build_lod0(
             fill_holes=whole,
             keep_boundaries=bool(params.keep_boundaries),
             density=density,
+            cut_axes=() if whole else axes_of(params.symmetry),
         )
         return remeshed.mesh, remeshed.sharp_edges, {**remeshed.info, "engine": REMESHER}
     no_edges = np.zeros((0, 2), dtype=np.int32)

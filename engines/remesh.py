@@ -37,7 +37,7 @@ from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import unique_edges
-from .openings import BorderLoops, real_borders, reopen_covered_holes
+from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
@@ -282,13 +282,15 @@ def remesh_detailed(
     fill_holes: bool = True,
     keep_boundaries: bool = True,
     density: DensityField | None = None,
+    cut_axes: tuple[int, ...] = (),
 ) -> Remeshed:
     """``quad_remesh`` with feature edges (``sharp_angle`` degrees, ``marked_edges`` source vertex pairs).
 
     ``fill_holes=False`` leaves small border loops open (a part cut for symmetry, whose cut must stay open).
     ``keep_boundaries``: Instant Meshes aligns to the source's open borders and the result's border vertices
-    are moved onto them (``sharp.onto_borders``; not on a part cut for symmetry); off, borders are remeshed
-    like any other surface.
+    are moved onto them (``sharp.onto_borders``); off, borders are remeshed like any other surface.
+    ``cut_axes``: the part's symmetry cuts (``openings.on_cut``); its other borders are kept as a whole
+    mesh's are: snapped onto, and a hole the extraction covered is opened again.
     ``density`` (quads only; in object units): more or fewer faces where it asks (``density``); implies
     the edge-flow pass, which splits the coarse mesh per place instead of everywhere. Instant Meshes is
     re-run until the count after that split is near the target. A piece with open borders may then keep
@@ -316,7 +318,11 @@ def remesh_detailed(
     # The source's open borders (about 0.9 s on 1.3M triangles), asked once: for the snap below and for the
     # extraction-hole retries.
     source_open = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
-    borders = source_borders(unit, tris, source_open) if keep_boundaries and fill_holes else None
+    cut = (
+        np.zeros(source_open[0].shape[0], dtype=bool) if fill_holes else on_cut(verts, *source_open, cut_axes)
+    )
+    own_open = (source_open[0][~cut], source_open[1][~cut])
+    borders = source_borders(unit, tris, own_open) if keep_boundaries and own_open[0].shape[0] else None
 
     density = density if quads and density is not None and density.active else None
     density_stats: dict[str, Any] = {}
@@ -363,16 +369,17 @@ def remesh_detailed(
         report=report,
     )
     reopened = 0
+    # The source's own holes (borders once split vertices are joined) stay open: a small loop on one is not
+    # filled, one the extraction covered is opened again (a part cut for symmetry: the mirror fills).
+    cut = None if fill_holes else (verts, cut_axes)
+    holes = real_borders(unit, tris, cut) if borders is not None and not closed else None
     if fill_holes:
-        # The source's own holes (its borders once split vertices are joined) stay open: a small loop on
-        # one is not filled, and one the extraction covered over is opened again.
-        holes = real_borders(unit, tris) if borders is not None and not closed else None
         on_border = None if holes is None else _on_borders(result, holes[0], center, scale)
         result = fill_small_holes(result, keep=on_border)
         if closed and open_edges(result):
             result = _closed(result, index, center, scale)
-        elif holes is not None:
-            result, reopened = _reopened(result, index, *holes, center, scale)
+    if holes is not None:
+        result, reopened = _reopened(result, index, *holes, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")
     result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {

@@ -30,6 +30,7 @@ import numpy as np
 from .errors import EngineInputError
 from .holes import boundary_half_edges, fill_small_holes
 from .meshdata import MeshArrays, triangle_areas
+from .openings import real_borders
 from .planes import Mirrored, border_loops, clip_all, mirror_all, pieces, seam_faults
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ MARGIN_EDGES = 4.0
 # A mesh wholly on the + side of a plane and further from it than this share of its bounding-box diagonal
 # is refused: its mirror image would not touch it (a half modelled against the plane starts on it).
 PLANE_GAP = 0.01
+# A vertex of a mirrored level this close (share of the part's diagonal) to the source's own border is on it:
+# it was snapped there (remesh ``keep_boundaries``), so only round-off separates them.
+ON_OWN_BORDER = 1e-6
 # Seeds tried for each seam before the best result is kept (each try costs one or two builds).
 SEAM_ATTEMPTS = 2
 
@@ -242,6 +246,16 @@ def build_level(
     source_pieces = pieces(mirrored_source)
     budget = share(target, axes)
     loops = border_loops(part)
+    own = real_borders(part.verts, part.triangles(), (part.verts, axes))
+    reach = ON_OWN_BORDER * float(np.linalg.norm(np.ptp(part.verts, axis=0)))
+
+    def own_border(mesh: MeshArrays) -> np.ndarray | None:
+        """Vertices of a mirrored level whose + side image lies on the source's own border (not the cut)."""
+        if own is None:
+            return None
+        folded = np.asarray(mesh.verts, dtype=np.float64).copy()
+        folded[:, list(axes)] = np.abs(folded[:, list(axes)])
+        return own[0].index.query(folded, within=reach)[1] <= reach
 
     def aligned(attempt: int) -> tuple:
         built, sharp, info = build(part, budget, _marked_on(new_of, marked), attempt)
@@ -267,8 +281,9 @@ def build_level(
     for attempt in range(SEAM_ATTEMPTS):
         for seam, make in (("aligned", aligned), ("cut", cut)):
             whole, sharp, info, capped = make(attempt)
-            # The part's build left its small holes open, with the cut: those away from the seam close now.
-            mesh = fill_small_holes(whole.mesh)
+            # The part's build left its small holes open, with the cut: those away from the seam close now,
+            # but for the source's own.
+            mesh = fill_small_holes(whole.mesh, keep=own_border(whole.mesh))
             faults = seam_faults(mesh, axes, closed=closed) + capped + abs(pieces(mesh) - source_pieces)
             log.debug("%s seam, attempt %d: %d faults", seam, attempt, faults)
             if best is None or faults < best[0]:

@@ -6,13 +6,14 @@ import pytest
 from retopo_hub.core.errors import InputError
 from retopo_hub.core.options import BY_NAME, validate
 from retopo_hub.engines import EngineInputError, MeshArrays
-from retopo_hub.engines.holes import open_edges
+from retopo_hub.engines.holes import boundary_half_edges, open_edges
 from retopo_hub.engines.meshdata import triangle_areas
 from retopo_hub.engines.pipeline import EngineParams, run
 from retopo_hub.engines.planes import clip_half, mirror_error, mirror_weld
 from retopo_hub.engines.quality import topology
+from retopo_hub.engines.sharp import source_borders
 from retopo_hub.engines.symmetry import axes_of, build_level, symmetrize
-from shapes import icosphere, torus
+from shapes import icosphere, torus, wavy_plane
 
 
 def _diag(mesh: MeshArrays) -> float:
@@ -248,3 +249,31 @@ def test_hard_edges_are_followed_on_both_sides():
     image_of = np.array([index[tuple(p)] for p in images.tolist()])
     edges = {tuple(sorted(e)) for e in sharp.tolist()}
     assert {tuple(sorted(e)) for e in image_of[sharp].tolist()} == edges, "each hard edge has its image"
+
+
+def test_an_open_sheet_keeps_its_own_holes_off_the_plane():
+    """An open source with holes away from the mirror plane: the + side is remeshed with its holes (a small
+    one Instant Meshes covers over is opened again, its loop is not filled after the mirror) and its
+    outline on the source's border; the cut alone is closed by the mirror."""
+    pytest.importorskip("pynanoinstantmeshes")
+    verts, tris = wavy_plane(121, 121)
+    verts = verts.astype(np.float64)
+    verts[:, 0] -= 0.5
+    centres = verts[tris, :2].mean(axis=1)
+    inside = np.zeros(tris.shape[0], dtype=bool)
+    for centre in ((0.2, 0.3), (-0.2, 0.3), (0.25, 0.7), (-0.25, 0.7)):
+        inside |= np.linalg.norm(centres - np.asarray(centre), axis=1) < 0.025
+    source = MeshArrays.from_triangles(verts, tris[~inside]).compact()
+    assert topology(source)["boundary_loops"] == 5
+    params = EngineParams(mode="quad", target_faces=1500, reproducible=True, symmetry="x")
+    (lod0,) = run(params, source.verts, source.triangles())
+    found = topology(lod0.mesh)
+    assert (found["pieces"], found["boundary_loops"], found["genus"]) == (1, 5, 0)
+    assert mirror_error(lod0.mesh, 0) == 0.0
+    # The + side's borders lie on the source's (its outline and both holes), to round-off; the two corners
+    # where the outline meets the plane are put on the plane, a little off the outline.
+    border = np.unique(np.concatenate(boundary_half_edges(lod0.mesh)))
+    plus = border[lod0.mesh.verts[border, 0] > 0.0]
+    rim = boundary_half_edges(source)
+    to_rim = source_borders(source.verts, source.triangles(), rim).index.query(lod0.mesh.verts[plus])[1]
+    assert to_rim.max() < 1e-5
