@@ -156,9 +156,13 @@ def mirror_all(part: MeshArrays, axes: tuple[int, ...]) -> Mirrored:
     return Mirrored(mesh, copies)
 
 
-def seam_faults(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool) -> int:
+def seam_faults(
+    mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool, borders: np.ndarray | None = None
+) -> int:
     """Edges that break a mirrored mesh (open ones: all of them when it should be ``closed``, else those at a
-    plane; edges of more than two faces) plus vertices that coincide with another: 0 for a clean weld."""
+    plane; edges of more than two faces) plus vertices that coincide with another: 0 for a clean weld.
+    ``borders`` (bool per vertex): vertices on the source's own border, where an open source's border
+    crosses a plane; open edges there are the source's, not faults."""
     edges, counts, _corner_edge = unique_edges(mesh)
     if closed:
         open_ones = counts == 1
@@ -166,6 +170,8 @@ def seam_faults(mesh: MeshArrays, axes: tuple[int, ...], *, closed: bool) -> int
         on_plane = np.zeros(mesh.vert_count, dtype=bool)
         for axis in axes:
             on_plane |= mesh.verts[:, axis] == 0.0
+        if borders is not None:
+            on_plane &= ~borders
         open_ones = (counts == 1) & on_plane[edges].any(axis=1)
     broken = int(np.count_nonzero((counts > 2) | open_ones))
     return broken + mesh.vert_count - int(np.unique(mesh.verts, axis=0).shape[0])
