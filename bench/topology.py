@@ -19,6 +19,9 @@ diagonal), the seam kind and the time ratio.
 ``--density`` compares ours even, with Adaptive at 1 and with a painted density group (the upper half of
 the longest axis at weight 1, the rest 0) instead (no QuadriFlow): count against the target, irregular
 share, topology, Hausdorff, the edge-length ratio of the two halves (4.0 is what the paint asks) and time.
+
+``--params JSON`` (extra ``EngineParams`` fields, e.g. ``{"reproducible": true}``) applies to every run of
+ours, in all three tables.
 """
 
 from __future__ import annotations
@@ -242,8 +245,9 @@ SYMMETRY_HEADER = (
 )
 
 
-def symmetry_table(axes: str, only: list[str] | None) -> str:
-    """Ours with ``axes`` symmetry against ours without, per case (see the module docstring)."""
+def symmetry_table(axes: str, only: list[str] | None, extra: dict) -> str:
+    """Ours with ``axes`` symmetry against ours without, per case (see the module docstring); ``extra``:
+    ``--params``, applied to both."""
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.planes import mirror_error
     from retopo_hub.engines.quality import diagonal, quality_report
@@ -258,8 +262,8 @@ def symmetry_table(axes: str, only: list[str] | None) -> str:
         src = MeshArrays.from_triangles(verts, tris)
         print(f"{name}: {tris.shape[0]} triangles -> {target}, symmetry {axes}", file=sys.stderr, flush=True)
         with quiet_native_stdout():
-            plain_s, plain_mesh, _ = run_ours(verts, tris, target, {})
-            sym_s, sym_mesh, info = run_ours(verts, tris, target, {"symmetry": axes})
+            plain_s, plain_mesh, _ = run_ours(verts, tris, target, extra)
+            sym_s, sym_mesh, info = run_ours(verts, tris, target, {**extra, "symmetry": axes})
         sym_seam = info.get("symmetry_seam")
         for label, seconds, mesh, seam in (
             ("-", plain_s, plain_mesh, "-"),
@@ -296,10 +300,11 @@ def _edge_ratio(mesh: Any, axis: int, middle: float, span: float) -> float:
     return float(length[below].mean() / length[above].mean())
 
 
-def density_table(only: list[str] | None) -> str:
+def density_table(only: list[str] | None, common: dict) -> str:
     """Ours even, with Adaptive 1, and with a group painting the upper half of the longest axis at 1 and
     the rest at 0 (4x the edge density above): face count against the target, irregular share, topology,
-    Hausdorff, the ratio of mean edge lengths below / above the middle (4.0 is the painted goal) and time."""
+    Hausdorff, the ratio of mean edge lengths below / above the middle (4.0 is the painted goal) and time.
+    ``common``: ``--params``, applied to all three."""
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.params import EngineParams
     from retopo_hub.engines.pipeline import run
@@ -324,7 +329,7 @@ def density_table(only: list[str] | None) -> str:
         ):
             with quiet_native_stdout():
                 started = time.perf_counter()
-                lod0 = run(EngineParams(mode="quad", target_faces=target, **extra), verts, tris,
+                lod0 = run(EngineParams(mode="quad", target_faces=target, **{**common, **extra}), verts, tris,
                            density_weights=weights)[0]  # fmt: skip
                 timed.append((label, time.perf_counter() - started, lod0.mesh))
         even_s = timed[0][1]
@@ -353,8 +358,13 @@ def main(argv: list[str]) -> int:
 
     bpy.ops.wm.read_homefile(use_empty=True)
     _alias_checkout()
+    extra = json.loads(args.params)
     if args.symmetry or args.density:
-        text = symmetry_table(args.symmetry, args.only) if args.symmetry else density_table(args.only)
+        text = (
+            symmetry_table(args.symmetry, args.only, extra)
+            if args.symmetry
+            else density_table(args.only, extra)
+        )
         print(text)
         if args.out:
             Path(args.out).write_text(text, encoding="utf-8")
@@ -363,7 +373,6 @@ def main(argv: list[str]) -> int:
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.quality import quality_report
 
-    extra = json.loads(args.params)
     lines = [HEADER]
     ratios: list[str] = []
     records: list[dict] = []
