@@ -35,7 +35,7 @@ FACES, MAP_PX = 3000, 1024
 # name, (azimuth, elevation) of the camera in degrees from the front (-Y), local-engine settings
 CASES: dict[str, tuple[tuple[float, float], dict[str, Any]]] = {
     "bunny": ((-30.0, 15.0), {}),
-    "part": ((-35.0, 30.0), {"sharp_angle": 40.0}),
+    "part": ((-35.0, 30.0), {"sharp_angle": 40.0}),  # the default too; explicit so the part keeps it
 }
 
 
@@ -74,7 +74,7 @@ def picture(addon, source, name: str, out: Path) -> dict[str, Any]:
         "hausdorff_pct": quality["hausdorff_pct"], "mean_distance_pct": quality["mean_distance_pct"],
         "holes": quality["topology"]["boundary_loops"],
         "source_holes": quality["source_topology"]["boundary_loops"],
-        "target_faces": FACES, "map_px": MAP_PX, "sharp_angle": extra.get("sharp_angle", 0.0),
+        "target_faces": FACES, "map_px": MAP_PX, "sharp_angle": float(work.retopo_hub.sharp_angle),
         "job_seconds": round(seconds, 1), "bake_seconds": round(float(details["bake_seconds"]), 1),
         "render_seconds": round(render_seconds, 1),
     }  # fmt: skip
