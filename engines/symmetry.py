@@ -53,7 +53,8 @@ PLANE_GAP = 0.01
 # it was snapped there (remesh ``keep_boundaries``), so only round-off separates them.
 ON_OWN_BORDER = 1e-6
 # Where the source's own border crosses a plane, the result's vertex there is put on the plane, up to this
-# many mean edge lengths from that border (measured: 0.02-0.08 on a sheet), and its open edges are no fault.
+# many mean edge lengths from that border (measured: 0.02-0.08 on a sheet): its open edges are no fault, and
+# a small loop through it is the source's hole, not one to fill.
 CROSSING_EDGES = 0.25
 # Seeds tried for each seam before the best result is kept (each try costs one or two builds).
 SEAM_ATTEMPTS = 2
@@ -100,7 +101,11 @@ def _onto_cut(points: np.ndarray, segments: np.ndarray, axis: int) -> np.ndarray
 
 
 def _close_notches(
-    half: MeshArrays, axes: tuple[int, ...], edge: float, guide: MeshArrays | None
+    half: MeshArrays,
+    axes: tuple[int, ...],
+    edge: float,
+    guide: MeshArrays | None,
+    own: np.ndarray | None = None,
 ) -> MeshArrays:
     """Fill the dents a rebuilt border leaves between two of its vertices on a plane.
 
@@ -134,6 +139,8 @@ def _close_notches(
         inner = np.asarray(chain[1:-1])
         if axis is None or np.abs(verts[inner, axis]).max() > NOTCH_DEPTH * edge:
             continue  # a real border of the source that touches the plane: not a dent
+        if own is not None and own[inner].all():
+            continue  # half a hole of the source across the plane: the mirror makes it whole
         segments = _cut_segments(guide, axis) if guide is not None else np.zeros((0, 2, 3))
         new_verts.append(_onto_cut(verts[inner], segments, axis))
         twins = [chain[0], *range(count, count + inner.shape[0]), chain[-1]]
@@ -154,7 +161,11 @@ def _close_notches(
 
 
 def snap_to_planes(
-    half: MeshArrays, axes: tuple[int, ...], tolerance: float | None = None, guide: MeshArrays | None = None
+    half: MeshArrays,
+    axes: tuple[int, ...],
+    tolerance: float | None = None,
+    guide: MeshArrays | None = None,
+    own: np.ndarray | None = None,
 ) -> MeshArrays:
     """``half`` with its boundary vertices near each plane put exactly on it (none across it) and the dents
     of its border at the planes filled (``guide``: the clipped source, to place the filling on the cut)."""
@@ -170,7 +181,7 @@ def snap_to_planes(
         verts[near, axis] = 0.0
         # The half was clipped at the plane; round-off may still leave a vertex a hair across it.
         verts[:, axis] = np.maximum(verts[:, axis], 0.0)
-    return _close_notches(MeshArrays(verts, half.face_sizes, half.corner_verts), axes, edge, guide)
+    return _close_notches(MeshArrays(verts, half.face_sizes, half.corner_verts), axes, edge, guide, own)
 
 
 def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None = None) -> Mirrored:
@@ -263,7 +274,7 @@ def build_level(
 
     def aligned(attempt: int) -> tuple:
         built, sharp, info = build(part, budget, _marked_on(new_of, marked), attempt)
-        whole = mirror_all(snap_to_planes(built, axes, guide=part), axes)
+        whole = mirror_all(snap_to_planes(built, axes, guide=part, own=own_border(built)), axes)
         # A coarse part may come back with a cut end capped (Instant Meshes fills small holes): a fault too.
         return whole, sharp, info, abs(border_loops(built) - loops)
 
@@ -286,8 +297,11 @@ def build_level(
         for seam, make in (("aligned", aligned), ("cut", cut)):
             whole, sharp, info, capped = make(attempt)
             # The part's build left its small holes open, with the cut: those away from the seam close now,
-            # but for the source's own.
-            mesh = fill_small_holes(whole.mesh, keep=own_border(whole.mesh))
+            # but for the source's own (a hole across a plane has its two ends on the plane, up to a
+            # quarter edge from the source's border: CROSSING_EDGES).
+            mesh = fill_small_holes(
+                whole.mesh, keep=own_border(whole.mesh, CROSSING_EDGES * _mean_edge(whole.mesh))
+            )
             crossing = own_border(mesh, CROSSING_EDGES * _mean_edge(mesh))
             faults = seam_faults(mesh, axes, closed=closed, borders=crossing)
             faults += capped + abs(pieces(mesh) - source_pieces)

@@ -277,3 +277,23 @@ def test_an_open_sheet_keeps_its_own_holes_off_the_plane():
     rim = boundary_half_edges(source)
     to_rim = source_borders(source.verts, source.triangles(), rim).index.query(lod0.mesh.verts[plus])[1]
     assert to_rim.max() < 1e-5
+
+
+def test_a_hole_across_the_plane_stays_open():
+    """Half a hole on each side of the plane: the + side's half is not taken for a dent of the seam, and the
+    mirrored hole is not filled as a small loop (it was, before: 3 loops of 4)."""
+    pytest.importorskip("pynanoinstantmeshes")
+    verts, tris = wavy_plane(121, 121)
+    verts = verts.astype(np.float64)
+    verts[:, 0] -= 0.5
+    centres = verts[tris, :2].mean(axis=1)
+    inside = np.zeros(tris.shape[0], dtype=bool)
+    for centre, radius in (((0.2, 0.3), 0.025), ((-0.2, 0.3), 0.025), ((0.0, 0.6), 0.03)):
+        inside |= np.linalg.norm(centres - np.asarray(centre), axis=1) < radius
+    source = MeshArrays.from_triangles(verts, tris[~inside]).compact()
+    assert topology(source)["boundary_loops"] == 4
+    params = EngineParams(mode="quad", target_faces=1500, reproducible=True, symmetry="x")
+    (lod0,) = run(params, source.verts, source.triangles())
+    found = topology(lod0.mesh)
+    assert (found["pieces"], found["boundary_loops"], found["genus"]) == (1, 4, 0)
+    assert mirror_error(lod0.mesh, 0) == 0.0
