@@ -6,10 +6,10 @@ Contract: functions take a ``MeshArrays`` (or plain index arrays) and return new
 modified in place. Edge arrays are int64 (E, 2) with the smaller vertex index first, sorted by that key.
 Components are found without scipy by hooking roots along edges and pointer jumping until every edge joins
 one label, so the cost is a few dozen vectorised passes over the edges even on a million-face mesh.
-``same_place(points)`` and ``weld_exact(mesh)`` join vertices whose coordinates are equal bit for bit (what a
-glTF or STL import, or a flat-shaded mesh, splits: one surface to an artist, loose triangles to an edge
-graph); ``seam_joins(mesh)`` and ``weld_seams(mesh)`` do it only where that closes borders. Imports numpy
-and the engine's own modules only; never touches bpy.
+``same_place(points)``, ``joined_mesh(mesh, first, joined)`` and ``weld_exact(mesh)`` join vertices whose
+coordinates are equal bit for bit (what a glTF or STL import, or a flat-shaded mesh, splits: one surface to
+an artist, loose triangles to an edge graph); ``seam_joins(mesh)`` and ``weld_seams(mesh)`` do it only where
+that closes borders. Imports numpy and the engine's own modules only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def same_place(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def weld_exact(mesh: MeshArrays) -> MeshArrays:
     """``mesh`` with vertices at the same place joined (``same_place``); ``mesh`` itself when none are."""
     first, joined = same_place(mesh.verts)
-    return mesh if first.shape[0] == mesh.vert_count else _joined(mesh, first, joined)
+    return mesh if first.shape[0] == mesh.vert_count else joined_mesh(mesh, first, joined)
 
 
-def _joined(mesh: MeshArrays, first: np.ndarray, joined: np.ndarray) -> MeshArrays:
+def joined_mesh(mesh: MeshArrays, first: np.ndarray, joined: np.ndarray) -> MeshArrays:
+    """``mesh`` with its vertices joined as ``same_place`` numbers them (``first``, ``joined``)."""
     return MeshArrays(np.asarray(mesh.verts)[first], mesh.face_sizes, joined[mesh.corner_verts])
 
 
@@ -61,7 +62,7 @@ def seam_joins(mesh: MeshArrays) -> tuple[MeshArrays, np.ndarray] | None:
     if first.shape[0] == mesh.vert_count:
         return None
     borders = np.count_nonzero(unique_edges(mesh)[1] == 1)
-    welded = _joined(mesh, first, joined)
+    welded = joined_mesh(mesh, first, joined)
     if borders and np.count_nonzero(unique_edges(welded)[1] == 1) < borders:
         return welded, joined
     return None

@@ -28,7 +28,7 @@ import numpy as np
 
 from .holes import boundary_half_edges
 from .meshdata import MeshArrays
-from .meshgraph import components, face_centroids, face_components, same_place, unique_edges
+from .meshgraph import components, face_centroids, face_components, joined_mesh, same_place, unique_edges
 from .project import TriangleIndex
 from .sharp import FeatureCurves, mesh_onto_borders
 
@@ -82,7 +82,7 @@ def real_borders(
     symmetry, whose border edges at the lowest coordinate of those axes are the cut and are left out."""
     mesh = MeshArrays.from_triangles(np.asarray(verts, dtype=np.float64), tris)
     first, joined = same_place(mesh.verts)
-    welded = MeshArrays(mesh.verts[first], mesh.face_sizes, joined[mesh.corner_verts])
+    welded = joined_mesh(mesh, first, joined)
     a, b = boundary_half_edges(welded)
     if cut is not None:
         object_points, axes = cut

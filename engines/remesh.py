@@ -318,10 +318,9 @@ def remesh_detailed(
     # The source's open borders (about 0.9 s on 1.3M triangles), asked once: for the snap below and for the
     # extraction-hole retries.
     source_open = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
-    cut = (
-        np.zeros(source_open[0].shape[0], dtype=bool) if fill_holes else on_cut(verts, *source_open, cut_axes)
-    )
-    own_open = (source_open[0][~cut], source_open[1][~cut])
+    cut_at = () if fill_holes else cut_axes
+    own = ~on_cut(verts, *source_open, cut_at)
+    own_open = (source_open[0][own], source_open[1][own])
     borders = source_borders(unit, tris, own_open) if keep_boundaries and own_open[0].shape[0] else None
 
     density = density if quads and density is not None and density.active else None
@@ -371,8 +370,7 @@ def remesh_detailed(
     reopened = 0
     # The source's own holes (borders once split vertices are joined) stay open: a small loop on one is not
     # filled, one the extraction covered is opened again (a part cut for symmetry: the mirror fills).
-    cut = None if fill_holes else (verts, cut_axes)
-    holes = real_borders(unit, tris, cut) if borders is not None and not closed else None
+    holes = real_borders(unit, tris, (verts, cut_at)) if borders is not None and not closed else None
     if fill_holes:
         on_border = None if holes is None else _on_borders(result, holes[0], center, scale)
         result = fill_small_holes(result, keep=on_border)

@@ -299,11 +299,10 @@ def build_level(
             # The part's build left its small holes open, with the cut: those away from the seam close now,
             # but for the source's own (a hole across a plane has its two ends on the plane, up to a
             # quarter edge from the source's border: CROSSING_EDGES).
-            mesh = fill_small_holes(
-                whole.mesh, keep=own_border(whole.mesh, CROSSING_EDGES * _mean_edge(whole.mesh))
-            )
-            crossing = own_border(mesh, CROSSING_EDGES * _mean_edge(mesh))
-            faults = seam_faults(mesh, axes, closed=closed, borders=crossing)
+            # Filling adds faces, not vertices: one mask serves the fill and the fault count.
+            near_own = own_border(whole.mesh, CROSSING_EDGES * _mean_edge(whole.mesh))
+            mesh = fill_small_holes(whole.mesh, keep=near_own)
+            faults = seam_faults(mesh, axes, closed=closed, borders=near_own)
             faults += capped + abs(pieces(mesh) - source_pieces)
             log.debug("%s seam, attempt %d: %d faults", seam, attempt, faults)
             if best is None or faults < best[0]:
