@@ -5,14 +5,13 @@ one line that says to move the origin, leaving the scene as it was."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import bpy
 import numpy as np
 import pytest
 
-from tests.support.scene import fingerprint, mesh_object, scene_state
+from tests.support.scene import fingerprint, mesh_object, quality_after_submit, scene_state
 
 HOLE_CENTRES = ((-0.2, -0.2), (0.2, -0.15), (0.0, 0.22))
 
@@ -35,10 +34,6 @@ def _holed_sheet(name: str, radius: float = 0.025):
     return mesh_object(name, verts[used].tolist(), faces.reshape(-1, 4).tolist())
 
 
-def _quality(name: str) -> dict:
-    return json.loads(bpy.data.objects[name]["retopo_hub_quality"])
-
-
 def test_a_sheets_small_holes_stay_open(blank):
     sheet = _holed_sheet("Holed")
     before = fingerprint(sheet)
@@ -47,10 +42,7 @@ def test_a_sheets_small_holes_stay_open(blank):
     loops = {}
     for keep in (True, False):
         settings.keep_boundaries = keep
-        assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
-        record = bpy.context.scene.retopo_hub.jobs[-1]
-        assert record.state == "done", record.message
-        quality = _quality("Holed_retopo")
+        quality = quality_after_submit("Holed_retopo")
         assert quality["source_topology"]["boundary_loops"] == 4  # the outline and three holes
         loops[keep] = quality["topology"]["boundary_loops"]
         if keep:

@@ -11,7 +11,7 @@ import numpy as np
 
 from tests.support.cli import export_selected_obj, run_cli
 from tests.support.layout import draw_panel
-from tests.support.scene import ico_sphere, select_only
+from tests.support.scene import ico_sphere, quality_after_submit, select_only
 
 
 def _bumpy_sphere(name: str):
@@ -23,10 +23,6 @@ def _bumpy_sphere(name: str):
     sphere.data.vertices.foreach_set("co", (co * bumps[:, None]).ravel())
     sphere.data.update()
     return sphere
-
-
-def _quality(name: str) -> dict:
-    return json.loads(bpy.data.objects[name]["retopo_hub_quality"])
 
 
 def test_the_panel_offers_edge_flow_for_quads(blank):
@@ -44,10 +40,7 @@ def test_edge_flow_leaves_fewer_poles_on_the_same_object(blank):
     shares = {}
     for edge_flow in (False, True):
         settings.edge_flow = edge_flow
-        assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
-        record = bpy.context.scene.retopo_hub.jobs[-1]
-        assert record.state == "done", record.message
-        quality = _quality("Flow_retopo")
+        quality = quality_after_submit("Flow_retopo")
         assert quality["topology"] == quality["source_topology"]
         assert quality["quad_share"] == 1.0
         shares[edge_flow] = quality["irregular_share"]

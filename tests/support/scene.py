@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Real Blender scenes for the tests: primitives, broken meshes, parented and many-part sources, fingerprints
-of what must not change and world-space distances."""
+of what must not change, world-space distances, and a result's quality report after a blocking submit."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 
 import bpy
 import numpy as np
@@ -58,6 +59,15 @@ def select_only(*objects: bpy.types.Object) -> None:
     for obj in objects:
         obj.select_set(True)
     bpy.context.view_layer.objects.active = objects[0] if objects else None
+
+
+def quality_after_submit(result_name: str) -> dict:
+    """Run Retopologize on the selection (blocking, as under ``bpy`` or ``blender -b``), check its job ended
+    done, and return the quality report the job left on the object ``result_name``."""
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done", record.message
+    return json.loads(bpy.data.objects[result_name]["retopo_hub_quality"])
 
 
 def fingerprint(obj: bpy.types.Object) -> str:
