@@ -27,14 +27,13 @@ from .meshdata import MeshArrays
 from .pairing import pair_odd_faces
 from .project import TriangleIndex
 from .relax import relax
-from .sharp import FeatureCurves, mesh_onto_borders
+from .sharp import FEATURE_RELAX, FeatureCurves, mesh_onto_borders
 
 log = logging.getLogger(__name__)
 
 RELAX_ITERATIONS = 3
 COARSE_ITERATIONS = 8
 COARSE_CURVED = 0.9
-FEATURE_ITERATIONS = 2
 
 
 def improve_quads(
@@ -93,7 +92,7 @@ def improve_quads(
         # One row of vertices onto each feature curve, then the rest relaxes around them.
         projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
         pinned = snapped if on_border is None else snapped | on_border
-        projected = relax(projected, mesh, index, FEATURE_ITERATIONS, pinned=pinned)
+        projected = relax(projected, mesh, index, FEATURE_RELAX, pinned=pinned)
     return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
 
 

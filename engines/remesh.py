@@ -14,7 +14,7 @@ Pipeline: normalise -> inflate thin parts (``thickness``) -> (dense sources only
 resolution a few times finer than the output edge, or quadric-decimate far denser ones -> Instant Meshes,
 re-run with a corrected vertex budget when the face count misses (and, on a closed source whose result is
 broken, with other seeds, then thin parts inflated further: ``retries``) -> project the vertices onto the
-full-resolution source -> drop degenerate faces.
+full-resolution source and (quads) relax them along it (``sharp.onto_source``) -> drop degenerate faces.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
-from .relax import relax
+from .relax import PASSES, relax
 from .retries import best_attempt
 from .sharp import FeatureCurves, onto_source, source_borders
 from .thickness import inflate_thin_parts
@@ -358,7 +358,8 @@ def remesh_detailed(
         report(0.85, "projecting onto the original surface")
         if quads and out_f.shape[1] == 4 and flow:
             return improved(out_v, out_f)
-        return _drop_degenerate(to_object(onto_source(index, out_v, out_f, borders, curves)), out_f)
+        placed = onto_source(index, out_v, out_f, borders, curves, PASSES if quads else 0)
+        return _drop_degenerate(to_object(placed), out_f)
 
     closed = not len(source_open[0])
     result, thin = best_attempt(

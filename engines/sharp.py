@@ -10,7 +10,8 @@ ends are both snapped and whose midpoint lies on a feature too. ``source_borders
 source's open borders the same way (None when it is closed), and ``onto_borders(points, faces, borders)``
 moves a result's border vertices onto the nearest source border, so open borders stay where they were
 (``mesh_onto_borders`` does it for a mesh of any polygons and says which vertices moved);
-``onto_source`` does all of it to Instant Meshes' output: surface, then borders, then feature curves.
+``onto_source`` does all of it to Instant Meshes' output: surface, then borders, then (optionally
+relaxed along the surface, ``relax``) feature curves.
 Imports numpy and the engine's own modules only; never touches bpy.
 """
 
@@ -22,6 +23,7 @@ from .holes import boundary_half_edges
 from .meshdata import MeshArrays
 from .meshgraph import unique_edges
 from .project import TriangleIndex
+from .relax import relax
 
 SNAP_SHARE = 0.5
 # An edge is on a feature when its midpoint is within this share of its length of a feature segment.
@@ -32,6 +34,8 @@ BORDER_REACH = 1.0
 # (up to FOLD_PASSES rounds, since putting one back can fold a neighbour).
 FOLD_DEG = 60.0
 FOLD_PASSES = 3
+# Relaxation passes around the vertices a feature snap moved (the rest of the mesh settles around them).
+FEATURE_RELAX = 2
 
 
 def _shortest_edge(mesh: MeshArrays, edges: np.ndarray) -> np.ndarray:
@@ -118,11 +122,18 @@ def onto_source(
     faces: np.ndarray,
     borders: FeatureCurves | None,
     curves: FeatureCurves | None,
+    relax_iterations: int = 0,
 ) -> np.ndarray:
-    """Instant Meshes' vertices on the source surface, then on its open borders and its feature curves."""
+    """Instant Meshes' vertices on the source surface, then on its open borders and its feature curves.
+    With ``relax_iterations``, the surface's vertices are relaxed along it (``relax``) before the snap and,
+    around the snapped ones, after it; border and snapped vertices stay where they were put."""
     projected = index.query(verts)[0]
+    pinned = np.zeros(projected.shape[0], dtype=bool)
     if borders is not None:
-        projected = onto_borders(projected, faces, borders)
+        projected, pinned = mesh_onto_borders(MeshArrays.from_faces(projected, faces), borders)
+    mesh = MeshArrays.from_faces(projected, faces)
+    if relax_iterations > 0:
+        projected = relax(projected, mesh, index, relax_iterations, pinned=pinned)
     if curves is not None:
         snapped, moved = curves.snap(MeshArrays.from_faces(projected, faces))
         # A snap that folds a face (three corners of a quad pulled onto one feature line, say) is undone
@@ -138,6 +149,8 @@ def onto_source(
                 break
             snapped[undo], moved[undo] = projected[undo], False
         projected = snapped
+        if relax_iterations > 0 and moved.any():
+            projected = relax(projected, mesh, index, FEATURE_RELAX, pinned=pinned | moved)
     return projected
 
 
