@@ -135,10 +135,14 @@ def topology(mesh: MeshArrays) -> dict[str, int]:
 def sample_surface(
     verts: np.ndarray, tris: np.ndarray, count: int, seed: int = 0, vertex_cap: int | None = None
 ) -> np.ndarray:
-    """``count`` area-weighted random points on the triangles plus every vertex (a random ``vertex_cap`` of
-    them when there are more), float64 (count + N, 3)."""
+    """``count`` area-weighted random points on the triangles plus every vertex the triangles use (a random
+    ``vertex_cap`` of them when there are more), float64 (count + N, 3). Loose vertices are not surface: a
+    scan's stray points would otherwise count as source no result can reach (pymeshlab's face scan has 667,
+    its airplane 1,617)."""
     corners = np.asarray(verts, dtype=np.float64)
-    v = corners
+    used = np.zeros(corners.shape[0], dtype=bool)
+    used[np.asarray(tris).ravel()] = True
+    v = corners if used.all() else corners[used]
     if vertex_cap is not None and v.shape[0] > vertex_cap:
         v = v[np.random.default_rng(seed).choice(v.shape[0], vertex_cap, replace=False)]
     areas = triangle_areas(corners, tris).astype(np.float64)

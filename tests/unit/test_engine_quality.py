@@ -124,6 +124,15 @@ def test_distance_is_zero_to_itself_and_the_offset_of_a_bigger_sphere():
     assert mean == pytest.approx(100 * 0.05 / diag, rel=0.1)
 
 
+def test_loose_vertices_of_the_source_are_not_surface_to_reach():
+    """A scan's stray points (vertices no face uses) are no surface a remesh could follow."""
+    verts, tris = uv_sphere(64, 32)
+    sphere = MeshArrays.from_triangles(verts, tris)
+    with_stray = MeshArrays.from_triangles(np.vstack([verts, [[0.0, 0.0, 0.0]]]).astype(verts.dtype), tris)
+    alone = surface_distance(sphere, sphere, samples=5000)
+    assert surface_distance(sphere, with_stray, samples=5000) == alone
+
+
 def test_hard_edge_recall_sees_edges_that_are_there_and_misses_cut_corners():
     cube = quad_cube(2)
     pos = cube.verts
