@@ -288,7 +288,7 @@ def remesh_detailed(
 
     ``fill_holes=False`` leaves small border loops open (a part cut for symmetry, whose cut must stay open).
     ``keep_boundaries``: Instant Meshes aligns to the source's open borders and the result's border vertices
-    are moved onto them (``sharp.onto_borders``); off, borders are remeshed like any other surface.
+    are moved onto them (``sharp.mesh_onto_borders``); off, borders are remeshed like any other surface.
     ``cut_axes``: the part's symmetry cuts (``openings.on_cut``); its other borders are kept as a whole
     mesh's are: snapped onto, and a hole the extraction covered is opened again.
     ``density`` (quads only; in object units): more or fewer faces where it asks (``density``); implies

@@ -7,9 +7,9 @@ mask of vertices moved onto a feature: a vertex is snapped when its nearest feat
 ``SNAP_SHARE`` of its shortest edge (so one row of vertices follows each feature, not both rows beside
 it). ``sharp_edges(mesh, snapped)`` returns int32 (E, 2) result vertex pairs (smaller first) of edges whose
 ends are both snapped and whose midpoint lies on a feature too. ``source_borders(verts, tris)`` indexes a
-source's open borders the same way (None when it is closed), and ``onto_borders(points, faces, borders)``
-moves a result's border vertices onto the nearest source border, so open borders stay where they were
-(``mesh_onto_borders`` does it for a mesh of any polygons and says which vertices moved);
+source's open borders the same way (None when it is closed), and ``mesh_onto_borders(mesh, borders)``
+moves a result's border vertices onto the nearest source border, so open borders stay where they were, and
+says which vertices moved;
 ``onto_source`` does all of it to Instant Meshes' output: surface, then borders, then (optionally
 relaxed along the surface, ``relax``) feature curves.
 Imports numpy and the engine's own modules only; never touches bpy.
@@ -91,15 +91,11 @@ def source_borders(
     return FeatureCurves(verts, np.stack([a, b], axis=1)) if a.shape[0] else None
 
 
-def onto_borders(points: np.ndarray, faces: np.ndarray, borders: FeatureCurves) -> np.ndarray:
-    """``points`` (N, 3) with the border vertices of the mesh ``faces`` moved onto the nearest point of
-    ``borders`` when it lies within ``BORDER_REACH`` median edges. A border vertex further away is an
-    extraction hole's (filled later), which must not be dragged across the surface to a real border."""
-    return mesh_onto_borders(MeshArrays.from_faces(points, faces), borders)[0]
-
-
 def mesh_onto_borders(mesh: MeshArrays, borders: FeatureCurves) -> tuple[np.ndarray, np.ndarray]:
-    """``onto_borders`` for a mesh of any polygons: (positions float64 (N, 3), bool (N,) which moved)."""
+    """The mesh's border vertices moved onto the nearest point of ``borders`` when it lies within
+    ``BORDER_REACH`` median edges: (positions float64 (N, 3), bool (N,) which moved). A border vertex further
+    away is an extraction hole's (filled later), which must not be dragged across the surface to a real
+    border."""
     points = np.asarray(mesh.verts)
     moved = points.astype(np.float64, copy=True)
     snapped = np.zeros(points.shape[0], dtype=bool)
