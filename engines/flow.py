@@ -48,12 +48,17 @@ def improve_quads(
     borders: FeatureCurves | None = None,
 ) -> MeshArrays | None:
     """``to_field`` maps ``verts`` into ``density``'s units; ``stats`` (if given) gets ``density_levels``,
-    the share of coarse faces at each level. With an active ``density`` and quads that are not a one-level
-    split, returns None: the density cannot be applied to that run. ``borders``: the source's open borders
-    (``sharp.source_borders``); the result's border vertices go onto them and stay there while the rest
-    relaxes, as ``sharp.onto_source`` does for a run without this pass."""
+    the share of coarse faces at each level, and ``edge_flow_skipped``: whether the quads were only relaxed
+    because they are not a one-level split (a raw scan's face that touches itself, say). With an active
+    ``density`` and quads that are not a one-level split, returns None: the density cannot be applied to
+    that run. ``borders``: the source's open borders (``sharp.source_borders``); the result's border
+    vertices go onto them and stay there while the rest relaxes, as ``sharp.onto_source`` does for a run
+    without this pass."""
     verts = np.asarray(verts, dtype=np.float64)
     coarse = unsubdivide(verts, quads)
+    if stats is not None:
+        # The caller reads it after its last run (remesh: the retries' last attempt), to tell the user.
+        stats["edge_flow_skipped"] = coarse is None
     if coarse is None:
         log.debug("Instant Meshes' quads are not a one-level split; pairing skipped")
         if density is not None and density.active:

@@ -225,6 +225,13 @@ def _lod0(
     return mesh, engine, sharp, info, warnings
 
 
+# Said when Edge Flow was asked for and Instant Meshes' quads could not be taken apart for it (flow.py).
+EDGE_FLOW_SKIPPED = (
+    "Edge Flow was not applied: Instant Meshes' quads here are not one clean split (a face touches itself, "
+    "as on a raw scan's narrow strips), so they were only relaxed; try another target face count"
+)
+
+
 def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds, density) -> LodResult:
     """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
     warnings: tuple[str, ...] = ()
@@ -244,6 +251,9 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
             params, source, marked, stage, cancelled, density
         )
+    if lod0_info.get("edge_flow_skipped"):
+        log.warning("%s", EDGE_FLOW_SKIPPED)
+        warnings = (*warnings, EDGE_FLOW_SKIPPED)
     return LodResult(
         0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
     )

@@ -386,9 +386,9 @@ def remesh_detailed(
         "sharp_edges": int(sharp.shape[0]),
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
         "thin_parts": thin,
+        **({"holes_reopened": reopened} if reopened else {}),
+        **({"edge_flow_skipped": True} if density_stats.pop("edge_flow_skipped", False) else {}),
     }
-    if reopened:
-        info["holes_reopened"] = reopened
     if density is not None:
         info["density"] = density_stats
     if flow or curves is not None or density is not None:

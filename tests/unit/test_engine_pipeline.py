@@ -183,3 +183,21 @@ def test_topology_reads_split_vertices_as_one_surface_but_keeps_a_pinch():
     pinch = MeshArrays.from_triangles(np.vstack([tet_v, -tet_v]), np.vstack([tet_t, tet_t[:, ::-1] + 4]))
     found = topology(pinch)
     assert (found["pieces"], found["boundary_loops"], found["genus"]) == (2, 0, 0)
+
+
+@pytest.mark.parametrize("splits", [True, False], ids=["applied", "cannot_apply"])
+def test_edge_flow_that_cannot_apply_says_so_in_one_line(monkeypatch, splits):
+    """Instant Meshes' quads that are no clean split (a raw scan's face touching itself) are only relaxed:
+    the user asked for Edge Flow and is told it was not applied."""
+    from retopo_hub.engines import flow, pipeline
+
+    if not splits:
+        monkeypatch.setattr(flow, "unsubdivide", lambda verts, quads: None)
+    params = EngineParams(mode="quad", target_faces=800, edge_flow=True, reproducible=True)
+    (lod0,) = run(params, *icosphere(5))
+    assert lod0.mesh.quad_count == lod0.mesh.face_count
+    if splits:
+        assert lod0.warnings == () and "edge_flow_skipped" not in lod0.info
+    else:
+        assert lod0.warnings == (pipeline.EDGE_FLOW_SKIPPED,) and lod0.info["edge_flow_skipped"] is True
+        assert "\n" not in pipeline.EDGE_FLOW_SKIPPED
