@@ -324,14 +324,15 @@ def remesh_detailed(
     borders = source_borders(unit, tris, own_open) if keep_boundaries and own_open[0].shape[0] else None
 
     density = density if quads and density is not None and density.active else None
-    density_stats: dict[str, Any] = {}
+    # What the edge-flow pass reports (flow.improve_quads): density levels, and whether pairing was skipped.
+    pass_stats: dict[str, Any] = {}
 
     def to_object(points: np.ndarray) -> np.ndarray:
         return points * scale + center
 
     def improved(out_v: np.ndarray, out_f: np.ndarray) -> MeshArrays | None:
         mesh = improve_quads(out_v, out_f, index, curves=curves, density=density, to_field=to_object,
-                             stats=density_stats, borders=borders)  # fmt: skip
+                             stats=pass_stats, borders=borders)  # fmt: skip
         if mesh is None:
             return None
         return _drop_degenerate(to_object(mesh.verts.astype(np.float64)), mesh)
@@ -387,10 +388,10 @@ def remesh_detailed(
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
         "thin_parts": thin,
         **({"holes_reopened": reopened} if reopened else {}),
-        **({"edge_flow_skipped": True} if density_stats.pop("edge_flow_skipped", False) else {}),
+        **({"edge_flow_skipped": True} if pass_stats.pop("edge_flow_skipped", False) else {}),
     }
     if density is not None:
-        info["density"] = density_stats
+        info["density"] = pass_stats
     if flow or curves is not None or density is not None:
         # The topology check costs about 2 s per million source triangles (the whole source's edge graph),
         # so it runs only with the passes it is there to watch; the quality report will make it general.

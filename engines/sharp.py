@@ -124,14 +124,15 @@ def onto_source(
     With ``relax_iterations``, the surface's vertices are relaxed along it (``relax``) before the snap and,
     around the snapped ones, after it; border and snapped vertices stay where they were put."""
     projected = index.query(verts)[0]
+    # One mesh for the connectivity throughout; it holds float32 positions, so ``projected`` stays float64.
+    mesh = MeshArrays.from_faces(projected, faces)
     pinned = np.zeros(projected.shape[0], dtype=bool)
     if borders is not None:
-        projected, pinned = mesh_onto_borders(MeshArrays.from_faces(projected, faces), borders)
-    mesh = MeshArrays.from_faces(projected, faces)
+        projected, pinned = mesh_onto_borders(mesh, borders)
     if relax_iterations > 0:
         projected = relax(projected, mesh, index, relax_iterations, pinned=pinned)
     if curves is not None:
-        snapped, moved = curves.snap(MeshArrays.from_faces(projected, faces))
+        snapped, moved = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
         # A snap that folds a face (three corners of a quad pulled onto one feature line, say) is undone
         # for that face's snapped corners: a folded quad shades and unwraps badly, a missed loop does not.
         folded_before = _folds(projected, faces)
