@@ -27,7 +27,7 @@ from .meshdata import MeshArrays
 from .pairing import pair_odd_faces
 from .project import TriangleIndex
 from .relax import relax
-from .sharp import FEATURE_RELAX, FeatureCurves, mesh_onto_borders
+from .sharp import FeatureCurves, onto_source
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +86,9 @@ def improve_quads(
         else:
             fine_v, fine_q = subdivide(verts, paired)
             mesh = MeshArrays.from_faces(fine_v, fine_q).compact()
-    projected = index.query(mesh.verts)[0]
-    on_border = None
-    if borders is not None:
-        placed = MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
-        projected, on_border = mesh_onto_borders(placed, borders)
-    if relax_iterations > 0:
-        projected = relax(projected, mesh, index, relax_iterations, pinned=on_border)
-    if curves is not None and curves.count:
-        # One row of vertices onto each feature curve, then the rest relaxes around them.
-        projected, snapped = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
-        pinned = snapped if on_border is None else snapped | on_border
-        projected = relax(projected, mesh, index, FEATURE_RELAX, pinned=pinned)
-    return MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
+    # Onto the source, its borders and feature curves, relaxed, as a run without this pass (sharp.py).
+    placed = onto_source(index, mesh, borders, curves, relax_iterations)
+    return MeshArrays(placed, mesh.face_sizes, mesh.corner_verts)
 
 
 def _split_by_density(verts, paired, density: DensityField, to_field, stats: dict | None) -> MeshArrays:

@@ -28,6 +28,12 @@ PASSES = 2
 STEP = 0.6
 MAX_DRIFT = 0.35
 FACING = 0.2
+# An edge a move shortened to less than this share of its length collapsed: two ends put on one point of
+# the source (a border's or a feature's corner, a crease of a scan). One end goes back, since a zero-length
+# edge makes a quad that is a triangle with a doubled vertex, which shades and unwraps badly (xatlas throws
+# its UVs far off). Up to COLLAPSE_PASSES rounds, since putting one back can collapse another edge.
+COLLAPSE_SHARE = 0.1
+COLLAPSE_PASSES = 3
 
 
 def relax(
@@ -89,4 +95,26 @@ def relax(
         ok = np.einsum("ij,ij->i", normals[new_tri], nrm) > FACING
         p[moving[ok]] = snapped[ok]
         tri = np.where(ok, new_tri, tri)
-    return p
+    before = np.asarray(verts, dtype=np.float64)
+    return kept_apart(before, p, np.isin(np.arange(n), moving), edges)[0]
+
+
+def kept_apart(
+    before: np.ndarray, after: np.ndarray, moved: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``after`` (and ``moved``, a copy) with snapped vertices put back at ``before`` until no edge has
+    collapsed to under ``COLLAPSE_SHARE`` of its length; of an edge's two ends, the one that moved further
+    goes back."""
+    after, moved = after.copy(), moved.copy()
+    a, b = edges[:, 0], edges[:, 1]
+    length = np.linalg.norm(before[a] - before[b], axis=1)
+    for _ in range(COLLAPSE_PASSES):
+        collapsed = np.linalg.norm(after[a] - after[b], axis=1) < COLLAPSE_SHARE * length
+        collapsed &= moved[a] | moved[b]
+        if not collapsed.any():
+            break
+        shift = np.linalg.norm(after - before, axis=1)
+        ea, eb = a[collapsed], b[collapsed]
+        back = np.where(moved[ea] & (~moved[eb] | (shift[ea] >= shift[eb])), ea, eb)
+        after[back], moved[back] = before[back], False
+    return after, moved

@@ -359,7 +359,7 @@ def remesh_detailed(
         report(0.85, "projecting onto the original surface")
         if quads and out_f.shape[1] == 4 and flow:
             return improved(out_v, out_f)
-        placed = onto_source(index, out_v, out_f, borders, curves, PASSES if quads else 0)
+        placed = onto_source(index, MeshArrays.from_faces(out_v, out_f), borders, curves, PASSES * quads)
         return _drop_degenerate(to_object(placed), out_f)
 
     closed = not len(source_open[0])

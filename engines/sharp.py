@@ -23,7 +23,7 @@ from .holes import boundary_half_edges
 from .meshdata import MeshArrays
 from .meshgraph import unique_edges
 from .project import TriangleIndex
-from .relax import relax
+from .relax import kept_apart, relax
 
 SNAP_SHARE = 0.5
 # An edge is on a feature when its midpoint is within this share of its length of a feature segment.
@@ -64,8 +64,9 @@ class FeatureCurves:
         edges, _, _ = unique_edges(mesh)
         near, dist, _ = self.index.query(p)
         snapped = dist < SNAP_SHARE * _shortest_edge(mesh, edges)
-        p[snapped] = near[snapped]
-        return p, snapped
+        moved = p.copy()
+        moved[snapped] = near[snapped]
+        return kept_apart(p, moved, snapped, edges)
 
     def sharp_edges(self, mesh: MeshArrays, snapped: np.ndarray) -> np.ndarray:
         if self.index is None:
@@ -109,23 +110,28 @@ def mesh_onto_borders(mesh: MeshArrays, borders: FeatureCurves) -> tuple[np.ndar
     close = dist <= reach
     moved[on_border[close]] = near[close]
     snapped[on_border[close]] = True
-    return moved, snapped
+    return kept_apart(points.astype(np.float64), moved, snapped, edges)
 
 
 def onto_source(
     index: TriangleIndex,
-    verts: np.ndarray,
-    faces: np.ndarray,
+    mesh: MeshArrays,
     borders: FeatureCurves | None,
     curves: FeatureCurves | None,
     relax_iterations: int = 0,
 ) -> np.ndarray:
-    """Instant Meshes' vertices on the source surface, then on its open borders and its feature curves.
-    With ``relax_iterations``, the surface's vertices are relaxed along it (``relax``) before the snap and,
-    around the snapped ones, after it; border and snapped vertices stay where they were put."""
-    projected = index.query(verts)[0]
+    """A remesh's vertices (``mesh``: positions near the source, and the connectivity) on the source
+    surface, then on its open borders and its feature curves: float64 (N, 3). With ``relax_iterations``, the
+    surface's vertices are relaxed along it (``relax``) before the snap and, around the snapped ones, after
+    it; border and snapped vertices stay where they were put. No edge is left collapsed to a point
+    (``relax.kept_apart``)."""
+    start = mesh.verts.astype(np.float64)
+    projected = index.query(start)[0]
+    # Two ends of an edge can land on one point of the source (a crease of a scan); one stays put.
+    everyone = np.ones(len(projected), dtype=bool)
+    projected = kept_apart(start, projected, everyone, unique_edges(mesh)[0])[0]
     # One mesh for the connectivity throughout; it holds float32 positions, so ``projected`` stays float64.
-    mesh = MeshArrays.from_faces(projected, faces)
+    mesh = MeshArrays(projected, mesh.face_sizes, mesh.corner_verts)
     pinned = np.zeros(projected.shape[0], dtype=bool)
     if borders is not None:
         projected, pinned = mesh_onto_borders(mesh, borders)
@@ -133,22 +139,29 @@ def onto_source(
         projected = relax(projected, mesh, index, relax_iterations, pinned=pinned)
     if curves is not None:
         snapped, moved = curves.snap(MeshArrays(projected, mesh.face_sizes, mesh.corner_verts))
-        # A snap that folds a face (three corners of a quad pulled onto one feature line, say) is undone
-        # for that face's snapped corners: a folded quad shades and unwraps badly, a missed loop does not.
-        folded_before = _folds(projected, faces)
-        for _ in range(FOLD_PASSES):
-            broken = _folds(snapped, faces) & ~folded_before
-            broken |= _turns(projected, snapped, faces)
-            undo = np.zeros(len(snapped), dtype=bool)
-            undo[faces[broken].ravel()] = True
-            undo &= moved
-            if not undo.any():
-                break
-            snapped[undo], moved[undo] = projected[undo], False
+        quads = mesh.corner_verts.reshape(-1, 4) if (mesh.face_sizes == 4).all() else None
+        if quads is not None:
+            _undo_folds(projected, snapped, moved, quads)
         projected = snapped
         if relax_iterations > 0 and moved.any():
             projected = relax(projected, mesh, index, FEATURE_RELAX, pinned=pinned | moved)
     return projected
+
+
+def _undo_folds(before: np.ndarray, snapped: np.ndarray, moved: np.ndarray, quads: np.ndarray) -> None:
+    """Put back (in place) the snapped corners of quads the feature snap folded or turned: three corners of
+    a quad pulled onto one feature line, say. A folded quad shades and unwraps badly, a missed loop does
+    not."""
+    folded_before = _folds(before, quads)
+    for _ in range(FOLD_PASSES):
+        broken = _folds(snapped, quads) & ~folded_before
+        broken |= _turns(before, snapped, quads)
+        undo = np.zeros(len(snapped), dtype=bool)
+        undo[quads[broken].ravel()] = True
+        undo &= moved
+        if not undo.any():
+            break
+        snapped[undo], moved[undo] = before[undo], False
 
 
 def _corner_normals(points: np.ndarray, faces: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray]:

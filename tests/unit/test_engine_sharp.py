@@ -132,3 +132,51 @@ def test_open_borders_stay_on_the_source_border_through_the_pairing_passes(passe
 def test_keep_boundaries_must_be_a_boolean():
     with pytest.raises(EngineInputError, match="keep_boundaries must be true or false"):
         EngineParams(mode="quad", target_faces=100, keep_boundaries="yes")
+
+
+def _grid(n: int, height=lambda x, y: 0.0 * x) -> tuple[np.ndarray, np.ndarray]:
+    """A triangulated n x n grid over [-1, 1]^2, z = height(x, y)."""
+    x, y = np.meshgrid(np.linspace(-1.0, 1.0, n + 1), np.linspace(-1.0, 1.0, n + 1))
+    verts = np.stack([x.ravel(), y.ravel(), height(x.ravel(), y.ravel())], axis=1)
+    a = (np.arange(n)[:, None] * (n + 1) + np.arange(n)[None, :]).ravel()
+    tris = np.concatenate([np.stack([a, a + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + n + 1], 1)])
+    return verts, tris
+
+
+def _shortest_share(before: np.ndarray, after: np.ndarray, mesh) -> float:
+    from retopo_hub.engines.meshgraph import unique_edges
+
+    edges = unique_edges(mesh)[0]
+    length = np.linalg.norm(before[edges[:, 0]] - before[edges[:, 1]], axis=1)
+    return float((np.linalg.norm(after[edges[:, 0]] - after[edges[:, 1]], axis=1) / length).min())
+
+
+def test_two_ends_of_an_edge_are_never_snapped_onto_one_border_point():
+    """Two border vertices just outside a square sheet's corner both have the corner as their nearest
+    border point; one of them stays put, or the edge between them would have no length (a quad that is a
+    triangle with a doubled vertex: xatlas threw its UVs across the square on a face scan)."""
+    from retopo_hub.engines.meshdata import MeshArrays
+    from retopo_hub.engines.project import TriangleIndex
+    from retopo_hub.engines.sharp import onto_source, source_borders
+
+    verts, tris = _grid(10)
+    corner = np.array([[-1.0, -1.0, 0], [1.0, -1.0, 0], [1.02, 1.01, 0], [1.01, 1.02, 0], [-1.0, 1.0, 0]])
+    mesh = MeshArrays.from_polygons(corner, [[0, 1, 2, 3, 4]])
+    placed = onto_source(TriangleIndex(verts, tris), mesh, source_borders(verts, tris), None)
+    assert _shortest_share(corner, placed, mesh) >= 0.1
+    assert np.isclose(placed[[2, 3]], [1.0, 1.0, 0.0]).all(axis=1).sum() == 1  # the other one is on it
+    np.testing.assert_allclose(placed[[0, 1, 4]], corner[[0, 1, 4]], atol=1e-9)
+
+
+def test_two_ends_of_an_edge_are_never_projected_onto_one_point_of_a_crease():
+    """Both ends of an edge across a ridge project onto the same point of its crest; one stays where it
+    was."""
+    from retopo_hub.engines.meshdata import MeshArrays
+    from retopo_hub.engines.project import TriangleIndex
+    from retopo_hub.engines.sharp import onto_source
+
+    verts, tris = _grid(10, lambda x, y: -np.abs(x))
+    quad = np.array([[-0.01, 0.0, 0.05], [0.01, 0.0, 0.05], [0.01, 0.1, 0.05], [-0.01, 0.1, 0.05]])
+    mesh = MeshArrays.from_polygons(quad, [[0, 1, 2, 3]])
+    placed = onto_source(TriangleIndex(verts, tris), mesh, None, None)
+    assert _shortest_share(quad, placed, mesh) >= 0.1
