@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -230,12 +231,26 @@ def _output_name(stem: str, obj: bpy.types.Object, provider: str) -> str:
 
 
 def dedupe_key(path: Path, args: argparse.Namespace, options: dict[str, Any]) -> str:
-    """Same input file (path, size, mtime), provider and options give the same key: a re-run resumes."""
+    """Same input file (path, size, mtime), provider and options give the same key: a re-run resumes. For a
+    provider that runs here (local), the extension's version is part of it: after an update the engine may
+    make another mesh, and a re-run must not hand back the old one. A cloud job's key leaves it out, so an
+    interrupted paid job is picked up, never paid again, across an update."""
     stat = path.stat()
+    made_here = "" if registry.BY_NAME[args.provider].cloud else extension_version()
     material = json.dumps(
-        [str(path), stat.st_size, stat.st_mtime_ns, args.provider, args.object, options], sort_keys=True
+        [str(path), stat.st_size, stat.st_mtime_ns, args.provider, args.object, options, made_here],
+        sort_keys=True,
     )
     return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def extension_version() -> str:
+    """The version in the extension's ``blender_manifest.toml`` ("" if it cannot be read)."""
+    manifest = Path(__file__).resolve().parents[1] / "blender_manifest.toml"
+    try:
+        return str(tomllib.loads(manifest.read_text(encoding="utf-8"))["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return ""
 
 
 def start_input(

@@ -255,3 +255,29 @@ def test_deadline_flag_ends_a_job_that_runs_longer(addon, sample, tmp_path, caps
     assert code == 2 and "--deadline must be more than 0" in err
     help_text = addon.jobs.cli.build_parser().format_help()
     assert "csm 20 (precision 60)" in " ".join(help_text.split())
+
+
+def test_a_local_rerun_after_an_update_remeshes_again(addon, sample, tmp_path, capsys, monkeypatch):
+    """A re-run of the same input and options is skipped (its outputs are there) until the extension's
+    version changes: an updated engine may make another mesh, and a re-run must not keep the old one."""
+    cli = addon.jobs.cli
+    assert cli.extension_version() == addon_version()
+    args = [sample, "--out", tmp_path / "out", "--faces", 600, "--json", "--cache", tmp_path / "cache"]
+
+    def summary() -> dict:
+        code, stdout, err = run_cli(addon, args, capsys)
+        assert code == 0, err
+        return json.loads(stdout.strip().splitlines()[-1])
+
+    first = summary()["results"][0]["job_id"]
+    again = summary()
+    assert again["results"] == [] and len(again["skipped"]) == 1
+    monkeypatch.setattr(cli, "extension_version", lambda: "99.0.0")
+    (updated,) = summary()["results"]
+    assert updated["job_id"] != first
+
+
+def addon_version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "blender_manifest.toml").read_text())["version"]
