@@ -94,6 +94,23 @@ def _fan(loop: list[int], faces: list[list[int]]) -> None:
         faces.append([first, rest[0], rest[1]])
 
 
+def _canonical(loop: list[int], verts: np.ndarray) -> tuple[list[int], bool]:
+    """The loop from its vertex of least |coordinates|, towards the lesser of its two neighbours, and
+    whether that runs against the loop (its faces are then wound back). A hole and its mirror image (a
+    symmetric LOD0's, whose mirrored side runs its loops the other way) so start at mirrored vertices and go
+    the same way round, and their fans are mirror images: the result stays mirror-exact face for face."""
+
+    def key(vertex: int) -> tuple:
+        return (*np.abs(np.asarray(verts[vertex], dtype=np.float64)).tolist(), vertex)
+
+    first = min(range(len(loop)), key=lambda k: key(loop[k]))
+    forward = loop[first:] + loop[:first]
+    backward = [forward[0], *forward[:0:-1]]
+    if key(backward[1]) < key(forward[1]):
+        return backward, True
+    return forward, False
+
+
 def _with_faces(mesh: MeshArrays, verts: np.ndarray, faces: list[list[int]]) -> MeshArrays:
     return MeshArrays(
         verts,
@@ -118,7 +135,10 @@ def fill_small_holes(
         return mesh
     faces: list[list[int]] = []
     for loop in loops:
-        _fan(loop, faces)
+        ordered, backwards = _canonical(loop, mesh.verts)
+        fan: list[list[int]] = []
+        _fan(ordered, fan)
+        faces.extend(face[::-1] if backwards else face for face in fan)
     log.debug("filled %d small holes with %d faces", len(loops), len(faces))
     return _with_faces(mesh, mesh.verts, faces)
 

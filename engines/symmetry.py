@@ -166,9 +166,10 @@ def snap_to_planes(
     tolerance: float | None = None,
     guide: MeshArrays | None = None,
     own: np.ndarray | None = None,
-) -> MeshArrays:
+) -> tuple[MeshArrays, np.ndarray]:
     """``half`` with its boundary vertices near each plane put exactly on it (none across it) and the dents
-    of its border at the planes filled (``guide``: the clipped source, to place the filling on the cut)."""
+    of its border at the planes filled (``guide``: the clipped source, to place the filling on the cut),
+    and each old vertex's number in it (vertices the snap put on one point are one: ``_merged_where_met``)."""
     verts = half.verts.copy()
     edge = _mean_edge(half)
     if tolerance is None:
@@ -181,12 +182,44 @@ def snap_to_planes(
         verts[near, axis] = 0.0
         # The half was clipped at the plane; round-off may still leave a vertex a hair across it.
         verts[:, axis] = np.maximum(verts[:, axis], 0.0)
-    return _close_notches(MeshArrays(verts, half.face_sizes, half.corner_verts), axes, edge, guide, own)
+    notched = _close_notches(MeshArrays(verts, half.face_sizes, half.corner_verts), axes, edge, guide, own)
+    on_plane = (notched.verts[:, list(axes)] == 0.0).any(axis=1)
+    merged, renumber = _merged_where_met(notched, on_plane)
+    return merged, renumber[: half.vert_count]
+
+
+def _merged_where_met(mesh: MeshArrays, moved: np.ndarray) -> tuple[MeshArrays, np.ndarray]:
+    """``mesh`` with the ``moved`` vertices that lie on one point made one vertex, and each old vertex's new
+    number (-1: gone). A face drops a corner it then repeats (a quad becomes a triangle) and one left with
+    fewer than three goes. Two border vertices a little off a plane, one behind the other, snap to the same
+    point of it, and a dent's new vertex on the cut can land on an old one: left apart, they make an edge of
+    no length, a face that shades and unwraps badly (pymeshlab's cow with X symmetry)."""
+    identity = np.arange(mesh.vert_count)
+    picked = np.flatnonzero(moved)
+    places = np.asarray(mesh.verts[picked], dtype=np.float64)
+    _, first, inverse = np.unique(places, axis=0, return_index=True, return_inverse=True)
+    if first.shape[0] == picked.shape[0]:
+        return mesh, identity
+    target = identity.copy()
+    target[picked] = picked[first[inverse.ravel()]]
+    corners = target[mesh.corner_verts]
+    starts, sizes = mesh.face_starts, mesh.face_sizes
+    following = np.arange(corners.shape[0]) + 1
+    following[starts + sizes - 1] = starts
+    keep = corners != corners[following]
+    face = np.repeat(np.arange(mesh.face_count), sizes)
+    new_sizes = np.bincount(face[keep], minlength=mesh.face_count)
+    keep &= (new_sizes >= 3)[face]
+    used = np.zeros(mesh.vert_count, dtype=bool)
+    used[corners[keep]] = True
+    renumber = np.where(used, np.cumsum(used) - 1, -1)
+    merged = MeshArrays(mesh.verts[used], new_sizes[new_sizes >= 3], renumber[corners[keep]])
+    return merged, renumber[target]
 
 
 def symmetrize(half: MeshArrays, axes: tuple[int, ...], tolerance: float | None = None) -> Mirrored:
     """Snap ``half`` onto its planes, then mirror and weld it across each (see the module docstring)."""
-    return mirror_all(snap_to_planes(half, axes, tolerance), axes)
+    return mirror_all(snap_to_planes(half, axes, tolerance)[0], axes)
 
 
 def clip(source: MeshArrays, axes: tuple[int, ...]) -> tuple[MeshArrays, np.ndarray]:
@@ -274,7 +307,10 @@ def build_level(
 
     def aligned(attempt: int) -> tuple:
         built, sharp, info = build(part, budget, _marked_on(new_of, marked), attempt)
-        whole = mirror_all(snap_to_planes(built, axes, guide=part, own=own_border(built)), axes)
+        snapped, renumber = snap_to_planes(built, axes, guide=part, own=own_border(built))
+        pairs = renumber[sharp.astype(np.int64).reshape(-1, 2)]
+        sharp = pairs[(pairs >= 0).all(axis=1) & (pairs[:, 0] != pairs[:, 1])]
+        whole = mirror_all(snapped, axes)
         # A coarse part may come back with a cut end capped (Instant Meshes fills small holes): a fault too.
         return whole, sharp, info, abs(border_loops(built) - loops)
 

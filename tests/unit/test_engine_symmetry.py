@@ -296,3 +296,52 @@ def test_a_hole_across_the_plane_stays_open():
     pytest.importorskip("pynanoinstantmeshes")
     source, lod0 = _mirrored_sheet((((0.2, 0.3), 0.025), ((-0.2, 0.3), 0.025), ((0.0, 0.6), 0.03)))
     assert _shape(source) == _shape(lod0) == (1, 4, 0)
+
+
+def test_border_vertices_snapped_onto_one_point_of_the_plane_become_one_vertex():
+    """A rebuilt half whose first two columns of vertices lie within the snap tolerance of the plane: both
+    ends of each border edge between them land on one point of it. They become one vertex (the quad a
+    triangle); left apart they were an edge of no length (seen on pymeshlab's cow with X symmetry)."""
+    from retopo_hub.engines.meshgraph import unique_edges
+    from retopo_hub.engines.symmetry import snap_to_planes
+
+    xs = np.array([0.01, 0.03, 0.2, 0.4, 0.6, 0.8, 1.0])
+    ys = np.linspace(0.0, 1.0, 6)
+    x, y = np.meshgrid(xs, ys)
+    verts = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], axis=1).astype(np.float32)
+    width = xs.size
+    quads = [
+        [j * width + i, j * width + i + 1, (j + 1) * width + i + 1, (j + 1) * width + i]
+        for j in range(ys.size - 1)
+        for i in range(width - 1)
+    ]
+    half = MeshArrays.from_polygons(verts, quads)
+    snapped, renumber = snap_to_planes(half, (0,))
+    edges = unique_edges(snapped)[0]
+    points = snapped.verts.astype(np.float64)
+    assert np.linalg.norm(points[edges[:, 0]] - points[edges[:, 1]], axis=1).min() > 0.01
+    top = width * (ys.size - 1)
+    assert renumber[0] == renumber[1] and renumber[top] == renumber[top + 1]
+    assert (renumber >= 0).all() and snapped.tri_count == 2
+    assert_symmetric(mirror_weld(snapped, 0).mesh, (0,), closed=False)
+
+
+def test_small_holes_of_a_mirrored_mesh_are_filled_mirror_exact():
+    """Two pentagonal holes, mirror images of each other: their fans are mirror images too (a fan from
+    each loop's first vertex was not, and Shared Mirror UVs then gave up on the whole LOD0)."""
+    from retopo_hub.engines.holes import fill_small_holes
+    from retopo_hub.engines.uvmirror import mirror_images
+
+    half, _ = clip_half(MeshArrays.from_triangles(*icosphere(2)), 0)
+    sphere = symmetrize(half, (0,)).mesh
+    assert mirror_images(sphere, (0,)) is not None
+    tris = sphere.triangles()
+    valence = np.bincount(tris.ravel(), minlength=sphere.vert_count)
+    x = sphere.verts[:, 0]
+    (pole,) = np.flatnonzero((valence == 5) & (x > 0.5))[:1]
+    twin = np.flatnonzero((sphere.verts == sphere.verts[pole] * np.array([-1, 1, 1], np.float32)).all(axis=1))
+    opened = MeshArrays.from_triangles(sphere.verts, tris[~np.isin(tris, [pole, *twin]).any(axis=1)])
+    assert open_edges(opened) == 10
+    filled = fill_small_holes(opened)
+    assert open_edges(filled) == 0 and filled.face_count == opened.face_count + 4
+    assert mirror_images(filled, (0,)) is not None
