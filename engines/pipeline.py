@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .asymmetry import ASYMMETRY_WARN, asymmetry, not_symmetric
 from .branch import Branch, branch_levels, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
 from .decimate import TOLERANCE as DECIMATE_TOLERANCE
@@ -246,6 +247,9 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         if "topology" in lod0_info:
             lod0_info.update(topology_change(lod0, source))
         lod0_engine = lod0_info.pop("engine")
+        axis, share = asymmetry(source, axes)
+        if share > ASYMMETRY_WARN:
+            warnings = (not_symmetric(axis, share),)
     else:
         # Every separate part gets a face budget of its own (pieces.py), so small parts are not lost.
         lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(

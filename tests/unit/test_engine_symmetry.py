@@ -201,8 +201,10 @@ def test_an_asymmetric_scan_gives_a_symmetric_result_that_follows_the_kept_side(
     rng = np.random.default_rng(7)
     noisy[minus] *= 1.0 + 0.02 * rng.standard_normal((int(minus.sum()), 1))  # a bumpy - side only
     scan = noisy.astype(np.float32)
-    lod0 = run(EngineParams(mode="quad", target_faces=3000, symmetry="x"), scan, tris)[0].mesh
+    result = run(EngineParams(mode="quad", target_faces=3000, symmetry="x"), scan, tris)[0]
+    lod0 = result.mesh
     assert_symmetric(lod0, (0,))
+    assert result.warnings == (), "a slightly asymmetric scan is what symmetry is for: no warning"
     # The + side is the smooth unit sphere, and so is its mirror image (the - side's bumps reach 1.04 and
     # more; only the cut triangles, which end at a bumpy vertex, feel them a little).
     radius = np.linalg.norm(lod0.verts, axis=1)
@@ -345,3 +347,16 @@ def test_small_holes_of_a_mirrored_mesh_are_filled_mirror_exact():
     filled = fill_small_holes(opened)
     assert open_edges(filled) == 0 and filled.face_count == opened.face_count + 4
     assert mirror_images(filled, (0,)) is not None
+
+
+def test_a_source_far_from_symmetric_gets_a_one_line_warning():
+    """A sphere whose origin is off its middle by a fifth of its radius along X: mirrored across X it is a
+    fifth off itself. The job still runs (the + side is kept) and LOD0 says what to check; across Y it is
+    symmetric and says nothing."""
+    verts, tris = icosphere(4)
+    shifted = (verts + np.array([0.2, 0.0, 0.0])).astype(np.float32)
+    (warning,) = run(EngineParams(mode="quad", target_faces=600, symmetry="x"), shifted, tris)[0].warnings
+    assert warning.startswith("the source is not symmetric across its local X plane (")
+    assert warning.endswith("check the object's origin and rotation, or turn that symmetry off")
+    assert "\n" not in warning
+    assert run(EngineParams(mode="quad", target_faces=600, symmetry="y"), shifted, tris)[0].warnings == ()
