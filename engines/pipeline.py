@@ -385,8 +385,13 @@ def stall_warning(results: list[LodResult]) -> str | None:
     where = "LOD0" if first.lod == 0 else f"LoD {first.lod}"
     if len(over) > 1:
         where += f", and {len(over) - 1} more level" + ("s" if len(over) > 2 else "")
+    # Retopology mode remeshes a CAD strip into quads that do decimate; a retopology's own LoDs can only ask
+    # for less.
+    advice = "raise LoD Final Ratio"
+    if results[0].engine == DECIMATOR:
+        advice = "Retopology mode reaches the target"
     return (
         f"decimation stopped at {first.mesh.face_count:,} triangles for a budget of {first.target_faces:,} "
         f"({where}): its remaining collapses would fold the surface, as long, thin triangles make them do; "
-        "Retopology mode reaches the target"
+        f"{advice}"
     )

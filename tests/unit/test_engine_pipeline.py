@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from retopo_hub.engines import EngineCancelled, EngineInputError
+from retopo_hub.engines import EngineCancelled, EngineInputError, MeshArrays
 from retopo_hub.engines.lod import lod_ratios, switch_thresholds
 from retopo_hub.engines.pipeline import EngineParams, run, triangle_equivalent
 from shapes import icosphere, sliver_box, torus
@@ -201,3 +201,20 @@ def test_edge_flow_that_cannot_apply_says_so_in_one_line(monkeypatch, splits):
     else:
         assert lod0.warnings == (pipeline.EDGE_FLOW_SKIPPED,) and lod0.info["edge_flow_skipped"] is True
         assert "\n" not in pipeline.EDGE_FLOW_SKIPPED
+
+
+def test_a_stalled_lod_of_a_retopology_asks_for_less_not_for_retopology():
+    """'Retopology mode reaches the target' is advice for a decimated LOD0; a retopology's own LoDs are
+    decimated from its quads, so their stall says to raise LoD Final Ratio."""
+    from retopo_hub.engines.decimate import ENGINE_NAME as DECIMATED
+    from retopo_hub.engines.pipeline import LodResult, stall_warning
+    from retopo_hub.engines.remesh import ENGINE_NAME as REMESHED
+
+    mesh = MeshArrays.from_triangles(*icosphere(2))  # 320 triangles
+    stalled = LodResult(1, mesh, 200, 1.0, DECIMATED)
+    line = stall_warning([LodResult(0, mesh, 320, 0.0, REMESHED), stalled])
+    assert line.endswith("(LoD 1): its remaining collapses would fold the surface, as long, thin triangles "
+                         "make them do; raise LoD Final Ratio")  # fmt: skip
+    assert stall_warning([LodResult(0, mesh, 320, 0.0, DECIMATED), stalled]).endswith(
+        "Retopology mode reaches the target"
+    )
