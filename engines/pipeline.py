@@ -255,6 +255,8 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
             params, source, marked, stage, cancelled, density
         )
+    if params.mode == "quad" and not params.quads and lod0.tri_count < lod0.face_count:  # fills, seam strips
+        lod0 = MeshArrays.from_triangles(lod0.verts, lod0.triangles())
     if lod0_info.get("edge_flow_skipped"):
         log.warning("%s", EDGE_FLOW_SKIPPED)
         warnings = (*warnings, EDGE_FLOW_SKIPPED)

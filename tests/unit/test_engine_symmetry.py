@@ -375,3 +375,12 @@ def test_mirrored_lods_land_near_their_budgets():
         assert level.mesh.face_count <= level.target_faces * (1.0 + TOLERANCE), level.lod
         assert_symmetric(level.mesh, (0, 1))
     assert results[0].warnings == ()
+
+
+def test_a_triangle_job_stays_triangles_with_symmetry():
+    """The seam's dents are closed with quads and small holes are fanned with quads; a job that asked for
+    triangles (Quads off) got up to 30 of them on a torus. LOD0 is triangles, whatever closed it."""
+    params = EngineParams(mode="quad", target_faces=300, reproducible=True, symmetry="x", quads=False)
+    lod0 = run(params, *torus(120, 60))[0].mesh
+    assert lod0.tri_count == lod0.face_count
+    assert_symmetric(lod0, (0,))
