@@ -39,7 +39,6 @@ import numpy as np
 from .asymmetry import ASYMMETRY_WARN, asymmetry, not_symmetric
 from .branch import Branch, branch_levels, plan_branch
 from .decimate import ENGINE_NAME as DECIMATOR
-from .decimate import TOLERANCE as DECIMATE_TOLERANCE
 from .decimate import decimate
 from .density import DensityField
 from .errors import EngineCancelled, EngineInputError
@@ -48,6 +47,7 @@ from .lod import lod_ratios, switch_thresholds
 from .lodchain import chain_levels
 from .lodlook import Look
 from .meshdata import MeshArrays
+from .notices import EDGE_FLOW_SKIPPED, stall_warning, topology_changed
 from .params import EngineParams
 from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
 from .progress import ProgressFn, monotonic, scaled
@@ -226,13 +226,6 @@ def _lod0(
     return mesh, engine, sharp, info, warnings
 
 
-# Said when Edge Flow was asked for and Instant Meshes' quads could not be taken apart for it (flow.py).
-EDGE_FLOW_SKIPPED = (
-    "Edge Flow was not applied: Instant Meshes' quads here are not one clean split (a face touches itself, "
-    "as on a raw scan's narrow strips), so they were only relaxed; try another target face count"
-)
-
-
 def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds, density) -> LodResult:
     """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
     warnings: tuple[str, ...] = ()
@@ -257,9 +250,10 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         )
     if params.mode == "quad" and not params.quads and lod0.tri_count < lod0.face_count:  # fills, seam strips
         lod0 = MeshArrays.from_triangles(lod0.verts, lod0.triangles())
-    if lod0_info.get("edge_flow_skipped"):
-        log.warning("%s", EDGE_FLOW_SKIPPED)
-        warnings = (*warnings, EDGE_FLOW_SKIPPED)
+    notices = (EDGE_FLOW_SKIPPED if lod0_info.get("edge_flow_skipped") else None, topology_changed(lod0_info))
+    for line in filter(None, notices):
+        log.warning("%s", line)
+        warnings = (*warnings, line)
     return LodResult(
         0, lod0, int(params.target_faces), thresholds[0], lod0_engine, lod0_sharp, lod0_info, warnings
     )
@@ -366,34 +360,3 @@ def run(
             item.switch_threshold,
         )
     return results
-
-
-def stall_warning(results: list[LodResult]) -> str | None:
-    """One line for the job when a decimated level stopped well above its budget, else None.
-
-    fast_simplification refuses a collapse that would fold or flatten a neighbouring triangle, and on a mesh
-    of long, thin triangles (a CAD tessellation's strips) nearly every collapse does: the bench's machined
-    part stopped at 64,420 of a 5,000-triangle budget. The result is still a valid mesh, so the job ends with
-    this warning rather than failing. A LOD0 made part by part is left out: its plan may spend up to 1.5x
-    the target on purpose (pieces.py), and says so itself."""
-    over = [
-        r for r in results
-        if r.engine == DECIMATOR and r.mesh.face_count > r.target_faces * (1.0 + DECIMATE_TOLERANCE)
-        and not (r.lod == 0 and "pieces" in r.info)
-    ]  # fmt: skip
-    if not over:
-        return None
-    first = over[0]
-    where = "LOD0" if first.lod == 0 else f"LoD {first.lod}"
-    if len(over) > 1:
-        where += f", and {len(over) - 1} more level" + ("s" if len(over) > 2 else "")
-    # Retopology mode remeshes a CAD strip into quads that do decimate; a retopology's own LoDs can only ask
-    # for less.
-    advice = "raise LoD Final Ratio"
-    if results[0].engine == DECIMATOR:
-        advice = "Retopology mode reaches the target"
-    return (
-        f"decimation stopped at {first.mesh.face_count:,} triangles for a budget of {first.target_faces:,} "
-        f"({where}): its remaining collapses would fold the surface, as long, thin triangles make them do; "
-        f"{advice}"
-    )

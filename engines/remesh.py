@@ -366,7 +366,7 @@ def remesh_detailed(
     result, thin = best_attempt(
         attempt,
         lambda radius: _working_copy(unit, tris, target, quads, report, radius),
-        closed=closed,
+        closed=(lambda: topology(MeshArrays.from_triangles(unit, tris))) if closed else None,
         report=report,
     )
     reopened = 0

@@ -5,12 +5,13 @@ breaks the topology of what it was made from.
 Contract: ``best_attempt(attempt, working_copy, closed=..., report=...)`` calls ``attempt(seed offset,
 working verts, working tris)`` (a remesh ``MeshArrays``) on ``working_copy(radius)`` (the working copy with
 thin parts inflated to ``radius`` Instant Meshes edges, and how many vertices that moved; see
-``thickness``) and returns the least broken result and what was inflated (``{"radius_edges",
-"vertices_moved"}``). Broken means, in this order: more pieces than the working copy, a genus change (or,
-when the working copy is itself no clean closed surface, a genus below zero: a limb hanging by one vertex),
-open edges; measured after the small holes the caller fills anyway are filled. A source with open borders
-(``closed=False``) gets the first attempt only. Imports numpy and the engine's own modules only; never
-touches bpy.
+``thickness``); ``closed`` gives the source's topology (asked for only when the working copy is no clean
+surface), or is None for a source with open borders. It returns the least broken result and what was
+inflated (``{"radius_edges", "vertices_moved"}``). Broken means, in this order: more pieces than the
+working copy, a genus change against the working copy (or, when that is no clean closed surface, against
+the source; when neither is, a genus below zero: a limb hanging by one vertex), open edges; measured after
+the small holes the caller fills anyway are filled. A source with open borders gets the first attempt only.
+Imports numpy and the engine's own modules only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def best_attempt(
     attempt: Callable[[int, np.ndarray, np.ndarray], MeshArrays],
     working_copy: Callable[[float], tuple[np.ndarray, np.ndarray, int]],
     *,
-    closed: bool,
+    closed: Callable[[], dict[str, int]] | None,
     report: ProgressFn,
 ) -> tuple[MeshArrays, dict[str, Any]]:
     """``attempt(seed offset, working verts, working tris)`` on ``working_copy(THIN_RADII[0])``; for a closed
@@ -52,12 +53,17 @@ def best_attempt(
     work_v, work_t, inflated = working_copy(THIN_RADII[0])
     thin = {"radius_edges": THIN_RADII[0], "vertices_moved": inflated}
     result = attempt(0, work_v, work_t)
-    if not closed:
+    if closed is None:
         return result, thin
     work_topology = topology(MeshArrays.from_triangles(work_v, work_t))
     # A clustered copy has non-manifold fans and small holes of its own, so its genus says nothing of the
-    # source's: then only a genus below zero (a limb hanging by one vertex) counts.
+    # source's; the source's own then does (a beveled box's clustered copy lost its bore, genus 1 -> 0, and
+    # a bridge across the bore went unseen), or, when it is no clean surface either, only a genus below
+    # zero (a limb hanging by one vertex) counts.
     clean = not work_topology["boundary_edges"] and not work_topology["nonmanifold_edges"]
+    if not clean:
+        work_topology = {**work_topology, "genus": closed()["genus"]}
+        clean = not closed()["boundary_edges"] and not closed()["nonmanifold_edges"]
 
     def broken(mesh: MeshArrays) -> tuple[int, int, int]:
         """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:

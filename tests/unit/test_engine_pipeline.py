@@ -218,3 +218,16 @@ def test_a_stalled_lod_of_a_retopology_asks_for_less_not_for_retopology():
     assert stall_warning([LodResult(0, mesh, 320, 0.0, DECIMATED), stalled]).endswith(
         "Retopology mode reaches the target"
     )
+
+
+def test_a_changed_topology_is_one_line_naming_what_changed():
+    from retopo_hub.engines.notices import topology_changed
+
+    source = {"pieces": 1, "boundary_loops": 0, "genus": 1}
+    assert topology_changed({"topology_kept": True, "topology": source, "source_topology": source}) is None
+    assert topology_changed({}) is None  # not measured (no pass that watches it ran)
+    made = {"pieces": 2, "boundary_loops": 0, "genus": 2}
+    line = topology_changed({"topology_kept": False, "topology": made, "source_topology": source})
+    assert line.startswith("LOD0's topology differs from the source's (pieces 2 where the source has 1; ")
+    assert "; genus 2 where the source has 1): " in line
+    assert line.endswith("another target face count usually keeps it") and "\n" not in line

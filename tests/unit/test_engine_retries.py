@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Which remesh attempt is kept: a genus change counts even when the working copy is no clean surface."""
+
+import numpy as np
+from retopo_hub.engines import MeshArrays
+from retopo_hub.engines.quality import topology
+from retopo_hub.engines.retries import best_attempt
+from shapes import icosphere, torus
+
+
+def test_a_lost_bore_is_seen_against_the_source_when_the_working_copy_is_not_clean():
+    """A clustered working copy can fuse a bore shut and gain a non-manifold edge: its genus (0) says
+    nothing of the source's (1). The attempt that lost the bore too (a sphere) used to pass as unbroken;
+    it is now measured against the source, and the next seed (a torus) is kept."""
+    verts, tris = icosphere(2)
+    fan = np.vstack([tris, [[tris[0, 0], tris[0, 1], len(verts)]]])  # a third face on one edge
+    work = (np.vstack([verts, [[0.0, 0.0, 2.0]]]), fan, 0)
+    assert topology(MeshArrays.from_triangles(work[0], fan))["nonmanifold_edges"] == 1
+    source = MeshArrays.from_triangles(*torus(40, 20))
+    made = {0: MeshArrays.from_triangles(verts, tris), 1: source}
+    asked = []
+
+    def source_topology() -> dict[str, int]:
+        asked.append(True)
+        return topology(source)
+
+    def attempt(seed: int, v, t) -> MeshArrays:
+        return made[min(seed, 1)]
+
+    result, _ = best_attempt(attempt, lambda radius: work, closed=source_topology, report=lambda *a: None)
+    assert topology(result)["genus"] == 1 and asked
+
+
+def test_an_open_source_gets_its_first_attempt():
+    verts, tris = icosphere(1)
+    mesh = MeshArrays.from_triangles(verts, tris)
+    calls = []
+
+    def attempt(seed, v, t):
+        calls.append(seed)
+        return mesh
+
+    result, thin = best_attempt(attempt, lambda radius: (verts, tris, 0), closed=None, report=lambda *a: None)
+    assert result is mesh and calls == [0] and thin["vertices_moved"] == 0
