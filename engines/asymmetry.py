@@ -32,7 +32,15 @@ def asymmetry(source: MeshArrays, axes: tuple[int, ...]) -> tuple[int, float]:
     ``ASYMMETRY_CELL`` of the diagonal around it, i.e. lies more than about that far from it. Cells, not
     closest points: far from a surface a closest-point query is slow, and a warning needs no more."""
     points = sample_surface(source.verts, source.triangles(), ASYMMETRY_SAMPLES, vertex_cap=0)
-    cell = ASYMMETRY_CELL * (float(np.linalg.norm(np.ptp(source.verts, axis=0))) or 1.0)
+    if points.shape[0] == 0:
+        return axes[0], 0.0
+    # Cells counted from the box's middle, but from the planes along their axes, so mirrored points fall in
+    # the same grid and every cell number stays small wherever the object sits.
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    middle = (lo + hi) / 2.0
+    middle[list(axes)] = 0.0
+    points = points - middle
+    cell = ASYMMETRY_CELL * (float(np.linalg.norm(hi - lo)) or 1.0)
     occupied = np.unique(_cell_keys(np.floor(points / cell).astype(np.int64)))
     around = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
     worst = (axes[0], 0.0)
@@ -59,6 +67,6 @@ def not_symmetric(axis: int, share: float) -> str:
 
 
 def _cell_keys(cells: np.ndarray) -> np.ndarray:
-    """One int64 per integer cell (I, J, K); the cells here are within a few hundred of the origin."""
+    """One int64 per integer cell (I, J, K), for cells within a million of the middle (here: about 70)."""
     shifted = cells + (1 << 20)
     return (shifted[:, 0] << 42) | (shifted[:, 1] << 21) | shifted[:, 2]

@@ -5,8 +5,10 @@ Contract: ``relax(verts, mesh_faces, index, iterations, pinned)`` returns new fl
 each pass moves every free vertex towards the mean of its edge neighbours, keeps only the part of that move
 tangent to the source surface (normal of the nearest source triangle), then snaps it back onto the source
 through ``index`` (a ``TriangleIndex`` over the source). ``pinned`` vertices (bool (N,)) do not move;
-boundary vertices slide only along their boundary (mean of their boundary neighbours). Imports numpy and
-the engine's own modules only; never touches bpy.
+boundary vertices slide only along their boundary (mean of their boundary neighbours); no edge comes out
+collapsed to a point. ``kept_apart(before, after, moved, edges)`` is that guard for any move of vertices:
+where an edge shrank to under ``COLLAPSE_SHARE`` of its length, one end goes back. Imports numpy and the
+engine's own modules only; never touches bpy.
 
 Why umbrella (uniform) weights: on a quad mesh they pull each vertex to the centre of its ring, which
 squares the quads around regular vertices; the tangential projection keeps the surface from shrinking
