@@ -97,8 +97,7 @@ def relax(
         ok = np.einsum("ij,ij->i", normals[new_tri], nrm) > FACING
         p[moving[ok]] = snapped[ok]
         tri = np.where(ok, new_tri, tri)
-    before = np.asarray(verts, dtype=np.float64)
-    return kept_apart(before, p, np.isin(np.arange(n), moving), edges)[0]
+    return kept_apart(np.asarray(verts, dtype=np.float64), p, free, edges)[0]
 
 
 def kept_apart(

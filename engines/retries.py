@@ -62,8 +62,9 @@ def best_attempt(
     # zero (a limb hanging by one vertex) counts.
     clean = not work_topology["boundary_edges"] and not work_topology["nonmanifold_edges"]
     if not clean:
-        work_topology = {**work_topology, "genus": closed()["genus"]}
-        clean = not closed()["boundary_edges"] and not closed()["nonmanifold_edges"]
+        source_topology = closed()
+        work_topology = {**work_topology, "genus": source_topology["genus"]}
+        clean = not source_topology["boundary_edges"] and not source_topology["nonmanifold_edges"]
 
     def broken(mesh: MeshArrays) -> tuple[int, int, int]:
         """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:

@@ -30,6 +30,7 @@ import numpy as np
 from .errors import EngineInputError
 from .holes import boundary_half_edges, fill_small_holes
 from .meshdata import MeshArrays, triangle_areas
+from .meshgraph import face_edges, same_place
 from .openings import real_borders
 from .planes import Mirrored, border_loops, clip_all, mirror_all, pieces, seam_faults
 
@@ -196,18 +197,14 @@ def _merged_where_met(mesh: MeshArrays, moved: np.ndarray) -> tuple[MeshArrays, 
     no length, a face that shades and unwraps badly (pymeshlab's cow with X symmetry)."""
     identity = np.arange(mesh.vert_count)
     picked = np.flatnonzero(moved)
-    places = np.asarray(mesh.verts[picked], dtype=np.float64)
-    _, first, inverse = np.unique(places, axis=0, return_index=True, return_inverse=True)
+    first, joined = same_place(mesh.verts[picked])
     if first.shape[0] == picked.shape[0]:
         return mesh, identity
     target = identity.copy()
-    target[picked] = picked[first[inverse.ravel()]]
-    corners = target[mesh.corner_verts]
-    starts, sizes = mesh.face_starts, mesh.face_sizes
-    following = np.arange(corners.shape[0]) + 1
-    following[starts + sizes - 1] = starts
-    keep = corners != corners[following]
-    face = np.repeat(np.arange(mesh.face_count), sizes)
+    target[picked] = picked[first[joined]]
+    corners, following = face_edges(MeshArrays(mesh.verts, mesh.face_sizes, target[mesh.corner_verts]))
+    keep = corners != following
+    face = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
     new_sizes = np.bincount(face[keep], minlength=mesh.face_count)
     keep &= (new_sizes >= 3)[face]
     used = np.zeros(mesh.vert_count, dtype=bool)
