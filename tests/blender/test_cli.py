@@ -281,3 +281,18 @@ def addon_version() -> str:
     import tomllib
 
     return tomllib.loads((ROOT / "blender_manifest.toml").read_text())["version"]
+
+
+def test_symmetry_on_a_source_off_its_plane_ends_with_a_one_line_warning(addon, blank, tmp_path, capsys):
+    """A sphere whose middle sits 0.4 from the world's X plane (an OBJ is joined in world space): mirrored
+    across X it is far off itself. The job still runs, symmetric, and says what to check."""
+    ico_sphere("Offset", subdivisions=4, location=(0.4, 0.0, 0.0))
+    path = export_selected_obj(tmp_path / "offset.obj")
+    code, stdout, err = run_cli(addon, [path, "--out", tmp_path / "out", "--faces", 600, "--symmetry", "x",
+                                        "--json", "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(stdout.strip().splitlines()[-1])["results"]
+    (warning,) = [w for w in result["warnings"] if "symmetric" in w]
+    assert warning.startswith("the source is not symmetric across its local X plane (")
+    assert warning.endswith("check the object's origin and rotation, or turn that symmetry off")
+    assert "not symmetric across its local X plane" in err  # the status line says it too
