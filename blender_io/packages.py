@@ -27,6 +27,11 @@ Baked maps (``bakedmaps.worn_maps`` of LOD0) go with every package: embedded in 
 map in glTF's OpenGL green), and copied beside the FBX files as ``<stem>_basecolor.png``, ``_normal.png``
 and ``_ao.png``, which Unity's FBX references (base color and normal; AO has no FBX slot) and the JSON lists.
 
+Rigged levels (deformed by an armature: rigs.py) go out skinned to that armature at rest: the FBX packages
+(unity, sbox) through copies of the rig and the levels that keep their vertex groups, the glTF one as a
+glTF skin (formats/gltfskin.py). ``RIGGED_TARGETS`` are the targets that can; the others raise InputError
+before anything is written, as glTF does for more than one armature.
+
 The screen figures come from core/lodmath.py with the job's FOV (60 degrees when it has none) on a 16:9
 screen. Stand-in objects made for an FBX are removed and any object renamed out of their way gets its
 name back, whatever happens. Main thread only.
@@ -42,12 +47,14 @@ from typing import Any
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
 from ..core import lodmath
 from ..core.errors import InputError
 from ..core.files import atomic_write_text
 from ..core.lodswitch import setting
 from ..formats.fbxlod import write_lod_fbx
+from ..formats.gltfskin import Skeleton
 from ..formats.lodglb import write_lod_glb
 from ..formats.tscn import godot_lod_scene
 from ..formats.vmdl import write_vmat, write_vmdl
@@ -55,8 +62,11 @@ from .bakedmaps import copy_maps, glb_maps, worn_maps
 from .files import pointing_at
 from .importer import PROP_PREFIX
 from .mesh_arrays import read_arrays
+from .rigs import deform_by, rest_copy, rigs_of, skeleton, skin_weights
 
 TARGETS = ("unity", "unreal", "godot", "gltf", "sbox")
+# The targets whose package carries the levels' armature; the others' writers have no skin yet.
+RIGGED_TARGETS = ("unity", "gltf", "sbox")
 # s&box wants thresholds that rise; equal distances (two levels with the same error) are spread this much.
 MIN_STEP = 1e-3
 
@@ -95,11 +105,14 @@ def _plan(levels: Sequence[bpy.types.Object]) -> dict[str, Any]:
 
 @contextmanager
 def _stand_ins(levels: Sequence[bpy.types.Object], names: Sequence[str], root: str | None) -> Iterator[list]:
-    """Objects named ``names`` sharing the levels' meshes at the origin (under an empty ``root``)."""
+    """Objects named ``names`` sharing the levels' meshes at the origin (under an empty ``root``), with copies
+    of the rig that deforms them at rest, in LOD0's object space, under their own names (rigs.py)."""
+    rigs = rigs_of(levels)
+    rig_names = [rig.name for rig in rigs]
     renamed: list[tuple[bpy.types.Object, str]] = []
     made: list[bpy.types.Object] = []
     try:
-        for name in [*names, *([root] if root else [])]:
+        for name in [*names, *([root] if root else []), *rig_names]:
             clash = bpy.data.objects.get(name)
             if clash is not None:
                 renamed.append((clash, clash.name))
@@ -110,10 +123,21 @@ def _stand_ins(levels: Sequence[bpy.types.Object], names: Sequence[str], root: s
             parent = bpy.data.objects.new(root, None)
             collection.objects.link(parent)
             made.append(parent)
+        to_package = levels[0].matrix_world.inverted_safe()
+        rig_copies = {}
+        for rig, name in zip(rigs, rig_names, strict=True):
+            made.append(rig_copies.setdefault(rig, rest_copy(rig, name, to_package)))
+            made[-1].parent = parent
         for obj, name in zip(levels, names, strict=True):
-            stand_in = bpy.data.objects.new(name, obj.data)
+            stand_in = obj.copy()  # shares the mesh; keeps vertex groups and material links
+            stand_in.name = name
             collection.objects.link(stand_in)
+            stand_in.animation_data_clear()
+            stand_in.constraints.clear()
+            deform_by(stand_in, obj, rig_copies)
+            stand_in.parent_type = "OBJECT"
             stand_in.parent = parent
+            stand_in.matrix_world = Matrix.Identity(4)
             made.append(stand_in)
         yield made
     finally:
@@ -137,7 +161,8 @@ def _write_fbx(objects: Sequence[bpy.types.Object], path: Path, maps: dict[str, 
                 use_mesh_modifiers=False,
                 colors_type="NONE",
                 bake_anim=False,
-                object_types={"EMPTY", "MESH"},
+                object_types={"EMPTY", "MESH", "ARMATURE"},
+                add_leaf_bones=False,
                 path_mode="RELATIVE" if images else "AUTO",
             )
         tmp.replace(path)
@@ -177,6 +202,16 @@ def _beside(levels, folder: Path, stem: str) -> dict[str, Path]:
     return copy_maps(worn_maps(levels[0]), folder, stem)
 
 
+def _skin(levels) -> dict[str, Any]:
+    """``write_lod_glb``'s skin arguments for levels deformed by one rig (none for a static chain)."""
+    rigs = rigs_of(levels)
+    if not rigs:
+        return {}
+    names, parents, rest = skeleton(rigs[0], levels[0].matrix_world.inverted_safe())
+    weights = [skin_weights(obj, names) for obj in levels]
+    return {"skeleton": Skeleton(names, parents, rest, rigs[0].name), "skin_weights": weights}
+
+
 def _gltf(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
     coverage = [*plan["coverages"][1:], 0.0] if len(levels) > 1 else None
@@ -185,6 +220,7 @@ def _gltf(levels, plan, folder: Path, stem: str) -> None:
         _glb_levels(levels, names),
         screen_coverage=coverage,
         maps=_embedded_maps(levels),
+        **_skin(levels),
     )
 
 
@@ -252,6 +288,20 @@ def _sbox(levels, plan, folder: Path, stem: str) -> None:
     atomic_write_text(folder / f"{stem}.vmdl", write_vmdl(lods, material_remaps=remaps))
 
 
+def _check_rig(levels, target: str) -> None:
+    rigs = rigs_of(levels)
+    if rigs and target not in RIGGED_TARGETS:
+        raise InputError(
+            f"the {target} package cannot carry the armature '{rigs[0].name}' yet: export for "
+            f"{', '.join(RIGGED_TARGETS)}, which skin the levels to it"
+        )
+    if len(rigs) > 1 and target == "gltf":
+        raise InputError(
+            f"the levels are deformed by {len(rigs)} armatures and a glTF package holds one: "
+            "export for unity or sbox, or deform them by one armature"
+        )
+
+
 WRITERS = {"gltf": _gltf, "godot": _godot, "unity": _unity, "unreal": _unreal, "sbox": _sbox}
 
 
@@ -259,6 +309,7 @@ def export_package(objects: Sequence[bpy.types.Object], target: str, out_dir: Pa
     if target not in WRITERS:
         raise InputError(f"unknown export target {target!r}: use one of {', '.join(TARGETS)}")
     levels = _levels(objects)
+    _check_rig(levels, target)
     folder = Path(out_dir) / f"{stem}_{target}"
     folder.mkdir(parents=True, exist_ok=True)
     WRITERS[target](levels, _plan(levels), folder, stem)

@@ -13,8 +13,10 @@ uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's 
 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is
 a root node of the scene, side by side at the same place (what Godot's .tscn package instances). ``maps``
 (``{"color"|"normal"|"ao": PNG bytes}``, the normal map in OpenGL's green) are embedded and every material
-uses them (one material for all primitives when the levels name none). Writes are atomic; malformed arrays
-raise ValueError. Pure Python + numpy.
+uses them (one material for all primitives when the levels name none). With ``skeleton`` and
+``skin_weights`` (per level, ``(joints, weights)`` per vertex: formats/gltfskin.py) every level is skinned
+by one skin whose armature node is a root of the scene. Writes are atomic; malformed arrays raise
+ValueError. Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .glb import _fan_corners, add_textures, check_pngs, pack_glb
+from .gltfskin import Skeleton, add_skin
 from .mesh import PathLike, check_mesh, convert_axes, material_slots
 
 Level = tuple[Any, ...]
@@ -43,8 +46,10 @@ def _check_coverages(coverages: Sequence[float], count: int) -> list[float]:
     return values
 
 
-def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: dict[str, int], y_up: bool):
-    """The glTF mesh of one level, its buffers added through ``add_view`` and ``accessors``."""
+def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: dict[str, int], y_up: bool,
+                weights=None):  # fmt: skip
+    """The glTF mesh of one level, its buffers added through ``add_view`` and ``accessors``; ``weights``:
+    its skin's ``(joints, weights)`` per vertex of ``verts``."""
     name, verts, face_sizes, corner_verts = level[:4]
     corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
     v, sizes, corners, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
@@ -54,11 +59,13 @@ def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: d
     if uvs is None:
         used, indices = np.unique(corners[fans].ravel(), return_inverse=True)
         positions, texcoords = v[used], None
+        source = used
     else:
         _, uv_id = np.unique(uvs.view(np.uint64).ravel(), return_inverse=True)
         key = corners * (int(uv_id.max()) + 1) + uv_id.ravel()  # one id per distinct (vertex, UV) pair
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        positions, indices = v[corners[first]], inverse.ravel()[fans]
+        source = corners[first]
+        positions, indices = v[source], inverse.ravel()[fans]
         texcoords = uvs[first] * np.float32([1, -1]) + np.float32([0, 1])  # glTF's v origin is the top
     indices = indices.reshape(-1, 3)
     positions = convert_axes(positions, True) if y_up else np.ascontiguousarray(positions, np.float32)
@@ -70,6 +77,8 @@ def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: d
         accessors.append({"bufferView": add_view(texcoords.tobytes(), 34962), "componentType": 5126,
                           "count": len(texcoords), "type": "VEC2"})  # fmt: skip
         attributes["TEXCOORD_0"] = len(accessors) - 1
+    if weights is not None:
+        attributes |= _skin_attributes(weights, source, len(v), add_view, accessors)
     materials, per_face = material_slots(face_materials, material_names or (), sizes.size)
     tri_material = None if per_face is None else np.repeat(per_face, sizes - 2)
     primitives = []
@@ -86,6 +95,24 @@ def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: d
     return {"name": str(name), "primitives": primitives}
 
 
+def _skin_attributes(weights, source: np.ndarray, vertex_count: int, add_view, accessors: list[dict]) -> dict:
+    """``JOINTS_0`` and ``WEIGHTS_0`` of the written vertices (``source``: the level vertex each one is)."""
+    joints, values = (np.asarray(a) for a in weights)
+    if joints.shape != values.shape or joints.ndim != 2 or len(joints) != vertex_count or joints.shape[1] > 4:
+        raise ValueError(f"skin weights need up to 4 joints and weights per vertex ({vertex_count} vertices)")
+    padded_joints = np.zeros((vertex_count, 4), dtype=np.uint16)
+    padded_values = np.zeros((vertex_count, 4), dtype=np.float32)
+    padded_joints[:, : joints.shape[1]], padded_values[:, : values.shape[1]] = joints, values
+    padded_joints[padded_values == 0] = 0  # glTF wants an unused influence's joint to be 0
+    out = {}
+    for key, array, component in (("JOINTS_0", padded_joints, 5123), ("WEIGHTS_0", padded_values, 5126)):
+        data = np.ascontiguousarray(array[source])
+        accessors.append({"bufferView": add_view(data.tobytes(), 34962), "componentType": component,
+                          "count": len(data), "type": "VEC4"})  # fmt: skip
+        out[key] = len(accessors) - 1
+    return out
+
+
 def write_lod_glb(
     path: PathLike | None,
     levels: Sequence[Level],
@@ -93,8 +120,12 @@ def write_lod_glb(
     screen_coverage: Sequence[float] | None = None,
     y_up: bool = True,
     maps: dict[str, bytes] | None = None,
+    skeleton: Skeleton | None = None,
+    skin_weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> bytes:
     """Build the .glb of ``levels`` (see the module contract), write it to ``path`` when given, return it."""
+    if (skeleton is None) != (skin_weights is None) or len(skin_weights or levels) != len(levels):
+        raise ValueError("a skin needs its skeleton and one (joints, weights) pair per level")
     pngs = check_pngs(maps)
     if not levels:
         raise ValueError("a LoD chain needs at least one level")
@@ -116,17 +147,30 @@ def write_lod_glb(
         return len(views) - 1
 
     material_index: dict[str, int] = {}
-    for level in levels:
-        meshes.append(_level_mesh(level, add_view, accessors, material_index, y_up))
+    for number, level in enumerate(levels):
+        weights = None if skin_weights is None else skin_weights[number]
+        meshes.append(_level_mesh(level, add_view, accessors, material_index, y_up, weights))
         nodes.append({"name": meshes[-1]["name"], "mesh": len(meshes) - 1})
+        if weights is not None:
+            nodes[-1]["skin"] = 0
     doc: dict[str, Any] = {"asset": {"version": "2.0", "generator": "Retopo Hub"}, "scene": 0}
+    rig_roots: list[int] = []
+    if skeleton is not None:
+
+        def add_matrices(matrices: np.ndarray) -> int:
+            accessors.append({"bufferView": add_view(matrices.tobytes(), None), "componentType": 5126,
+                              "count": len(matrices), "type": "MAT4"})  # fmt: skip
+            return len(accessors) - 1
+
+        skin, rig_roots = add_skin(nodes, skeleton, y_up, add_matrices)
+        doc["skins"] = [skin]
     if coverages is not None and len(levels) > 1:
         nodes[0]["extensions"] = {"MSFT_lod": {"ids": list(range(1, len(levels)))}}
         nodes[0]["extras"] = {"MSFT_screencoverage": coverages}
         doc["extensionsUsed"] = ["MSFT_lod"]
-        doc["scenes"] = [{"nodes": [0]}]
+        doc["scenes"] = [{"nodes": [0, *rig_roots]}]
     else:
-        doc["scenes"] = [{"nodes": list(range(len(nodes)))}]
+        doc["scenes"] = [{"nodes": [*range(len(levels)), *rig_roots]}]
     doc |= {"nodes": nodes, "meshes": meshes, "accessors": accessors, "bufferViews": views}
     if pngs and not material_index:  # the maps need a material: one for every primitive
         material_index[f"{nodes[0]['name']}_material"] = 0

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Engine packages of a skinned LoD chain (blender_io/packages.py, blender_io/rigs.py, formats/gltfskin.py):
+every level goes out skinned to the armature, which is read back by Blender's own importers and posed, and
+the .glb passes the Khronos validator. The targets that cannot carry a rig refuse in one line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.blender.test_attributes import _skinned_column
+from tests.support.gltf_validator import validate
+
+LEVELS = 3
+
+
+@pytest.fixture
+def rigged(blank):
+    """A finished local job with LoDs from a column skinned to a two-bone rig: (bpy, rig, results)."""
+    bpy = blank
+
+    def make(*, armature_parent: bool):
+        _column, rig, _ = _skinned_column(bpy, modifier=not armature_parent, armature_parent=armature_parent)
+        _column.retopo_hub.lod_levels = LEVELS - 1
+        assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+        results = sorted(bpy.data.collections["Column_RetopoHub"].objects, key=lambda o: o["retopo_hub_lod"])
+        assert [o["retopo_hub_lod"] for o in results] == list(range(LEVELS))
+        # Posed in the scene: the package must still hold the rig at rest.
+        rig.pose.bones["upper"].rotation_mode = "XYZ"
+        rig.pose.bones["upper"].rotation_euler = (math.radians(45.0), 0.0, 0.0)
+        bpy.context.view_layer.update()
+        return rig, results
+
+    return bpy, make
+
+
+def _verts(mesh) -> np.ndarray:
+    co = np.empty(len(mesh.vertices) * 3)
+    mesh.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def _imported(bpy, path: Path) -> dict[str, object]:
+    bpy.ops.wm.read_homefile(use_empty=True)
+    if path.suffix == ".glb":
+        bpy.ops.import_scene.gltf(filepath=str(path))
+    else:
+        bpy.ops.import_scene.fbx(filepath=str(path))
+    for obj in bpy.data.objects:
+        # The glTF importer puts MSFT_lod's other levels (nodes outside the scene) in a collection of its own
+        # that the view layer excludes, where nothing evaluates them.
+        if obj.type == "MESH" and obj.name.startswith("Column_LOD") and not obj.visible_get():
+            bpy.context.scene.collection.objects.link(obj)
+    return {o.name: o for o in bpy.data.objects}
+
+
+def _check_skinned(bpy, objects: dict, names: list[str], rest: list[np.ndarray]) -> None:
+    """Each level is skinned to the one imported armature, at rest where the source's level is, and
+    bending the upper bone moves its top and leaves its bottom."""
+    (rig,) = [o for o in objects.values() if o.type == "ARMATURE"]
+    assert rig.name == "Rig" and sorted(b.name for b in rig.data.bones) == ["lower", "upper"]
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    levels = [objects[name] for name in names]
+    before = []
+    for level, source_rest in zip(levels, rest, strict=True):
+        assert sorted(g.name for g in level.vertex_groups) == ["lower", "upper"]
+        assert [m.object for m in level.modifiers if m.type == "ARMATURE"] == [rig]
+        world = np.array(level.matrix_world)
+        co = _verts(level.evaluated_get(depsgraph).data) @ world[:3, :3].T + world[:3, 3]
+        # The importer's axes are the package's: the same shape in the same place as the level at rest.
+        assert co.min(axis=0) == pytest.approx(source_rest.min(axis=0), abs=2e-3)
+        assert co.max(axis=0) == pytest.approx(source_rest.max(axis=0), abs=2e-3)
+        before.append(co)
+    bone = rig.pose.bones["upper"]
+    bone.rotation_mode = "XYZ"
+    bone.rotation_euler = (math.radians(60.0), 0.0, 0.0)
+    bpy.context.view_layer.update()
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    for level, co in zip(levels, before, strict=True):
+        world = np.array(level.matrix_world)
+        posed = _verts(level.evaluated_get(depsgraph).data) @ world[:3, :3].T + world[:3, 3]
+        moved = np.linalg.norm(posed - co, axis=1)
+        assert moved[co[:, 2] > 1.5].min() > 0.1, f"{level.name}: the top follows the bent bone"
+        assert moved[co[:, 2] < -1.2].max() < 1e-3, f"{level.name}: the bottom stays"
+
+
+def _rest_shapes(results) -> list[np.ndarray]:
+    """Each level's vertices at rest in LOD0's object space (the package's space)."""
+    shapes = []
+    for level in results:
+        to_lod0 = np.array(results[0].matrix_world.inverted() @ level.matrix_world)
+        shapes.append(_verts(level.data) @ to_lod0[:3, :3].T + to_lod0[:3, 3])
+    return shapes
+
+
+@pytest.mark.parametrize(
+    ("target", "armature_parent"),
+    [("unity", False), ("gltf", False), ("sbox", True)],
+    ids=["unity", "gltf", "sbox"],
+)
+def test_a_rigged_chain_goes_out_skinned_to_its_armature(addon, rigged, tmp_path, target, armature_parent):
+    bpy, make = rigged
+    rig, results = make(armature_parent=armature_parent)
+    rest = _rest_shapes(results)
+    scene_before = sorted((o.name, o.type, o.parent.name if o.parent else "") for o in bpy.data.objects)
+    folder = addon.blender_io.packages.export_package(results, target, tmp_path, "Column")
+    assert (
+        sorted((o.name, o.type, o.parent.name if o.parent else "") for o in bpy.data.objects) == scene_before
+    )
+    assert rig.pose.bones["upper"].rotation_euler.x == pytest.approx(math.radians(45.0)), "pose kept"
+    names = [f"Column_LOD{i}" for i in range(LEVELS)]
+    if target == "gltf":
+        report = validate(folder / "Column.glb")
+        assert report["issues"]["numErrors"] == 0 and report["issues"]["numWarnings"] == 0, report["issues"]
+        _check_skinned(bpy, _imported(bpy, folder / "Column.glb"), names, rest)
+    elif target == "unity":
+        _check_skinned(bpy, _imported(bpy, folder / "Column.fbx"), names, rest)
+    else:
+        for name, level_rest in zip(names, rest, strict=True):
+            _check_skinned(bpy, _imported(bpy, folder / f"{name}.fbx"), [name], [level_rest])
+
+
+@pytest.mark.parametrize("target", ["godot", "unreal"])
+def test_a_target_without_skins_refuses_a_rigged_chain_and_writes_nothing(addon, rigged, tmp_path, target):
+    _bpy, make = rigged
+    _rig, results = make(armature_parent=False)
+    with pytest.raises(
+        addon.core.errors.InputError, match=r"cannot carry the armature 'Rig' yet: export for unity"
+    ):
+        addon.blender_io.packages.export_package(results, target, tmp_path, "Column")
+    assert not (tmp_path / f"Column_{target}").exists()
