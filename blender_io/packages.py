@@ -288,8 +288,10 @@ def _sbox(levels, plan, folder: Path, stem: str) -> None:
     atomic_write_text(folder / f"{stem}.vmdl", write_vmdl(lods, material_remaps=remaps))
 
 
-def _check_rig(levels, target: str) -> None:
-    rigs = rigs_of(levels)
+def check_rig(objects: Sequence[bpy.types.Object], target: str) -> None:
+    """InputError in one line when ``target``'s package cannot carry the armature deforming ``objects`` (a
+    chain's levels, or the source a job will give them from, so a job is refused before it runs)."""
+    rigs = rigs_of(objects)
     if rigs and target not in RIGGED_TARGETS:
         raise InputError(
             f"the {target} package cannot carry the armature '{rigs[0].name}' yet: export for "
@@ -309,7 +311,7 @@ def export_package(objects: Sequence[bpy.types.Object], target: str, out_dir: Pa
     if target not in WRITERS:
         raise InputError(f"unknown export target {target!r}: use one of {', '.join(TARGETS)}")
     levels = _levels(objects)
-    _check_rig(levels, target)
+    check_rig(levels, target)
     folder = Path(out_dir) / f"{stem}_{target}"
     folder.mkdir(parents=True, exist_ok=True)
     WRITERS[target](levels, _plan(levels), folder, stem)

@@ -48,7 +48,7 @@ from ..formats.vmdl import write_vmdl
 from ..preferences import DEFAULT_QUOTE_LIMIT, MAX_DEADLINE_MIN
 from ..providers import registry
 from . import batch, measure, records, resume, session, submit
-from .lodreport import export_targets, level_fields, write_export
+from .lodreport import check_export, export_targets, level_fields, write_export
 
 # The dedupe-key lock of every input whose job is in flight, by job id (start_input -> finish_input).
 _HELD: dict[str, locks.Held] = {}
@@ -262,6 +262,7 @@ def start_input(
     ``finish_input`` has written the outputs, so a second run waits, then finds the first one's journal
     entry (its downloaded results or its remote job) instead of submitting and paying again."""
     source = load_input(path, args.object, keep_scene=keep_scene)
+    check_export(args.export, source)
     if args.attach:
         return resume.attach(bpy.context.scene, args.provider, args.attach, source, options)
     key = dedupe_key(path, args, options)

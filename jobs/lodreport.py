@@ -6,7 +6,8 @@ returns ``{"triangles", "error", "switch_distance", "screen_coverage"}``: triang
 its Hausdorff distance to LOD0 in object units and the screen coverage at which it switches in (both None
 when not measured, e.g. a cloud service's levels), and the distance from which it is shown (the level's
 switch threshold; a service's own threshold for sboxcool). ``write_export`` writes the engine package
-``--export`` asks for (blender_io/packages.py). Main thread only (reads bpy objects).
+``--export`` asks for (blender_io/packages.py); ``check_export`` refuses, before the job runs, a source whose
+rig that package could not carry. Main thread only (reads bpy objects).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import bpy
 
 from ..blender_io.importer import PROP_PREFIX
 from ..blender_io.mesh_arrays import triangle_count
-from ..blender_io.packages import TARGETS, export_package
+from ..blender_io.packages import TARGETS, check_rig, export_package
 from ..core.errors import RetopoError, one_line
 from . import records
 
@@ -39,6 +40,12 @@ def level_fields(obj: bpy.types.Object) -> dict[str, Any]:
 
 def export_targets() -> tuple[str, ...]:
     return TARGETS
+
+
+def check_export(target: str | None, source: bpy.types.Object) -> None:
+    """InputError before a job starts when ``target``'s package could not carry the source's rig."""
+    if target:
+        check_rig([source], target)
 
 
 def write_export(target: str | None, record: Any, out_dir: Path, stem: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ the .glb passes the Khronos validator. The targets that cannot carry a rig refus
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.blender.test_attributes import _skinned_column
+from tests.support.cli import run_cli
 from tests.support.gltf_validator import validate
 
 LEVELS = 3
@@ -57,19 +59,22 @@ def _imported(bpy, path: Path) -> dict[str, object]:
     return {o.name: o for o in bpy.data.objects}
 
 
-def _check_skinned(bpy, objects: dict, names: list[str], rest: list[np.ndarray]) -> None:
-    """Each level is skinned to the one imported armature, at rest where the source's level is, and
-    bending the upper bone moves its top and leaves its bottom."""
+def _check_skinned(bpy, objects: dict, names: list[str], rest: list[np.ndarray] | None = None) -> None:
+    """Each level is skinned to the one imported armature, at rest where the source's level is (``rest``,
+    when given), and bending the upper bone moves its top and leaves its bottom."""
     (rig,) = [o for o in objects.values() if o.type == "ARMATURE"]
     assert rig.name == "Rig" and sorted(b.name for b in rig.data.bones) == ["lower", "upper"]
     depsgraph = bpy.context.evaluated_depsgraph_get()
     levels = [objects[name] for name in names]
     before = []
-    for level, source_rest in zip(levels, rest, strict=True):
+    for level, source_rest in zip(levels, rest or [None] * len(levels), strict=True):
         assert sorted(g.name for g in level.vertex_groups) == ["lower", "upper"]
         assert [m.object for m in level.modifiers if m.type == "ARMATURE"] == [rig]
         world = np.array(level.matrix_world)
         co = _verts(level.evaluated_get(depsgraph).data) @ world[:3, :3].T + world[:3, 3]
+        if source_rest is None:
+            before.append(co)
+            continue
         # The importer's axes are the package's: the same shape in the same place as the level at rest.
         assert co.min(axis=0) == pytest.approx(source_rest.min(axis=0), abs=2e-3)
         assert co.max(axis=0) == pytest.approx(source_rest.max(axis=0), abs=2e-3)
@@ -132,3 +137,22 @@ def test_a_target_without_skins_refuses_a_rigged_chain_and_writes_nothing(addon,
     ):
         addon.blender_io.packages.export_package(results, target, tmp_path, "Column")
     assert not (tmp_path / f"Column_{target}").exists()
+
+
+def test_the_cli_refuses_a_rigged_input_before_its_job_when_the_target_cannot_carry_the_rig(
+    addon, blank, tmp_path, capsys
+):
+    bpy = blank
+    _skinned_column(bpy, modifier=True, armature_parent=False)
+    blend = tmp_path / "column.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    out_dir = tmp_path / "out"
+    argv = [blend, "--out", out_dir, "--faces", 600, "--lods", 1, "--cache", tmp_path / "cache", "--json"]
+    code, out, err = run_cli(addon, [*argv, "--export", "godot"], capsys)
+    assert code == 1 and "the godot package cannot carry the armature 'Rig' yet: export for unity" in err
+    assert json.loads(out.strip().splitlines()[-1])["results"] == []
+    assert not any(out_dir.glob("*")), "no job ran: nothing was written"
+    code, out, err = run_cli(addon, [*argv, "--export", "unity"], capsys)
+    assert code == 0, err
+    (result,) = json.loads(out.strip().splitlines()[-1])["results"]
+    _check_skinned(bpy, _imported(bpy, Path(result["export"]) / "column.fbx"), ["column_LOD0", "column_LOD1"])
