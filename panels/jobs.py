@@ -10,6 +10,8 @@ import time
 
 import bpy
 
+from ..blender_io.packages import RIGGED_TARGETS
+from ..blender_io.rigs import rigs_of
 from ..core.jobs import State
 from ..jobs import measure, records
 from ..providers.registry import BY_NAME as PROVIDERS
@@ -121,12 +123,17 @@ def _draw_review(layout: bpy.types.UILayout, record, names: tuple[str, ...]) -> 
 
 
 def _draw_export(layout: bpy.types.UILayout, record) -> None:
-    """One "Export for..." button per engine (``operators.export_package``)."""
+    """One "Export for..." button per engine (``operators.export_package``); for a rigged chain, the engines
+    whose package cannot carry the armature are greyed out (the operator would refuse it)."""
+    results = [bpy.data.objects.get(name) for name in records.result_names(record)]
+    rigged = bool(rigs_of(obj for obj in results if obj is not None))
     row = layout.row(align=True)
     row.label(text="Export for")
     for target, text in (("unity", "Unity"), ("unreal", "Unreal"), ("godot", "Godot"), ("gltf", "glTF"),
                          ("sbox", "s&box")):  # fmt: skip
-        op = row.operator("retopo_hub.export_package", text=text)
+        button = row.row(align=True)
+        button.enabled = target in RIGGED_TARGETS or not rigged
+        op = button.operator("retopo_hub.export_package", text=text)
         op.job_id, op.target = record.job_id, target
 
 

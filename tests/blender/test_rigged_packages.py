@@ -15,6 +15,7 @@ import pytest
 from tests.blender.test_attributes import _skinned_column
 from tests.support.cli import run_cli
 from tests.support.gltf_validator import validate
+from tests.support.layout import draw_panel
 
 LEVELS = 3
 
@@ -156,3 +157,31 @@ def test_the_cli_refuses_a_rigged_input_before_its_job_when_the_target_cannot_ca
     assert code == 0, err
     (result,) = json.loads(out.strip().splitlines()[-1])["results"]
     _check_skinned(bpy, _imported(bpy, Path(result["export"]) / "column.fbx"), ["column_LOD0", "column_LOD1"])
+
+
+def _greyed_out_targets(log: list) -> set[str]:
+    """The targets of the Export for buttons drawn greyed out (tests/support/layout.py's log)."""
+    greyed, disabled = set(), False
+    for entry in log:
+        if entry[:2] == ("operator", "retopo_hub.export_package"):
+            disabled = False
+        elif entry == ("operator_disabled", "retopo_hub.export_package"):
+            disabled = True
+        elif entry[:3] == ("operator_prop", "retopo_hub.export_package", "target") and disabled:
+            greyed.add(entry[3])
+    return greyed
+
+
+def test_the_panel_greys_out_the_engines_that_cannot_carry_the_rig(addon, rigged):
+    bpy, make = rigged
+    make(armature_parent=False)
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    assert _greyed_out_targets(log) == {"godot", "unreal"}
+    for obj in list(bpy.data.objects):  # the same job without its rig: every engine
+        if obj.type == "ARMATURE":
+            bpy.data.objects.remove(obj)
+    log = draw_panel(bpy.types.VIEW3D_PT_retopo_hub_jobs, bpy.context)
+    assert _greyed_out_targets(log) == set()
+    assert {e[3] for e in log if e[:3] == ("operator_prop", "retopo_hub.export_package", "target")} == {
+        "unity", "unreal", "godot", "gltf", "sbox"
+    }  # fmt: skip

@@ -4,7 +4,8 @@
 Blender cannot create a UILayout without a window, so the tests hand ``draw()`` this recorder. Everything
 else is real: the context, the objects and the property groups. Every ``prop()`` is checked against the
 data's RNA (a typo fails the test) and every ``operator()`` id against the registered operators; values set
-on an operator's properties are logged as ``("operator_prop", idname, name, value)``.
+on an operator's properties are logged as ``("operator_prop", idname, name, value)``, and an operator drawn
+in a layout that is not ``enabled`` (or inside one) also as ``("operator_disabled", idname)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ class RecordingLayout:
         self.scale_y = 1.0
 
     def _child(self, *_args, **_kwargs) -> RecordingLayout:
-        return RecordingLayout(self.log)
+        child = RecordingLayout(self.log)
+        child.enabled = self.enabled  # a greyed-out layout greys out what it holds
+        return child
 
     row = column = box = split = _child
 
@@ -55,6 +58,8 @@ class RecordingLayout:
         class_name = f"{category.upper()}_OT_{name}"
         assert hasattr(bpy.types, class_name), f"operator {idname} is not registered"
         self.log.append(("operator", idname))
+        if not self.enabled:
+            self.log.append(("operator_disabled", idname))
         log = self.log
 
         class _Props:
