@@ -54,8 +54,8 @@ from ..core.errors import InputError
 from ..core.files import atomic_write_text
 from ..core.lodswitch import setting
 from ..formats.fbxlod import write_lod_fbx
-from ..formats.gltfskin import Skeleton
 from ..formats.lodglb import write_lod_glb
+from ..formats.skeleton import Skeleton
 from ..formats.tscn import godot_lod_scene
 from ..formats.vmdl import write_vmat, write_vmdl
 from .bakedmaps import copy_maps, glb_maps, worn_maps

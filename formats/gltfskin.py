@@ -1,50 +1,27 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""A glTF 2.0 skin from plain arrays: ``Skeleton`` and ``add_skin``.
+"""A glTF 2.0 skin from plain arrays (a ``formats.skeleton.Skeleton``): ``add_skin``.
 
-Contract: a ``Skeleton`` is ``names`` (one per bone), ``parents`` (an earlier bone's index, or -1 for a root)
-and ``rest`` (N, 4, 4): each bone's rest matrix in the skinned meshes' own space (Blender Z-up, metres).
-``add_skin(doc_nodes, skeleton, y_up, add_matrices)`` appends one node per bone to ``doc_nodes`` (a bone's
-``matrix`` is relative to its parent bone, a root's to the scene, with the same Z-up to Y-up turn as the
-vertices), adds the inverse bind matrices through ``add_matrices`` (float32 (N, 4, 4), column-major as glTF
-reads them; returns the accessor index) and returns ``(skin, roots)``: the skin object (``joints`` in bone
-order, so a vertex's joint k is bone k) and the nodes that belong in the scene: one node named ``root`` (the
-armature) with no transform, holding the root bones. A mesh
-node using the skin must be a scene root with no transform of its own (glTF ignores it). Per vertex, up to
-four ``JOINTS_0`` (unsigned short) and ``WEIGHTS_0`` (float, summing to 1) go in the mesh's attributes, as
+Contract: ``add_skin(doc_nodes, skeleton, y_up, add_matrices)`` appends one node per bone to
+``doc_nodes`` (a bone's ``matrix`` is relative to its parent bone, a root's to the scene, with the same Z-up
+to Y-up turn as the vertices), adds the inverse bind matrices through ``add_matrices`` (float32 (N, 4, 4),
+column-major as glTF reads them; returns the accessor index) and returns ``(skin, roots)``: the skin object
+(``joints`` in bone order, so a vertex's joint k is bone k) and the nodes that belong in the scene: one node
+named after the armature (``skeleton.root``), with no transform, holding the root bones. A mesh node using
+the skin must be a scene root with no transform of its own (glTF ignores it). Per vertex, up to four
+``JOINTS_0`` (unsigned short) and ``WEIGHTS_0`` (float, summing to 1) go in the mesh's attributes, as
 formats/lodglb.py writes them. ValueError for a malformed skeleton. Pure Python + numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import numpy as np
 
+from .skeleton import Skeleton
+
 # Blender Z-up to glTF Y-up, as formats.mesh.convert_axes turns vertices: (x, y, z) -> (x, z, -y).
 _Y_UP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
-MAX_JOINTS = 65535  # JOINTS_0 is written as unsigned short
-
-
-@dataclass(frozen=True)
-class Skeleton:
-    names: Sequence[str]
-    parents: Sequence[int]
-    rest: np.ndarray
-    root: str = "Armature"
-
-    def checked(self) -> Skeleton:
-        rest = np.asarray(self.rest, dtype=np.float64)
-        count = len(self.names)
-        if not 0 < count <= MAX_JOINTS or len(self.parents) != count or rest.shape != (count, 4, 4):
-            raise ValueError(
-                f"a skeleton needs a name, a parent and a 4x4 rest matrix per bone ({count} names)"
-            )
-        if any(not -1 <= int(p) < number for number, p in enumerate(self.parents)):
-            raise ValueError("each bone's parent must be an earlier bone, or -1 for a root")
-        if not np.isfinite(rest).all() or (np.abs(np.linalg.det(rest[:, :3, :3])) < 1e-12).any():
-            raise ValueError("a bone's rest matrix is not finite or not invertible")
-        return Skeleton(list(map(str, self.names)), [int(p) for p in self.parents], rest, str(self.root))
 
 
 def add_skin(

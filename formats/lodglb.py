@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from .glb import _fan_corners, add_textures, check_pngs, pack_glb
-from .gltfskin import Skeleton, add_skin
+from .gltfskin import add_skin
 from .mesh import PathLike, check_mesh, convert_axes, material_slots
+from .skeleton import Skeleton
 
 Level = tuple[Any, ...]
 

@@ -10,8 +10,8 @@ import struct
 
 import numpy as np
 import pytest
-from retopo_hub.formats.gltfskin import Skeleton
 from retopo_hub.formats.lodglb import write_lod_glb
+from retopo_hub.formats.skeleton import Skeleton
 from shapes import icosphere
 
 from tests.support.gltf_validator import validate
