@@ -28,9 +28,10 @@ map in glTF's OpenGL green), and copied beside the FBX files as ``<stem>_basecol
 and ``_ao.png``, which Unity's FBX references (base color and normal; AO has no FBX slot) and the JSON lists.
 
 Rigged levels (deformed by an armature: rigs.py) go out skinned to that armature at rest: the FBX packages
-(unity, sbox) through copies of the rig and the levels that keep their vertex groups, the glTF one as a
-glTF skin (formats/gltfskin.py). ``RIGGED_TARGETS`` are the targets that can; the others raise InputError
-before anything is written, as glTF does for more than one armature.
+(unity, sbox) through copies of the rig and the levels that keep their vertex groups, the Unreal FBX
+through our own writer's skin (formats/fbxskin.py), the glTF one as a glTF skin (formats/gltfskin.py).
+``RIGGED_TARGETS`` are the targets that can; the others raise InputError before anything is written, as
+glTF and Unreal do for more than one armature.
 
 The screen figures come from core/lodmath.py with the job's FOV (60 degrees when it has none) on a 16:9
 screen. Stand-in objects made for an FBX are removed and any object renamed out of their way gets its
@@ -66,7 +67,7 @@ from .rigs import deform_by, rest_copy, rigs_of, skeleton, skin_weights
 
 TARGETS = ("unity", "unreal", "godot", "gltf", "sbox")
 # The targets whose package carries the levels' armature; the others' writers have no skin yet.
-RIGGED_TARGETS = ("unity", "gltf", "sbox")
+RIGGED_TARGETS = ("unity", "unreal", "gltf", "sbox")
 # s&box wants thresholds that rise; equal distances (two levels with the same error) are spread this much.
 MIN_STEP = 1e-3
 
@@ -260,7 +261,13 @@ def _per_level_fbx(levels, folder: Path, stem: str, maps: dict[str, Path]) -> li
 def _unreal(levels, plan, folder: Path, stem: str) -> None:
     names = [f"{stem}_LOD{i}" for i in range(len(levels))]
     maps = _beside(levels, folder, stem)
-    write_lod_fbx(folder / f"{stem}.fbx", _glb_levels(levels, names), plan["distances"], group_name=stem)
+    write_lod_fbx(
+        folder / f"{stem}.fbx",
+        _glb_levels(levels, names),
+        plan["distances"],
+        group_name=stem,
+        **_skin(levels),
+    )
     lods = [{"name": n, "switch_distance": d, "screen_size": c}
             for n, d, c in zip(names, plan["distances"], plan["coverages"], strict=True)]  # fmt: skip
     _write_json(folder / f"{stem}_lods.json", {
@@ -297,9 +304,9 @@ def check_rig(objects: Sequence[bpy.types.Object], target: str) -> None:
             f"the {target} package cannot carry the armature '{rigs[0].name}' yet: export for "
             f"{', '.join(RIGGED_TARGETS)}, which skin the levels to it"
         )
-    if len(rigs) > 1 and target == "gltf":
+    if len(rigs) > 1 and target in ("gltf", "unreal"):
         raise InputError(
-            f"the levels are deformed by {len(rigs)} armatures and a glTF package holds one: "
+            f"the levels are deformed by {len(rigs)} armatures and a {target} package holds one: "
             "export for unity or sbox, or deform them by one armature"
         )
 

@@ -9,9 +9,11 @@ named in several levels is one Material object, shared). The file holds one Mode
 how the FBX SDK (and Unreal's FBX importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i.
 ``switch_distances`` (object units, one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>``
 (centimetres, the distance from which child i + 1 is shown). The axes, units and the rest of the scene are
-formats/fbx.py's: Z-up metre vertices, the Y-up centimetre conversion carried by the group's Model. Blender's
-own FBX exporter cannot write a LOD group, hence this writer. Malformed arrays raise ValueError; written
-atomically.
+formats/fbx.py's: Z-up metre vertices, the Y-up centimetre conversion carried by the group's Model. With
+``skeleton`` and ``skin_weights`` (per level, ``(joints, weights)`` per vertex: formats/skeleton.py) every
+level is skinned to that armature, a root of the scene beside the group (formats/fbxskin.py), as Unreal
+imports a Skeletal Mesh's LODs. Blender's own FBX exporter cannot write a LOD group, hence this writer.
+Malformed arrays raise ValueError; written atomically.
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ from .fbx import (
     _write_file,
     definitions_node,
 )
+from .fbxskin import skin_nodes
 from .mesh import check_mesh, material_slots
+from .skeleton import Skeleton
 
 Level = tuple[Any, ...]
+_SKIN_IDS = 10_000_000  # the skin's objects are numbered from here, clear of the levels' and materials' ids
 
 
 def _model(name: str, uid: int, kind: str, *, convert_axes: bool) -> _Node:
@@ -77,10 +82,11 @@ def _lod_attribute(uid: int, distances: Sequence[float]) -> _Node:
     return attribute
 
 
-def _definitions(levels: int, materials: int) -> _Node:
+def _definitions(levels: int, materials: int, skin: dict[str, int]) -> _Node:
     return definitions_node([
-        ("GlobalSettings", 1), ("NodeAttribute", 1), ("Geometry", levels), ("Model", levels + 1),
-        ("Material", materials),
+        ("GlobalSettings", 1), ("NodeAttribute", 1 + skin.get("NodeAttribute", 0)), ("Geometry", levels),
+        ("Model", levels + 1 + skin.get("Model", 0)), ("Material", materials),
+        ("Deformer", skin.get("Deformer", 0)), ("Pose", skin.get("Pose", 0)),
     ])  # fmt: skip
 
 
@@ -91,9 +97,13 @@ def write_lod_fbx(
     *,
     group_name: str = "LODGroup",
     creator: str = "Retopo Hub",
+    skeleton: Skeleton | None = None,
+    skin_weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> None:
     if not levels:
         raise ValueError("a LOD group needs at least one level")
+    if (skeleton is None) != (skin_weights is None) or len(skin_weights or levels) != len(levels):
+        raise ValueError("a skin needs its skeleton and one (joints, weights) pair per level")
     distances = [float(d) for d in switch_distances]
     if len(distances) != len(levels) or any(not math.isfinite(d) or d < 0 for d in distances):
         raise ValueError(f"one finite switch distance from 0 per level is needed (got {distances})")
@@ -104,6 +114,7 @@ def write_lod_fbx(
                                                                          convert_axes=True)]  # fmt: skip
     links = [(group_id, 0), (attribute_id, group_id)]
     material_ids: dict[str, int] = {}
+    skinned: list = []
     for number, level in enumerate(levels):
         name, verts, face_sizes, corner_verts = level[:4]
         corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
@@ -118,6 +129,11 @@ def write_lod_fbx(
         objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, uvs, per_face),
                              _model(level_name, model_id, "Mesh", convert_axes=False)]  # fmt: skip
         links += [(model_id, group_id), (geometry_id, model_id)]
+        if skin_weights is not None:
+            joints, weights = (np.asarray(a) for a in skin_weights[number])
+            if joints.shape != weights.shape or joints.ndim != 2 or len(joints) != len(v):
+                raise ValueError(f"LOD {number}'s skin weights need one row per vertex ({len(v)})")
+            skinned.append((model_id, geometry_id, level_name, joints, weights))
         for material in materials:  # connected in slot order: the face indices count in that order
             if material not in material_ids:
                 material_ids[material] = 3000 + len(material_ids)
@@ -125,6 +141,11 @@ def write_lod_fbx(
                     _material(_check_name(material, "material name"), material_ids[material])
                 )
             links.append((material_ids[material], model_id))
+    skin_counts: dict[str, int] = {}
+    if skeleton is not None:
+        skin_objects, skin_links, skin_counts = skin_nodes(skeleton, skinned, _SKIN_IDS)
+        objects.children += skin_objects
+        links += skin_links
     connections = _Node(b"Connections")
     for child, parent in links:  # children connect in LOD order: child i is LOD i
         connections.add("C", _str("OO"), _i64(child), _i64(parent))
@@ -133,7 +154,7 @@ def write_lod_fbx(
     top = [
         *_header(creator),
         *_documents(document_id),
-        _definitions(len(levels), len(material_ids)),
+        _definitions(len(levels), len(material_ids), skin_counts),
         objects,
         connections,
         takes,
