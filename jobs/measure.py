@@ -6,9 +6,11 @@ snapshot, into the job's folder and asks the worker host to measure them (``engi
 work runs there, never here. ``apply(answers)``, called by the step function, stores each result's quality
 report on the record (``details["quality"][name]``) and on the object (``retopo_hub_quality``, JSON), with
 ``target_faces`` and ``target_exceeded`` (faces / target - 1 above the target, else 0) added for LOD0, and
-paints the per-vertex distance to the source as the color attribute ``retopo_distance``: green on the
-source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal or further. The local engine's
-LoDs (``lod`` >= 1) are not measured: their error against LOD0 is on them already and sets their switch
+queues its heatmap: the per-vertex distance to the source painted as the color attribute
+``retopo_distance``, green on the source, red at ``HEAT_SPAN_PCT`` % of the source's bounding-box diagonal
+or further. Each call paints ``HEATMAPS_PER_STEP`` of the queued heatmaps (``queued()`` says some wait). A
+job is ``pending`` until its report is on it and its heatmaps are painted. The local engine's LoDs
+(``lod`` >= 1) are not measured: their error against LOD0 is on them already and sets their switch
 distances. A job without a source snapshot (attached by id, or a CSM mesh URL) is not measured; a failed
 measurement is a warning on the job and never fails it. Main thread only.
 """
@@ -34,6 +36,9 @@ DISTANCE_ATTRIBUTE = "retopo_distance"
 QUALITY_KEY = "retopo_hub_quality"
 HEAT_SPAN_PCT = 1.0  # the distance, in % of the source's diagonal, that shows fully red
 TARGET_TOLERANCE = 0.10  # results land within 10% of Target Faces (its description says so)
+# Reading a result's distances and painting them costs about 1 ms per 100K vertices: one heatmap a step
+# keeps the UI timer's step short when many jobs finish together (bench/ui.py); the rest wait a tick.
+HEATMAPS_PER_STEP = 1
 
 
 def request(record, objects) -> bool:
@@ -68,41 +73,59 @@ def request(record, objects) -> bool:
 
 
 def pending(job_id: str) -> bool:
-    return job_id in session.measuring().values()
+    """The job's quality report or its heatmap is still to come."""
+    return job_id in session.measuring().values() or any(unit[0] == job_id for unit in session.measured())
 
 
-def apply(answers: dict[str, dict]) -> None:
-    """Put finished measurements on their jobs and result objects."""
+def queued() -> bool:
+    """Heatmaps wait for a later ``apply`` to paint them."""
+    return bool(session.measured())
+
+
+def apply(answers: dict[str, dict], limit: int = HEATMAPS_PER_STEP) -> None:
+    """Put finished measurements on their jobs and result objects, and paint at most ``limit`` heatmaps."""
     for measure_id, answer in answers.items():
         job_id = session.measuring().pop(measure_id, None)
         record = records.find(job_id) if job_id else None
-        if record is None:
+        if record is not None:
+            _report(record, answer)
+    waiting = session.measured()
+    for _ in range(min(limit, len(waiting))):
+        job_id, name, path, scale = waiting.popleft()
+        obj = bpy.data.objects.get(name)
+        if obj is None or obj.type != "MESH":
             continue
-        details = records.details(record)
-        if "error" in answer:
-            log.warning("job %s: %s", job_id, answer["error"])
-            record.details_json = json.dumps(details | {"quality_error": str(answer["error"])})
+        try:
+            distances = np.load(path)
+        except (OSError, ValueError) as exc:
+            log.warning("job %s: no distances for %s: %s", job_id, name, exc)
             continue
-        quality = {}
-        for name, item in (answer.get("results") or {}).items():
-            report = item["quality"]
-            obj = bpy.data.objects.get(name)
-            if record.faces_requested > 0 and (obj is None or not obj.get(PROP_PREFIX + "lod")):
-                # Where the budget could not hold a part (a thin limb kept attached), the result has more
-                # faces than asked for: the report says by how much.
-                report["target_faces"] = int(record.faces_requested)
-                report["target_exceeded"] = round(max(0.0, report["faces"] / record.faces_requested - 1.0), 4)
-            quality[name] = report
-            if obj is None or obj.type != "MESH":
-                continue
-            obj[QUALITY_KEY] = json.dumps(report)
-            try:
-                distances = np.load(item["distances"])
-            except (OSError, ValueError) as exc:
-                log.warning("job %s: no distances for %s: %s", job_id, name, exc)
-                continue
-            paint_distances(obj.data, distances, float(report.get("distance_scale") or 0.0))
-        record.details_json = json.dumps(details | {"quality": quality})
+        paint_distances(obj.data, distances, scale)
+
+
+def _report(record, answer: dict) -> None:
+    """One measurement's reports on the job and its objects; their heatmaps are queued for ``apply``."""
+    details = records.details(record)
+    if "error" in answer:
+        log.warning("job %s: %s", record.job_id, answer["error"])
+        record.details_json = json.dumps(details | {"quality_error": str(answer["error"])})
+        return
+    quality = {}
+    for name, item in (answer.get("results") or {}).items():
+        report = item["quality"]
+        obj = bpy.data.objects.get(name)
+        if record.faces_requested > 0 and (obj is None or not obj.get(PROP_PREFIX + "lod")):
+            # Where the budget could not hold a part (a thin limb kept attached), the result has more
+            # faces than asked for: the report says by how much.
+            report["target_faces"] = int(record.faces_requested)
+            report["target_exceeded"] = round(max(0.0, report["faces"] / record.faces_requested - 1.0), 4)
+        quality[name] = report
+        if obj is None or obj.type != "MESH":
+            continue
+        obj[QUALITY_KEY] = json.dumps(report)
+        scale = float(report.get("distance_scale") or 0.0)
+        session.measured().append((record.job_id, name, item["distances"], scale))
+    record.details_json = json.dumps(details | {"quality": quality})
 
 
 def paint_distances(mesh: bpy.types.Mesh, distances: np.ndarray, diagonal: float) -> None:
@@ -110,8 +133,10 @@ def paint_distances(mesh: bpy.types.Mesh, distances: np.ndarray, diagonal: float
     if len(distances) != len(mesh.vertices):
         return  # the result was edited meanwhile: its vertices are not the measured ones
     span = max(diagonal * HEAT_SPAN_PCT / 100.0, 1e-12)
-    t = np.clip(np.asarray(distances, dtype=np.float32) / span, 0.0, 1.0)
-    colors = np.stack([t, 1.0 - t, np.zeros_like(t), np.ones_like(t)], axis=1).astype(np.float32)
+    colors = np.empty((len(distances), 4), dtype=np.float32)  # filled in place: it runs in the UI's step
+    np.clip(np.asarray(distances, dtype=np.float32) / np.float32(span), 0.0, 1.0, out=colors[:, 0])
+    np.subtract(1.0, colors[:, 0], out=colors[:, 1])
+    colors[:, 2], colors[:, 3] = 0.0, 1.0
     attribute = mesh.color_attributes.get(DISTANCE_ATTRIBUTE)
     if attribute is None:
         attribute = mesh.color_attributes.new(DISTANCE_ATTRIBUTE, "FLOAT_COLOR", "POINT")

@@ -27,7 +27,8 @@ EXTENSION_ROOT = str(Path(__file__).resolve().parent.parent)
 class _Session:
     host: WorkerHost | None = None
     pending_imports: deque[str] = deque()
-    measuring: dict[str, str] = {}  # measurement id -> job id, while the worker measures a job's results
+    measuring: dict[str, str] = {}  # measurement id -> job id, until its report is on the job
+    measured: deque[tuple[str, str, str, float]] = deque()  # heatmaps to paint: (job, object, file, scale)
     bakes: dict[str, Any] = {}  # job id -> jobs.bake.BakeRun, while a background Blender bakes its maps
     cache_override: str | None = None
     online_override: bool = False
@@ -50,6 +51,10 @@ def pending_imports() -> deque[str]:
 
 def measuring() -> dict[str, str]:
     return _Session.measuring
+
+
+def measured() -> deque[tuple[str, str, str, float]]:
+    return _Session.measured
 
 
 def bakes() -> dict[str, Any]:
@@ -137,6 +142,7 @@ def shutdown() -> None:
         _Session.host = None
     _Session.pending_imports.clear()
     _Session.measuring.clear()
+    _Session.measured.clear()
     while _Session.bakes:
         _Session.bakes.popitem()[1].stop()
     _Session.engine_problem = ""

@@ -61,7 +61,7 @@ def step(scene=None, *, max_imports: int = 1) -> bool:
         _import_job(scene, pending.popleft())
         imported += 1
     baking = bake.poll()
-    return bool(pending or host.running_ids() or session.measuring() or baking)
+    return bool(pending or host.running_ids() or session.measuring() or measure.queued() or baking)
 
 
 def _blender_fallback(record, reason: str) -> None:
@@ -166,7 +166,8 @@ def run_blocking(
                 measure.pending(j) for j in job_ids
             ):
                 return found
-            session.worker_host().wait_for_event(poll_s)
+            if not measure.queued():  # a heatmap waiting for the next step needs no event
+                session.worker_host().wait_for_event(poll_s)
     except KeyboardInterrupt:
         session.shutdown()
         raise

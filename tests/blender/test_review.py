@@ -180,3 +180,32 @@ def test_the_summary_says_when_a_result_went_well_over_its_face_target(addon):
     assert "30% over the face target" in measure.summary(report)
     assert "over the face target" not in measure.summary(report | {"target_exceeded": 0.04}), "within 10%"
     assert "over the face target" not in measure.summary(report | {"target_exceeded": None}), "not asked"
+
+
+def test_reports_land_at_once_and_heatmaps_one_per_step(addon, blank, tmp_path):
+    """Many jobs finishing together do not hold the UI timer's step: every report is on its job in the step
+    its answer arrives, the heatmaps follow one a step, and each job stays pending until its own is on."""
+    bpy = blank
+    measure, session = addon.jobs.measure, addon.jobs.session
+    answers, jobs = {}, []
+    for number in range(3):
+        rock = ico_sphere(f"Rock{number}")
+        record = addon.jobs.records.new(
+            bpy.context.scene, job_id=f"job{number}", provider="local", source=rock,
+            options={"target_faces": 100}, work_dir=tmp_path,
+        )  # fmt: skip
+        distances = tmp_path / f"d{number}.npy"
+        np.save(distances, np.zeros(len(rock.data.vertices), np.float32))
+        session.measuring()[f"m{number}"] = record.job_id
+        report = {"faces": len(rock.data.polygons), "distance_scale": 1.0}
+        answers[f"m{number}"] = {"results": {rock.name: {"quality": report, "distances": str(distances)}}}
+        jobs.append((record, rock))
+    measure.apply(answers)
+    painted = [r.name for _rec, r in jobs if "retopo_distance" in r.data.color_attributes]
+    assert all("quality" in json.loads(rec.details_json) and "retopo_hub_quality" in r for rec, r in jobs)
+    assert painted == ["Rock0"] and measure.queued()
+    assert [measure.pending(rec.job_id) for rec, _r in jobs] == [False, True, True]
+    measure.apply({})
+    measure.apply({})
+    assert all("retopo_distance" in r.data.color_attributes for _rec, r in jobs) and not measure.queued()
+    assert not any(measure.pending(rec.job_id) for rec, _r in jobs)
