@@ -25,8 +25,10 @@ def rigged(blank):
     """A finished local job with LoDs from a column skinned to a two-bone rig: (bpy, rig, results)."""
     bpy = blank
 
-    def make(*, armature_parent: bool):
+    def make(*, armature_parent: bool, scaled: bool = False):
         _column, rig, _ = _skinned_column(bpy, modifier=not armature_parent, armature_parent=armature_parent)
+        if scaled:
+            _as_imported_from_fbx(bpy, rig)
         _column.retopo_hub.lod_levels = LEVELS - 1
         assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
         results = sorted(bpy.data.collections["Column_RetopoHub"].objects, key=lambda o: o["retopo_hub_lod"])
@@ -38,6 +40,26 @@ def rigged(blank):
         return rig, results
 
     return bpy, make
+
+
+def _as_imported_from_fbx(bpy, rig) -> None:
+    """The rig as an FBX import from a centimetre tool leaves it: object scale 0.01 and turned about Z, its
+    bones 100x as long, so they sit where they did in the world (a Mixamo character's layout)."""
+    world = {bone.name: (rig.matrix_world @ bone.head_local, rig.matrix_world @ bone.tail_local)
+             for bone in rig.data.bones}  # fmt: skip
+    rig.scale = (0.01, 0.01, 0.01)
+    rig.rotation_euler = (0.0, 0.0, math.radians(90.0))
+    bpy.context.view_layer.update()
+    to_rig = rig.matrix_world.inverted()
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, (head, tail) in world.items():
+        bone = rig.data.edit_bones[name]
+        bone.head, bone.tail = to_rig @ head, to_rig @ tail
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for child in rig.children:  # an armature parent keeps its child where it was
+        child.matrix_parent_inverse = rig.matrix_world.inverted()
+    bpy.context.view_layer.update()
 
 
 def _verts(mesh) -> np.ndarray:
@@ -127,6 +149,21 @@ def test_a_rigged_chain_goes_out_skinned_to_its_armature(addon, rigged, tmp_path
     else:
         for name, level_rest in zip(names, rest, strict=True):
             _check_skinned(bpy, _imported(bpy, folder / f"{name}.fbx"), [name], [level_rest])
+
+
+@pytest.mark.parametrize("target", ["unity", "unreal", "gltf", "sbox"])
+def test_a_rig_scaled_and_turned_as_an_fbx_import_leaves_it_goes_out_at_rest(addon, rigged, tmp_path, target):
+    bpy, make = rigged
+    _rig, results = make(armature_parent=True, scaled=True)
+    rest = _rest_shapes(results)
+    folder = addon.blender_io.packages.export_package(results, target, tmp_path, "Column")
+    names = [f"Column_LOD{i}" for i in range(LEVELS)]
+    if target == "sbox":
+        _check_skinned(bpy, _imported(bpy, folder / "Column_LOD0.fbx"), names[:1], rest[:1])
+    else:
+        _check_skinned(
+            bpy, _imported(bpy, folder / ("Column.glb" if target == "gltf" else "Column.fbx")), names, rest
+        )
 
 
 @pytest.mark.parametrize("target", ["godot"])
