@@ -191,13 +191,12 @@ def _geometry(name: str, uid: int, v, sizes, cv, uvs, per_face) -> _Node:
     return geom
 
 
-def _model(name: str, uid: int) -> _Node:
-    model = _Node(b"Model", [_i64(uid), _named(name, b"Model"), _str("Mesh")])
+def model_node(name: str, uid: int, kind: str, transform_rows: list[tuple]) -> _Node:
+    """A Model of ``kind`` (Mesh, Null, LimbNode, LodGroup) and its Lcl rows, laid out as Blender does."""
+    model = _Node(b"Model", [_i64(uid), _named(name, b"Model"), _str(kind)])
     model.add("Version", _i32(232))
-    scale = [_f64(_METRES_TO_CM)] * 3
     _properties(model, [
-        ("Lcl Rotation", "Lcl Rotation", "", "A", _f64(-90.0), _f64(0.0), _f64(0.0)),  # Z-up data, Y-up scene
-        ("Lcl Scaling", "Lcl Scaling", "", "A", *scale),
+        *transform_rows,
         ("DefaultAttributeIndex", "int", "Integer", "", _i32(0)),
         ("InheritType", "enum", "", "", _i32(1)),
     ])  # fmt: skip
@@ -206,6 +205,17 @@ def _model(name: str, uid: int) -> _Node:
     model.add("Shading", b"CY")
     model.add("Culling", _str("CullingOff"))
     return model
+
+
+# The model node's turn of Z-up metre data into the Y-up centimetre scene.
+Y_UP_ROWS = [
+    ("Lcl Rotation", "Lcl Rotation", "", "A", _f64(-90.0), _f64(0.0), _f64(0.0)),
+    ("Lcl Scaling", "Lcl Scaling", "", "A", *[_f64(_METRES_TO_CM)] * 3),
+]
+
+
+def _model(name: str, uid: int) -> _Node:
+    return model_node(name, uid, "Mesh", Y_UP_ROWS)
 
 
 def _material(name: str, uid: int) -> _Node:

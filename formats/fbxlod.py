@@ -26,6 +26,7 @@ import numpy as np
 
 from .fbx import (
     _METRES_TO_CM,
+    Y_UP_ROWS,
     PathLike,
     _check_name,
     _documents,
@@ -41,6 +42,7 @@ from .fbx import (
     _str,
     _write_file,
     definitions_node,
+    model_node,
 )
 from .fbxskin import skin_nodes
 from .mesh import check_mesh, material_slots
@@ -51,23 +53,7 @@ _SKIN_IDS = 10_000_000  # the skin's objects are numbered from here, clear of th
 
 
 def _model(name: str, uid: int, kind: str, *, convert_axes: bool) -> _Node:
-    model = _Node(b"Model", [_i64(uid), _named(name, b"Model"), _str(kind)])
-    model.add("Version", _i32(232))
-    rows: list[tuple] = []
-    if convert_axes:
-        scale = [_f64(_METRES_TO_CM)] * 3
-        rows += [("Lcl Rotation", "Lcl Rotation", "", "A", _f64(-90.0), _f64(0.0), _f64(0.0)),
-                 ("Lcl Scaling", "Lcl Scaling", "", "A", *scale)]  # fmt: skip
-    rows += [
-        ("DefaultAttributeIndex", "int", "Integer", "", _i32(0)),
-        ("InheritType", "enum", "", "", _i32(1)),
-    ]
-    _properties(model, rows)
-    model.add("MultiLayer", _i32(0))
-    model.add("MultiTake", _i32(0))
-    model.add("Shading", b"CY")
-    model.add("Culling", _str("CullingOff"))
-    return model
+    return model_node(name, uid, kind, Y_UP_ROWS if convert_axes else [])
 
 
 def _lod_attribute(uid: int, distances: Sequence[float]) -> _Node:

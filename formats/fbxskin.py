@@ -25,7 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from .fbx import _METRES_TO_CM, _doubles, _f64, _i32, _i64, _ints, _named, _Node, _properties, _str
+from .fbx import (
+    _METRES_TO_CM,
+    _doubles,
+    _f64,
+    _i32,
+    _i64,
+    _ints,
+    _named,
+    _Node,
+    _properties,
+    _str,
+    model_node,
+)
 from .skeleton import Skeleton
 
 Mesh = tuple[int, int, str, np.ndarray, np.ndarray]
@@ -57,21 +69,11 @@ def _euler_xyz(rotation: np.ndarray) -> tuple[float, float, float]:
 
 def _model(uid: int, name: str, kind: str, local: np.ndarray) -> _Node:
     scale = np.linalg.norm(local[:3, :3], axis=0)
-    rows: list[tuple] = [
+    return model_node(name, uid, kind, [
         ("Lcl Translation", "Lcl Translation", "", "A", *map(_f64, local[:3, 3])),
         ("Lcl Rotation", "Lcl Rotation", "", "A", *map(_f64, _euler_xyz(local[:3, :3] / scale))),
         ("Lcl Scaling", "Lcl Scaling", "", "A", *map(_f64, scale)),
-        ("DefaultAttributeIndex", "int", "Integer", "", _i32(0)),
-        ("InheritType", "enum", "", "", _i32(1)),
-    ]
-    model = _Node(b"Model", [_i64(uid), _named(name, b"Model"), _str(kind)])
-    model.add("Version", _i32(232))
-    _properties(model, rows)
-    model.add("MultiLayer", _i32(0))
-    model.add("MultiTake", _i32(0))
-    model.add("Shading", b"CY")
-    model.add("Culling", _str("CullingOff"))
-    return model
+    ])  # fmt: skip
 
 
 def _attribute(uid: int, name: str, kind: str, flags: str) -> _Node:

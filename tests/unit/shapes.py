@@ -163,3 +163,16 @@ def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
     (quadric decimation stalls on them). (verts float32, tris int64)."""
     verts, quads = quad_box(nu, nv)
     return verts.astype(np.float32), np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
+
+
+def skinned_chain(name: str, subdivisions: tuple[int, ...]) -> tuple[list, list]:
+    """A LoD chain of icospheres, one level per subdivision count, as ``formats`` levels (``<name>_LOD<i>``)
+    with two-bone skin weights per vertex: bone 0 weighs the bottom, bone 1 the top, blended by height."""
+    levels, weights = [], []
+    for number, count in enumerate(subdivisions):
+        verts, tris = icosphere(count)
+        levels.append((f"{name}_LOD{number}", verts, np.full(len(tris), 3), tris.ravel()))
+        upper = np.clip((verts[:, 2] + 1) / 2, 0, 1).astype(np.float32)
+        joints = np.stack([np.zeros(len(verts)), np.ones(len(verts))], axis=1).astype(np.uint16)
+        weights.append((joints, np.stack([1 - upper, upper], axis=1)))
+    return levels, weights

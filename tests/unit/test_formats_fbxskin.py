@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from retopo_hub.formats.fbxlod import write_lod_fbx
 from retopo_hub.formats.skeleton import Skeleton
-from shapes import icosphere
+from shapes import skinned_chain
 from test_formats_fbx import child, read
 
 
@@ -36,14 +36,7 @@ def _skeleton() -> Skeleton:
 
 
 def _chain():
-    levels, weights = [], []
-    for number, subdivisions in enumerate((2, 1)):
-        verts, tris = icosphere(subdivisions)
-        levels.append((f"Body_LOD{number}", verts, np.full(len(tris), 3), tris.ravel()))
-        upper = np.clip((verts[:, 2] + 1) / 2, 0, 1).astype(np.float32)
-        joints = np.stack([np.zeros(len(verts)), np.ones(len(verts))], axis=1).astype(np.uint16)
-        weights.append((joints, np.stack([1 - upper, upper], axis=1)))
-    return levels, weights
+    return skinned_chain("Body", (2, 1))
 
 
 def _objects(tree: dict) -> dict[int, tuple[str, str, str, list]]:

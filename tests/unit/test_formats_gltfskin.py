@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from retopo_hub.formats.lodglb import write_lod_glb
 from retopo_hub.formats.skeleton import Skeleton
-from shapes import icosphere
+from shapes import skinned_chain
 
 from tests.support.gltf_validator import validate
 
@@ -31,14 +31,7 @@ def _skeleton() -> Skeleton:
 
 
 def _chain():
-    levels, weights = [], []
-    for number, subdivisions in enumerate((3, 2)):
-        verts, tris = icosphere(subdivisions)
-        levels.append((f"Body_LOD{number}", verts, np.full(len(tris), 3), tris.ravel()))
-        joints = np.stack([np.zeros(len(verts)), np.ones(len(verts))], axis=1).astype(np.uint16)
-        upper = np.clip((verts[:, 2] + 1) / 2, 0, 1).astype(np.float32)
-        weights.append((joints, np.stack([1 - upper, upper], axis=1)))
-    return levels, weights
+    return skinned_chain("Body", (3, 2))
 
 
 def _doc(data: bytes) -> tuple[dict, bytes]:
