@@ -204,7 +204,8 @@ def _beside(levels, folder: Path, stem: str) -> dict[str, Path]:
 
 
 def _skin(levels) -> dict[str, Any]:
-    """``write_lod_glb``'s skin arguments for levels deformed by one rig (none for a static chain)."""
+    """The skin arguments of ``write_lod_glb`` and ``write_lod_fbx`` for levels deformed by one rig (none for
+    a static chain)."""
     rigs = rigs_of(levels)
     if not rigs:
         return {}
