@@ -33,6 +33,7 @@ from ..blender_io.mesh_arrays import triangle_count
 from ..core.errors import InputError, RetopoError
 from ..providers import registry
 from . import measure, records, session, specs, step, submit
+from .lodreport import check_export
 
 MAX_JOBS = 64
 PROGRESS_INTERVAL_S = 0.25  # the progress line is redrawn at most this often
@@ -382,6 +383,7 @@ def dry_run(args, options: dict[str, Any]) -> dict[str, list]:
         path = Path(raw).resolve()
         try:
             source = load_input(path, args.object)
+            check_export(args.export, source)
             depsgraph = bpy.context.evaluated_depsgraph_get()
             obj, provider, checked = submit.check_object(
                 source, prefs, depsgraph, provider=args.provider, options=options

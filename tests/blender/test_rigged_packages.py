@@ -190,6 +190,11 @@ def test_the_cli_refuses_a_rigged_input_before_its_job_when_the_target_cannot_ca
     assert code == 1 and "the godot package cannot carry the armature 'Rig' yet: export for unity" in err
     assert json.loads(out.strip().splitlines()[-1])["results"] == []
     assert not any(out_dir.glob("*")), "no job ran: nothing was written"
+    code, out, err = run_cli(addon, [*argv, "--export", "godot", "--dry-run"], capsys)
+    assert code == 1 and "the godot package cannot carry the armature 'Rig' yet" in err, (
+        "a dry run says so too"
+    )
+    assert json.loads(out.strip().splitlines()[-1])["planned"] == []
     code, out, err = run_cli(addon, [*argv, "--export", "unity"], capsys)
     assert code == 0, err
     (result,) = json.loads(out.strip().splitlines()[-1])["results"]
