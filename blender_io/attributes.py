@@ -28,6 +28,7 @@ import numpy as np
 
 from ..core.jobs import ATTRIBUTES_SUFFIX, ResultFile
 from ..engines.shading import HARD_EDGE_ANGLE
+from .rigs import rigs_of
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,8 @@ def rest_pose(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph | None) -> I
     rest position, so the evaluated mesh is the rest shape a result's Armature modifier will deform (read
     posed, it would be deformed twice); their pose position is restored on the way out. The pose itself
     is never touched. Nothing happens without a depsgraph (the base mesh is read, already at rest)."""
-    rigs = [m.object for m in obj.modifiers if m.type == "ARMATURE" and m.object is not None]
-    if obj.parent is not None and obj.parent_type == "ARMATURE":
-        rigs.append(obj.parent)
     changed = []
-    for data in {rig.data for rig in rigs if rig.type == "ARMATURE"} if depsgraph is not None else ():
+    for data in {rig.data for rig in rigs_of([obj])} if depsgraph is not None else ():
         if data.pose_position != "POSE":
             continue
         try:

@@ -46,7 +46,7 @@ from .fbx import (
 )
 from .fbxskin import skin_nodes
 from .mesh import check_mesh, material_slots
-from .skeleton import Skeleton
+from .skeleton import Skeleton, check_skin_arguments
 
 Level = tuple[Any, ...]
 _SKIN_IDS = 10_000_000  # the skin's objects are numbered from here, clear of the levels' and materials' ids
@@ -88,8 +88,7 @@ def write_lod_fbx(
 ) -> None:
     if not levels:
         raise ValueError("a LOD group needs at least one level")
-    if (skeleton is None) != (skin_weights is None) or len(skin_weights or levels) != len(levels):
-        raise ValueError("a skin needs its skeleton and one (joints, weights) pair per level")
+    check_skin_arguments(skeleton, skin_weights, len(levels))
     distances = [float(d) for d in switch_distances]
     if len(distances) != len(levels) or any(not math.isfinite(d) or d < 0 for d in distances):
         raise ValueError(f"one finite switch distance from 0 per level is needed (got {distances})")

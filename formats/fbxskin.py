@@ -19,6 +19,7 @@ Matrices are written as FBX stores them (translation in elements 12-14). Pure Py
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -38,19 +39,14 @@ from .fbx import (
     _str,
     model_node,
 )
+from .mesh import Y_UP_MATRIX
 from .skeleton import Skeleton
 
 Mesh = tuple[int, int, str, np.ndarray, np.ndarray]
 
 
-def _turn_x(degrees: float) -> np.ndarray:
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    return np.array([[1, 0, 0, 0], [0, c, -s, 0], [0, s, c, 0], [0, 0, 0, 1]], dtype=np.float64)
-
-
 # The LOD group's Model turns the Z-up metre data into FBX's Y-up centimetre scene (formats/fbx.py).
-_Y_UP = _turn_x(-90.0)
-_MESH_GLOBAL = _Y_UP @ np.diag([_METRES_TO_CM] * 3 + [1.0])
+_MESH_GLOBAL = Y_UP_MATRIX @ np.diag([_METRES_TO_CM] * 3 + [1.0])
 
 
 def _fbx_matrix(matrix: np.ndarray) -> bytes:
@@ -98,19 +94,19 @@ def skin_nodes(
     skeleton: Skeleton, meshes: Sequence[Mesh], first_id: int
 ) -> tuple[list, list, dict[str, Any]]:
     bones = skeleton.checked()
-    ids = iter(range(first_id, first_id + 10 * (len(bones.names) + 2) * (len(meshes) + 1)))
+    ids = itertools.count(first_id)
     # Bones keep the rig's rotations and scale; only their positions go to centimetres.
     centimetres = np.diag([_METRES_TO_CM] * 3 + [1.0])
-    world = np.einsum("ij,njk,kl->nil", _Y_UP @ centimetres, bones.rest, np.linalg.inv(centimetres))
+    world = np.einsum("ij,njk,kl->nil", Y_UP_MATRIX @ centimetres, bones.rest, np.linalg.inv(centimetres))
     armature_id, armature_attribute = next(ids), next(ids)
     objects = [
-        _model(armature_id, bones.root, "Null", _Y_UP),
+        _model(armature_id, bones.root, "Null", Y_UP_MATRIX),
         _attribute(armature_attribute, bones.root, "Null", "Null"),
     ]
     links = [(armature_id, 0), (armature_attribute, armature_id)]
     bone_ids = []
     for number, (name, parent) in enumerate(zip(bones.names, bones.parents, strict=True)):
-        local = np.linalg.solve(_Y_UP if parent < 0 else world[parent], world[number])
+        local = np.linalg.solve(Y_UP_MATRIX if parent < 0 else world[parent], world[number])
         bone_ids.append(next(ids))
         attribute_id = next(ids)
         objects += [
@@ -125,7 +121,7 @@ def skin_nodes(
     pose.add("Type", _str("BindPose"))
     pose.add("Version", _i32(100))
     poses = [(model_id, _MESH_GLOBAL) for model_id, *_rest in meshes]
-    poses += [(armature_id, _Y_UP), *zip(bone_ids, world, strict=True)]
+    poses += [(armature_id, Y_UP_MATRIX), *zip(bone_ids, world, strict=True)]
     pose.add("NbPoseNodes", _i32(len(poses)))
     for node_id, matrix in poses:
         entry = pose.add("PoseNode")

@@ -18,17 +18,15 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .mesh import Y_UP_MATRIX
 from .skeleton import Skeleton
-
-# Blender Z-up to glTF Y-up, as formats.mesh.convert_axes turns vertices: (x, y, z) -> (x, z, -y).
-_Y_UP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
 
 
 def add_skin(
     doc_nodes: list[dict], skeleton: Skeleton, y_up: bool, add_matrices: Callable[[np.ndarray], int]
 ) -> tuple[dict, list[int]]:
     bones = skeleton.checked()
-    world = np.einsum("ij,njk->nik", _Y_UP, bones.rest) if y_up else bones.rest
+    world = np.einsum("ij,njk->nik", Y_UP_MATRIX, bones.rest) if y_up else bones.rest
     # One untransformed node holds the root bones: glTF wants a skin's joints to share a root, and an
     # armature may have several root bones.
     holder = len(doc_nodes)

@@ -31,7 +31,7 @@ import numpy as np
 from .glb import _fan_corners, add_textures, check_pngs, pack_glb
 from .gltfskin import add_skin
 from .mesh import PathLike, check_mesh, convert_axes, material_slots
-from .skeleton import Skeleton
+from .skeleton import Skeleton, check_skin_arguments
 
 Level = tuple[Any, ...]
 
@@ -125,8 +125,7 @@ def write_lod_glb(
     skin_weights: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> bytes:
     """Build the .glb of ``levels`` (see the module contract), write it to ``path`` when given, return it."""
-    if (skeleton is None) != (skin_weights is None) or len(skin_weights or levels) != len(levels):
-        raise ValueError("a skin needs its skeleton and one (joints, weights) pair per level")
+    check_skin_arguments(skeleton, skin_weights, len(levels))
     pngs = check_pngs(maps)
     if not levels:
         raise ValueError("a LoD chain needs at least one level")

@@ -75,6 +75,10 @@ def material_slots(face_materials, material_names, face_count: int) -> tuple[lis
     return list(unique), np.where(inside, per_slot[np.where(inside, slots, 0)], 0).astype(np.int32)
 
 
+# convert_axes' turn to Y-up as a 4x4 matrix, (x, y, z) -> (x, z, -y): -90 degrees about X, for transforms.
+Y_UP_MATRIX = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]], dtype=np.float64)
+
+
 def convert_axes(v: np.ndarray, to_y_up: bool) -> np.ndarray:
     """Blender Z-up (x, y, z) -> Y-up (x, z, -y), or the inverse (x, y, z) -> (x, -z, y)."""
     cols = [v[:, 0], v[:, 2], -v[:, 1]] if to_y_up else [v[:, 0], -v[:, 2], v[:, 1]]

@@ -18,6 +18,12 @@ import numpy as np
 MAX_JOINTS = 65535  # glTF's JOINTS_0 is written as unsigned short
 
 
+def check_skin_arguments(skeleton, skin_weights, level_count: int) -> None:
+    """ValueError unless both or neither are given, with one ``(joints, weights)`` pair per level."""
+    if (skeleton is None) != (skin_weights is None) or len(skin_weights or range(level_count)) != level_count:
+        raise ValueError("a skin needs its skeleton and one (joints, weights) pair per level")
+
+
 @dataclass(frozen=True)
 class Skeleton:
     names: Sequence[str]
