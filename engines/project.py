@@ -157,16 +157,22 @@ class TriangleIndex:
         piece_cell = np.floor((piece_box[:, 0:3] + piece_box[:, 3:6]) * 0.5 / self.cell).astype(np.int64)
         spread_keys, spread_ids = self._expand(ilo, per_axis, np.flatnonzero(~loose & ~big))
         keys = np.concatenate([self._keys(*centre_cell.T), spread_keys, self._keys(*piece_cell.T)])
-        tri_ids = np.concatenate([loose_ids, spread_ids, piece_tri])
-        boxes = np.concatenate([lo[loose_ids], hi[loose_ids]], axis=1)
-        boxes = np.concatenate([boxes, np.concatenate([lo[spread_ids], hi[spread_ids]], axis=1), piece_box])
-        del mid, half_diag, centre_cell, piece_cell, spread_keys, spread_ids, ilo, per_axis, lo, hi, piece_box
+        whole = np.concatenate([loose_ids, spread_ids])  # entries that are whole triangles come first
+        del mid, half_diag, centre_cell, piece_cell, spread_keys, spread_ids, ilo, per_axis
         order = np.argsort(keys)
         keys = keys[order]
-        self.entry_tri = tri_ids[order].astype(np.int32)
+        self.entry_tri = np.concatenate([whole, piece_tri])[order].astype(np.int32)
         # Bounds stored per entry in cell order turn the hot gathers into contiguous reads.
-        self.entry_box = boxes[order].astype(np.float32)
-        del order, tri_ids, boxes
+        self.entry_box = np.empty((order.shape[0], 6), dtype=np.float32)
+        if piece_tri.size:
+            is_piece = order >= whole.shape[0]
+            self.entry_box[is_piece] = piece_box[order[is_piece] - whole.shape[0]]
+            self.entry_box[~is_piece, 0:3] = lo[whole[order[~is_piece]]]
+            self.entry_box[~is_piece, 3:6] = hi[whole[order[~is_piece]]]
+        else:
+            self.entry_box[:, 0:3] = lo[self.entry_tri]
+            self.entry_box[:, 3:6] = hi[self.entry_tri]
+        del order, whole, lo, hi, piece_box
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, np.int64)
         self.cell_keys = keys[first]
         self.cell_start = first
@@ -174,14 +180,8 @@ class TriangleIndex:
         # float32 bounds may be off by a few ulps of the mesh span; pruning keeps that much slack.
         self.slack = self.span * 1e-5 + 1e-30
         self._boxes: np.ndarray | None = None
-        log.debug(
-            "indexed %d triangles: cell %.4g, %d cells, %d entries, %d big",
-            self.tris.shape[0],
-            self.cell,
-            self.cell_keys.shape[0],
-            keys.shape[0],
-            self.big.shape[0],
-        )
+        counts = (self.tris.shape[0], self.cell, self.cell_keys.shape[0], keys.shape[0], self.big.shape[0])
+        log.debug("indexed %d triangles: cell %.4g, %d cells, %d entries, %d listed", *counts)
 
     def _expand(
         self, ilo: np.ndarray, per_axis: np.ndarray, ids: np.ndarray
