@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
     moved = "-"
     if answers["pieces"][2].shape == answers["listed"][2].shape:
         moved = f"{float(np.abs(answers['pieces'][2] - answers['listed'][2]).max()):.4f}"
-    print(f"same distances: {same_distances}; remesh faces {faces[0]} / {faces[1]}, largest vertex shift {moved}")
+    print(f"same distances: {same_distances}; remesh faces {faces[0]} / {faces[1]}, vertices moved {moved}")
     return 0 if same_distances else 1
 
 
