@@ -20,23 +20,19 @@ full-resolution source and (quads) relax them along it (``sharp.onto_source``) -
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .cluster import cluster_vertices
-from .decimate import simplify_triangles
 from .density import DensityField
 from .errors import EngineCancelled, EngineError, EngineInputError
 from .features import feature_edges
 from .flow import improve_quads
 from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_edges
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
-from .meshdata import MeshArrays, triangle_areas
-from .meshgraph import unique_edges
+from .meshdata import MeshArrays
 from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
@@ -44,8 +40,8 @@ from .quality import topology
 from .relax import PASSES, relax
 from .retries import best_attempt
 from .sharp import FeatureCurves, onto_source, source_borders
-from .thickness import inflate_thin_parts
 from .unfold import unfold
+from .workcopy import working_copy
 
 log = logging.getLogger(__name__)
 
@@ -56,26 +52,6 @@ CancelledFn = Callable[[], bool]
 
 MIN_TARGET = 4
 MAX_TARGET = 1_000_000
-# Clustering cell = output edge / this. Finer keeps more detail for the field, coarser is faster. Measured
-# against QuadriFlow at 5K quads (bunny, 82K sphere, raw face scan): at 3 every mesh stayed at or under
-# QuadriFlow's Hausdorff and mean distance and Instant Meshes took a quarter less time than at 4; at 2.5 it
-# began to leave holes (seed retries, a Hausdorff 1.1x QuadriFlow's on the sphere).
-CLUSTER_DIVISIONS = 3.0
-# Cluster only when that shrinks the input at least this much; otherwise it is not worth the detour.
-CLUSTER_MIN_GAIN = 1.2
-# Above this reduction grid clustering merges dozens of vertices per cell and leaves non-manifold fans that
-# Instant Meshes extracts with holes (1.3M-triangle sphere -> 10K quads: Hausdorff 3x QuadriFlow's), so the
-# working copy comes from quadric decimation instead, to this share of the clustering budget: there the
-# same job met QuadriFlow's Hausdorff (0.10% against 0.12%) in 3.1 s against 5.1 s. Below it clustering
-# is the faster of the two at the same fidelity.
-DECIMATE_ABOVE_GAIN = 10.0
-DECIMATED_SHARE = 0.6
-# A clustered copy with more non-manifold edges than this share of its triangles is no longer a surface, and
-# the decimated copy is used instead. Cells wider than a thin feature fuse both its sides: the bench's
-# chamfered part clustered for 6,000 quads had 4,280 non-manifold edges in 19,846 triangles (22%), and
-# Instant Meshes made 20 pieces of it; the decimated copy gave one closed piece, faster. Smooth meshes stay
-# well under the limit (bunny 0.02%, 82K sphere 0.2-1%, face scan 1.1%).
-CLUSTER_MAX_NONMANIFOLD = 0.05
 # The filling's vertices of holes left after the retries (``retries``) are relaxed this many times.
 HOLE_RELAX = 10
 # Instant Meshes' own crease handling (creaseAngle) is off: on a chamfered part it cut the result into 12
@@ -102,17 +78,6 @@ def check_target(target_faces: int, source_faces: int) -> int:
             f"{source_faces:,} faces); got {target:,}"
         )
     return target
-
-
-def _surface_area(verts: np.ndarray, tris: np.ndarray) -> float:
-    return float(triangle_areas(verts, tris).sum(dtype=np.float64))
-
-
-def _edge_length(area: float, vertex_count: int, quads: bool) -> float:
-    """Instant Meshes' own target edge length for a vertex budget (square or equilateral faces)."""
-    if quads:
-        return math.sqrt(area / vertex_count)
-    return math.sqrt(2.0 * area / (math.sqrt(3.0) * vertex_count))
 
 
 def _drop_degenerate(verts: np.ndarray, faces: np.ndarray | MeshArrays) -> MeshArrays:
@@ -198,39 +163,6 @@ def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale:
         return unit * scale + center
 
     return fill_every_hole(result, onto_surface, relaxed)
-
-
-def _working_copy(
-    unit: np.ndarray, tris: np.ndarray, target: int, quads: bool, report: ProgressFn, thin_radius: float = 0.0
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """What Instant Meshes gets: the source with its thin parts inflated to ``thin_radius`` Instant Meshes
-    edges (``thickness``; before any clustering, which would fuse them first), itself or, for dense
-    sources, a clustered or decimated copy of it; and how many source vertices the inflation moved."""
-    area = _surface_area(unit, tris)
-    vertex_budget = max(1, round(target / FACES_PER_VERTEX[quads]))
-    edge = _edge_length(area, vertex_budget, quads)
-    unit, moved = inflate_thin_parts(unit, tris, thin_radius * edge)
-    cell = edge / CLUSTER_DIVISIONS
-    work_v, work_t = unit, tris
-    expected = 2.0 * area / (cell * cell)
-
-    def decimated() -> tuple[np.ndarray, np.ndarray]:
-        budget = max(MIN_TARGET, round(DECIMATED_SHARE * expected))
-        made = simplify_triangles(unit, tris, budget)
-        log.debug("decimated %d -> %d triangles for Instant Meshes", tris.shape[0], made[1].shape[0])
-        return made
-
-    if tris.shape[0] > DECIMATE_ABOVE_GAIN * expected:
-        report(0.02, "preparing a lighter copy for Instant Meshes")
-        work_v, work_t = decimated()
-    elif tris.shape[0] > CLUSTER_MIN_GAIN * expected:
-        report(0.02, "preparing a lighter copy for Instant Meshes")
-        work_v, work_t = cluster_vertices(unit, tris, cell)
-        log.debug("clustered %d -> %d triangles for Instant Meshes", tris.shape[0], work_t.shape[0])
-        _, counts, _ = unique_edges(MeshArrays.from_triangles(work_v, work_t))
-        if np.count_nonzero(counts > 2) > CLUSTER_MAX_NONMANIFOLD * work_t.shape[0]:
-            work_v, work_t = decimated()
-    return work_v, work_t, moved
 
 
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
@@ -365,7 +297,7 @@ def remesh_detailed(
     closed = not len(source_open[0])
     result, thin = best_attempt(
         attempt,
-        lambda radius: _working_copy(unit, tris, target, quads, report, radius),
+        lambda radius: working_copy(unit, tris, target, quads, report, radius),
         closed=(lambda: topology(MeshArrays.from_triangles(unit, tris))) if closed else None,
         report=report,
     )

@@ -46,16 +46,16 @@ def _engine(addon, name: str):
 
 
 def test_a_chamfered_part_at_6000_quads_comes_back_whole(addon, blank):
-    meshdata, quality, remesh = (_engine(addon, n) for n in ("meshdata", "quality", "remesh"))
+    meshdata, quality, workcopy = (_engine(addon, n) for n in ("meshdata", "quality", "workcopy"))
     verts, tris = _machined_part()
     source_topology = quality.topology(meshdata.MeshArrays.from_triangles(verts, tris))
     assert source_topology["pieces"] == 1 and source_topology["boundary_edges"] == 0
     # Vertex clustering fuses the thin chamfers and the slivers along the hole: that copy is no surface.
     lo, hi = verts.min(axis=0), verts.max(axis=0)
     unit = (verts.astype(np.float64) - (lo + hi) / 2) / np.linalg.norm(hi - lo)
-    work_v, work_t, _ = remesh._working_copy(unit, tris.astype(np.int64), 6000, True, lambda *_: None)
+    work_v, work_t, _ = workcopy.working_copy(unit, tris.astype(np.int64), 6000, True, lambda *_: None)
     copy_topology = quality.topology(meshdata.MeshArrays.from_triangles(work_v, work_t))
-    assert copy_topology["nonmanifold_edges"] <= remesh.CLUSTER_MAX_NONMANIFOLD * work_t.shape[0]
+    assert copy_topology["nonmanifold_edges"] <= workcopy.CLUSTER_MAX_NONMANIFOLD * work_t.shape[0]
     params = _engine(addon, "params").EngineParams(mode="quad", target_faces=6000, reproducible=True)
     (lod0,) = _engine(addon, "pipeline").run(params, verts, tris)
     topology = quality.topology(lod0.mesh)
