@@ -5,14 +5,15 @@ in one run.
 
     .venv/bin/python bench/index.py [--repeats N]
 
-The input is generated here: a cylinder of radius 1 and height 3 as a CAD exporter writes it, its sides
-cut into fine strips (128 segments, 300 rows) and each cap fanned from one rim vertex, whose triangles run
-across the whole cap (77,052 triangles). Measured, each way: building the index, 2,000 closest-point
-queries near the surface, and the local quad remesh to 800 faces (``engines.pipeline.run``, reproducible,
-the engine alone), whose projection and relaxation make such queries. The two ways must give the same
-distances (exit 1 otherwise). The remeshes have the same faces; their vertices may differ a little, since
-where a point is as near to two triangles (on their shared edge) each way may name the other, and the
-relaxation goes on from that triangle. numpy and the engine only (no Blender).
+The input is generated (``tests/unit/shapes.cad_cylinder``): a cylinder of radius 1 and height 3 as a CAD
+exporter writes it, its sides cut into fine strips (128 segments, 300 rows) and each cap fanned from one rim
+vertex, whose triangles run across the whole cap (77,052 triangles). Measured, each way: building the
+index, 2,000 closest-point queries near the surface, and the local quad remesh to 800 faces
+(``engines.pipeline.run``, reproducible, the engine alone), whose projection and relaxation make such
+queries. The two ways must give the same distances (exit 1 otherwise). The remeshes have the same faces;
+their vertices may differ a little, since where a point is as near to two triangles (on their shared edge)
+each way may name the other, and the relaxation goes on from that triangle. numpy and the engine only (no
+Blender).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "unit"))
+from shapes import cad_cylinder  # noqa: E402  (the same cylinder the index's unit test is exact on)
 
 
 def _engine():
@@ -42,30 +45,12 @@ def _engine():
     return pipeline, project
 
 
-def cad_cylinder(segments: int = 128, rows: int = 300) -> tuple[np.ndarray, np.ndarray]:
-    """Fine side strips and fan caps (each cap fanned from rim vertex 0)."""
-    angle = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    heights = np.linspace(0.0, 3.0, rows + 1)
-    verts = np.concatenate([np.column_stack([ring, np.full(segments, z)]) for z in heights])
-    i = np.arange(segments)
-    j = (i + 1) % segments
-    faces = []
-    for r in range(rows):
-        a, b, c, d = r * segments + i, r * segments + j, (r + 1) * segments + j, (r + 1) * segments + i
-        faces += [np.stack([a, b, c], 1), np.stack([a, c, d], 1)]
-    top = rows * segments
-    faces.append(np.stack([np.zeros(segments - 2, int), j[1:-1], i[1:-1]], 1))
-    faces.append(np.stack([np.full(segments - 2, top), top + i[1:-1], top + j[1:-1]], 1))
-    return verts, np.concatenate(faces).astype(np.int64)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     pipeline, project = _engine()
-    verts, tris = cad_cylinder()
+    verts, tris = cad_cylinder(128, 300)
     rng = np.random.default_rng(0)
     near = verts[rng.integers(0, verts.shape[0], 2000)] + rng.normal(scale=0.02, size=(2000, 3))
     cap = project.MAX_PIECES

@@ -165,6 +165,26 @@ def sliver_box(nu: int, nv: int) -> tuple[np.ndarray, np.ndarray]:
     return verts.astype(np.float32), np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])
 
 
+def cad_cylinder(segments: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """A cylinder of radius 1 and height 3 as a CAD exporter writes it: sides cut into ``segments`` x
+    ``rows`` strips, each cap fanned from one rim vertex, so its triangles run across the whole cap.
+    Closed, wound outwards: (verts float64, tris int64)."""
+    angle = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
+    ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    heights = np.linspace(0.0, 3.0, rows + 1)
+    verts = np.concatenate([np.column_stack([ring, np.full(segments, z)]) for z in heights])
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    faces = []
+    for r in range(rows):
+        a, b, c, d = r * segments + i, r * segments + j, (r + 1) * segments + j, (r + 1) * segments + i
+        faces += [np.stack([a, b, c], 1), np.stack([a, c, d], 1)]
+    top = rows * segments
+    faces.append(np.stack([np.zeros(segments - 2, int), j[1:-1], i[1:-1]], 1))
+    faces.append(np.stack([np.full(segments - 2, top), top + i[1:-1], top + j[1:-1]], 1))
+    return verts, np.concatenate(faces).astype(np.int64)
+
+
 def skinned_chain(name: str, subdivisions: tuple[int, ...]) -> tuple[list, list]:
     """A LoD chain of icospheres, one level per subdivision count, as ``formats`` levels (``<name>_LOD<i>``)
     with two-bone skin weights per vertex: bone 0 weighs the bottom, bone 1 the top, blended by height."""

@@ -10,7 +10,7 @@ from retopo_hub.engines.project import (
     project_points,
     surface_distances,
 )
-from shapes import icosphere, sliver_box, torus
+from shapes import cad_cylinder, icosphere, sliver_box, torus
 
 
 def _reference(p, a, b, c):
@@ -50,6 +50,18 @@ def test_point_triangle_distance_matches_reference():
     assert np.allclose(np.linalg.norm(p - pt, axis=1), np.sqrt(d2), atol=1e-9)
 
 
+def _assert_exact(index, queries, verts, tris):
+    """The index's answers are brute force's, and each reported triangle holds its reported point at that
+    distance; returns the distances."""
+    pts, dist, tri = index.query(queries)
+    assert np.allclose(dist, _brute(queries, verts, tris), atol=1e-9)
+    v = verts.astype(np.float64)
+    _, check = closest_on_triangles(queries, v[tris[tri, 0]], v[tris[tri, 1]], v[tris[tri, 2]])
+    assert np.allclose(np.sqrt(check), dist, atol=1e-9)
+    assert np.allclose(np.linalg.norm(queries - pts, axis=1), dist, atol=1e-9)
+    return dist
+
+
 @pytest.mark.parametrize("pieces", [True, False])
 def test_index_matches_brute_force_with_a_huge_triangle_and_far_points(monkeypatch, pieces):
     """A triangle far larger than the rest is cut into pieces in the grid, or past the cap on pieces goes on
@@ -67,45 +79,20 @@ def test_index_matches_brute_force_with_a_huge_triangle_and_far_points(monkeypat
     queries = np.vstack([near, far])
     index = TriangleIndex(verts, tris)
     assert (index.big.size == 0) == pieces
-    pts, dist, tri = index.query(queries)
-    assert np.allclose(dist, _brute(queries, verts, tris), atol=1e-9)
-    # The reported triangle really holds the reported point at that distance.
-    v = verts.astype(np.float64)
-    _, check = closest_on_triangles(queries, v[tris[tri, 0]], v[tris[tri, 1]], v[tris[tri, 2]])
-    assert np.allclose(np.sqrt(check), dist, atol=1e-9)
-    assert np.allclose(np.linalg.norm(queries - pts, axis=1), dist, atol=1e-9)
+    _assert_exact(index, queries, verts, tris)
 
 
 def test_a_cylinder_with_fan_caps_and_dense_sides_stays_exact():
     """A CAD-style cylinder: fine side strips, and caps fanned from one rim vertex whose triangles are many
     cells long (thousands of such on a real part; each tested against every query took 0.9 ms a query).
     They are cut into pieces, and the answers, near, far and with ``within``, are the exhaustive ones."""
-    segments, rows = 128, 300
-    angle = np.linspace(0.0, 2.0 * np.pi, segments, endpoint=False)
-    ring = np.stack([np.cos(angle), np.sin(angle)], axis=1)
-    heights = np.linspace(0.0, 3.0, rows + 1)
-    verts = np.concatenate([np.column_stack([ring, np.full(segments, z)]) for z in heights])
-    i = np.arange(segments)
-    j = (i + 1) % segments
-    sides = []
-    for r in range(rows):
-        a, b, c, d = r * segments + i, r * segments + j, (r + 1) * segments + j, (r + 1) * segments + i
-        sides += [np.stack([a, b, c], 1), np.stack([a, c, d], 1)]
-    top = rows * segments
-    caps = [np.stack([np.zeros(segments - 2, int), j[1:-1], i[1:-1]], 1)]
-    caps.append(np.stack([np.full(segments - 2, top), top + i[1:-1], top + j[1:-1]], 1))
-    tris = np.concatenate(sides + caps).astype(np.int64)
+    verts, tris = cad_cylinder(128, 300)
     index = TriangleIndex(verts, tris)
     assert index.big.size == 0 and index.entry_tri.shape[0] > tris.shape[0]
     rng = np.random.default_rng(7)
     near = verts[rng.integers(0, verts.shape[0], 200)] + rng.normal(scale=0.05, size=(200, 3))
     queries = np.vstack([near, rng.normal(scale=4.0, size=(50, 3))])
-    pts, dist, tri = index.query(queries)
-    assert np.allclose(dist, _brute(queries, verts, tris), atol=1e-9)
-    v = verts.astype(np.float64)
-    _, check = closest_on_triangles(queries, v[tris[tri, 0]], v[tris[tri, 1]], v[tris[tri, 2]])
-    assert np.allclose(np.sqrt(check), dist, atol=1e-9)
-    assert np.allclose(np.linalg.norm(queries - pts, axis=1), dist, atol=1e-9)
+    dist = _assert_exact(index, queries, verts, tris)
     within = index.query(queries, within=0.03)[1]
     inside = dist <= 0.03
     assert np.allclose(within[inside], dist[inside], atol=1e-12) and (within[~inside] > 0.03).all()
