@@ -7,8 +7,9 @@ of the surface area, at least ``MIN_PIECE_FACES``. Pieces whose budget reaches `
 engine together (Instant Meshes or the decimator); the others are made one by one by ``small_pieces`` (the
 piece's own triangles when they fit its budget, else a decimation of that piece alone); in quad mode a budget
 counts quads and those triangles are paired into quads where they meet flat enough (``pair_triangles``).
-``lost_pieces`` finds the large pieces the engine left without a face, to be made the small way too, so pieces
-in == pieces out. Only when the minimum budgets of many tiny parts would take the result past ``1 +
+``lost_pieces`` finds the large pieces the engine left without a face, to be made the small way too, and
+``fused_pieces`` those it joined into one (``each_alone`` then makes every large piece in a run of its own),
+so pieces in == pieces out. Only when the minimum budgets of many tiny parts would take the result past ``1 +
 MAX_OVERSHOOT`` times the target are the smallest parts left out; the plan counts them (``dropped``) and
 ``dropped_warning`` says so in one line. Imports numpy and the engine's own modules only; never touches bpy
 and runs in the engine child process.
@@ -30,7 +31,7 @@ import numpy as np
 from .decimate import simplify_triangles
 from .errors import EngineCancelled
 from .meshdata import MeshArrays, triangle_areas
-from .meshgraph import components
+from .meshgraph import components, face_components
 from .project import TriangleIndex
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ MIN_PIECE_FACES = 4
 # at the 5 faces each of 1,000 icospheres got in a 5,000-face job, 41% came back without a face. A large
 # piece the engine still loses is made the small way (``lost_pieces``).
 LARGE_PIECE_FACES = 32
+# Faces of a piece in a connected part of the result that make it count as joined there (a face or two
+# nearest another piece where two parts touch do not).
+FUSED_FACES = 4
+# Bits of a piece made on its own that hold less than this share of its faces are dropped (``_one_part``).
+STRAY_SHARE = 0.1
 # Vertices closer than this share of the bounding-box diagonal are at the same place (float32 round-off of
 # object coordinates, with room to spare); 1e6 steps per axis also keep a cell's int64 key from overflowing.
 WELD = 1e-6
@@ -256,6 +262,64 @@ def lost_pieces(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> n
     hit = np.zeros(int(present[-1]) + 1, dtype=bool)
     hit[labels[nearest]] = True
     return present[~hit[present]]
+
+
+def _nearest_piece(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
+    """The piece of ``source`` (``labels`` per triangle) nearest each result face's first corner."""
+    first = result.verts[result.corner_verts[result.face_starts]]
+    return labels[TriangleIndex(source.verts, source.triangles()).query(first)[2]]
+
+
+def fused_pieces(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
+    """The piece ids among ``labels`` (one per triangle of ``source``) that ``result`` joined to another: a
+    connected part of ``result`` holds at least FUSED_FACES faces of each (a face counts for the piece
+    nearest its first corner). Instant Meshes joins parts that lie within a cell of each other, as
+    Suzanne's eyes in their sockets."""
+    if result.face_count == 0:
+        return np.zeros(0, dtype=np.int64)
+    piece = _nearest_piece(result, source, labels)
+    span = int(piece.max()) + 1
+    pairs, counts = np.unique(face_components(result) * span + piece, return_counts=True)
+    part, member = np.divmod(pairs[counts >= FUSED_FACES], span)
+    shared = np.bincount(part)[part] > 1
+    return np.unique(member[shared])
+
+
+def each_alone(
+    verts: np.ndarray, tris: np.ndarray, plan: PiecePlan, pieces: np.ndarray, build: Callable
+) -> tuple[MeshArrays | None, np.ndarray, list[dict]]:
+    """Each of ``pieces`` (piece ids) made by ``build(mesh, budget, vertex_map)`` -> (mesh, sharp edge
+    vertex pairs, info) in a run of its own, all in one MeshArrays with their sharp edges renumbered: (mesh
+    or None when none was made, sharp (E, 2), infos). A piece whose budget is not below its own face count
+    is left out (``lost_pieces`` then finds it for the small way)."""
+    made: list[tuple[MeshArrays, np.ndarray, dict]] = []
+    for piece in pieces:
+        mesh, vertex_map = select_pieces(verts, tris, plan.labels, np.arange(plan.count) == piece)
+        budget = int(plan.budgets[piece])
+        if MIN_PIECE_FACES <= budget < mesh.face_count:
+            made.append(_one_part(*build(mesh, budget, vertex_map)))
+    if not made:
+        return None, np.zeros((0, 2), dtype=np.int32), []
+    offsets = np.cumsum([0] + [m.vert_count for m, _, _ in made[:-1]])
+    sharp = np.concatenate([s.astype(np.int64) + o for (_, s, _), o in zip(made, offsets, strict=True)])
+    return merged(*(m for m, _, _ in made)), sharp.astype(np.int32), [i for _, _, i in made]
+
+
+def _one_part(mesh: MeshArrays, sharp: np.ndarray, info: dict) -> tuple[MeshArrays, np.ndarray, dict]:
+    """A piece is one part: a few faces the engine cut off it (under STRAY_SHARE of them; an open
+    hemisphere of 40 quads lost 2 that way) go, with their sharp edges."""
+    parts = face_components(mesh)
+    if parts.size == 0 or parts.max() == 0:
+        return mesh, sharp, info
+    sizes = np.bincount(parts)
+    if sizes.max() < (1.0 - STRAY_SHARE) * parts.shape[0]:
+        return mesh, sharp, info
+    kept = mesh.select_faces(parts == sizes.argmax())
+    used = np.zeros(mesh.vert_count, dtype=bool)
+    used[kept.corner_verts] = True
+    remap = np.cumsum(used, dtype=np.int64) - 1
+    sharp = remap[sharp[used[sharp].all(axis=1)]].astype(np.int32) if sharp.size else sharp
+    return kept.compact(), sharp, info
 
 
 def merged(*meshes: MeshArrays) -> MeshArrays:

@@ -49,7 +49,16 @@ from .lodlook import Look
 from .meshdata import MeshArrays
 from .notices import EDGE_FLOW_SKIPPED, stall_warning, topology_changed
 from .params import EngineParams
-from .pieces import dropped_warning, lost_pieces, merged, plan_pieces, select_pieces, small_pieces
+from .pieces import (
+    dropped_warning,
+    each_alone,
+    fused_pieces,
+    lost_pieces,
+    merged,
+    plan_pieces,
+    select_pieces,
+    small_pieces,
+)
 from .progress import ProgressFn, monotonic, scaled
 from .quality import level_errors
 from .remesh import ENGINE_NAME as REMESHER
@@ -172,6 +181,20 @@ def _build_lod0(
     return decimate(source, target, progress=progress), no_edges, {"engine": DECIMATOR}
 
 
+def _joined_info(infos: list[dict], made: MeshArrays, source: MeshArrays) -> dict[str, Any]:
+    """One LOD0 info for parts made each on its own: counts added up, the topology judged on the whole."""
+    info = dict(infos[0])
+    info.pop("engine", None)
+    for key in ("feature_edges", "sharp_edges", "holes_reopened"):
+        if key in info:
+            info[key] = sum(int(i.get(key, 0)) for i in infos)
+    if any(i.get("edge_flow_skipped") for i in infos):
+        info["edge_flow_skipped"] = True
+    if "topology" in info:
+        info.update(topology_change(made, source))
+    return info
+
+
 def _lod0(
     params: EngineParams,
     source: MeshArrays,
@@ -197,15 +220,25 @@ def _lod0(
     large, large_map = select_pieces(source.verts, tris, plan.labels, plan.large)
     large_target = int(plan.budgets[plan.large].sum())
     made, engine, sharp, info, lost = None, DECIMATOR, no_sharp, {}, np.flatnonzero(plan.large)
+    large_labels = plan.labels[plan.large[plan.labels]]
+
+    def build(part: MeshArrays, budget: int, vertex_map: np.ndarray) -> tuple:
+        edges = None if marked is None else vertex_map[marked]
+        edges = None if edges is None else edges[(edges >= 0).all(axis=1)]
+        return _build_lod0(params, part, budget, edges, progress, cancelled, density=density)
+
     if MIN_TARGET <= large_target < large.face_count:
-        if marked is not None:
-            marked = large_map[marked]
-            marked = marked[(marked >= 0).all(axis=1)]
-        made, sharp, info = _build_lod0(
-            params, large, large_target, marked, progress, cancelled, density=density
-        )
+        made, sharp, info = build(large, large_target, large_map)
         engine = info.pop("engine")
-        lost = lost_pieces(made, large, plan.labels[plan.large[plan.labels]])
+        fused = fused_pieces(made, large, large_labels)
+        if fused.size:
+            # Parts the engine joined (within a cell of each other) are made each in a run of its own.
+            log.info("%d separate parts were joined: remeshing each on its own", fused.shape[0])
+            every = np.flatnonzero(plan.large)
+            alone, alone_sharp, infos = each_alone(source.verts, tris, plan, every, build)
+            if alone is not None:
+                made, sharp, info = alone, alone_sharp, _joined_info(infos, alone, large)
+        lost = lost_pieces(made, large, large_labels)
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
     small = small_pieces(
         source.verts, tris, plan.labels, plan.budgets, small_ids, quads=quad_faces, cancelled=cancelled

@@ -178,3 +178,26 @@ def test_components_label_each_vertex_with_its_smallest_connected_index():
             ra, rb = _root(parent, a), _root(parent, b)
             parent[max(ra, rb)] = min(ra, rb)
         assert components(pairs, count).tolist() == [_root(parent, x) for x in range(count)]
+
+
+@pytest.mark.parametrize("kept_apart", [True, False])
+def test_parts_within_a_cell_of_each_other_stay_apart(monkeypatch, kept_apart):
+    """An eye in its socket: a small sphere 0.02 from a big one, closer than a cell of the working copy at
+    1,000 quads. Remeshed together, Instant Meshes joins them; they are then made each in a run of its own
+    and come back as the source's two closed pieces."""
+    from retopo_hub.engines import pipeline
+    from retopo_hub.engines.quality import topology
+
+    if not kept_apart:
+        monkeypatch.setattr(pipeline, "fused_pieces", lambda *_: np.zeros(0, dtype=np.int64))
+    big_v, big_t = icosphere(4)
+    eye_v, eye_t = icosphere(3, radius=0.3)
+    verts = np.concatenate([big_v, eye_v + np.array([1.32, 0.0, 0.0])])
+    tris = np.concatenate([big_t, eye_t + big_v.shape[0]])
+    (lod0,) = run(EngineParams(mode="quad", target_faces=1000, reproducible=True, lod_levels=0), verts, tris)
+    made = topology(lod0.mesh)
+    if kept_apart:
+        assert (made["pieces"], made["boundary_loops"], made["genus"]) == (2, 0, 0)
+        assert lod0.info["pieces"]["by_engine"] == 2 and lod0.warnings == ()
+    else:  # what the joint run makes: one part where the source has two
+        assert made["pieces"] == 1
