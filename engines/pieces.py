@@ -251,33 +251,32 @@ def _augment(start: int, mate: np.ndarray, neighbours: dict, path: list[int]) ->
     return False
 
 
-def lost_pieces(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
-    """The piece ids among ``labels`` (one per triangle of ``source``) that no face of ``result`` lies on:
-    each result face counts for the piece nearest its first corner."""
+def lost_pieces(labels: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """The piece ids among ``labels`` (one per source triangle) that no result face lies on, ``nearest``
+    being the piece each result face counts for (``nearest_piece``)."""
     present = np.unique(labels)
-    if result.face_count == 0 or present.shape[0] == 0:
+    if nearest.shape[0] == 0 or present.shape[0] == 0:
         return present
-    first = result.verts[result.corner_verts[result.face_starts]]
-    nearest = TriangleIndex(source.verts, source.triangles()).query(first)[2]
     hit = np.zeros(int(present[-1]) + 1, dtype=bool)
-    hit[labels[nearest]] = True
+    hit[nearest] = True
     return present[~hit[present]]
 
 
-def _nearest_piece(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
-    """The piece of ``source`` (``labels`` per triangle) nearest each result face's first corner."""
+def nearest_piece(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
+    """The piece of ``source`` (``labels`` per triangle) nearest each result face's first corner: the piece
+    that face counts for in ``lost_pieces`` and ``fused_pieces``."""
+    if result.face_count == 0:
+        return np.zeros(0, dtype=np.int64)
     first = result.verts[result.corner_verts[result.face_starts]]
     return labels[TriangleIndex(source.verts, source.triangles()).query(first)[2]]
 
 
-def fused_pieces(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
-    """The piece ids among ``labels`` (one per triangle of ``source``) that ``result`` joined to another: a
-    connected part of ``result`` holds at least FUSED_FACES faces of each (a face counts for the piece
-    nearest its first corner). Instant Meshes joins parts that lie within a cell of each other, as
-    Suzanne's eyes in their sockets."""
+def fused_pieces(result: MeshArrays, piece: np.ndarray) -> np.ndarray:
+    """The piece ids that ``result`` joined to another: a connected part of ``result`` holds at least
+    FUSED_FACES faces of each (``piece``: the piece each result face counts for, ``nearest_piece``).
+    Instant Meshes joins parts that lie within a cell of each other, as Suzanne's eyes in their sockets."""
     if result.face_count == 0:
         return np.zeros(0, dtype=np.int64)
-    piece = _nearest_piece(result, source, labels)
     span = int(piece.max()) + 1
     pairs, counts = np.unique(face_components(result) * span + piece, return_counts=True)
     part, member = np.divmod(pairs[counts >= FUSED_FACES], span)

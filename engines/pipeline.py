@@ -55,6 +55,7 @@ from .pieces import (
     fused_pieces,
     lost_pieces,
     merged,
+    nearest_piece,
     plan_pieces,
     select_pieces,
     small_pieces,
@@ -230,7 +231,8 @@ def _lod0(
     if MIN_TARGET <= large_target < large.face_count:
         made, sharp, info = build(large, large_target, large_map)
         engine = info.pop("engine")
-        fused = fused_pieces(made, large, large_labels)
+        nearest = nearest_piece(made, large, large_labels)
+        fused = fused_pieces(made, nearest)
         if fused.size:
             # Parts the engine joined (within a cell of each other) are made each in a run of its own.
             log.info("%d separate parts were joined: remeshing each on its own", fused.shape[0])
@@ -238,7 +240,8 @@ def _lod0(
             alone, alone_sharp, infos = each_alone(source.verts, tris, plan, every, build)
             if alone is not None:
                 made, sharp, info = alone, alone_sharp, _joined_info(infos, alone, large)
-        lost = lost_pieces(made, large, large_labels)
+                nearest = nearest_piece(made, large, large_labels)
+        lost = lost_pieces(large_labels, nearest)
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
     small = small_pieces(
         source.verts, tris, plan.labels, plan.budgets, small_ids, quads=quad_faces, cancelled=cancelled

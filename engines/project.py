@@ -163,15 +163,12 @@ class TriangleIndex:
         keys = keys[order]
         self.entry_tri = np.concatenate([whole, piece_tri])[order].astype(np.int32)
         # Bounds stored per entry in cell order turn the hot gathers into contiguous reads.
+        # A piece's entry first gets its triangle's box, then its own.
         self.entry_box = np.empty((order.shape[0], 6), dtype=np.float32)
-        if piece_tri.size:
-            is_piece = order >= whole.shape[0]
-            self.entry_box[is_piece] = piece_box[order[is_piece] - whole.shape[0]]
-            self.entry_box[~is_piece, 0:3] = lo[whole[order[~is_piece]]]
-            self.entry_box[~is_piece, 3:6] = hi[whole[order[~is_piece]]]
-        else:
-            self.entry_box[:, 0:3] = lo[self.entry_tri]
-            self.entry_box[:, 3:6] = hi[self.entry_tri]
+        self.entry_box[:, 0:3] = lo[self.entry_tri]
+        self.entry_box[:, 3:6] = hi[self.entry_tri]
+        is_piece = order >= whole.shape[0]
+        self.entry_box[is_piece] = piece_box[order[is_piece] - whole.shape[0]]
         del order, whole, lo, hi, piece_box
         first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, np.int64)
         self.cell_keys = keys[first]
