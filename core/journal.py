@@ -3,8 +3,9 @@
 
 It survives Blender crashing before the .blend was saved (or a file never saved at all) and lets a re-run of
 the same CLI command find its paid remote job again instead of submitting twice. Entries hold no secret:
-only ids, states, options, paths and result file lists. Writes are atomic; any thread may call it (the
-runner's workers write state changes, the main thread writes at submit and removes after import).
+only ids, states, options, paths, result file lists and the engine's warnings (so a re-run that reuses the
+results still reports them). Writes are atomic; any thread may call it (the runner's workers write state
+changes, the main thread writes at submit and removes after import).
 The job rules that read an entry live here once: ``entry`` builds one, ``is_confirmed`` says whether the
 service ever confirmed a paid job, ``is_unfinished`` whether it still needs resuming, ``submit_in_doubt``
 whether a paid submit was on the wire when the job was interrupted (the worker journals ``submit_sent`` just
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 FIELDS = (
     "job_id", "provider", "remote_id", "source_name", "blend_file", "options", "work_dir", "state",
-    "results", "created", "dedupe_key", "message", "submit_sent",
+    "results", "created", "dedupe_key", "message", "submit_sent", "warnings",
 )  # fmt: skip
 
 
@@ -52,13 +53,14 @@ def entry(
     dedupe_key: str | None = None,
     message: str = "",
     submit_sent: float | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """The one shape of a journal entry (what ``Journal.write`` stores)."""
     return {
         "job_id": job_id, "provider": provider, "remote_id": remote_id, "source_name": source_name,
         "blend_file": blend_file, "options": dict(options), "work_dir": work_dir, "state": state,
         "results": results, "created": created, "dedupe_key": dedupe_key, "message": message,
-        "submit_sent": submit_sent,
+        "submit_sent": submit_sent, "warnings": warnings,
     }  # fmt: skip
 
 

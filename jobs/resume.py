@@ -59,6 +59,8 @@ def resume_entry(scene, prefs: specs.Preferences, entry: dict[str, Any], *, sour
         return job_id  # still running (the file was reopened meanwhile): its events find this record
     if entry.get("results"):
         record.results_json = json.dumps(entry["results"])
+        if entry.get("warnings"):
+            record.details_json = json.dumps(records.details(record) | {"warnings": list(entry["warnings"])})
         record.state, record.message = State.IMPORTING.value, "importing downloaded results"
         if job_id not in session.pending_imports():
             session.pending_imports().append(job_id)

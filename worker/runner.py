@@ -342,6 +342,8 @@ class JobRunner:
                     changes["results"] = [r.to_dict() for r in event.results]
                 if "submit_sent" in event.extra:  # on disk before the paid request; 0: it proved harmless
                     changes["submit_sent"] = event.extra["submit_sent"] or None
+                if event.extra.get("warnings"):  # a re-run that reuses the results still reports them
+                    changes["warnings"] = list(event.extra["warnings"])
                 if event.message is not None and event.state is not None:
                     changes["message"] = event.message
                 if changes:

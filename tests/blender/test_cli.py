@@ -296,3 +296,9 @@ def test_symmetry_on_a_source_off_its_plane_ends_with_a_one_line_warning(addon, 
     assert warning.startswith("the source is not symmetric across its local X plane (")
     assert warning.endswith("check the object's origin and rotation, or turn that symmetry off")
     assert "not symmetric across its local X plane" in err  # the status line says it too
+    # The same job written into another folder reuses the journaled results, and still says it.
+    code, stdout, err = run_cli(addon, [path, "--out", tmp_path / "again", "--faces", 600, "--symmetry", "x",
+                                        "--json", "--cache", tmp_path / "cache"], capsys)  # fmt: skip
+    assert code == 0, err
+    (again,) = json.loads(stdout.strip().splitlines()[-1])["results"]
+    assert again["job_id"] == result["job_id"] and again["warnings"] == result["warnings"]
