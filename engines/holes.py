@@ -7,9 +7,11 @@ is far smaller than any opening a remesh at that resolution could keep, so it is
 triangle for an odd loop), wound against its neighbours, unless its every vertex lies on the source's own
 border (``keep``): then it is a hole the source has (``openings``). Longer loops are real boundaries and
 stay open, except on a remesh of a closed source, where every loop is a hole the extraction left (a 26-edge
-one on a flat face of a machined part survived every seed): ``fill_every_hole`` closes those too, ring by
-ring towards the middle (each ring of quads has 8 fewer edges inside than outside: four corner quads take
-two outer edges each), then a fan for what is left, the new vertices projected onto the source and relaxed.
+one on a flat face of a machined part survived every seed), and on an open source, a loop none of whose
+vertices lies on the source's borders (Suzanne's thin ears opened): ``fill_every_hole`` closes those too,
+ring by ring towards the middle (each ring of quads has 8 fewer edges inside than outside: four corner quads
+take two outer edges each), then a fan for what is left, the new vertices projected onto the source and
+relaxed.
 numpy in, numpy out; never touches bpy.
 """
 
@@ -173,10 +175,15 @@ def _ring(loop: list[int], points: list[np.ndarray], faces: list[list[int]]) -> 
     return inner
 
 
-def fill_every_hole(mesh: MeshArrays, onto_surface, relaxed) -> MeshArrays:
+def fill_every_hole(mesh: MeshArrays, onto_surface, relaxed, keep: np.ndarray | None = None) -> MeshArrays:
     """Close every boundary loop (see the module docstring): ``onto_surface(points)`` projects points onto
-    the source, ``relaxed(verts, mesh, pinned)`` relaxes the unpinned ones on it."""
-    loops = [loop for loop in boundary_loops(mesh, MAX_LOOP_EDGES) if len(loop) >= 3]
+    the source, ``relaxed(verts, mesh, pinned)`` relaxes the unpinned ones on it. With ``keep`` (bool per
+    vertex: on one of an open source's borders), a loop with any kept vertex stays open."""
+    loops = [
+        loop
+        for loop in boundary_loops(mesh, MAX_LOOP_EDGES)
+        if len(loop) >= 3 and (keep is None or not keep[loop].any())
+    ]
     if not loops:
         return mesh
     points = list(np.asarray(mesh.verts, dtype=np.float64))

@@ -152,8 +152,11 @@ def _border_vertices(mesh: MeshArrays) -> np.ndarray:
     return border
 
 
-def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale: float) -> MeshArrays:
-    """``result`` of a closed source with every hole the extraction left closed (``fill_every_hole``)."""
+def _closed(
+    result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale: float, keep: np.ndarray | None = None
+) -> MeshArrays:
+    """``result`` with every hole the extraction left closed (``fill_every_hole``), but those with a
+    vertex in ``keep`` (on an open source's border)."""
 
     def onto_surface(points: np.ndarray) -> np.ndarray:
         return index.query((points - center) / scale)[0] * scale + center
@@ -162,7 +165,7 @@ def _closed(result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale:
         unit = relax((verts - center) / scale, mesh, index, HOLE_RELAX, pinned=pinned)
         return unit * scale + center
 
-    return fill_every_hole(result, onto_surface, relaxed)
+    return fill_every_hole(result, onto_surface, relaxed, keep)
 
 
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
@@ -310,6 +313,9 @@ def remesh_detailed(
         result = fill_small_holes(result, keep=on_border)
         if closed and open_edges(result):
             result = _closed(result, index, center, scale)
+        elif holes is not None and open_edges(result):
+            # A loop off every source border is a hole the extraction opened (a thin plate's): close it.
+            result = _closed(result, index, center, scale, _on_borders(result, holes[0], center, scale))
     if holes is not None:
         result, reopened = _reopened(result, index, *holes, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")

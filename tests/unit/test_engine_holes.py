@@ -79,6 +79,15 @@ def test_every_hole_of_a_closed_source_is_closed_ring_by_ring_with_quads():
     assert (new[:, :2] >= 0).all() and (new[:, :2] <= 12).all()
 
 
+def test_on_an_open_source_only_the_loops_off_its_borders_are_closed():
+    """The sheet's outline is the source's border (kept): it stays open; the hole inside closes."""
+    mesh = _holed_sheet((3, 9, 3, 10))
+    outline = (np.isclose(mesh.verts[:, :2], 0) | np.isclose(mesh.verts[:, :2], 12)).any(axis=1)
+    filled = fill_every_hole(mesh, lambda p: p, lambda verts, _mesh, _pinned: verts, keep=outline)
+    assert [len(loop) for loop in boundary_loops(filled, longest=64)] == [48]
+    assert topology(filled)["boundary_loops"] == 1 and topology(mesh)["boundary_loops"] == 2
+
+
 def test_an_odd_loop_keeps_one_triangle():
     mesh = _holed_sheet((3, 9, 3, 10))
     # Cut one more corner quad's worth of sheet along a diagonal: the hole's loop becomes odd.
