@@ -3,9 +3,9 @@
 
 Contract: ``decimate(source, target_faces)`` takes a ``MeshArrays`` (any polygons; it is triangulated
 first) and returns a triangle ``MeshArrays`` whose face count lands within 10% of ``target_faces``
-(usually exactly). Units are unchanged. Imports numpy, the engine's own modules and, lazily,
-fast_simplification (EngineUnavailable if it is missing); never touches bpy and runs in the engine child
-process.
+(usually exactly); open borders keep their line (fins.py), so holes stay open. Units are unchanged.
+Imports numpy, the engine's own modules and, lazily, fast_simplification (EngineUnavailable if it is
+missing); never touches bpy and runs in the engine child process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import ModuleType
 import numpy as np
 
 from .errors import EngineInputError, native_module
+from .fins import border_share, fin_edges, small_pieces, without_fins
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .progress import ProgressFn
 
@@ -38,6 +39,13 @@ GENTLE_RATIO = 0.5
 AGGRESSION_STEPS = (1.0, 3.0, 5.0, 7.0, 10.0)
 ERROR_SCALE = 1.4e-5
 AREA_SAMPLES = 50_000
+# Meshes with more of their edges open than this are soups or shreds, not surfaces with rims: no fins.
+MAX_FINNED_SHARE = 0.25
+# A finned decimation is taken on (at most this many more passes) until it is this close to its budget.
+FINNED_AIM = 0.01
+FINNED_AIM_PASSES = 2
+# Specks (fins.small_pieces) are set aside unchanged when they hold at most this share of the budget.
+SPECK_SHARE = 0.05
 
 
 def _simplifier() -> ModuleType:
@@ -122,6 +130,16 @@ def collapse_map(
     return out_v / factor + center, numbered.reshape(-1, 3), kept
 
 
+def _finned_pass(verts: np.ndarray, tris: np.ndarray, target: int, aggression: float):
+    """``simplify_triangles`` with fins on the open borders (fins.py), dropped again from the result."""
+    tips, fins = fin_edges(verts, tris)
+    out = collapse_map(
+        np.concatenate([verts, tips]), np.concatenate([tris, fins]), target + len(fins), aggression
+    )
+    out_verts, out_tris, _ = without_fins(*out, tris.shape[0])
+    return out_verts, out_tris
+
+
 def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | None = None) -> MeshArrays:
     """Collapse edges until about ``target_faces`` triangles remain; a source already at or below the
     target is returned triangulated but otherwise unchanged."""
@@ -140,15 +158,37 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
     # stall before the budget; each further pass continues from where the last one stopped, a little more
     # aggressively.
     steps = AGGRESSION_STEPS if target >= GENTLE_RATIO * tris.shape[0] else AGGRESSION_STEPS[1:]
+    # Open borders get fins (fins.py), or their rims slide and holes close; not a soup's, which is all
+    # border and has no rim to keep.
+    finned = 0.0 < border_share(tris) <= MAX_FINNED_SHARE
+    specks = small_pieces(tris, verts.shape[0]) if finned else np.zeros(0, dtype=bool)
+    if 0 < np.count_nonzero(specks) <= SPECK_SHARE * target:
+        aside = MeshArrays.from_triangles(verts, tris[specks]).compact()
+        tris, target = tris[~specks], target - aside.face_count
+    else:
+        aside = None
     for aggression in steps:
-        verts, tris = simplify_triangles(verts, tris, target, aggression)
+        verts, tris = (
+            _finned_pass(verts, tris, target, aggression)
+            if finned
+            else simplify_triangles(verts, tris, target, aggression)
+        )
         if tris.shape[0] <= target * (1.0 + TOLERANCE):
             break
         log.debug("aggression %g stopped at %d of %d triangles", aggression, tris.shape[0], target)
+    # Fins collapsed with their edges left room in the budget that the surface took: a pass or two more
+    # on the much smaller mesh lands on the target.
+    for _ in range(FINNED_AIM_PASSES if finned else 0):
+        if tris.shape[0] <= target * (1.0 + FINNED_AIM):
+            break
+        verts, tris = _finned_pass(verts, tris, target, aggression)
     if tris.shape[0] == 0:
         raise EngineInputError(
             f"decimating to {target} faces removed everything: raise the target face count"
         )
+    if aside is not None:
+        tris = np.concatenate([tris, aside.corner_verts.reshape(-1, 3) + verts.shape[0]])
+        verts, target = np.concatenate([verts, aside.verts]), target + aside.face_count
     result = MeshArrays.from_triangles(verts, tris)
     if abs(result.face_count - target) > TOLERANCE * target:
         log.warning("decimation reached %d faces for a target of %d", result.face_count, target)

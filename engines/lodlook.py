@@ -11,21 +11,20 @@ far a level's texture samples land from LOD0's (the look test). Imports numpy an
 only; never touches bpy and runs in the engine child process.
 
 How. LOD0's faces are cut into regions: a region is one UV island of one material (``uvstats.island_labels``;
-a material border is a seam, as the unwrap makes it). fast_simplification cannot be told to keep an edge,
-but it lets a vertex on an open border collapse only into another border vertex, placed at one of the two
-or their midpoint, never at a free optimum, and each triangle's plane stays in its vertices' quadrics for
-the whole pass. So every edge between two regions gets a "fin": a triangle standing on the edge, along the
-surface normal, which makes both ends border vertices and adds the fin's plane (penalising a move across
-the seam) to their quadrics. The mesh stays welded, so the two sides of a seam can never drift apart (no
-crack); collapses along a seam keep it a seam, and interior vertices can no longer collapse into a seam.
-Fins collapse at no cost into their base and are dropped from the result; edge flips then widen the thin
-triangles a seam leaves (flips.py). With ``return_collapses`` each
-surviving triangle is known to be one of the input's (fast_simplification only deletes the triangles a
-collapse makes degenerate, and keeps the others in order), so it keeps its region and material exactly.
-Each corner's UV is then the UV of its vertex's closest point on LOD0, among the triangles of the face's
-own region only (the regions are moved apart in space for that query), interpolated barycentrically: a
-vertex that moved along the surface samples the map where LOD0 has that point, and a vertex on a seam gets
-each side's own UV of that point.
+a material border is a seam, as the unwrap makes it). fast_simplification cannot be told to keep an edge, but
+it lets a vertex on an open border collapse only into another border vertex, placed at one of the two or their
+midpoint, never at a free optimum, and each triangle's plane stays in its vertices' quadrics for the whole
+pass. So every edge between two regions, and every open border, gets a "fin" (fins.py): a triangle standing on
+the edge, along the surface normal, which makes both ends border vertices and adds the fin's plane (penalising
+a move across the seam) to their quadrics. The mesh stays welded, so the two sides of a seam can never drift
+apart (no crack); collapses along a seam keep it a seam, and interior vertices can no longer collapse into a
+seam. Fins collapse at no cost into their base and are dropped from the result; edge flips then widen the thin
+triangles a seam leaves (flips.py). With ``return_collapses`` each surviving triangle is known to be one of
+the input's (fast_simplification only deletes the triangles a collapse makes degenerate, and keeps the others
+in order), so it keeps its region and material exactly. Each corner's UV is then the UV of its vertex's
+closest point on LOD0, among the triangles of the face's own region only (the regions are moved apart in space
+for that query), interpolated barycentrically: a vertex that moved along the surface samples the map where
+LOD0 has that point, and a vertex on a seam gets each side's own UV of that point.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .decimate import TOLERANCE, collapse_map
+from .fins import fin_edges, without_fins
 from .flips import flip_slivers
 from .meshdata import DRAWN_SPLIT, MeshArrays
 from .project import TriangleIndex
@@ -44,9 +44,6 @@ from .uvstats import corner_triangles, island_labels, triangle_face
 
 log = logging.getLogger(__name__)
 
-# Height of a fin over its edge, as a share of the edge's length: high enough to be a plane of its own for
-# the quadric, low enough that its tip stays near the surface.
-FIN_HEIGHT = 1.0
 # Aggression of the passes, each from where the last stopped with fresh fins and quadrics, until the budget
 # is met. Seams block many collapses, so a pass at 3 stalls well above a low budget; jumping to 5-10 then
 # (as decimate.py does) doubled the error of the last levels, whereas more gentle passes first kept it at
@@ -155,48 +152,15 @@ class Look:
         return np.einsum("qk,qkj->qj", weights, self.tri_uvs[tri])
 
 
-def _fins(verts: np.ndarray, tris: np.ndarray, tri_region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fin tip points (E, 3), fin triangles (E, 3) with tips numbered from len(verts)) on every edge whose
-    two triangles lie in different regions, and on every edge with more than two triangles."""
-    count = tris.shape[0]
-    a = tris.ravel()
-    b = np.roll(tris, -1, axis=1).ravel()
-    n = max(int(verts.shape[0]), 1)
-    key = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
-    same = skey[1:] == skey[:-1]
-    owner = np.repeat(np.arange(count), 3)
-    first, second = order[:-1][same], order[1:][same]
-    cut = tri_region[owner[first]] != tri_region[owner[second]]
-    edge_keys = np.unique(skey[:-1][same][cut])
-    if edge_keys.size == 0:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    ea, eb = edge_keys // n, edge_keys % n
-    p0, p1 = verts[ea], verts[eb]
-    cross = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    normal = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(normal, tris[:, k], cross)
-    up = normal[ea] + normal[eb]
-    up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-30)
-    length = np.linalg.norm(p1 - p0, axis=1, keepdims=True)
-    tips = (p0 + p1) * 0.5 + up * (length * FIN_HEIGHT)
-    fins = np.stack([ea, eb, verts.shape[0] + np.arange(edge_keys.size)], axis=1)
-    return tips, fins
-
-
 def _decimate_pass(
     verts: np.ndarray, tris: np.ndarray, tri_region: np.ndarray, target: int, aggression: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    tips, fins = _fins(verts, tris, tri_region)
+    tips, fins = fin_edges(verts, tris, tri_region)
     all_verts = np.concatenate([verts, tips]) if tips.size else verts
     all_tris = np.concatenate([tris, fins]) if fins.size else tris
-    out_verts, out_tris, kept = collapse_map(all_verts, all_tris, target + fins.shape[0], aggression)
-    surface = kept < tris.shape[0]
-    out_tris, kept = out_tris[surface], kept[surface]
-    mesh = MeshArrays.from_triangles(out_verts, out_tris).compact()
-    return mesh.verts, mesh.corner_verts.reshape(-1, 3), tri_region[kept]
+    out = collapse_map(all_verts, all_tris, target + fins.shape[0], aggression)
+    out_verts, out_tris, kept = without_fins(*out, tris.shape[0])
+    return out_verts, out_tris, tri_region[kept]
 
 
 def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
