@@ -175,14 +175,17 @@ def _ring(loop: list[int], points: list[np.ndarray], faces: list[list[int]]) -> 
     return inner
 
 
-def fill_every_hole(mesh: MeshArrays, onto_surface, relaxed, keep: np.ndarray | None = None) -> MeshArrays:
+def fill_every_hole(
+    mesh: MeshArrays, onto_surface, relaxed, keep: np.ndarray | None = None, keep_share: float = 0.0
+) -> MeshArrays:
     """Close every boundary loop (see the module docstring): ``onto_surface(points)`` projects points onto
     the source, ``relaxed(verts, mesh, pinned)`` relaxes the unpinned ones on it. With ``keep`` (bool per
-    vertex: on one of an open source's borders), a loop with any kept vertex stays open."""
+    vertex: on one of an open source's borders, or near a symmetry cut), a loop stays open when more than
+    ``keep_share`` of its vertices are kept (0: any)."""
     loops = [
         loop
         for loop in boundary_loops(mesh, MAX_LOOP_EDGES)
-        if len(loop) >= 3 and (keep is None or not keep[loop].any())
+        if len(loop) >= 3 and (keep is None or not keep[loop].mean() > keep_share)
     ]
     if not loops:
         return mesh

@@ -33,6 +33,7 @@ from .flow import improve_quads
 from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_edges
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays
+from .meshgraph import unique_edges
 from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
@@ -60,6 +61,9 @@ IM_CREASE = 0.0
 # A result vertex this close to a feature segment (unit-diagonal units: float32 round-off of object
 # coordinates) was snapped onto it.
 ON_CURVE = 1e-5
+# A border loop of a part cut for symmetry with more than this share of its vertices within an edge of the
+# cut is the cut (Instant Meshes aligns it to the plane, with dents); one with fewer is an extraction hole.
+CUT_LOOP_SHARE = 0.5
 
 
 def check_target(target_faces: int, source_faces: int) -> int:
@@ -152,11 +156,29 @@ def _border_vertices(mesh: MeshArrays) -> np.ndarray:
     return border
 
 
+def _near_cut(mesh: MeshArrays, planes: dict[int, float]) -> np.ndarray:
+    """Vertices of ``mesh`` within one of its mean edges of a symmetry cut (``planes``: axis -> where)."""
+    edges, _, _ = unique_edges(mesh)
+    verts = np.asarray(mesh.verts, dtype=np.float64)
+    reach = (
+        float(np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1).mean()) if len(edges) else 0.0
+    )
+    near = np.zeros(mesh.vert_count, dtype=bool)
+    for axis, at in planes.items():
+        near |= np.abs(verts[:, axis] - at) <= reach
+    return near
+
+
 def _closed(
-    result: MeshArrays, index: TriangleIndex, center: np.ndarray, scale: float, keep: np.ndarray | None = None
+    result: MeshArrays,
+    index: TriangleIndex,
+    center: np.ndarray,
+    scale: float,
+    keep: np.ndarray | None = None,
+    keep_share: float = 0.0,
 ) -> MeshArrays:
-    """``result`` with every hole the extraction left closed (``fill_every_hole``), but those with a
-    vertex in ``keep`` (on an open source's border)."""
+    """``result`` with every hole the extraction left closed (``fill_every_hole``), but those with more
+    than ``keep_share`` of their vertices in ``keep`` (any: on an open source's border)."""
 
     def onto_surface(points: np.ndarray) -> np.ndarray:
         return index.query((points - center) / scale)[0] * scale + center
@@ -165,7 +187,27 @@ def _closed(
         unit = relax((verts - center) / scale, mesh, index, HOLE_RELAX, pinned=pinned)
         return unit * scale + center
 
-    return fill_every_hole(result, onto_surface, relaxed, keep)
+    return fill_every_hole(result, onto_surface, relaxed, keep, keep_share)
+
+
+def _holes_settled(
+    result: MeshArrays, index: TriangleIndex, center, scale, *, fill_holes: bool, closed: bool, holes, planes
+) -> MeshArrays:
+    """``result`` with the extraction's holes closed: small ones off the source's borders (``holes``), and
+    on a closed source every one; ``fill_holes=False`` (a part cut for symmetry) closes only those off the
+    cut of a closed source's part (``planes``), leaving the cut for the mirror."""
+    if fill_holes:
+        on_border = None if holes is None else _on_borders(result, holes[0], center, scale)
+        result = fill_small_holes(result, keep=on_border)
+        if closed and open_edges(result):
+            return _closed(result, index, center, scale)
+        if holes is not None and open_edges(result):
+            # A loop off every source border is a hole the extraction opened (a thin plate's): close it.
+            return _closed(result, index, center, scale, _on_borders(result, holes[0], center, scale))
+    elif planes and open_edges(result):
+        # Holes the extraction opened off the cut close now; the cut's loop, mostly on the plane, stays.
+        return _closed(result, index, center, scale, _near_cut(result, planes), keep_share=CUT_LOOP_SHARE)
+    return result
 
 
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
@@ -298,24 +340,22 @@ def remesh_detailed(
         return _drop_degenerate(to_object(placed), out_f)
 
     closed = not len(source_open[0])
+    # A closed source's part cut for symmetry has the cut as its only border, which the mirror closes: it is
+    # held to its topology as a closed source is, the cut's open edges aside (a thin horn came off the cow).
+    planes = {axis: float(verts[:, axis].min()) for axis in cut_at} if not closed and not own.any() else {}
     result, thin = best_attempt(
         attempt,
         lambda radius: working_copy(unit, tris, target, quads, report, radius),
-        closed=(lambda: topology(MeshArrays.from_triangles(unit, tris))) if closed else None,
+        closed=(lambda: topology(MeshArrays.from_triangles(unit, tris))) if closed or planes else None,
         report=report,
+        part_cut=bool(planes),
     )
     reopened = 0
     # The source's own holes (borders once split vertices are joined) stay open: a small loop on one is not
     # filled, one the extraction covered is opened again (a part cut for symmetry: the mirror fills).
     holes = real_borders(unit, tris, (verts, cut_at)) if borders is not None and not closed else None
-    if fill_holes:
-        on_border = None if holes is None else _on_borders(result, holes[0], center, scale)
-        result = fill_small_holes(result, keep=on_border)
-        if closed and open_edges(result):
-            result = _closed(result, index, center, scale)
-        elif holes is not None and open_edges(result):
-            # A loop off every source border is a hole the extraction opened (a thin plate's): close it.
-            result = _closed(result, index, center, scale, _on_borders(result, holes[0], center, scale))
+    result = _holes_settled(result, index, center, scale, fill_holes=fill_holes, closed=closed, holes=holes,
+                            planes=planes)  # fmt: skip
     if holes is not None:
         result, reopened = _reopened(result, index, *holes, center, scale)
     report(1.0, f"remeshed to {result.face_count:,} faces")

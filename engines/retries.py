@@ -10,7 +10,10 @@ surface), or is None for a source with open borders. It returns the least broken
 inflated (``{"radius_edges", "vertices_moved"}``). Broken means, in this order: more pieces than the
 working copy, a genus change against the working copy (or, when that is no clean closed surface, against
 the source; when neither is, a genus below zero: a limb hanging by one vertex), open edges; measured after
-the small holes the caller fills anyway are filled. A source with open borders gets the first attempt only.
+the small holes the caller fills anyway are filled. A source with open borders gets the first attempt only,
+but for a closed source's part cut for symmetry (``part_cut``, with ``closed`` giving the part's topology):
+it is broken by more pieces or another genus than the part's (two of its cut's loops joined are a handle),
+not by open edges (its cut, which the mirror closes, and holes off it, which the caller closes).
 Imports numpy and the engine's own modules only; never touches bpy.
 """
 
@@ -44,6 +47,7 @@ def best_attempt(
     *,
     closed: Callable[[], dict[str, int]] | None,
     report: ProgressFn,
+    part_cut: bool = False,
 ) -> tuple[MeshArrays, dict[str, Any]]:
     """``attempt(seed offset, working verts, working tris)`` on ``working_copy(THIN_RADII[0])``; for a closed
     source, while the result breaks its working copy's topology, again with other seeds (``HOLE_RETRIES``),
@@ -66,10 +70,15 @@ def best_attempt(
         work_topology = {**work_topology, "genus": source_topology["genus"]}
         clean = not source_topology["boundary_edges"] and not source_topology["nonmanifold_edges"]
 
+    part = closed() if part_cut else None
+    part = part if part is not None and not part["nonmanifold_edges"] else None
+
     def broken(mesh: MeshArrays) -> tuple[int, int, int]:
         """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:
         two holes touching at a corner are a limb hanging by one vertex, worse than a larger hole."""
         made = topology(fill_small_holes(mesh))
+        if part is not None:
+            return max(0, made["pieces"] - part["pieces"]), abs(made["genus"] - part["genus"]), 0
         genus_change = abs(made["genus"] - work_topology["genus"]) if clean else max(0, -made["genus"])
         return max(0, made["pieces"] - work_topology["pieces"]), genus_change, made["boundary_edges"]
 

@@ -42,3 +42,31 @@ def test_an_open_source_gets_its_first_attempt():
 
     result, thin = best_attempt(attempt, lambda radius: (verts, tris, 0), closed=None, report=lambda *a: None)
     assert result is mesh and calls == [0] and thin["vertices_moved"] == 0
+
+
+def test_a_part_cut_for_symmetry_is_held_to_its_pieces_and_genus_not_its_open_edges():
+    """The + half of a closed sphere: its cut is an open border that the mirror closes. An attempt with a
+    thin part cut off (a second piece) is broken; one with only a hole off the cut (closed by the caller)
+    is not. Without ``part_cut`` the half, as any open source, gets its first attempt only."""
+    verts, tris = icosphere(3)
+    half = tris[verts[tris].mean(axis=1)[:, 0] > 0]
+    part = MeshArrays.from_triangles(verts, half)
+    assert topology(part) | {"boundary_edges": 0} == {
+        "pieces": 1, "boundary_loops": 1, "boundary_edges": 0, "nonmanifold_edges": 0, "genus": 0
+    }  # fmt: skip
+    tip = icosphere(1)
+    cut_off = MeshArrays.from_triangles(np.vstack([verts, tip[0] * 0.1 + [2.0, 0, 0]]),
+                                        np.vstack([half, tip[1] + len(verts)]))  # fmt: skip
+    top = np.argmax(verts[half].mean(axis=1)[:, 0])
+    holed = MeshArrays.from_triangles(verts, np.delete(half, top, axis=0))
+    made = {0: cut_off, 1: holed}
+
+    def attempt(seed, v, t):
+        return made[min(seed, 1)]
+
+    def kept(**flags):
+        work = (verts, half, 0)
+        return best_attempt(attempt, lambda radius: work, report=lambda *a: None, **flags)[0]
+
+    assert kept(closed=lambda: topology(part), part_cut=True) is holed
+    assert kept(closed=None) is cut_off
