@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .blobs import without_blobs
 from .density import DensityField
 from .errors import EngineCancelled, EngineError, EngineInputError
 from .features import feature_edges
@@ -358,6 +359,9 @@ def remesh_detailed(
                             planes=planes)  # fmt: skip
     if holes is not None:
         result, reopened = _reopened(result, index, *holes, center, scale)
+    blobs = 0
+    if not closed and not planes:
+        result, blobs = without_blobs(result, index, unit, tris, source_open, (center, scale))
     report(1.0, f"remeshed to {result.face_count:,} faces")
     result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {
@@ -366,6 +370,7 @@ def remesh_detailed(
         "target_exceeded": max(0.0, result.face_count / target - 1.0),
         "thin_parts": thin,
         **({"holes_reopened": reopened} if reopened else {}),
+        **({"blobs_dropped": blobs} if blobs else {}),
         **({"edge_flow_skipped": True} if pass_stats.pop("edge_flow_skipped", False) else {}),
     }
     if density is not None:
