@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from retopo_hub.engines import EngineInputError, EngineUnavailable, MeshArrays
 from retopo_hub.engines.decimate import decimate
+from retopo_hub.engines.fins import border_share
 from retopo_hub.engines.holes import boundary_half_edges
 from retopo_hub.engines.project import TriangleIndex, surface_distances
 from retopo_hub.engines.quality import topology
@@ -81,3 +82,10 @@ def test_open_borders_holes_and_specks_are_kept():
     rim_a, rim_b = boundary_half_edges(result)
     rim = TriangleIndex(result.verts, np.stack([rim_a, rim_b, rim_b], axis=1))
     assert rim.query((source.verts[a] + source.verts[b]) / 2)[1].max() < 0.01
+
+
+def test_border_share_tells_a_closed_mesh_a_sheet_and_a_soup_apart():
+    verts, tris = icosphere(2)
+    assert border_share(tris) == 0.0
+    assert 0.0 < border_share(tris[verts[tris].mean(axis=1)[:, 0] > 0]) < 0.25
+    assert border_share(np.arange(30).reshape(10, 3)) == 1.0
