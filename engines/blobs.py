@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import face_centroids, face_components
+from .meshgraph import face_centroids, face_components, unique_edges
 from .project import TriangleIndex
 
 # A closed bit holding this share of the result's faces or more is kept, whatever it lies on.
@@ -54,7 +54,8 @@ def without_blobs(
     bits = face_components(result)
     count = int(bits.max()) + 1
     sizes = np.bincount(bits, minlength=count)
-    open_edges = np.bincount(bits[_open_edge_faces(result)], minlength=count)
+    _, users, corner_edge = unique_edges(result)
+    open_edges = np.bincount(np.repeat(bits, result.face_sizes)[users[corner_edge] == 1], minlength=count)
     candidate = (open_edges == 0) & (sizes < BLOB_SHARE * result.face_count)
     if count < 2 or not candidate.any():
         return result, 0
@@ -73,16 +74,3 @@ def without_blobs(
     if not blob.any():
         return result, 0
     return result.select_faces(~blob[bits]).compact(), int(np.count_nonzero(blob))
-
-
-def _open_edge_faces(mesh: MeshArrays) -> np.ndarray:
-    """The face of every open half-edge of ``mesh``."""
-    owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)
-    starts = mesh.face_starts
-    nxt = np.arange(mesh.corner_verts.shape[0]) + 1
-    nxt[starts + mesh.face_sizes - 1] = starts
-    a, b = mesh.corner_verts.astype(np.int64), mesh.corner_verts[nxt].astype(np.int64)
-    n = max(mesh.vert_count, 1)
-    key = np.minimum(a, b) * n + np.maximum(a, b)
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    return owner[counts[inverse.ravel()] == 1]

@@ -87,6 +87,13 @@ def face_edges(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray]:
     return a, a[nxt] if a.size else a.copy()
 
 
+def mean_edge(mesh: MeshArrays) -> float:
+    """Mean length of the faces' edges (each face's own: an inner edge counts twice), 0.0 without faces."""
+    a, b = face_edges(mesh)
+    verts = np.asarray(mesh.verts, dtype=np.float64)
+    return float(np.linalg.norm(verts[a] - verts[b], axis=1).mean()) if a.size else 0.0
+
+
 def face_centroids(mesh: MeshArrays) -> np.ndarray:
     """Mean of each face's corners, float64 (F, 3)."""
     owner = np.repeat(np.arange(mesh.face_count), mesh.face_sizes)

@@ -34,7 +34,7 @@ from .flow import improve_quads
 from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_edges
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays
-from .meshgraph import unique_edges
+from .meshgraph import mean_edge
 from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
@@ -159,11 +159,8 @@ def _border_vertices(mesh: MeshArrays) -> np.ndarray:
 
 def _near_cut(mesh: MeshArrays, planes: dict[int, float]) -> np.ndarray:
     """Vertices of ``mesh`` within one of its mean edges of a symmetry cut (``planes``: axis -> where)."""
-    edges, _, _ = unique_edges(mesh)
     verts = np.asarray(mesh.verts, dtype=np.float64)
-    reach = (
-        float(np.linalg.norm(verts[edges[:, 0]] - verts[edges[:, 1]], axis=1).mean()) if len(edges) else 0.0
-    )
+    reach = mean_edge(mesh)
     near = np.zeros(mesh.vert_count, dtype=bool)
     for axis, at in planes.items():
         near |= np.abs(verts[:, axis] - at) <= reach

@@ -64,14 +64,14 @@ def best_attempt(
     # source's; the source's own then does (a beveled box's clustered copy lost its bore, genus 1 -> 0, and
     # a bridge across the bore went unseen), or, when it is no clean surface either, only a genus below
     # zero (a limb hanging by one vertex) counts.
+    source_topology = closed() if part_cut else None
     clean = not work_topology["boundary_edges"] and not work_topology["nonmanifold_edges"]
     if not clean:
-        source_topology = closed()
+        source_topology = source_topology or closed()
         work_topology = {**work_topology, "genus": source_topology["genus"]}
         clean = not source_topology["boundary_edges"] and not source_topology["nonmanifold_edges"]
-
-    part = closed() if part_cut else None
-    part = part if part is not None and not part["nonmanifold_edges"] else None
+    # A part cut for symmetry is held to its own pieces and genus, when it is no non-manifold surface.
+    part = source_topology if part_cut and not source_topology["nonmanifold_edges"] else None
 
     def broken(mesh: MeshArrays) -> tuple[int, int, int]:
         """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:

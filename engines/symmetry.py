@@ -30,7 +30,7 @@ import numpy as np
 from .errors import EngineInputError
 from .holes import boundary_half_edges, fill_small_holes
 from .meshdata import MeshArrays, triangle_areas
-from .meshgraph import face_edges, same_place
+from .meshgraph import face_edges, mean_edge, same_place
 from .openings import real_borders
 from .planes import Mirrored, border_loops, clip_all, mirror_all, pieces, seam_faults
 
@@ -68,14 +68,6 @@ def axes_of(text: str) -> tuple[int, ...]:
     if len(axes) != len(value) or list(axes) != sorted(set(axes)):
         raise EngineInputError(f"symmetry must be empty or x, y, z, xy, xz, yz or xyz; got {text!r}")
     return axes
-
-
-def _mean_edge(mesh: MeshArrays) -> float:
-    starts = mesh.face_starts
-    nxt = np.arange(mesh.corner_verts.shape[0]) + 1
-    nxt[starts + mesh.face_sizes - 1] = starts
-    a, b = mesh.verts[mesh.corner_verts], mesh.verts[mesh.corner_verts[nxt]]
-    return float(np.linalg.norm(a.astype(np.float64) - b, axis=1).mean()) if a.size else 0.0
 
 
 def _cut_segments(guide: MeshArrays, axis: int) -> np.ndarray:
@@ -172,7 +164,7 @@ def snap_to_planes(
     of its border at the planes filled (``guide``: the clipped source, to place the filling on the cut),
     and each old vertex's number in it (vertices the snap put on one point are one: ``_merged_where_met``)."""
     verts = half.verts.copy()
-    edge = _mean_edge(half)
+    edge = mean_edge(half)
     if tolerance is None:
         tolerance = SNAP_EDGES * edge
     start, _end = boundary_half_edges(half)
@@ -333,7 +325,7 @@ def build_level(
             # but for the source's own (a hole across a plane has its two ends on the plane, up to a
             # quarter edge from the source's border: CROSSING_EDGES).
             # Filling adds faces, not vertices: one mask serves the fill and the fault count.
-            near_own = own_border(whole.mesh, CROSSING_EDGES * _mean_edge(whole.mesh))
+            near_own = own_border(whole.mesh, CROSSING_EDGES * mean_edge(whole.mesh))
             mesh = fill_small_holes(whole.mesh, keep=near_own)
             faults = seam_faults(mesh, axes, closed=closed, borders=near_own)
             faults += capped + abs(pieces(mesh) - source_pieces)
