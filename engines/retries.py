@@ -9,7 +9,8 @@ thin parts inflated to ``radius`` Instant Meshes edges, and how many vertices th
 surface), or is None for a source with open borders. It returns the least broken result and what was
 inflated (``{"radius_edges", "vertices_moved"}``). Broken means, in this order: more pieces than the
 working copy, a genus change against the working copy (or, when that is no clean closed surface, against
-the source; when neither is, a genus below zero: a limb hanging by one vertex), open edges; measured after
+the source; when neither is, or when the first result misses more than ``MAX_HANDLES_CHASED`` of a clean
+source's handles, a genus below zero: a limb hanging by one vertex), open edges; measured after
 the small holes the caller fills anyway are filled. A source with open borders gets the first attempt only,
 but for a closed source's part cut for symmetry (``part_cut``, with ``closed`` giving the part's topology):
 it is broken by more pieces or another genus than the part's (two of its cut's loops joined are a handle),
@@ -39,6 +40,12 @@ THIN_RADII = (0.35, 0.6, 1.0)
 # Seeds tried again when extraction leaves holes in a closed surface (each costs one more remesh); holes
 # left after them are closed by the caller (``holes.fill_every_hole``).
 HOLE_RETRIES = 2
+# A first result that misses more of a clean source's handles than this is not held to its genus: those are
+# tunnels narrower than the output's edges (a range scan's merged sweeps: the Stanford dragon's VRIP model
+# has genus 55, and every 5,000-quad build 0-3), which no seed or inflation brings back. Chasing them ran
+# every retry and kept the most inflated build, with a tenth more poles (bench/TOPOLOGY.md). Only a genus
+# below zero (a limb hanging by one vertex) then counts, as on a source that is no clean surface.
+MAX_HANDLES_CHASED = 4
 
 
 def best_attempt(
@@ -73,21 +80,29 @@ def best_attempt(
     # A part cut for symmetry is held to its own pieces and genus, when it is no non-manifold surface.
     part = source_topology if part_cut and not source_topology["nonmanifold_edges"] else None
 
-    def broken(mesh: MeshArrays) -> tuple[int, int, int]:
-        """Extra pieces, genus change and open edges, once the holes the caller fills anyway are filled:
-        two holes touching at a corner are a limb hanging by one vertex, worse than a larger hole."""
-        made = topology(fill_small_holes(mesh))
+    def faults(made: dict[str, int]) -> tuple[int, int, int]:
+        """Extra pieces, genus change and open edges of a result's topology (see ``broken``)."""
         if part is not None:
             return max(0, made["pieces"] - part["pieces"]), abs(made["genus"] - part["genus"]), 0
         genus_change = abs(made["genus"] - work_topology["genus"]) if clean else max(0, -made["genus"])
         return max(0, made["pieces"] - work_topology["pieces"]), genus_change, made["boundary_edges"]
+
+    def broken(mesh: MeshArrays) -> tuple[int, int, int]:
+        """``faults`` once the holes the caller fills anyway are filled: two holes touching at a corner are a
+        limb hanging by one vertex, worse than a larger hole."""
+        return faults(topology(fill_small_holes(mesh)))
+
+    first = topology(fill_small_holes(result))
+    rank = faults(first)
+    if clean and part is None and rank[1] > MAX_HANDLES_CHASED:
+        clean = False
+        rank = faults(first)
 
     # Other seeds first (extraction holes move with the seed), then thin parts inflated further, which
     # costs more poles.
     plan = [(THIN_RADII[0], retry) for retry in range(1, HOLE_RETRIES + 1)]
     plan += [(radius, 0) for radius in THIN_RADII[1:]]
     copies = {THIN_RADII[0]: (work_v, work_t, inflated)}
-    rank = broken(result)
     for radius, retry in plan:
         if not any(rank):
             break

@@ -4,7 +4,7 @@
 import numpy as np
 from retopo_hub.engines import MeshArrays
 from retopo_hub.engines.quality import topology
-from retopo_hub.engines.retries import best_attempt
+from retopo_hub.engines.retries import MAX_HANDLES_CHASED, best_attempt
 from shapes import icosphere, torus
 
 
@@ -70,3 +70,31 @@ def test_a_part_cut_for_symmetry_is_held_to_its_pieces_and_genus_not_its_open_ed
 
     assert kept(closed=lambda: topology(part), part_cut=True) is holed
     assert kept(closed=None) is cut_off
+
+
+def test_handles_far_below_the_output_are_not_chased_but_a_few_lost_ones_are():
+    """A scan with dozens of tunnels narrower than an output edge (the Stanford dragon's VRIP model: genus
+    55) is not held to its genus: its first build is kept and no retry runs, where a build one handle
+    closer (after inflation, with more poles) used to win. A source missing a few handles is still
+    retried, and the build that keeps one more is kept."""
+    verts, tris = icosphere(2)
+    fan = np.vstack([tris, [[tris[0, 0], tris[0, 1], len(verts)]]])  # not clean: the source's genus counts
+    work = (np.vstack([verts, [[0.0, 0.0, 2.0]]]), fan, 0)
+    sphere, ring = MeshArrays.from_triangles(verts, tris), MeshArrays.from_triangles(*torus(40, 20))
+
+    def kept(source_genus: int) -> tuple[MeshArrays, list[int]]:
+        calls = []
+
+        def attempt(seed, v, t):
+            calls.append(seed)
+            return sphere if seed == 0 else ring
+
+        source = {"pieces": 1, "boundary_loops": 0, "boundary_edges": 0, "nonmanifold_edges": 0}
+        genus = {"genus": source_genus}
+        result, _ = best_attempt(attempt, lambda radius: work, closed=lambda: source | genus, report=print)
+        return result, calls
+
+    result, calls = kept(MAX_HANDLES_CHASED + 1)
+    assert result is sphere and calls == [0]
+    result, calls = kept(MAX_HANDLES_CHASED)
+    assert result is ring and len(calls) > 1
