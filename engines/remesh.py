@@ -14,7 +14,10 @@ Pipeline: normalise -> inflate thin parts (``thickness``) -> (dense sources only
 resolution a few times finer than the output edge, or quadric-decimate far denser ones -> Instant Meshes,
 re-run with a corrected vertex budget when the face count misses (and, on a closed source whose result is
 broken, with other seeds, then thin parts inflated further: ``retries``) -> project the vertices onto the
-full-resolution source and (quads) relax them along it (``sharp.onto_source``) -> drop degenerate faces.
+full-resolution source and (quads) relax them along it (``sharp.onto_source``) -> drop degenerate faces
+(and, on a closed source, debris beside the surface: ``blobs``) -> close the extraction's holes, open the
+source's covered ones again. The source's borders are its open loops but for cracks and pinholes narrower
+than the output can draw (``openings.narrow_loops``): a source with only those is a closed one.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from .holes import boundary_half_edges, fill_every_hole, fill_small_holes, open_
 from .instant import FACES_PER_VERTEX, Runner, calibrated_runs, rescaled
 from .meshdata import MeshArrays
 from .meshgraph import mean_edge
-from .openings import BorderLoops, on_cut, real_borders, reopen_covered_holes
+from .openings import BorderLoops, narrow_loops, on_cut, real_borders, reopen_covered_holes
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology
@@ -43,7 +46,7 @@ from .relax import PASSES, relax
 from .retries import best_attempt
 from .sharp import FeatureCurves, onto_source, source_borders
 from .unfold import unfold
-from .workcopy import working_copy
+from .workcopy import output_edge, working_copy
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +211,14 @@ def _holes_settled(
     return result
 
 
+def _open_borders(unit: np.ndarray, tris: np.ndarray, edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The source's open half-edges (``holes.boundary_half_edges``) but for cracks and pinholes narrower than
+    an output ``edge`` can draw (``openings.narrow_loops``): those are no borders to keep."""
+    a, b = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
+    wide = ~narrow_loops(unit, (a, b), edge)
+    return a[wide], b[wide]
+
+
 def quad_remesh(source: MeshArrays, target_faces: int, **options: Any) -> MeshArrays:
     """Remesh ``source`` to about ``target_faces`` quads (or triangles with ``quads=False``); the keyword
     options are ``remesh_detailed``'s."""
@@ -292,7 +303,8 @@ def remesh_detailed(
     # the other side's vertices: the mirror closes it, and snapping onto it would pull the seam that way.
     # The source's open borders (about 0.9 s on 1.3M triangles), asked once: for the snap below and for the
     # extraction-hole retries.
-    source_open = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
+    edge = output_edge(unit, tris, target, quads)
+    source_open = _open_borders(unit, tris, edge)
     cut_at = () if fill_holes else cut_axes
     own = ~on_cut(verts, *source_open, cut_at)
     own_open = (source_open[0][own], source_open[1][own])
@@ -312,7 +324,7 @@ def remesh_detailed(
             return None
         return _drop_degenerate(to_object(mesh.verts.astype(np.float64)), mesh)
 
-    def attempt(seed_offset: int, work_v: np.ndarray, work_t: np.ndarray) -> MeshArrays:
+    def built(seed_offset: int, work_v: np.ndarray, work_t: np.ndarray) -> MeshArrays:
         runner = Runner(
             work_v, work_t, quads, seed + seed_offset, reproducible, IM_CREASE * sharp_angle, keep_boundaries
         )
@@ -338,6 +350,13 @@ def remesh_detailed(
         return _drop_degenerate(to_object(placed), out_f)
 
     closed = not len(source_open[0])
+
+    def attempt(seed_offset: int, work_v: np.ndarray, work_t: np.ndarray) -> MeshArrays:
+        made = built(seed_offset, work_v, work_t)
+        # On a closed source a small bit beside the surface is debris (blobs.py): gone before the attempt is
+        # judged, or it counts as a piece that came off and the hole filling closes it.
+        return without_blobs(made, index, unit, tris, source_open, (center, scale))[0] if closed else made
+
     # A closed source's part cut for symmetry has the cut as its only border, which the mirror closes: it is
     # held to its topology as a closed source is, the cut's open edges aside (a thin horn came off the cow).
     planes = {axis: float(verts[:, axis].min()) for axis in cut_at} if not closed and not own.any() else {}
@@ -351,7 +370,7 @@ def remesh_detailed(
     reopened = 0
     # The source's own holes (borders once split vertices are joined) stay open: a small loop on one is not
     # filled, one the extraction covered is opened again (a part cut for symmetry: the mirror fills).
-    holes = real_borders(unit, tris, (verts, cut_at)) if borders is not None and not closed else None
+    holes = real_borders(unit, tris, (verts, cut_at), edge) if borders is not None and not closed else None
     result = _holes_settled(result, index, center, scale, fill_holes=fill_holes, closed=closed, holes=holes,
                             planes=planes)  # fmt: skip
     if holes is not None:

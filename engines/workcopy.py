@@ -5,9 +5,9 @@ Contract: ``working_copy(unit, tris, target, quads, report, thin_radius)`` takes
 unit bounding-box diagonal (float (N, 3), int (T, 3)) and a face budget and returns ``(verts, tris,
 moved)``: the source with its thin parts inflated (``thickness``), itself or, when it is much denser than
 the output needs, a copy clustered to cells a few times finer than the output edge or quadric-decimated,
-and how many source vertices the inflation moved. ``surface_area`` and ``edge_length`` are the sizes it
-plans with (Instant Meshes' own edge for a vertex budget). Imports numpy and the engine's own modules;
-runs in the engine child process.
+and how many source vertices the inflation moved. ``surface_area``, ``edge_length`` and ``output_edge`` are
+the sizes it plans with (Instant Meshes' own edge for a vertex or face budget). Imports numpy and the
+engine's own modules; runs in the engine child process.
 """
 
 from __future__ import annotations
@@ -68,6 +68,11 @@ def edge_length(area: float, vertex_count: int, quads: bool) -> float:
     return math.sqrt(2.0 * area / (math.sqrt(3.0) * vertex_count))
 
 
+def output_edge(unit: np.ndarray, tris: np.ndarray, target: int, quads: bool) -> float:
+    """Instant Meshes' own edge length for a face budget on this surface."""
+    return edge_length(surface_area(unit, tris), max(1, round(target / FACES_PER_VERTEX[quads])), quads)
+
+
 def _open_edges(verts: np.ndarray, tris: np.ndarray) -> int:
     """Open edges of the surface a triangle mesh shows (vertices at one place joined, as the quality report
     counts them)."""
@@ -81,8 +86,7 @@ def working_copy(
     edges (``thickness``; before any clustering, which would fuse them first), itself or, for dense
     sources, a clustered or decimated copy of it; and how many source vertices the inflation moved."""
     area = surface_area(unit, tris)
-    vertex_budget = max(1, round(target / FACES_PER_VERTEX[quads]))
-    edge = edge_length(area, vertex_budget, quads)
+    edge = output_edge(unit, tris, target, quads)
     unit, moved = inflate_thin_parts(unit, tris, thin_radius * edge)
     cell = edge / CLUSTER_DIVISIONS
     work_v, work_t = unit, tris

@@ -50,3 +50,24 @@ def test_a_closed_bit_is_a_blob_beside_a_larger_one_and_never_alone():
     # A result of one closed bit (the only bit of its piece) stays.
     lone = MeshArrays.from_triangles(ball[0] * 0.01 + [0.5, 0.5, 0.2], ball[1])
     assert without_blobs(lone, index, source_v, source_t, boundary_half_edges(source))[1] == 0
+
+
+def test_on_a_closed_source_an_open_shred_beside_the_surface_is_debris():
+    """Two quads beside a remeshed closed sphere (an extraction's debris, open) go: the hole filling would
+    otherwise close them back to back into a second piece. On an open source the same shred stays (it may
+    be a shred of the scan)."""
+    verts, tris = icosphere(3)
+    shred = (
+        np.array([[1.01, 0, 0], [1.01, 0.02, 0], [1.01, 0, 0.02], [1.01, 0.02, 0.02]]),
+        [[0, 1, 3], [0, 3, 2]],
+    )
+    result = MeshArrays.from_triangles(*_joined((verts, tris), shred))
+    index = TriangleIndex(verts, tris)
+    kept, dropped = without_blobs(
+        result, index, verts, tris, boundary_half_edges(MeshArrays.from_triangles(verts, tris))
+    )
+    assert dropped == 1 and kept.face_count == tris.shape[0]
+    open_t = tris[verts[tris].mean(axis=1)[:, 2] < 0.5]  # a sphere with its top cut off: one open piece
+    open_index = TriangleIndex(verts, open_t)
+    open_border = boundary_half_edges(MeshArrays.from_triangles(verts, open_t))
+    assert without_blobs(result, open_index, verts, open_t, open_border)[1] == 0

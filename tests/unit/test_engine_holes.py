@@ -4,10 +4,18 @@
 from __future__ import annotations
 
 import numpy as np
-from retopo_hub.engines.holes import boundary_loops, fill_every_hole, fill_small_holes, open_edges
+from retopo_hub.engines.holes import (
+    boundary_half_edges,
+    boundary_loops,
+    fill_every_hole,
+    fill_small_holes,
+    open_edges,
+)
 from retopo_hub.engines.meshdata import MeshArrays
 from retopo_hub.engines.meshgraph import unique_edges
+from retopo_hub.engines.openings import narrow_loops
 from retopo_hub.engines.quality import topology
+from shapes import icosphere
 
 
 def _cube_without(face_index: int) -> MeshArrays:
@@ -112,3 +120,20 @@ def test_two_holes_touching_at_a_corner_are_each_filled():
     assert sorted(len(loop) for loop in boundary_loops(filled, longest=64)) == [16]
     _, counts, _ = unique_edges(filled)
     assert counts.max() == 2
+
+
+def test_pinholes_narrower_than_the_output_are_no_borders():
+    """A sphere with a pinhole (one triangle gone) and a cap gone: against an output edge four times the
+    pinhole's width only the cap is a border to keep. A vertex-clustered scan's hundreds of cracks were each
+    kept open (openings.narrow_loops); with no output edge given, every loop is one."""
+    verts, tris = icosphere(3)
+    z = verts[tris].mean(axis=1)[:, 2]
+    pinhole = int(np.argmin(z))
+    kept = tris[(z < 0.9) & (np.arange(len(tris)) != pinhole)]
+    half_edges = boundary_half_edges(MeshArrays.from_triangles(verts, kept))
+    pinhole_width = float(np.linalg.norm(np.ptp(verts[tris[pinhole]], axis=0)))
+    narrow = narrow_loops(verts, half_edges, 4.0 * pinhole_width)
+    on_cap = verts[half_edges[0]][:, 2] > 0.8
+    assert on_cap.any() and (~on_cap).sum() == 3
+    assert narrow[~on_cap].all() and not narrow[on_cap].any()
+    assert not narrow_loops(verts, half_edges, 0.0).any()
