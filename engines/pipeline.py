@@ -61,9 +61,9 @@ from .pieces import (
     small_pieces,
 )
 from .progress import ProgressFn, monotonic, scaled
-from .quality import level_errors
+from .quality import level_errors, topology_change
 from .remesh import ENGINE_NAME as REMESHER
-from .remesh import MIN_TARGET, check_target, remesh_detailed, topology_change
+from .remesh import MIN_TARGET, check_target, remesh_detailed
 from .symmetry import axes_of, build_level
 from .validate import clean_input_mapped, join_split_vertices
 
@@ -186,13 +186,13 @@ def _joined_info(infos: list[dict], made: MeshArrays, source: MeshArrays) -> dic
     """One LOD0 info for parts made each on its own: counts added up, the topology judged on the whole."""
     info = dict(infos[0])
     info.pop("engine", None)
-    for key in ("feature_edges", "sharp_edges", "holes_reopened"):
+    for key in ("feature_edges", "sharp_edges", "holes_reopened", "cracks_closed"):
         if key in info:
             info[key] = sum(int(i.get(key, 0)) for i in infos)
     if any(i.get("edge_flow_skipped") for i in infos):
         info["edge_flow_skipped"] = True
     if "topology" in info:
-        info.update(topology_change(made, source))
+        info.update(topology_change(made, source, info.get("cracks_closed", 0)))
     return info
 
 
@@ -274,7 +274,7 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         if "target_exceeded" in lod0_info:  # the part's figures, made the whole's
             lod0_info["target_exceeded"] = max(0.0, lod0.face_count / params.target_faces - 1.0)
         if "topology" in lod0_info:
-            lod0_info.update(topology_change(lod0, source))
+            lod0_info.update(topology_change(lod0, source, lod0_info.get("cracks_closed", 0)))
         lod0_engine = lod0_info.pop("engine")
         axis, share = asymmetry(source, axes)
         if share > ASYMMETRY_WARN:

@@ -18,6 +18,8 @@ Rules, so the numbers mean the same thing everywhere:
   characteristic, chi = V - E + F, as g = (2 - chi - b) / 2 with b its boundary loops, i.e. an open piece
   counts as the closed surface got by capping each loop with a disc. The report sums genus over pieces.
   With non-manifold edges (three or more faces) genus is not well defined; their count is reported.
+- Topology kept (``topology_change``): the source's pieces, its boundary loops but for the cracks the remesh
+  closed on purpose, and its genus unless it has non-manifold edges.
 - Distances: points sampled on both surfaces (area-weighted, fixed seed, plus every vertex) and their
   closest points on the other surface; Hausdorff is the larger of both directions' maxima, mean the mean
   over all samples of both directions, both as % of the source's bounding-box diagonal.
@@ -27,6 +29,7 @@ Rules, so the numbers mean the same thing everywhere:
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,8 @@ from .forked import InCopy, distances_in_halves
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .meshgraph import components, unique_edges, valences, weld_seams
 from .project import TriangleIndex
+
+log = logging.getLogger(__name__)
 
 DISTANCE_SAMPLES = 40_000
 # Points measured per direction when a LoD is measured against LOD0: half random surface samples, half
@@ -130,6 +135,25 @@ def topology(mesh: MeshArrays) -> dict[str, int]:
         "nonmanifold_edges": int(np.count_nonzero(counts > 2)),
         "genus": int(genus.sum()),
     }
+
+
+def topology_change(result: MeshArrays, source: MeshArrays, cracks_closed: int = 0) -> dict:
+    """``Remeshed.info``'s topology figures. ``cracks_closed``: the source's loops left closed on purpose
+    (``_open_borders``); the result may have that many fewer. A source with non-manifold edges has no
+    genus to keep (its Euler characteristic counts fans, not handles)."""
+    keys = ("pieces", "boundary_loops", "genus")
+    topo, source_topo = topology(result), topology(source)
+    loops = source_topo["boundary_loops"]
+    change = {
+        "topology": {k: topo[k] for k in keys},
+        "source_topology": {k: source_topo[k] for k in keys},
+        "topology_kept": topo["pieces"] == source_topo["pieces"]
+        and loops - cracks_closed <= topo["boundary_loops"] <= loops
+        and (topo["genus"] == source_topo["genus"] or source_topo["nonmanifold_edges"] > 0),
+    }
+    if not change["topology_kept"]:
+        log.warning("remesh changed the topology: %s, source %s", change["topology"], source_topo)
+    return change
 
 
 def sample_surface(

@@ -231,3 +231,26 @@ def test_a_changed_topology_is_one_line_naming_what_changed():
     assert line.startswith("LOD0's topology differs from the source's (pieces 2 where the source has 1; ")
     assert "; genus 2 where the source has 1): " in line
     assert line.endswith("another target face count usually keeps it") and "\n" not in line
+
+
+def test_closed_cracks_and_a_non_manifold_sources_genus_do_not_count_as_a_changed_topology():
+    """A sphere with two pinholes, remeshed closed with both closed on purpose (``cracks_closed``), keeps
+    its topology; with one closed on purpose it does not. A source with a non-manifold fan has no genus to
+    keep."""
+    from retopo_hub.engines.quality import topology, topology_change
+    from shapes import icosphere
+
+    verts, tris = icosphere(2)
+    closed = MeshArrays.from_triangles(verts, tris)
+    holed = MeshArrays.from_triangles(verts, np.delete(tris, [0, len(tris) - 1], axis=0))
+    assert topology_change(closed, holed, cracks_closed=2)["topology_kept"]
+    assert not topology_change(closed, holed, cracks_closed=1)["topology_kept"]
+    assert not topology_change(holed, closed)["topology_kept"]
+    # A second sphere sharing one edge of the first: four faces on that edge, one piece, no border.
+    i, j = tris[0, 0], tris[0, 1]
+    second = tris + len(verts)
+    second[second == i + len(verts)], second[second == j + len(verts)] = i, j
+    both = np.vstack([verts, verts * 0.5 + [3.0, 0, 0]])
+    pinched = MeshArrays.from_triangles(both, np.vstack([tris, second]))
+    assert topology(pinched)["nonmanifold_edges"] == 1 and topology(pinched)["pieces"] == 1
+    assert topology_change(closed, pinched)["topology_kept"]
