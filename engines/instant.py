@@ -3,7 +3,9 @@
 runs, and the re-runs that bring its face count to a budget.
 
 Contract: ``Runner(verts, tris, quads, seed, reproducible, crease_angle, align_to_boundaries).run(n)``
-returns Instant Meshes' (verts float64 (K, 3), faces int64 (F, 4 or 3)) for a budget of ``n`` vertices;
+returns Instant Meshes' (verts float64 (K, 3), faces int64 (F, 4 or 3)) for a budget of ``n`` vertices
+(``crease_angle``: its creaseAngle in degrees; negative, the default, computes no crease normals, and 0
+makes every edge that is not exactly flat a crease);
 ``calibrated_runs(runner, target, report, cancelled)`` re-runs it with a rescaled budget until the face
 count is within ``ACCEPT_ERROR`` of ``target`` (at most ``MAX_RUNS`` runs) and returns the closest run;
 ``rescaled(run, target, first)`` does the same for any ``run(vertex_count) -> mesh`` whose face count
@@ -86,7 +88,7 @@ class Runner:
         quads: bool,
         seed: int,
         reproducible: bool = False,
-        crease_angle: float = 0.0,
+        crease_angle: float = -1.0,
         align_to_boundaries: bool = True,
     ) -> None:
         self.module = _instant_meshes()

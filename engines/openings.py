@@ -15,12 +15,13 @@ loop's middle. ``reopen_covered_holes(mesh, index, borders, loops)`` takes a res
 source in the same units (``index``, a ``TriangleIndex`` over its triangles; ``borders``, the
 ``FeatureCurves`` of its open borders; ``loops``, its ``BorderLoops``) and returns ``(mesh, opened)``: a
 new mesh without the faces taken away (unused vertices dropped) and how many loops were opened.
-``on_cut(points, a, b, axes)`` says which edges lie on a symmetry cut. ``real_borders(verts, tris, cut)``
-gives the ``(FeatureCurves, BorderLoops)`` of the borders that stay open once vertices at the same place
-are joined (a glTF or FBX import splits them along UV seams and hard edges, a triangle soup everywhere:
-those are no holes), leaving out a symmetry cut's and those narrower than ``MIN_HOLE_WIDTH`` of an output
-``edge`` (``narrow_loops``), or None. Imports numpy and the engine's own modules
-only; never touches bpy.
+``on_cut(points, a, b, axes)`` says which edges lie on a symmetry cut. ``open_borders(verts, tris, edge)``
+gives the open half-edges but for the loops ``narrow_loops`` finds, and how many loops those were.
+``real_borders(verts, tris, cut)`` gives the ``(FeatureCurves, BorderLoops)`` of the borders that stay
+open once vertices at the same place are joined (a glTF or FBX import splits them along UV seams and hard
+edges, a triangle soup everywhere: those are no holes), leaving out a symmetry cut's and those narrower
+than ``MIN_HOLE_WIDTH`` of an output ``edge`` (``narrow_loops``), or None. Imports numpy and the engine's
+own modules only; never touches bpy.
 """
 
 from __future__ import annotations
@@ -94,6 +95,16 @@ def narrow_loops(verts: np.ndarray, half_edges: tuple[np.ndarray, np.ndarray], e
     np.add.at(vector_area, loops.of_segment, np.cross(points[a] - middle, points[b] - middle))
     width = np.sqrt(2.0 * np.linalg.norm(vector_area, axis=1) / np.pi)
     return (width < MIN_HOLE_WIDTH * edge)[loops.of_segment]
+
+
+def open_borders(unit: np.ndarray, tris: np.ndarray, edge: float) -> tuple[tuple[np.ndarray, ...], int]:
+    """The source's open half-edges (``holes.boundary_half_edges``) but for cracks and pinholes narrower than
+    an output ``edge`` can draw (``narrow_loops``): those are no borders to keep; and how many loops
+    those were."""
+    a, b = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
+    wide = ~narrow_loops(unit, (a, b), edge)
+    cracks = BorderLoops(unit, (a[~wide], b[~wide])).count if not wide.all() else 0
+    return (a[wide], b[wide]), cracks
 
 
 def real_borders(

@@ -139,7 +139,7 @@ def topology(mesh: MeshArrays) -> dict[str, int]:
 
 def topology_change(result: MeshArrays, source: MeshArrays, cracks_closed: int = 0) -> dict:
     """``Remeshed.info``'s topology figures. ``cracks_closed``: the source's loops left closed on purpose
-    (``_open_borders``); the result may have that many fewer. A source with non-manifold edges has no
+    (``openings.open_borders``); the result may have that many fewer. A source with non-manifold edges has no
     genus to keep (its Euler characteristic counts fans, not handles)."""
     keys = ("pieces", "boundary_loops", "genus")
     topo, source_topo = topology(result), topology(source)

@@ -3,8 +3,9 @@
 
 import numpy as np
 from retopo_hub.engines import MeshArrays
+from retopo_hub.engines.holes import fill_small_holes
 from retopo_hub.engines.quality import topology
-from retopo_hub.engines.retries import MAX_HANDLES_CHASED, best_attempt
+from retopo_hub.engines.retries import MAX_HANDLES_CHASED, THIN_RADII, best_attempt
 from shapes import icosphere, torus
 
 
@@ -98,3 +99,24 @@ def test_handles_far_below_the_output_are_not_chased_but_a_few_lost_ones_are():
     assert result is sphere and calls == [0]
     result, calls = kept(MAX_HANDLES_CHASED)
     assert result is ring and len(calls) > 1
+
+
+def test_a_hole_gets_seed_retries_but_no_further_inflation():
+    """Inflation keeps thin parts attached; an extraction hole that every seed leaves is the caller's to
+    close: the Stanford dragon's one 14-edge hole ran all five builds, twice the job's time."""
+    verts, tris = icosphere(3)
+    holed = MeshArrays.from_triangles(verts, tris[verts[tris].mean(axis=1)[:, 2] < 0.8])  # a cap gone
+    assert topology(fill_small_holes(holed))["boundary_edges"] > 0
+    calls, radii = [], []
+
+    def attempt(seed, v, t):
+        calls.append(seed)
+        return holed
+
+    def working_copy(radius):
+        radii.append(radius)
+        return verts, tris, 100  # thin parts everywhere: every radius would be a new copy
+
+    sphere = topology(MeshArrays.from_triangles(verts, tris))
+    _, thin = best_attempt(attempt, working_copy, closed=lambda: sphere, report=print)
+    assert calls == [0, 1, 2] and radii == [THIN_RADII[0]] and thin["radius_edges"] == THIN_RADII[0]
