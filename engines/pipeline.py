@@ -213,7 +213,7 @@ def _lod0(
         # Already at the budget: a full collapse pass over the mesh would change almost nothing.
         return source, KEPT, no_sharp, {}, ()
     tris = source.triangles()
-    plan = plan_pieces(source.verts, tris, target)
+    plan = plan_pieces(source.verts, tris, target, remeshed=params.mode == "quad")
     if plan.count == 1:
         mesh, sharp, info = _build_lod0(params, source, target, marked, progress, cancelled, density=density)
         return mesh, info.pop("engine"), sharp, info, ()

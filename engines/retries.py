@@ -60,9 +60,10 @@ def best_attempt(
 ) -> tuple[MeshArrays, dict[str, Any]]:
     """``attempt(seed offset, working verts, working tris)`` on ``working_copy(THIN_RADII[0])``; for a closed
     source, while the result breaks its working copy's topology, again with other seeds (``HOLE_RETRIES``),
-    then (while pieces or genus are broken, not for holes alone) on copies with thin parts inflated further,
-    keeping the least broken result. Returns it and what was inflated. An open scan is not held to its working copy's topology: its pieces and borders
-    change for other reasons (extraction holes, merged pieces), and it has no limbs to inflate."""
+    then (while pieces or genus are broken, not for holes alone) on copies with thin parts inflated
+    further, keeping the least broken result. Returns it and what was inflated. An open scan is not held to
+    its working copy's topology: its pieces and borders change for other reasons (extraction holes, merged
+    pieces), and it has no limbs to inflate."""
     work_v, work_t, inflated = working_copy(THIN_RADII[0])
     thin = {"radius_edges": THIN_RADII[0], "vertices_moved": inflated}
     result = attempt(0, work_v, work_t)

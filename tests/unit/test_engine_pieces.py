@@ -201,3 +201,16 @@ def test_parts_within_a_cell_of_each_other_stay_apart(monkeypatch, kept_apart):
         assert lod0.info["pieces"]["by_engine"] == 2 and lod0.warnings == ()
     else:  # what the joint run makes: one part where the source has two
         assert made["pieces"] == 1
+
+
+def test_a_quad_remesh_makes_a_piece_lighter_than_its_budget_anew():
+    """A large piece whose budget reaches its own triangle count gets one face less, so a quad remesh makes
+    it anew instead of keeping its triangles (the Utah teapot at 800 quads: 472 faces, its body as it
+    was); small pieces and those already under budget keep theirs."""
+    from retopo_hub.engines.pieces import LARGE_PIECE_FACES, PiecePlan, below_own_faces
+
+    labels = np.repeat([0, 1, 2, 3], [100, 500, 20, 40])
+    plan = PiecePlan(labels, np.array([150, 300, 25, 40]), np.array([True, True, False, True]))
+    made = below_own_faces(plan)
+    assert made.budgets.tolist() == [99, 300, 25, 39] and made.large.tolist() == plan.large.tolist()
+    assert LARGE_PIECE_FACES <= 39
