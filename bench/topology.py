@@ -22,6 +22,11 @@ share, topology, Hausdorff, the edge-length ratio of the two halves (4.0 is what
 
 ``--params JSON`` (extra ``EngineParams`` fields, e.g. ``{"reproducible": true}``) applies to every run of
 ours, in all three tables.
+
+``--file PATH@TARGET`` (repeatable) runs the main table on those files instead of the bench's cases, read
+through Blender's own importer as a user's file is (.obj, .ply, .stl, .glb, .gltf, .fbx): the public meshes
+outside the repository that bench/TOPOLOGY.md measures (the Stanford dragon, Snowden, the Utah teapot; how
+to fetch them is written there).
 """
 
 from __future__ import annotations
@@ -147,7 +152,35 @@ def hard_part() -> tuple[np.ndarray, np.ndarray]:
     return verts, corners.reshape(-1, 3)
 
 
+IMPORTERS = {".obj": "obj_import", ".ply": "ply_import", ".stl": "stl_import"}
+
+
+def load_file(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A user's file through Blender's importer: (verts float32 (N, 3), triangles int32 (T, 3))."""
+    import bpy
+
+    suffix = Path(path).suffix.lower()
+    before = set(bpy.data.objects)
+    if suffix in IMPORTERS:
+        getattr(bpy.ops.wm, IMPORTERS[suffix])(filepath=path)
+    elif suffix in (".glb", ".gltf"):
+        bpy.ops.import_scene.gltf(filepath=path)
+    elif suffix == ".fbx":
+        bpy.ops.import_scene.fbx(filepath=path)
+    else:
+        raise SystemExit(f"{path}: not a mesh file this bench reads (obj, ply, stl, glb, gltf, fbx)")
+    meshes = [obj for obj in set(bpy.data.objects) - before if obj.type == "MESH"]
+    if len(meshes) != 1:
+        raise SystemExit(f"{path}: {len(meshes)} mesh objects; this bench takes files of one")
+    verts, _, corners = _object_arrays(meshes[0])
+    for obj in set(bpy.data.objects) - before:
+        bpy.data.objects.remove(obj)
+    return verts, corners.reshape(-1, 3)
+
+
 def load_case(source: str) -> tuple[np.ndarray, np.ndarray]:
+    if source.startswith("file:"):
+        return load_file(source[len("file:") :])
     if source == "sphere":
         sys.path.insert(0, str(ROOT / "bench"))
         from meshes import bumpy_sphere
@@ -344,7 +377,18 @@ def density_table(only: list[str] | None, common: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str]) -> int:
+def _file_cases(specs: list[str]) -> list[tuple[str, str, int, bool]]:
+    """``--file PATH@TARGET`` arguments as ``CASES`` rows."""
+    cases = []
+    for spec in specs:
+        path, _, target = spec.rpartition("@")
+        if not path or not target.isdigit():
+            raise SystemExit(f"--file {spec}: write PATH@TARGET, e.g. dragon_vrip.ply@5000")
+        cases.append((f"{Path(path).stem}@{target}", f"file:{path}", int(target), False))
+    return cases
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--out", default=None)
@@ -352,7 +396,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--params", default="{}", help="extra EngineParams fields as JSON")
     parser.add_argument("--symmetry", default=None, help="compare ours with and without this symmetry")
     parser.add_argument("--density", action="store_true", help="compare ours even, adaptive and painted")
-    args = parser.parse_args(argv)
+    parser.add_argument("--file", action="append", default=[], help="PATH@TARGET: a file outside the bench")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    cases = _file_cases(args.file) if args.file else CASES
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="retopo-hub-bench-"))
     import bpy
 
@@ -377,7 +427,7 @@ def main(argv: list[str]) -> int:
     ratios: list[str] = []
     records: list[dict] = []
     irregular_ratios = []
-    for name, source, target, hard in CASES:
+    for name, source, target, hard in cases:
         if args.only and name not in args.only:
             continue
         verts, tris = load_case(source)
