@@ -82,19 +82,27 @@ def on_cut(points: np.ndarray, a: np.ndarray, b: np.ndarray, axes: tuple[int, ..
     return found
 
 
-def narrow_loops(verts: np.ndarray, half_edges: tuple[np.ndarray, np.ndarray], edge: float) -> np.ndarray:
-    """Which border half-edges (``holes.boundary_half_edges``) lie on a loop narrower than
-    ``MIN_HOLE_WIDTH * edge``: the width of the disc with the loop's vector area (a slit's is about zero)."""
-    a, b = (np.asarray(x, dtype=np.int64) for x in half_edges)
-    if a.shape[0] == 0 or edge <= 0.0:
-        return np.zeros(a.shape[0], dtype=bool)
+def _narrow_per_loop(
+    verts: np.ndarray, a: np.ndarray, b: np.ndarray, edge: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(loop of each half-edge ``a -> b``, whether each loop is narrower than ``MIN_HOLE_WIDTH * edge``)."""
     points = np.asarray(verts, dtype=np.float64)
     loops = BorderLoops(points, (a, b))
     middle = loops.middles[loops.of_segment]
     vector_area = np.zeros((loops.count, 3))
     np.add.at(vector_area, loops.of_segment, np.cross(points[a] - middle, points[b] - middle))
     width = np.sqrt(2.0 * np.linalg.norm(vector_area, axis=1) / np.pi)
-    return (width < MIN_HOLE_WIDTH * edge)[loops.of_segment]
+    return loops.of_segment, width < MIN_HOLE_WIDTH * edge
+
+
+def narrow_loops(verts: np.ndarray, half_edges: tuple[np.ndarray, np.ndarray], edge: float) -> np.ndarray:
+    """Which border half-edges (``holes.boundary_half_edges``) lie on a loop narrower than
+    ``MIN_HOLE_WIDTH * edge``: the width of the disc with the loop's vector area (a slit's is about zero)."""
+    a, b = (np.asarray(x, dtype=np.int64) for x in half_edges)
+    if a.shape[0] == 0 or edge <= 0.0:
+        return np.zeros(a.shape[0], dtype=bool)
+    of_segment, narrow = _narrow_per_loop(verts, a, b, edge)
+    return narrow[of_segment]
 
 
 def open_borders(unit: np.ndarray, tris: np.ndarray, edge: float) -> tuple[tuple[np.ndarray, ...], int]:
@@ -102,9 +110,11 @@ def open_borders(unit: np.ndarray, tris: np.ndarray, edge: float) -> tuple[tuple
     an output ``edge`` can draw (``narrow_loops``): those are no borders to keep; and how many loops
     those were."""
     a, b = boundary_half_edges(MeshArrays.from_triangles(unit, tris))
-    wide = ~narrow_loops(unit, (a, b), edge)
-    cracks = BorderLoops(unit, (a[~wide], b[~wide])).count if not wide.all() else 0
-    return (a[wide], b[wide]), cracks
+    if a.shape[0] == 0 or edge <= 0.0:
+        return (a, b), 0
+    of_segment, narrow = _narrow_per_loop(unit, a, b, edge)
+    wide = ~narrow[of_segment]
+    return (a[wide], b[wide]), int(np.count_nonzero(narrow))
 
 
 def real_borders(
