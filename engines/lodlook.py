@@ -21,7 +21,9 @@ apart (no crack); collapses along a seam keep it a seam, and interior vertices c
 seam. Fins collapse at no cost into their base and are dropped from the result; edge flips then widen the thin
 triangles a seam leaves (flips.py). With ``return_collapses`` each surviving triangle is known to be one of
 the input's (fast_simplification only deletes the triangles a collapse makes degenerate, and keeps the others
-in order), so it keeps its region and material exactly. Each corner's UV is then the UV of its vertex's
+in order), so it keeps its region and material exactly. Where the passes stall above the budget (a mesh of
+needles), collapse.py goes on with the regions' borders as its feature lines, keeping triangles as they are.
+Each corner's UV is then the UV of its vertex's
 closest point on LOD0, among the triangles of the face's own region only (the regions are moved apart in space
 for that query), interpolated barycentrically: a vertex that moved along the surface samples the map where
 LOD0 has that point, and a vertex on a seam gets each side's own UV of that point.
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .collapse import collapse_edges
 from .decimate import TOLERANCE, collapse_map
 from .fins import fin_edges, without_fins
 from .flips import flip_slivers
@@ -175,6 +178,10 @@ def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
         if tris.shape[0] <= target * (1.0 + TOLERANCE):
             break
         log.debug("aggression %g kept %d of %d triangles with seams", aggression, tris.shape[0], target)
+    else:
+        # Needles stop fast_simplification (collapse.py), which keeps regions and seams as the fins do.
+        verts, tris, kept = collapse_edges(verts, tris, target, regions)
+        regions = regions[kept]
     # Seam vertices may only land at an end or the middle of a collapsed edge: widen what that left thin.
     tris, regions = flip_slivers(verts, tris, regions)
     return look.dress(MeshArrays.from_triangles(verts, tris), regions)

@@ -47,8 +47,21 @@ def test_decimate_job(torus56k):
     assert all(item.warnings == () for item in results)
 
 
-def test_a_decimation_that_stalls_says_so_in_one_line():
-    """Long, thin strips block fast_simplification's collapses: the job keeps what it made and says so."""
+def test_long_thin_strips_decimate_to_the_budget_with_no_warning():
+    """Long, thin strips block fast_simplification's collapses; collapse.py's go on from the input."""
+    verts, tris = sliver_box(1000, 2)  # 24,000 triangles
+    results = run(EngineParams(mode="decimate", target_faces=500, lod_levels=1), verts, tris)
+    assert abs(results[0].mesh.face_count - 500) <= 50
+    assert np.allclose(np.abs(results[0].mesh.verts).max(axis=1), 1.0, atol=1e-5)
+    assert results[0].warnings == ()
+
+
+def test_a_decimation_that_stalls_says_so_in_one_line(monkeypatch):
+    """Were no collapse left (here collapse.py is made to stop at once), the job keeps what it made and
+    says so."""
+    from retopo_hub.engines import decimate as decimate_module
+
+    monkeypatch.setattr(decimate_module, "collapse_edges", lambda v, t, target, **_: (v, t, None))
     verts, tris = sliver_box(1000, 2)  # 24,000 triangles
     results = run(EngineParams(mode="decimate", target_faces=500, lod_levels=1), verts, tris)
     assert results[0].mesh.face_count > 550
