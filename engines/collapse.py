@@ -16,12 +16,14 @@ degenerate triangles), so a mesh made of needles does not move: Blender's own 12
 caps keeps all 512 of its triangles, and a CAD tessellation of long strips stops far above its budget,
 where Blender's Decimate reaches it. Here a needle is no reason to refuse; only a fold is.
 
-How: Garland and Heckbert's quadric error metric (SIGGRAPH 1997), each vertex carrying the planes of its
-original triangles (and, on a feature line, planes standing on it), placed at either end of the edge or its
-midpoint. Collapses run in rounds: every edge gets its cost, and the edges cheapest within two rings of
-faces collapse together, so no triangle sees two of them and each is checked on its own (the link
-condition, which keeps the mesh manifold; no triangle's normal turning past ``MIN_NORMAL_COS``). About a
-tenth of the triangles go per round, so a mesh of 165K triangles takes some 40 vectorised rounds.
+How: Garland and Heckbert's quadric error metric (SIGGRAPH 1997): each vertex carries the planes of its
+original triangles, unweighted (and, on a feature line, planes standing on it), and a collapse goes to
+either end of the edge, its middle, the edge's best point, or (both ends free) the quadric's own optimum.
+Collapses run in rounds: every edge gets its cost, and among the cheapest quarter the edges cheapest within
+two rings of faces collapse together, so no triangle sees two of them and each is checked on its own (the
+link condition, which keeps the mesh manifold; no triangle's normal turning past ``MIN_NORMAL_COS``); further
+picks in the round fill the gaps. The bench's 215K-triangle machined part goes to 5,000 triangles in 39
+rounds (6.8 s on this machine's core, where Blender's Decimate takes 1.2 s).
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ from .progress import ProgressFn
 
 # A collapse may turn no remaining triangle's normal further than this (cosine, 60 degrees): no folds.
 MIN_NORMAL_COS = 0.5
-# Planes standing on a feature line weigh this much per squared edge length (a triangle's own plane weighs
-# its area), so a vertex sliding off the line costs far more than one sliding along the surface.
+# Every triangle's plane weighs 1, whatever its area, as in Garland and Heckbert's paper: weighed by area, a
+# bevel's narrow faces counted for little and were collapsed across (Hausdorff, % of the diagonal, area /
+# unweighted / Blender's Decimate: a bored, bevelled box at 60 of its 1,216 triangles 3.85 / 1.60 / 1.81; a
+# 77K-triangle CAD cylinder at 3,852 0.033 / 0.000 / 0.000; pymeshlab's open bunny at 999 of 9,999 0.87 /
+# 0.80 / 0.73; but a 4,608-triangle torus at 230 1.00 / 1.44 / 1.00). Planes standing on a feature line
+# weigh FEATURE_WEIGHT each, so a vertex sliding off the line costs far more than one sliding along the
+# surface.
 FEATURE_WEIGHT = 100.0
 # On flat ground every collapse costs nothing; ties then go to the shortest edge, which keeps triangles
-# even: this much of the mean triangle area per squared edge length is added to each cost.
-LENGTH_TIE = 1e-3
+# even: this share of the squared edge length is added to each cost (a squared distance, as the quadrics').
+LENGTH_TIE = 1e-6
 # The quadric's own optimum is used where its matrix is this far from singular (determinant against the
 # cube of its trace): on a flat or a cylindrical patch it is not a point, and an end or the edge is taken.
 OPTIMUM_CONDITION = 1e-6
@@ -117,17 +124,15 @@ def _feature_quadrics(verts, tris, half_feature, face_normals) -> tuple[np.ndarr
     start, end = tris.ravel(), tris[:, [1, 2, 0]].ravel()
     which = np.flatnonzero(half_feature)
     along = verts[end[which]] - verts[start[which]]
-    normal, length = _unit(np.cross(along, np.repeat(face_normals, 3, axis=0)[which]))
-    q = _plane_quadrics(normal, verts[start[which]], FEATURE_WEIGHT * length * length)
+    normal, _ = _unit(np.cross(along, np.repeat(face_normals, 3, axis=0)[which]))
+    q = _plane_quadrics(normal, verts[start[which]], np.full(which.shape[0], FEATURE_WEIGHT))
     return np.concatenate([start[which], end[which]]), np.concatenate([q, q])
 
 
-def _initial_quadrics(verts, tris, edges: _Edges) -> tuple[np.ndarray, float]:
-    """Each vertex's quadric (V, 10) and the mean triangle area."""
-    normals, doubled = _unit(
-        np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    )
-    q = _plane_quadrics(normals, verts[tris[:, 0]], doubled / 2.0)
+def _initial_quadrics(verts, tris, edges: _Edges) -> np.ndarray:
+    """Each vertex's quadric (V, 10)."""
+    normals, _ = _unit(np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]]))
+    q = _plane_quadrics(normals, verts[tris[:, 0]], np.ones(tris.shape[0]))
     owners = [tris.ravel()]
     parts = [np.repeat(q, 3, axis=0)]
     line_owners, line_q = _feature_quadrics(verts, tris, edges.half_feature, normals)
@@ -136,7 +141,7 @@ def _initial_quadrics(verts, tris, edges: _Edges) -> tuple[np.ndarray, float]:
     owner = np.concatenate(owners)
     values = np.concatenate(parts)
     total = np.stack([np.bincount(owner, values[:, k], verts.shape[0]) for k in range(10)], axis=1)
-    return total, float(doubled.mean() / 2.0) if doubled.size else 0.0
+    return total
 
 
 def _matrix(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -316,8 +321,8 @@ def collapse_edges(
     kept = np.arange(tris.shape[0])
     n = verts.shape[0]
     edges = _Edges(tris, regions, n)
-    quadrics, mean_area = _initial_quadrics(verts, tris, edges)
-    tie = LENGTH_TIE * mean_area
+    quadrics = _initial_quadrics(verts, tris, edges)
+    tie = LENGTH_TIE
     start = tris.shape[0]
     for _ in range(MAX_ROUNDS):
         excess = tris.shape[0] - int(target)
