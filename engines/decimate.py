@@ -57,6 +57,9 @@ COMPARED_UP_TO = 20_000
 # on the budget with the surface wrecked (the bench's machined part at 62,878 of its 215,040 triangles: 17.7%
 # of the diagonal away); up to this many triangles, collapse.py's result is then made and compared too.
 COMPARED_STALLED_UP_TO = 300_000
+# A first pass left this many times its budget or more stalled on needles: collapse.py takes over at once
+# (the machined part to 4,301 triangles: 18.1 s with fast_simplification's four harder passes first).
+STALLED_FAR = 2.0
 COMPARE_SAMPLES = 3_000
 # Specks (fins.small_pieces) are set aside unchanged when they hold at most this share of the budget.
 SPECK_SHARE = 0.05
@@ -233,6 +236,8 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
         if tris.shape[0] <= target * (1.0 + TOLERANCE):
             break
         log.debug("aggression %g stopped at %d of %d triangles", aggression, tris.shape[0], target)
+        if tris.shape[0] > STALLED_FAR * target and given[1].shape[0] <= COMPARED_STALLED_UP_TO:
+            break  # needles: harder passes would only wreck them (collapse.py takes over)
     # Fins collapsed with their edges left room in the budget that the surface took: a pass or two more
     # on the much smaller mesh lands on the target.
     for _ in range(FINNED_AIM_PASSES if finned else 0):
