@@ -49,7 +49,7 @@ def stall_warning(results: Sequence[Any]) -> str | None:
 
     fast_simplification refuses a collapse that would fold or flatten a neighbouring triangle, and on a mesh
     of long, thin triangles (a CAD tessellation's strips) nearly every collapse does; decimate.py then goes
-    on with collapse.py, which reaches the budget on those (the bench's machined part: 5,000 triangles where
+    on with collapse.py, which reaches the budget on those (the bench's machined part: 4,301 triangles where
     fast_simplification stopped at 64,420) but may still stop where no collapse keeps the surface a
     manifold without folds. The result is still a valid mesh, so the job ends with this warning rather than
     failing. A LOD0 made part by part is left out: its plan may spend up to 1.5x

@@ -147,3 +147,22 @@ def test_mirrored_lods_take_lod0_slots_from_the_nearest_region():
     side = lod1.mesh.verts[lod1.mesh.corner_verts].reshape(-1, 3, 3).mean(axis=1)[:, 2] > 0
     assert lod1.face_materials.shape == (lod1.mesh.face_count,)
     assert (lod1.face_materials == side).mean() >= 0.95
+
+
+def test_a_level_of_needles_reaches_its_budget_with_its_slots_and_seam_kept():
+    """A 128-segment cylinder with fan caps, two slots (caps and side): fast_simplification stalls on it,
+    collapse.py goes on with the slot border as a feature line, so no face changes slot."""
+    from shapes import cad_cylinder
+
+    verts, tris = cad_cylinder(128, 1)
+    mesh = MeshArrays.from_triangles(verts, tris)
+    normals = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
+    materials = (np.abs(normals[:, 2]) > 0.5 * np.linalg.norm(normals, axis=1)).astype(np.int32)
+    look = lodlook.Look.of(mesh, None, materials)
+    level = lodlook.decimate_keeping(look, look.level0(), 120)
+    assert level.mesh.face_count <= 132
+    tri = level.mesh.corner_verts.reshape(-1, 3)
+    made = level.mesh.verts[tri]
+    face_normals = np.cross(made[:, 1] - made[:, 0], made[:, 2] - made[:, 0])
+    caps = np.abs(face_normals[:, 2]) > 0.5 * np.linalg.norm(face_normals, axis=1)
+    assert np.array_equal(level.face_materials == 1, caps)
