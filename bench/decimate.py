@@ -129,7 +129,7 @@ def main(argv: list[str]) -> int:
     from retopo_hub.engines.meshdata import MeshArrays
     from retopo_hub.engines.project import TriangleIndex
 
-    shipped = decimate._past_fast_simplification
+    shipped, stalled_far = decimate._past_fast_simplification, decimate.STALLED_FAR
 
     def alone(made, given, target, stalled, progress):
         return made
@@ -151,12 +151,15 @@ def main(argv: list[str]) -> int:
                     surface.compare(bv, np.full(len(bt), 3), bt.ravel()),
                 )
             )
-            for way, patch in (("ours", shipped), ("fast_simplification alone", alone)):
-                decimate._past_fast_simplification = patch
+            for way, patch, far_stall in (
+                ("ours", shipped, stalled_far),
+                ("fast_simplification alone", alone, float("inf")),
+            ):
+                decimate._past_fast_simplification, decimate.STALLED_FAR = patch, far_stall
                 started = time.perf_counter()
                 made = decimate.decimate(source, target)
                 seconds = time.perf_counter() - started
-                decimate._past_fast_simplification = shipped
+                decimate._past_fast_simplification, decimate.STALLED_FAR = shipped, stalled_far
                 rows.append(
                     (
                         way,
@@ -172,7 +175,7 @@ def main(argv: list[str]) -> int:
                     ratio_text = "stalled"
                 print(
                     f"| {name} | {tris.shape[0]:,} | {target:,} | {way} | {count:,} | {seconds:.2f} | "
-                    f"{far.hausdorff_pct:.3f} | {ratio_text} |",
+                    f"{far.hausdorff_pct:.4f} | {ratio_text} |",
                     flush=True,
                 )
     return 0
