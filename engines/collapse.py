@@ -34,13 +34,14 @@ from .progress import ProgressFn
 
 # A collapse may turn no remaining triangle's normal further than this (cosine, 60 degrees): no folds.
 MIN_NORMAL_COS = 0.5
-# Every triangle's plane weighs 1, whatever its area, as in Garland and Heckbert's paper: weighed by area, a
-# bevel's narrow faces counted for little and were collapsed across (Hausdorff, % of the diagonal, area /
-# unweighted / Blender's Decimate: a bored, bevelled box at 60 of its 1,216 triangles 3.85 / 1.60 / 1.81; a
-# 77K-triangle CAD cylinder at 3,852 0.033 / 0.000 / 0.000; pymeshlab's open bunny at 999 of 9,999 0.87 /
-# 0.80 / 0.73; but a 4,608-triangle torus at 230 1.00 / 1.44 / 1.00). Planes standing on a feature line
-# weigh FEATURE_WEIGHT each, so a vertex sliding off the line costs far more than one sliding along the
-# surface.
+# Every triangle's plane weighs 1, whatever its area, as in Garland and Heckbert's paper. Weighed by area, a
+# bevel's narrow faces count for little and are collapsed across. Hausdorff, % of the diagonal, area-weighted
+# / unweighted / Blender's Decimate: a bored, bevelled box at 60 of its 1,216 triangles 2.94 / 1.60 / 1.81;
+# a 77K-triangle CAD cylinder of strips at 3,852 0.044 / 0.000 / 0.000. On smooth meshes area weights land
+# closer (a 4,608-triangle torus at 230: 0.90 / 1.13 / 1.00; pymeshlab's open bunny at 999: 0.72 / 0.80 /
+# 0.73), but there decimate.py also has fast_simplification's result and keeps the closer; this pass runs
+# alone only on meshes of needles, which are CAD's. Planes standing on a feature line weigh FEATURE_WEIGHT
+# each, so a vertex sliding off the line costs far more than one sliding along the surface.
 FEATURE_WEIGHT = 100.0
 # On flat ground every collapse costs nothing; ties then go to the shortest edge, which keeps triangles
 # even: this share of the squared edge length is added to each cost (a squared distance, as the quadrics').
@@ -256,7 +257,8 @@ def _folds(verts, tris, edges: _Edges, chosen: np.ndarray, spots: np.ndarray) ->
     new_n = np.cross(new[:, 1] - new[:, 0], new[:, 2] - new[:, 0])
     old_len, new_len = np.linalg.norm(old_n, axis=1), np.linalg.norm(new_n, axis=1)
     cos = np.einsum("ij,ij->i", old_n, new_n) / np.maximum(old_len * new_len, 1e-300)
-    bad = (cos < MIN_NORMAL_COS) | (new_len <= 1e-12 * old_len)
+    # A triangle already without area (a CAD export has them) has no normal to keep: it may go on.
+    bad = (old_len > 0.0) & ((cos < MIN_NORMAL_COS) | (new_len <= 1e-12 * old_len))
     return np.bincount(which[pair[bad]], minlength=chosen.shape[0]) > 0
 
 

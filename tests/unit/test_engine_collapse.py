@@ -80,3 +80,27 @@ def test_collapses_keep_a_torus_a_manifold_torus():
     mesh = MeshArrays.from_triangles(out_verts, out_tris)
     assert topology(mesh)["genus"] == 1 and topology(mesh)["pieces"] == 1
     assert np.array_equal(tris[kept].shape, out_tris.shape)
+
+
+def test_triangles_without_area_do_not_block_it():
+    """A closed cylinder whose top rim edges each carry a midpoint, the side triangles fanned to it and a
+    zero-area triangle closing each one (as CAD exports leave them): it still decimates, closed."""
+    verts, tris = cad_cylinder(64, 4)
+    points, faces, middle = list(verts), [], {}
+    for tri in tris:
+        for a, b, c in ((tri[0], tri[1], tri[2]), (tri[1], tri[2], tri[0]), (tri[2], tri[0], tri[1])):
+            if a < 64 and b < 64 and abs(a - b) == 1 and verts[c][2] > 0:
+                m = middle.setdefault((min(a, b), max(a, b)), len(points))
+                if m == len(points):
+                    points.append((verts[a] + verts[b]) / 2)
+                faces += [(a, m, c), (m, b, c)]
+                break
+        else:
+            faces.append(tuple(tri))
+    faces += [(a, b, m) for (a, b), m in middle.items()]
+    verts, tris = np.array(points), np.array(faces)
+    source = MeshArrays.from_triangles(verts, tris)
+    assert len(middle) == 63 and topology(source)["boundary_edges"] == 0
+    out_verts, out_tris, _ = collapse_edges(verts, tris, 100)
+    assert out_tris.shape[0] <= 102
+    assert topology(MeshArrays.from_triangles(out_verts, out_tris)) == topology(source)
