@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Quadric edge-collapse decimation to a triangle budget, via fast_simplification.
+"""Quadric edge-collapse decimation to a triangle budget, via fast_simplification and collapse.py.
 
 Contract: ``decimate(source, target_faces)`` takes a ``MeshArrays`` (any polygons; it is triangulated
 first) and returns a triangle ``MeshArrays`` whose face count lands within 10% of ``target_faces``
 (usually exactly); open borders keep their line (fins.py), so holes stay open. Where fast_simplification
-stops short of the budget (a mesh of needles), ``collapse.collapse_edges`` goes on. Units are unchanged.
+stalls (a mesh of needles), ``collapse.collapse_edges`` decimates the input instead; on small meshes
+(``COMPARED_UP_TO``, more after a stall) both are made and the one that keeps the input's topology, or
+else the closer, is returned. Units are unchanged.
 Imports numpy, the engine's own modules and, lazily, fast_simplification (EngineUnavailable if it is
 missing); never touches bpy and runs in the engine child process.
 """
