@@ -55,7 +55,8 @@ OPTIMUM_CONDITION = 1e-6
 ROUND_SHARE = 0.25
 # Picks per round (see _allowed_collapses).
 PICKS = 8
-# Rounds end early when none of their collapses is allowed.
+# At most this many rounds (the machined part to 2% of its triangles takes 39); rounds end early once the
+# budget is met or no collapse is allowed.
 MAX_ROUNDS = 500
 # Vertex classes: free, on one feature line (moves along it), where lines meet (never moves).
 FREE, ON_LINE, FIXED = 0, 1, 2
