@@ -86,10 +86,12 @@ def _unit(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Edges:
-    """The current mesh's unique edges, their face counts and feature flags, and its vertex classes."""
+    """A round's mesh: its unique edges, their face counts and feature flags, its vertex classes, and (built
+    once a round, on first use) each vertex's neighbours and corners."""
 
     def __init__(self, tris: np.ndarray, regions: np.ndarray | None, vert_count: int):
         n = vert_count
+        self.tris = tris
         start, end = tris.ravel(), tris[:, [1, 2, 0]].ravel()
         keys = np.minimum(start, end) * n + np.maximum(start, end)
         unique, self.of_half, self.faces = np.unique(keys, return_inverse=True, return_counts=True)
@@ -110,15 +112,40 @@ class _Edges:
         self.vclass[np.concatenate([self.a[odd], self.b[odd]])] = FIXED
         self.vert_count = n
         self._adjacency: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._corners: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def adjacency(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(first, count, neighbours): vertex v's neighbours are neighbours[first[v]:first[v] + count[v]]."""
         if self._adjacency is None:
-            src = np.concatenate([self.a, self.b])
-            order = np.argsort(src, kind="stable")
-            count = np.bincount(src, minlength=self.vert_count)
-            self._adjacency = (np.cumsum(count) - count, count, np.concatenate([self.b, self.a])[order])
+            self._adjacency = _lists(
+                np.concatenate([self.a, self.b]), np.concatenate([self.b, self.a]), self.vert_count
+            )
         return self._adjacency
+
+    def corners(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(first, count, faces): the triangles around vertex v are faces[first[v]:first[v] + count[v]]."""
+        if self._corners is None:
+            faces = np.repeat(np.arange(self.tris.shape[0]), 3)
+            self._corners = _lists(self.tris.ravel(), faces, self.vert_count)
+        return self._corners
+
+
+def _lists(owners: np.ndarray, items: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``items`` grouped by ``owners`` (0..count-1): (first, count, items in owner order)."""
+    order = np.argsort(owners, kind="stable")
+    sizes = np.bincount(owners, minlength=count)
+    return np.cumsum(sizes) - sizes, sizes, items[order]
+
+
+def _gather(
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray], keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, item): every item listed for each of ``keys``, owner its position in ``keys``."""
+    first, sizes, listed = lists
+    total = sizes[keys]
+    owner = np.repeat(np.arange(keys.shape[0]), total)
+    offset = np.arange(owner.shape[0]) - np.repeat(np.cumsum(total) - total, total)
+    return owner, listed[np.repeat(first[keys], total) + offset]
 
 
 def _feature_quadrics(verts, tris, half_feature, face_normals) -> tuple[np.ndarray, np.ndarray]:
@@ -135,15 +162,10 @@ def _initial_quadrics(verts, tris, edges: _Edges) -> np.ndarray:
     """Each vertex's quadric (V, 10)."""
     normals, _ = _unit(np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]]))
     q = _plane_quadrics(normals, verts[tris[:, 0]], np.ones(tris.shape[0]))
-    owners = [tris.ravel()]
-    parts = [np.repeat(q, 3, axis=0)]
     line_owners, line_q = _feature_quadrics(verts, tris, edges.half_feature, normals)
-    owners.append(line_owners)
-    parts.append(line_q)
-    owner = np.concatenate(owners)
-    values = np.concatenate(parts)
-    total = np.stack([np.bincount(owner, values[:, k], verts.shape[0]) for k in range(10)], axis=1)
-    return total
+    owner = np.concatenate([tris.ravel(), line_owners])
+    values = np.concatenate([np.repeat(q, 3, axis=0), line_q])
+    return np.stack([np.bincount(owner, values[:, k], verts.shape[0]) for k in range(10)], axis=1)
 
 
 def _matrix(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,7 +195,7 @@ def _spots(verts, q, a, b, free: np.ndarray) -> np.ndarray:
     return np.stack([pa, pb, middle, pa + s[:, None] * along, best], axis=1)
 
 
-def _choices(verts, quadrics, edges: _Edges, tie: float) -> tuple[np.ndarray, np.ndarray]:
+def _choices(verts, quadrics, edges: _Edges) -> tuple[np.ndarray, np.ndarray]:
     """(cost, position) of each edge's best allowed collapse; cost inf where none is allowed."""
     a, b = edges.a, edges.b
     ca, cb = edges.vclass[a], edges.vclass[b]
@@ -194,13 +216,13 @@ def _choices(verts, quadrics, edges: _Edges, tie: float) -> tuple[np.ndarray, np
     pick = np.argmin(costs, axis=1)
     rows = np.arange(a.shape[0])
     length2 = np.einsum("ij,ij->i", verts[a] - verts[b], verts[a] - verts[b])
-    return costs[rows, pick] + tie * length2, spots[rows, pick]
+    return costs[rows, pick] + LENGTH_TIE * length2, spots[rows, pick]
 
 
-def _independent(rank: np.ndarray, open_: np.ndarray, edges: _Edges, tris: np.ndarray, n: int) -> np.ndarray:
+def _independent(rank: np.ndarray, open_: np.ndarray, edges: _Edges) -> np.ndarray:
     """Open edges (indices) ranked first among every open edge within two rings of faces: no triangle
     touches two of them."""
-    big = rank.shape[0]
+    big, n, tris = rank.shape[0], edges.vert_count, edges.tris
     rank = np.where(open_, rank, big)
     near = np.full(n, big)
     np.minimum.at(near, edges.a, rank)
@@ -211,20 +233,11 @@ def _independent(rank: np.ndarray, open_: np.ndarray, edges: _Edges, tris: np.nd
     return np.flatnonzero(open_ & (rank == ring[edges.a]) & (rank == ring[edges.b]))
 
 
-def _neighbours(edges: _Edges, vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(owner, neighbour): every neighbour of each of ``vertices``, owner its position in that list."""
-    first, count, listed = edges.adjacency()
-    total = count[vertices]
-    owner = np.repeat(np.arange(vertices.shape[0]), total)
-    offset = np.arange(owner.shape[0]) - np.repeat(np.cumsum(total) - total, total)
-    return owner, listed[np.repeat(first[vertices], total) + offset]
-
-
 def _links_hold(edges: _Edges, chosen: np.ndarray, vert_count: int) -> np.ndarray:
     """The link condition: a and b share exactly the neighbours across their edge's faces; and no piece
     vanishes."""
-    owner_a, near_a = _neighbours(edges, edges.a[chosen])
-    owner_b, near_b = _neighbours(edges, edges.b[chosen])
+    owner_a, near_a = _gather(edges.adjacency(), edges.a[chosen])
+    owner_b, near_b = _gather(edges.adjacency(), edges.b[chosen])
     keys = np.concatenate([owner_a * vert_count + near_a, owner_b * vert_count + near_b])
     unique, counts = np.unique(keys, return_counts=True)
     shared = np.bincount(unique[counts == 2] // vert_count, minlength=chosen.shape[0])
@@ -234,21 +247,14 @@ def _links_hold(edges: _Edges, chosen: np.ndarray, vert_count: int) -> np.ndarra
     return (shared == edges.faces[chosen]) & (merged - 2 - shared >= 3)
 
 
-def _folds(verts, tris, edges: _Edges, chosen: np.ndarray, spots: np.ndarray) -> np.ndarray:
+def _folds(verts, edges: _Edges, chosen: np.ndarray, spots: np.ndarray) -> np.ndarray:
     """Per collapse of ``chosen`` made on its own, whether it would fold, flatten or flip a triangle it
     keeps (one around either end that does not hold both)."""
-    corners = tris.ravel()
-    order = np.argsort(corners, kind="stable")
-    count = np.bincount(corners, minlength=verts.shape[0])
-    first = np.cumsum(count) - count
     ends = np.concatenate([edges.a[chosen], edges.b[chosen]])
     other = np.concatenate([edges.b[chosen], edges.a[chosen]])
     which = np.tile(np.arange(chosen.shape[0]), 2)
-    total = count[ends]
-    pair = np.repeat(np.arange(ends.shape[0]), total)
-    offset = np.arange(pair.shape[0]) - np.repeat(np.cumsum(total) - total, total)
-    face = order[np.repeat(first[ends], total) + offset] // 3
-    faces = tris[face]
+    pair, face = _gather(edges.corners(), ends)
+    faces = edges.tris[face]
     keeps = ~(faces == other[pair][:, None]).any(axis=1)
     pair, faces = pair[keeps], faces[keeps]
     old = verts[faces]
@@ -263,12 +269,12 @@ def _folds(verts, tris, edges: _Edges, chosen: np.ndarray, spots: np.ndarray) ->
     return np.bincount(which[pair[bad]], minlength=chosen.shape[0]) > 0
 
 
-def _allowed_collapses(verts, tris, edges: _Edges, cost: np.ndarray, spots: np.ndarray) -> np.ndarray:
+def _allowed_collapses(verts, edges: _Edges, cost: np.ndarray, spots: np.ndarray) -> np.ndarray:
     """A round's collapses: edges cheapest within two rings of faces (so none touches a triangle another
     one moves) that keep the mesh manifold and fold-free. An edge refused gives way to the next cheapest
     around it, and further picks fill the gaps two rings away from those taken: ``PICKS`` picks, and on
     until one is taken."""
-    n = verts.shape[0]
+    n, tris = verts.shape[0], edges.tris
     order = np.argsort(cost, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.shape[0])
@@ -277,10 +283,10 @@ def _allowed_collapses(verts, tris, edges: _Edges, cost: np.ndarray, spots: np.n
     picks = 0
     while open_.any() and (picks < PICKS or not accepted):
         picks += 1
-        chosen = _independent(rank, open_, edges, tris, n)
+        chosen = _independent(rank, open_, edges)
         open_[chosen] = False
         chosen = chosen[_links_hold(edges, chosen, n)]
-        chosen = chosen[~_folds(verts, tris, edges, chosen, spots)]
+        chosen = chosen[~_folds(verts, edges, chosen, spots)]
         if chosen.size == 0:
             continue
         accepted.append(chosen)
@@ -293,17 +299,17 @@ def _allowed_collapses(verts, tris, edges: _Edges, cost: np.ndarray, spots: np.n
     return np.concatenate(accepted) if accepted else np.zeros(0, dtype=np.int64)
 
 
-def _cheap_collapses(verts, tris, edges: _Edges, cost, spots, excess: int) -> np.ndarray:
+def _cheap_collapses(verts, edges: _Edges, cost, spots) -> np.ndarray:
     """A round's allowed collapses among the cheapest edges (``ROUND_SHARE`` of them); where none of those is
-    allowed, among four times as many, and so on. ``excess``: how many triangles are left to remove."""
+    allowed, among four times as many, and so on."""
     finite = np.flatnonzero(np.isfinite(cost))
     keep = max(1, int(ROUND_SHARE * finite.size))
     while finite.size:
         if keep < finite.size:
             cutoff = np.partition(cost[finite], keep - 1)[keep - 1]
-            chosen = _allowed_collapses(verts, tris, edges, np.where(cost <= cutoff, cost, np.inf), spots)
+            chosen = _allowed_collapses(verts, edges, np.where(cost <= cutoff, cost, np.inf), spots)
         else:
-            chosen = _allowed_collapses(verts, tris, edges, cost, spots)
+            chosen = _allowed_collapses(verts, edges, cost, spots)
         if chosen.size or keep >= finite.size:
             return chosen
         keep *= 4
@@ -325,7 +331,6 @@ def collapse_edges(
     n = verts.shape[0]
     edges = _Edges(tris, regions, n)
     quadrics = _initial_quadrics(verts, tris, edges)
-    tie = LENGTH_TIE
     start = tris.shape[0]
     for _ in range(MAX_ROUNDS):
         excess = tris.shape[0] - int(target)
@@ -333,8 +338,8 @@ def collapse_edges(
             break
         if progress is not None:
             progress((start - tris.shape[0]) / max(start - int(target), 1), f"{tris.shape[0]:,} triangles")
-        cost, spots = _choices(verts, quadrics, edges, tie)
-        chosen = _cheap_collapses(verts, tris, edges, cost, spots, excess)
+        cost, spots = _choices(verts, quadrics, edges)
+        chosen = _cheap_collapses(verts, edges, cost, spots)
         if chosen.size == 0:
             break
         # Cheapest first, no further than the budget.
