@@ -130,6 +130,39 @@ def test_triangle_modes(blank):
     assert (sizes == 3).all() and abs(len(sizes) - 4000) <= 400
 
 
+def test_blenders_own_needle_cylinder_decimates_to_its_budget_with_its_lods(blank):
+    """Blender's 128-segment cylinder with fan caps: fast_simplification alone kept all 512 triangles and the
+    job ended with a stall warning; now LOD0 and its LoDs reach their budgets, closed, on the cylinder."""
+    bpy = blank
+    bpy.ops.mesh.primitive_cylinder_add(vertices=128, end_fill_type="TRIFAN", location=(0, 10, 0))
+    cylinder = bpy.context.active_object
+    cylinder.name = "Needles"
+    before = fingerprint(cylinder)
+    cylinder.retopo_hub.mode = "decimate"
+    cylinder.retopo_hub.target_faces = 100
+    cylinder.retopo_hub.lod_levels = 2
+    assert bpy.ops.retopo_hub.submit() == {"FINISHED"}
+    record = bpy.context.scene.retopo_hub.jobs[-1]
+    assert record.state == "done" and not record.message.startswith("done with warnings"), record.message
+    assert fingerprint(cylinder) == before
+    results = _results(bpy, "Needles")
+    lod0 = results["Needles_retopo"]
+    assert abs(len(lod0.data.polygons) - 100) <= 10
+    counts = [len(results[f"Needles_LOD{level}"].data.polygons) for level in (1, 2)]
+    assert 100 > counts[0] > counts[1] >= 4, counts
+    for result in (lod0, results["Needles_LOD1"]):
+        edges: dict[tuple[int, int], int] = {}
+        for poly in result.data.polygons:
+            for key in poly.edge_keys:
+                edges[key] = edges.get(key, 0) + 1
+        assert set(edges.values()) == {2}, result.name  # closed and manifold
+        # Every vertex stays on a rim. Quadric placement puts a coarse polygon partly outside the circle (a
+        # 15-gon's corners around it are 1.022 out), never far.
+        radii = [np.hypot(v.co.x, v.co.y) for v in result.data.vertices]
+        heights = [abs(v.co.z) for v in result.data.vertices]
+        assert min(radii) > 0.97 and max(radii) < 1.03 and min(heights) > 0.999 and max(heights) < 1.001
+
+
 def test_each_object_keeps_its_own_settings(blank):
     bpy = blank
     a = ico_sphere("A", location=(0, 0, 0))
