@@ -5,7 +5,8 @@ Contract: ``plan_pieces(verts, tris, target_faces)`` splits a triangle mesh into
 by vertices, or by vertices at the same place) and gives each piece a face budget in proportion to its share
 of the surface area, at least ``MIN_PIECE_FACES``. Pieces whose budget reaches ``LARGE_PIECE_FACES`` go to the
 engine together (Instant Meshes or the decimator); the others are made one by one by ``small_pieces`` (the
-piece's own triangles when they fit its budget, else a decimation of that piece alone); in quad mode a budget
+piece's own triangles when they fit its budget, else ``decimate.small_part`` of that piece alone, which keeps
+its borders and genus); in quad mode a budget
 counts quads and those triangles are paired into quads where they meet flat enough (``pair_triangles``).
 ``below_own_faces`` (``plan_pieces(..., remeshed=True)``, a quad remesh's plan) gives large pieces a
 budget under their own triangle count, so they are remeshed rather than kept. ``lost_pieces`` finds the
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decimate import simplify_triangles
+from .decimate import small_part
 from .errors import EngineCancelled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import components, face_components
@@ -191,7 +192,7 @@ def small_pieces(
 def _within(verts: np.ndarray, tris: np.ndarray, triangles: int, quads: bool) -> MeshArrays:
     """The piece's triangles (decimated to ``triangles`` when it has more), paired into quads if asked."""
     if tris.shape[0] > triangles:
-        dv, dt = simplify_triangles(verts, tris, triangles)
+        dv, dt = small_part(verts, tris, triangles)
         # A collapse can flatten a tiny part to nothing; it then keeps its own triangles.
         if dt.shape[0] >= min(MIN_PIECE_FACES, tris.shape[0]):
             verts, tris = dv, dt
