@@ -31,6 +31,7 @@ import numpy as np
 
 from .blobs import without_blobs
 from .density import DensityField
+from .doublets import without_doublets
 from .errors import EngineCancelled, EngineError, EngineInputError
 from .features import feature_edges
 from .flow import improve_quads
@@ -127,9 +128,11 @@ def _kept(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 def _unfolded_and_sharp(
     result: MeshArrays, index: TriangleIndex, curves: FeatureCurves | None, center: np.ndarray, scale: float
-) -> tuple[MeshArrays, np.ndarray]:
-    """``result`` with its folds undone (``unfold``; vertices on feature curves and borders stay) and the
-    vertex pairs along feature curves to mark sharp."""
+) -> tuple[MeshArrays, np.ndarray, int]:
+    """``result`` with its doublets dissolved (two quads folded onto each other, ``doublets``) and its
+    folds undone (``unfold``; vertices on feature curves and borders stay), the vertex pairs along feature
+    curves to mark sharp, and how many doublets went."""
+    result, doublets = without_doublets(result)
     unit = (result.verts.astype(np.float64) - center) / scale
     on_curve = np.zeros(result.vert_count, dtype=bool)
     if curves is not None:
@@ -138,7 +141,7 @@ def _unfolded_and_sharp(
     sharp = np.zeros((0, 2), dtype=np.int32)
     if curves is not None:
         sharp = curves.sharp_edges(MeshArrays(unit, result.face_sizes, result.corner_verts), on_curve)
-    return MeshArrays(unit * scale + center, result.face_sizes, result.corner_verts), sharp
+    return MeshArrays(unit * scale + center, result.face_sizes, result.corner_verts), sharp, doublets
 
 
 def _on_borders(mesh: MeshArrays, borders: FeatureCurves, center: np.ndarray, scale: float) -> np.ndarray:
@@ -361,7 +364,7 @@ def remesh_detailed(
     if not closed and not planes:
         result, blobs = without_blobs(result, index, unit, tris, source_open, (center, scale))
     report(1.0, f"remeshed to {result.face_count:,} faces")
-    result, sharp = _unfolded_and_sharp(result, index, curves, center, scale)
+    result, sharp, doublets = _unfolded_and_sharp(result, index, curves, center, scale)
     info: dict = {
         "feature_edges": int(features.shape[0]),
         "sharp_edges": int(sharp.shape[0]),
@@ -369,6 +372,7 @@ def remesh_detailed(
         "thin_parts": thin,
         **({"holes_reopened": reopened} if reopened else {}),
         **({"blobs_dropped": blobs} if blobs else {}),
+        **({"doublets_dissolved": doublets} if doublets else {}),
         **({"cracks_closed": cracks} if cracks else {}),
         **({"edge_flow_skipped": True} if pass_stats.pop("edge_flow_skipped", False) else {}),
     }
