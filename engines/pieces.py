@@ -10,10 +10,12 @@ its borders and genus); in quad mode a budget
 counts quads and those triangles are paired into quads where they meet flat enough (``pair_triangles``).
 ``below_own_faces`` (``plan_pieces(..., remeshed=True)``, a quad remesh's plan) gives large pieces a
 budget under their own triangle count, so they are remeshed rather than kept. ``lost_pieces`` finds the
-large pieces the engine left without a face, to be made the small way too, and ``fused_pieces`` those it
-joined into one (``each_alone`` then makes every large piece in a run of its own), so pieces in == pieces
-out. Only when the minimum budgets of many tiny parts would take the result past ``1 + MAX_OVERSHOOT`` times
-the target are the smallest parts left out; the plan counts them (``dropped``) and ``dropped_warning`` says
+large pieces the engine left without a face, to be made the small way too, ``reshaped_pieces`` the
+smaller of them it made with other open borders or genus (``left_for_small_way`` gives both, the engine's
+faces of the reshaped ones taken away), and ``fused_pieces`` those it joined into one (``each_alone`` then
+makes every large piece in a run of its own), so pieces in == pieces out. Only when the minimum budgets
+of many tiny parts would take the result past ``1 + MAX_OVERSHOOT`` times the target are the smallest
+parts left out; the plan counts them (``dropped``) and ``dropped_warning`` says
 so in one line. Imports numpy and the engine's own modules only; never touches bpy and runs in the engine
 child process.
 
@@ -36,6 +38,7 @@ from .errors import EngineCancelled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import components, face_components
 from .project import TriangleIndex
+from .quality import topology
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ LARGE_PIECE_FACES = 32
 # Faces of a piece in a connected part of the result that make it count as joined there (a face or two
 # nearest another piece where two parts touch do not).
 FUSED_FACES = 4
+# Pieces up to this budget the engine reshaped are made the small way (``reshaped_pieces``): at a few dozen
+# quads Instant Meshes cannot draw a part's rims (open cones of 39 quads came back with a wide end shut).
+RESHAPED_UP_TO = 128
 # Bits of a piece made on its own that hold less than this share of its faces are dropped (``_one_part``).
 STRAY_SHARE = 0.1
 # Vertices closer than this share of the bounding-box diagonal are at the same place (float32 round-off of
@@ -329,12 +335,51 @@ def _one_part(mesh: MeshArrays, sharp: np.ndarray, info: dict) -> tuple[MeshArra
     sizes = np.bincount(parts)
     if sizes.max() < (1.0 - STRAY_SHARE) * parts.shape[0]:
         return mesh, sharp, info
-    kept = mesh.select_faces(parts == sizes.argmax())
+    return (*with_faces(mesh, sharp, parts == sizes.argmax()), info)
+
+
+def with_faces(mesh: MeshArrays, sharp: np.ndarray, keep: np.ndarray) -> tuple[MeshArrays, np.ndarray]:
+    """``mesh`` with only the faces where ``keep`` is True (unused vertices dropped) and its sharp edges
+    (vertex pairs) renumbered, those of the dropped vertices gone."""
+    kept = mesh.select_faces(keep)
     used = np.zeros(mesh.vert_count, dtype=bool)
     used[kept.corner_verts] = True
     remap = np.cumsum(used, dtype=np.int64) - 1
     sharp = remap[sharp[used[sharp].all(axis=1)]].astype(np.int32) if sharp.size else sharp
-    return kept.compact(), sharp, info
+    return kept.compact(), sharp
+
+
+def left_for_small_way(
+    made: MeshArrays,
+    sharp: np.ndarray,
+    source: MeshArrays,
+    labels: np.ndarray,
+    nearest: np.ndarray,
+    budgets: np.ndarray,
+) -> tuple[MeshArrays, np.ndarray, np.ndarray]:
+    """(mesh, sharp edges, piece ids): ``made`` without the faces of the pieces it reshaped, and those pieces
+    with the ones it lost, for the small way (``labels`` per ``source`` triangle, ``nearest`` per face)."""
+    reshaped = reshaped_pieces(made, source, labels, nearest, budgets)
+    if reshaped.size:
+        log.info("%d small parts came back reshaped: made the small way", reshaped.shape[0])
+        made, sharp = with_faces(made, sharp, ~np.isin(nearest, reshaped))
+    return made, sharp, np.union1d(lost_pieces(labels, nearest), reshaped)
+
+
+def reshaped_pieces(
+    result: MeshArrays, source: MeshArrays, labels: np.ndarray, nearest: np.ndarray, budgets: np.ndarray
+) -> np.ndarray:
+    """The piece ids (``labels`` per ``source`` triangle) with budgets up to ``RESHAPED_UP_TO`` whose faces in
+    ``result`` (``nearest_piece``) have other pieces, open borders or genus than the piece's own."""
+    reshaped = []
+    for piece in np.unique(nearest):
+        if budgets[piece] > RESHAPED_UP_TO:
+            continue
+        made = topology(result.select_faces(nearest == piece).compact())
+        own = topology(source.select_faces(labels == piece).compact())
+        if any(made[key] != own[key] for key in ("pieces", "boundary_loops", "genus")):
+            reshaped.append(int(piece))
+    return np.asarray(reshaped, dtype=np.int64)
 
 
 def merged(*meshes: MeshArrays) -> MeshArrays:

@@ -53,7 +53,7 @@ from .pieces import (
     dropped_warning,
     each_alone,
     fused_pieces,
-    lost_pieces,
+    left_for_small_way,
     merged,
     nearest_piece,
     plan_pieces,
@@ -241,7 +241,7 @@ def _lod0(
             if alone is not None:
                 made, sharp, info = alone, alone_sharp, _joined_info(infos, alone, large)
                 nearest = nearest_piece(made, large, large_labels)
-        lost = lost_pieces(large_labels, nearest)
+        made, sharp, lost = left_for_small_way(made, sharp, large, large_labels, nearest, plan.budgets)
     small_ids = np.concatenate([np.flatnonzero(plan.small), lost])
     small = small_pieces(
         source.verts, tris, plan.labels, plan.budgets, small_ids, quads=quad_faces, cancelled=cancelled

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from retopo_hub.engines.meshdata import MeshArrays
-from retopo_hub.engines.meshgraph import face_components
+from retopo_hub.engines.meshgraph import face_components, unique_edges
 from retopo_hub.engines.pieces import MIN_PIECE_FACES, pair_triangles, plan_pieces
 from retopo_hub.engines.pipeline import EngineParams, run
 from retopo_hub.engines.project import surface_distances
@@ -112,6 +112,32 @@ def test_small_parts_keep_their_open_ends_when_decimated():
         0,
     )
     assert lod0.mesh.face_count <= 600 * 1.1
+
+
+def test_small_open_parts_instant_meshes_cannot_draw_are_made_the_small_way():
+    """At 39 quads a short open cone is under two of Instant Meshes' edges tall: it came back with its wide
+    end pinched shut (20 open borders for the cones' 40). Such a part is made the small way instead."""
+    cones_v, cones_t = open_cones(20)
+    sphere_v, sphere_t = icosphere(5)
+    verts = np.vstack([cones_v, sphere_v * 4.0 - [10.0, 0.0, 0.0]])
+    tris = np.vstack([cones_t, sphere_t + cones_v.shape[0]])
+    (lod0,) = run(EngineParams(mode="quad", target_faces=3000, reproducible=True), verts, tris)
+    assert lod0.info["pieces"] == {"source": 21, "by_engine": 1, "one_by_one": 20, "dropped": 0}
+    shape = topology(lod0.mesh)
+    assert (shape["pieces"], shape["boundary_loops"], shape["nonmanifold_edges"], shape["genus"]) == (
+        21,
+        40,
+        0,
+        0,
+    )
+    # Both rims of every cone are open all round, and every face lies on the source.
+    edges, users, _ = unique_edges(lod0.mesh)
+    rims = lod0.mesh.verts[edges[users == 1]][:, :, 2].mean(axis=1)
+    assert (
+        np.isclose(rims, 0.0, atol=1e-3).sum() >= 20 * 8 and np.isclose(rims, 0.5, atol=1e-3).sum() >= 20 * 8
+    )
+    assert surface_distances(lod0.mesh.verts, verts, tris).max() < 1e-3
+    assert abs(lod0.mesh.face_count - 3000) <= 300 and lod0.mesh.quad_count >= 0.8 * lod0.mesh.face_count
 
 
 def test_parts_beyond_any_budget_are_dropped_with_a_warning():
@@ -226,11 +252,13 @@ def test_parts_within_a_cell_of_each_other_stay_apart(monkeypatch, kept_apart):
     """An eye in its socket: a small sphere 0.02 from a big one, closer than a cell of the working copy at
     1,000 quads. Remeshed together, Instant Meshes joins them; they are then made each in a run of its own
     and come back as the source's two closed pieces."""
+    from retopo_hub.engines import pieces as pieces_module
     from retopo_hub.engines import pipeline
-    from retopo_hub.engines.quality import topology
 
     if not kept_apart:
         monkeypatch.setattr(pipeline, "fused_pieces", lambda *_: np.zeros(0, dtype=np.int64))
+        # The eye would otherwise be made the small way, as a part the joint run reshaped.
+        monkeypatch.setattr(pieces_module, "reshaped_pieces", lambda *_: np.zeros(0, dtype=np.int64))
     big_v, big_t = icosphere(4)
     eye_v, eye_t = icosphere(3, radius=0.3)
     verts = np.concatenate([big_v, eye_v + np.array([1.32, 0.0, 0.0])])
