@@ -6,18 +6,15 @@ by vertices, or by vertices at the same place) and gives each piece a face budge
 of the surface area, at least ``MIN_PIECE_FACES``. Pieces whose budget reaches ``LARGE_PIECE_FACES`` go to the
 engine together (Instant Meshes or the decimator); the others are made one by one by ``small_pieces`` (the
 piece's own triangles when they fit its budget, else ``decimate.small_part`` of that piece alone, which keeps
-its borders and genus); in quad mode a budget
-counts quads and those triangles are paired into quads where they meet flat enough (``pair_triangles``).
-``below_own_faces`` (``plan_pieces(..., remeshed=True)``, a quad remesh's plan) gives large pieces a
-budget under their own triangle count, so they are remeshed rather than kept. ``lost_pieces`` finds the
-large pieces the engine left without a face, to be made the small way too, ``reshaped_pieces`` the
-smaller of them it made with other open borders or genus (``left_for_small_way`` gives both, the engine's
-faces of the reshaped ones taken away), and ``fused_pieces`` those it joined into one (``each_alone`` then
-makes every large piece in a run of its own), so pieces in == pieces out. Only when the minimum budgets
-of many tiny parts would take the result past ``1 + MAX_OVERSHOOT`` times the target are the smallest
-parts left out; the plan counts them (``dropped``) and ``dropped_warning`` says
-so in one line. Imports numpy and the engine's own modules only; never touches bpy and runs in the engine
-child process.
+its borders and genus); in quad mode a budget counts quads and those triangles are paired into quads where
+they meet flat enough (``pair_triangles``). ``below_own_faces`` (``plan_pieces(..., remeshed=True)``, a quad
+remesh's plan) gives large pieces a budget under their own triangle count, so they are remeshed rather than
+kept. What the engine made of the large pieces is checked piece by piece (``partcheck``): those it lost or,
+when small, reshaped are made the small way too, and when it joined two, ``each_alone`` makes every large
+piece in a run of its own, so pieces in == pieces out. Only when the minimum budgets of many tiny parts
+would take the result past ``1 + MAX_OVERSHOOT`` times the target are the smallest parts left out; the
+plan counts them (``dropped``) and ``dropped_warning`` says so in one line. Imports numpy and the engine's
+own modules only; never touches bpy and runs in the engine child process.
 
 Why: Instant Meshes places vertices one output edge apart, and a part smaller than that edge gets no
 face at all. 1,000 icospheres remeshed together to 5,000 quads (5 each) came back as 588 pieces; a
@@ -37,8 +34,7 @@ from .decimate import small_part
 from .errors import EngineCancelled
 from .meshdata import MeshArrays, triangle_areas
 from .meshgraph import components, face_components
-from .project import TriangleIndex
-from .quality import topology
+from .partcheck import with_faces
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +45,8 @@ MIN_PIECE_FACES = 4
 # Pieces with a smaller budget skip Instant Meshes. 100 icospheres remeshed together lost 11 parts at 8
 # faces each, 2 at 16 and none at 24, 32 or 48 (at 32 a sphere's output edge is about 0.6 of its radius);
 # at the 5 faces each of 1,000 icospheres got in a 5,000-face job, 41% came back without a face. A large
-# piece the engine still loses is made the small way (``lost_pieces``).
+# piece the engine still loses is made the small way (``partcheck.lost_pieces``).
 LARGE_PIECE_FACES = 32
-# Faces of a piece in a connected part of the result that make it count as joined there (a face or two
-# nearest another piece where two parts touch do not).
-FUSED_FACES = 4
-# Pieces up to this budget the engine reshaped are made the small way (``reshaped_pieces``): at a few dozen
-# quads Instant Meshes cannot draw a part's rims (open cones of 39 quads came back with a wide end shut).
-RESHAPED_UP_TO = 128
 # Bits of a piece made on its own that hold less than this share of its faces are dropped (``_one_part``).
 STRAY_SHARE = 0.1
 # Vertices closer than this share of the bounding-box diagonal are at the same place (float32 round-off of
@@ -273,46 +263,13 @@ def _augment(start: int, mate: np.ndarray, neighbours: dict, path: list[int]) ->
     return False
 
 
-def lost_pieces(labels: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """The piece ids among ``labels`` (one per source triangle) that no result face lies on, ``nearest``
-    being the piece each result face counts for (``nearest_piece``)."""
-    present = np.unique(labels)
-    if nearest.shape[0] == 0 or present.shape[0] == 0:
-        return present
-    hit = np.zeros(int(present[-1]) + 1, dtype=bool)
-    hit[nearest] = True
-    return present[~hit[present]]
-
-
-def nearest_piece(result: MeshArrays, source: MeshArrays, labels: np.ndarray) -> np.ndarray:
-    """The piece of ``source`` (``labels`` per triangle) nearest each result face's first corner: the piece
-    that face counts for in ``lost_pieces`` and ``fused_pieces``."""
-    if result.face_count == 0:
-        return np.zeros(0, dtype=np.int64)
-    first = result.verts[result.corner_verts[result.face_starts]]
-    return labels[TriangleIndex(source.verts, source.triangles()).query(first)[2]]
-
-
-def fused_pieces(result: MeshArrays, piece: np.ndarray) -> np.ndarray:
-    """The piece ids that ``result`` joined to another: a connected part of ``result`` holds at least
-    FUSED_FACES faces of each (``piece``: the piece each result face counts for, ``nearest_piece``).
-    Instant Meshes joins parts that lie within a cell of each other, as Suzanne's eyes in their sockets."""
-    if result.face_count == 0:
-        return np.zeros(0, dtype=np.int64)
-    span = int(piece.max()) + 1
-    pairs, counts = np.unique(face_components(result) * span + piece, return_counts=True)
-    part, member = np.divmod(pairs[counts >= FUSED_FACES], span)
-    shared = np.bincount(part)[part] > 1
-    return np.unique(member[shared])
-
-
 def each_alone(
     verts: np.ndarray, tris: np.ndarray, plan: PiecePlan, pieces: np.ndarray, build: Callable
 ) -> tuple[MeshArrays | None, np.ndarray, list[dict]]:
     """Each of ``pieces`` (piece ids) made by ``build(mesh, budget, vertex_map)`` -> (mesh, sharp edge
     vertex pairs, info) in a run of its own, all in one MeshArrays with their sharp edges renumbered: (mesh
     or None when none was made, sharp (E, 2), infos). A piece whose budget is not below its own face count
-    is left out (``lost_pieces`` then finds it for the small way)."""
+    is left out (``partcheck.lost_pieces`` then finds it for the small way)."""
     made: list[tuple[MeshArrays, np.ndarray, dict]] = []
     for piece in pieces:
         mesh, vertex_map = select_pieces(verts, tris, plan.labels, np.arange(plan.count) == piece)
@@ -336,50 +293,6 @@ def _one_part(mesh: MeshArrays, sharp: np.ndarray, info: dict) -> tuple[MeshArra
     if sizes.max() < (1.0 - STRAY_SHARE) * parts.shape[0]:
         return mesh, sharp, info
     return (*with_faces(mesh, sharp, parts == sizes.argmax()), info)
-
-
-def with_faces(mesh: MeshArrays, sharp: np.ndarray, keep: np.ndarray) -> tuple[MeshArrays, np.ndarray]:
-    """``mesh`` with only the faces where ``keep`` is True (unused vertices dropped) and its sharp edges
-    (vertex pairs) renumbered, those of the dropped vertices gone."""
-    kept = mesh.select_faces(keep)
-    used = np.zeros(mesh.vert_count, dtype=bool)
-    used[kept.corner_verts] = True
-    remap = np.cumsum(used, dtype=np.int64) - 1
-    sharp = remap[sharp[used[sharp].all(axis=1)]].astype(np.int32) if sharp.size else sharp
-    return kept.compact(), sharp
-
-
-def left_for_small_way(
-    made: MeshArrays,
-    sharp: np.ndarray,
-    source: MeshArrays,
-    labels: np.ndarray,
-    nearest: np.ndarray,
-    budgets: np.ndarray,
-) -> tuple[MeshArrays, np.ndarray, np.ndarray]:
-    """(mesh, sharp edges, piece ids): ``made`` without the faces of the pieces it reshaped, and those pieces
-    with the ones it lost, for the small way (``labels`` per ``source`` triangle, ``nearest`` per face)."""
-    reshaped = reshaped_pieces(made, source, labels, nearest, budgets)
-    if reshaped.size:
-        log.info("%d small parts came back reshaped: made the small way", reshaped.shape[0])
-        made, sharp = with_faces(made, sharp, ~np.isin(nearest, reshaped))
-    return made, sharp, np.union1d(lost_pieces(labels, nearest), reshaped)
-
-
-def reshaped_pieces(
-    result: MeshArrays, source: MeshArrays, labels: np.ndarray, nearest: np.ndarray, budgets: np.ndarray
-) -> np.ndarray:
-    """The piece ids (``labels`` per ``source`` triangle) with budgets up to ``RESHAPED_UP_TO`` whose faces in
-    ``result`` (``nearest_piece``) have other pieces, open borders or genus than the piece's own."""
-    reshaped = []
-    for piece in np.unique(nearest):
-        if budgets[piece] > RESHAPED_UP_TO:
-            continue
-        made = topology(result.select_faces(nearest == piece).compact())
-        own = topology(source.select_faces(labels == piece).compact())
-        if any(made[key] != own[key] for key in ("pieces", "boundary_loops", "genus")):
-            reshaped.append(int(piece))
-    return np.asarray(reshaped, dtype=np.int64)
 
 
 def merged(*meshes: MeshArrays) -> MeshArrays:

@@ -49,13 +49,11 @@ from .lodlook import Look
 from .meshdata import MeshArrays
 from .notices import EDGE_FLOW_SKIPPED, stall_warning, topology_changed
 from .params import EngineParams
+from .partcheck import fused_pieces, left_for_small_way, nearest_piece
 from .pieces import (
     dropped_warning,
     each_alone,
-    fused_pieces,
-    left_for_small_way,
     merged,
-    nearest_piece,
     plan_pieces,
     select_pieces,
     small_pieces,

@@ -252,13 +252,12 @@ def test_parts_within_a_cell_of_each_other_stay_apart(monkeypatch, kept_apart):
     """An eye in its socket: a small sphere 0.02 from a big one, closer than a cell of the working copy at
     1,000 quads. Remeshed together, Instant Meshes joins them; they are then made each in a run of its own
     and come back as the source's two closed pieces."""
-    from retopo_hub.engines import pieces as pieces_module
-    from retopo_hub.engines import pipeline
+    from retopo_hub.engines import partcheck, pipeline
 
     if not kept_apart:
         monkeypatch.setattr(pipeline, "fused_pieces", lambda *_: np.zeros(0, dtype=np.int64))
         # The eye would otherwise be made the small way, as a part the joint run reshaped.
-        monkeypatch.setattr(pieces_module, "reshaped_pieces", lambda *_: np.zeros(0, dtype=np.int64))
+        monkeypatch.setattr(partcheck, "reshaped_pieces", lambda *_: np.zeros(0, dtype=np.int64))
     big_v, big_t = icosphere(4)
     eye_v, eye_t = icosphere(3, radius=0.3)
     verts = np.concatenate([big_v, eye_v + np.array([1.32, 0.0, 0.0])])
