@@ -50,14 +50,7 @@ from .meshdata import MeshArrays
 from .notices import EDGE_FLOW_SKIPPED, stall_warning, topology_changed
 from .params import EngineParams
 from .partcheck import fused_pieces, left_for_small_way, nearest_piece
-from .pieces import (
-    dropped_warning,
-    each_alone,
-    merged,
-    plan_pieces,
-    select_pieces,
-    small_pieces,
-)
+from .pieces import dropped_warning, each_alone, merged, plan_pieces, select_pieces, small_pieces
 from .progress import ProgressFn, monotonic, scaled
 from .quality import level_errors, topology_change
 from .remesh import ENGINE_NAME as REMESHER
@@ -254,6 +247,9 @@ def _lod0(
     }
     if "target_exceeded" in info:
         info["target_exceeded"] = max(0.0, mesh.face_count / target - 1.0)
+    if lost.size and "topology" in info:
+        # Parts the engine lost or reshaped were made the small way: its verdict was on what it made of them.
+        info.update(topology_change(mesh, source, info.get("cracks_closed", 0)))
     warnings = (dropped_warning(plan, target),) if plan.dropped else ()
     for line in warnings:
         log.warning("%s", line)

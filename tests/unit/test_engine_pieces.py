@@ -138,6 +138,7 @@ def test_small_open_parts_instant_meshes_cannot_draw_are_made_the_small_way():
     )
     assert surface_distances(lod0.mesh.verts, verts, tris).max() < 1e-3
     assert abs(lod0.mesh.face_count - 3000) <= 300 and lod0.mesh.quad_count >= 0.8 * lod0.mesh.face_count
+    assert lod0.warnings == ()
 
 
 def test_parts_beyond_any_budget_are_dropped_with_a_warning():
