@@ -7,13 +7,11 @@ dropped. Every part must come back, or the job must say how many did not.
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import bpy
-import numpy as np
 
-from tests.support.scene import parts_of, scattered_parts, select_only
+from tests.support.scene import parts_of, scattered_parts, select_only, topology_of
 
 
 def test_every_small_part_comes_back_through_the_cli(addon, blank, tmp_path, capsys):
@@ -80,19 +78,6 @@ def test_suzannes_eyes_stay_apart_from_her_head(addon, blank):
     assert "differs" not in record.message
 
 
-def _topology(addon, obj) -> dict:
-    """Pieces, open borders, non-manifold edges and genus of ``obj``'s mesh, by the engine's own count."""
-    mesh = obj.data
-    sizes = np.empty(len(mesh.polygons), np.int32)
-    mesh.polygons.foreach_get("loop_total", sizes)
-    corners = np.empty(len(mesh.loops), np.int32)
-    mesh.loops.foreach_get("vertex_index", corners)
-    co = np.empty(len(mesh.vertices) * 3, np.float32)
-    mesh.vertices.foreach_get("co", co)
-    quality = importlib.import_module(f"{addon.__name__}.engines.quality")
-    return quality.topology(quality.MeshArrays(co, sizes, corners))
-
-
 def test_small_open_cones_keep_both_rims_in_lod0_and_its_lods(addon, blank):
     """Twelve short open cones (Blender's own, no caps) beside a sphere, as one object, at 3,000 quads and
     two LoDs: each cone's share is 43 quads, under two of Instant Meshes' edges tall. Their wide ends came
@@ -114,5 +99,5 @@ def test_small_open_cones_keep_both_rims_in_lod0_and_its_lods(addon, blank):
     record = bpy.context.scene.retopo_hub.jobs[-1]
     assert record.state == "done" and "differs" not in record.message
     for name in ("Cones_retopo", "Cones_LOD1", "Cones_LOD2"):
-        shape = _topology(addon, bpy.data.objects[name])
+        shape = topology_of(addon, bpy.data.objects[name])
         assert (shape["pieces"], shape["boundary_loops"], shape["nonmanifold_edges"]) == (13, 24, 0), name

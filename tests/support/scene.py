@@ -152,8 +152,8 @@ def scattered_parts(name: str, count: int):
     return obj
 
 
-def parts_of(addon, obj) -> int:
-    """Separate parts of ``obj``'s mesh, counted by the engine's own rule (faces sharing a vertex)."""
+def engine_mesh(addon, obj):
+    """``obj``'s mesh as the engine's ``MeshArrays`` (polygons as they are)."""
     mesh = obj.data
     sizes = np.empty(len(mesh.polygons), np.int32)
     mesh.polygons.foreach_get("loop_total", sizes)
@@ -162,5 +162,16 @@ def parts_of(addon, obj) -> int:
     co = np.empty(len(mesh.vertices) * 3, np.float32)
     mesh.vertices.foreach_get("co", co)
     # The engine is numpy only (it runs in a child process; Blender's side never imports it): safe here.
+    meshdata = importlib.import_module(f"{addon.__name__}.engines.meshdata")
+    return meshdata.MeshArrays(co, sizes, corners)
+
+
+def parts_of(addon, obj) -> int:
+    """Separate parts of ``obj``'s mesh, counted by the engine's own rule (faces sharing a vertex)."""
     meshgraph = importlib.import_module(f"{addon.__name__}.engines.meshgraph")
-    return int(meshgraph.face_components(meshgraph.MeshArrays(co, sizes, corners)).max()) + 1
+    return int(meshgraph.face_components(engine_mesh(addon, obj)).max()) + 1
+
+
+def topology_of(addon, obj) -> dict:
+    """Pieces, open borders, non-manifold edges and genus of ``obj``'s mesh, by the engine's own count."""
+    return importlib.import_module(f"{addon.__name__}.engines.quality").topology(engine_mesh(addon, obj))
