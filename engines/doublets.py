@@ -31,8 +31,8 @@ from .project import closest_on_triangles
 
 log = logging.getLogger(__name__)
 
-# Dissolving a doublet takes an edge from each of its two neighbours, which may make one of them a doublet;
-# chains of them are short (the cow's longest: 2).
+# Dissolving a doublet takes an edge from each of its two neighbours, which may make one of them a doublet
+# for the next round; a round takes at most one doublet per quad. This bounds the rounds.
 MAX_ROUNDS = 8
 # A doublet vertex further than this (in edges) from the quad its two quads would merge into stays: it holds
 # out a tip the merged quad would cut off.
@@ -119,6 +119,8 @@ def _split_through(mesh: MeshArrays) -> MeshArrays:
 
 
 def without_doublets(mesh: MeshArrays) -> tuple[MeshArrays, int]:
+    """``mesh`` with its doublets dissolved or, when they hold out a tip, split through (see the module
+    docstring), and how many were dissolved."""
     total = 0
     for _ in range(MAX_ROUNDS):
         kept, gone, merged = _doublet_quads(mesh)
