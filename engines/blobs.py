@@ -26,23 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import face_centroids, face_components, unique_edges
+from .meshgraph import face_centroids, face_components, most_frequent, unique_edges
 from .project import TriangleIndex
 
 # A closed bit holding this share of the result's faces or more is kept, whatever it lies on.
 BLOB_SHARE = 0.01
-
-
-def _per_bit(bits: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
-    """The most frequent of ``values`` (non-negative ints) among each bit's faces."""
-    width = int(values.max()) + 1
-    pairs = np.unique(bits * width + values, return_counts=True)
-    order = np.lexsort((-pairs[1], pairs[0] // width))
-    keys = pairs[0][order]
-    first = np.r_[True, keys[1:] // width != keys[:-1] // width]
-    chosen = np.zeros(count, dtype=np.int64)
-    chosen[keys[first] // width] = keys[first] % width
-    return chosen
 
 
 def without_blobs(
@@ -71,7 +59,7 @@ def without_blobs(
     open_piece[source_bits[open_vertex[tris].any(axis=1)]] = True
     center, scale = units
     nearest = index.query((face_centroids(result) - center) / scale)[2]
-    piece_of_bit = _per_bit(bits, source_bits[np.maximum(nearest, 0)], count)
+    piece_of_bit = most_frequent(bits, source_bits[np.maximum(nearest, 0)], count)
     largest = np.zeros(open_piece.shape[0], dtype=np.int64)
     np.maximum.at(largest, piece_of_bit, sizes)
     on_open = open_piece[piece_of_bit]

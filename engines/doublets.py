@@ -50,15 +50,20 @@ def _height(verts: np.ndarray, doublet: np.ndarray, merged: tuple[np.ndarray, ..
     return np.sqrt(np.minimum(first, second)) / np.maximum(edge, 1e-30)
 
 
-def _doublet_quads(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each dissolvable doublet: the quad kept (face id), the quad removed, and the kept quad's new
-    corners (D, 4), one doublet per quad."""
-    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.int64))
+def _doublet_vertices(mesh: MeshArrays) -> np.ndarray:
+    """Per vertex, whether it is a doublet's: two edges, neither on a border nor non-manifold."""
     edges, counts, _ = unique_edges(mesh)
     valence = np.bincount(edges.ravel(), minlength=mesh.vert_count)
     on_edge = np.zeros(mesh.vert_count, dtype=bool)
     on_edge[edges[counts != 2].ravel()] = True  # border and non-manifold vertices stay
-    candidate = (valence == 2) & ~on_edge
+    return (valence == 2) & ~on_edge
+
+
+def _doublet_quads(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each dissolvable doublet: the quad kept (face id), the quad removed, and the kept quad's new
+    corners (D, 4), one doublet per quad."""
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.int64))
+    candidate = _doublet_vertices(mesh)
     if not candidate.any():
         return none
     quads = np.flatnonzero(mesh.face_sizes == 4)
@@ -101,14 +106,10 @@ def _doublet_quads(mesh: MeshArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _split_through(mesh: MeshArrays) -> MeshArrays:
     """``mesh`` with each quad at a doublet vertex starting at that vertex: Blender splits a quad along the
     diagonal from its first corner, so the two quads no longer put triangles on the same diagonal."""
-    edges, counts, _ = unique_edges(mesh)
-    valence = np.bincount(edges.ravel(), minlength=mesh.vert_count)
-    on_edge = np.zeros(mesh.vert_count, dtype=bool)
-    on_edge[edges[counts != 2].ravel()] = True
     quads = np.flatnonzero(mesh.face_sizes == 4)
     slots = mesh.face_starts[quads, None] + np.arange(4)
     corners = mesh.corner_verts[slots]
-    at = ((valence == 2) & ~on_edge)[corners]
+    at = _doublet_vertices(mesh)[corners]
     rows = np.flatnonzero(at.any(axis=1))
     if rows.size == 0:
         return mesh

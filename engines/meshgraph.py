@@ -117,6 +117,19 @@ def valences(edges: np.ndarray, vert_count: int) -> np.ndarray:
     return np.bincount(edges.ravel(), minlength=vert_count)
 
 
+def most_frequent(groups: np.ndarray, values: np.ndarray, count: int) -> np.ndarray:
+    """For each of ``count`` groups (``groups`` labels each item), the most frequent of its items' ``values``
+    (non-negative ints; ties go to the smallest value), int64 (count,); 0 for a group without items."""
+    width = int(values.max()) + 1
+    pairs = np.unique(groups * width + values, return_counts=True)
+    order = np.lexsort((-pairs[1], pairs[0] // width))
+    keys = pairs[0][order]
+    first = np.r_[True, keys[1:] // width != keys[:-1] // width]
+    chosen = np.zeros(count, dtype=np.int64)
+    chosen[keys[first] // width] = keys[first] % width
+    return chosen
+
+
 def components(pairs: np.ndarray, count: int) -> np.ndarray:
     """Label of each of ``count`` nodes joined by ``pairs`` (K, 2); labels are the smallest member index."""
     parent = np.arange(count, dtype=np.int64)

@@ -23,7 +23,7 @@ import logging
 import numpy as np
 
 from .meshdata import MeshArrays
-from .meshgraph import face_components
+from .meshgraph import face_components, most_frequent
 from .project import TriangleIndex
 from .quality import topology
 
@@ -76,14 +76,7 @@ def owners(result: MeshArrays, nearest: np.ndarray) -> np.ndarray:
     if result.face_count == 0:
         return np.zeros(0, dtype=np.int64)
     bits = face_components(result)
-    span = int(nearest.max()) + 1
-    pairs, counts = np.unique(bits * span + nearest, return_counts=True)
-    bit, piece = np.divmod(pairs, span)
-    order = np.lexsort((-counts, bit))
-    first = order[np.r_[True, bit[order][1:] != bit[order][:-1]]]
-    owner = np.zeros(int(bits.max()) + 1, dtype=np.int64)
-    owner[bit[first]] = piece[first]
-    return owner[bits]
+    return most_frequent(bits, nearest, int(bits.max()) + 1)[bits]
 
 
 def reshaped_pieces(
