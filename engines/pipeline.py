@@ -55,6 +55,7 @@ from .progress import ProgressFn, monotonic, scaled
 from .quality import level_errors, topology_change
 from .remesh import ENGINE_NAME as REMESHER
 from .remesh import MIN_TARGET, check_target, remesh_detailed
+from .splits import drawn_manifold
 from .symmetry import axes_of, build_level
 from .validate import clean_input_mapped, join_split_vertices
 
@@ -260,6 +261,7 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
     """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
     warnings: tuple[str, ...] = ()
     if axes:
+        check_target(int(params.target_faces), source.face_count)
         # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
         # built again, so the bar must not run back: it shows the furthest point reached.
         stage = monotonic(stage)
@@ -278,6 +280,8 @@ def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds
         lod0, lod0_engine, lod0_sharp, lod0_info, warnings = _lod0(
             params, source, marked, stage, cancelled, density
         )
+    lod0, changed = drawn_manifold(lod0)  # every export and LoD splits quads as Blender draws them
+    lod0_info.update(changed)
     if params.mode == "quad" and not params.quads and lod0.tri_count < lod0.face_count:  # fills, seam strips
         lod0 = MeshArrays.from_triangles(lod0.verts, lod0.triangles())
     notices = (EDGE_FLOW_SKIPPED if lod0_info.get("edge_flow_skipped") else None, topology_changed(lod0_info))

@@ -281,6 +281,13 @@ def build_level(
     closed = not seam_faults(mirrored_source, axes, closed=True)
     source_pieces = pieces(mirrored_source)
     budget = share(target, axes)
+    if budget >= part.face_count:
+        # Said in the whole's terms: the user set the whole's target, not the half's.
+        raise EngineInputError(
+            f"with symmetry on, the part that is built has {part.face_count:,} faces, too few for "
+            f"{target:,} in all: set the target face count below {(part.face_count - 1) * 2 ** len(axes):,} "
+            "or turn symmetry off"
+        )
     loops = border_loops(part)
     own = real_borders(part.verts, part.triangles(), (part.verts, axes))
     reach = ON_OWN_BORDER * float(np.linalg.norm(np.ptp(part.verts, axis=0)))

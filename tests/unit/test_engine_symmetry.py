@@ -230,6 +230,18 @@ def test_a_mesh_clear_of_its_plane_is_refused_and_a_half_on_it_is_mirrored():
     assert lod0.verts[:, 0].min() < -0.9  # mirrored: the other half is there
 
 
+def test_a_target_too_high_is_refused_in_the_whole_meshs_terms():
+    verts, tris = icosphere(3)  # 1,280 triangles
+    whole = r"from 4 to 1,279 \(below the source's 1,280 faces\); got 1,500"
+    with pytest.raises(EngineInputError, match=whole):
+        run(EngineParams(mode="quad", target_faces=1500, symmetry="x"), verts, tris)
+    # Most of it on the - side: the whole's check passes, the part built is too small for the target.
+    shifted = verts - np.array([0.8, 0.0, 0.0], dtype=np.float32)
+    part = r"with symmetry on, .* too few for 1,000 in all: set the target"
+    with pytest.raises(EngineInputError, match=part):
+        run(EngineParams(mode="quad", target_faces=1000, symmetry="x"), shifted, tris)
+
+
 def test_bad_symmetry_values_are_refused_by_the_engine():
     for bad in ("w", "yx", 3):
         with pytest.raises(EngineInputError, match="symmetry must be"):
