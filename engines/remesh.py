@@ -161,6 +161,12 @@ def _reopened(
     return MeshArrays(opened.verts * scale + center, opened.face_sizes, opened.corner_verts), count
 
 
+def _clean_topology(verts: np.ndarray, tris: np.ndarray) -> dict[str, int] | None:
+    """The topology of an open source with no non-manifold edge, which a remesh is held to (``retries``)."""
+    made = topology(MeshArrays.from_triangles(verts, tris))
+    return None if made["nonmanifold_edges"] else made
+
+
 def _border_vertices(mesh: MeshArrays) -> np.ndarray:
     a, b = boundary_half_edges(mesh)
     border = np.zeros(mesh.vert_count, dtype=bool)
@@ -349,6 +355,7 @@ def remesh_detailed(
         attempt,
         lambda radius: working_copy(unit, tris, target, quads, report, radius),
         closed=(lambda: topology(MeshArrays.from_triangles(unit, tris))) if closed or planes else None,
+        open_source=None if closed or planes else _clean_topology(unit, tris),
         report=report,
         part_cut=bool(planes),
     )

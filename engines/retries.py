@@ -14,7 +14,9 @@ source's handles, a genus below zero: a limb hanging by one vertex), open edges;
 the small holes the caller fills anyway are filled. A source with open borders gets the first attempt only,
 but for a closed source's part cut for symmetry (``part_cut``, with ``closed`` giving the part's topology):
 it is broken by more pieces or another genus than the part's (two of its cut's loops joined are a handle),
-not by open edges (its cut, which the mirror closes, and holes off it, which the caller closes).
+not by open edges (its cut, which the mirror closes, and holes off it, which the caller closes); and an
+open source with no non-manifold edge (``open_source``, its topology, with ``closed`` None): built again
+with other seeds (``HOLE_RETRIES``) while the result has more pieces or a higher genus than the source.
 Imports numpy and the engine's own modules only; never touches bpy.
 """
 
@@ -57,6 +59,7 @@ def best_attempt(
     closed: Callable[[], dict[str, int]] | None,
     report: ProgressFn,
     part_cut: bool = False,
+    open_source: dict[str, int] | None = None,
 ) -> tuple[MeshArrays, dict[str, Any]]:
     """``attempt(seed offset, working verts, working tris)`` on ``working_copy(THIN_RADII[0])``; for a closed
     source, while the result breaks its working copy's topology, again with other seeds (``HOLE_RETRIES``),
@@ -68,6 +71,8 @@ def best_attempt(
     thin = {"radius_edges": THIN_RADII[0], "vertices_moved": inflated}
     result = attempt(0, work_v, work_t)
     if closed is None:
+        if open_source is not None:
+            result = _without_new_handles(result, attempt, work_v, work_t, open_source, report)
         return result, thin
     work_topology = topology(MeshArrays.from_triangles(work_v, work_t))
     # A clustered copy has non-manifold fans and small holes of its own, so its genus says nothing of the
@@ -121,3 +126,30 @@ def best_attempt(
             result, rank = candidate, candidate_rank
             thin = {"radius_edges": radius, "vertices_moved": moved}
     return result, thin
+
+
+def _without_new_handles(
+    result: MeshArrays,
+    attempt: Callable[[int, np.ndarray, np.ndarray], MeshArrays],
+    work_v: np.ndarray,
+    work_t: np.ndarray,
+    source: dict[str, int],
+    report: ProgressFn,
+) -> MeshArrays:
+    """An open source's result, built again with other seeds while it has more pieces or a higher genus than
+    the source (a bridge across a hole or between two parts, a bit cut off); the least broken one."""
+
+    def faults(mesh: MeshArrays) -> tuple[int, int]:
+        made = topology(mesh)
+        return max(0, made["pieces"] - source["pieces"]), max(0, made["genus"] - source["genus"])
+
+    rank = faults(result)
+    for retry in range(1, HOLE_RETRIES + 1):
+        if not any(rank):
+            break
+        report(0.85, f"removing a bridge the remesh made (retry {retry})")
+        candidate = attempt(retry, work_v, work_t)
+        candidate_rank = faults(candidate)
+        if candidate_rank < rank:
+            result, rank = candidate, candidate_rank
+    return result
