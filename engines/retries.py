@@ -16,7 +16,8 @@ but for a closed source's part cut for symmetry (``part_cut``, with ``closed`` g
 it is broken by more pieces or another genus than the part's (two of its cut's loops joined are a handle),
 not by open edges (its cut, which the mirror closes, and holes off it, which the caller closes); and an
 open source with no non-manifold edge (``open_source``, its topology, with ``closed`` None): built again
-with other seeds (``HOLE_RETRIES``) while the result has more pieces or a higher genus than the source.
+with other seeds (``HOLE_RETRIES``) while the result has more pieces or a higher genus than the source, or
+non-manifold edges.
 Imports numpy and the engine's own modules only; never touches bpy.
 """
 
@@ -136,12 +137,14 @@ def _without_new_handles(
     source: dict[str, int],
     report: ProgressFn,
 ) -> MeshArrays:
-    """An open source's result, built again with other seeds while it has more pieces or a higher genus than
-    the source (a bridge across a hole or between two parts, a bit cut off); the least broken one."""
+    """An open source's result, built again with other seeds while it has more pieces, a higher genus or
+    non-manifold edges the source has not (a bit cut off, a bridge across a hole or between two parts, two
+    sheets of a thin part joined on one edge); the least broken one."""
 
-    def faults(mesh: MeshArrays) -> tuple[int, int]:
+    def faults(mesh: MeshArrays) -> tuple[int, int, int]:
         made = topology(mesh)
-        return max(0, made["pieces"] - source["pieces"]), max(0, made["genus"] - source["genus"])
+        extra = made["pieces"] - source["pieces"], made["genus"] - source["genus"], made["nonmanifold_edges"]
+        return max(0, extra[0]), max(0, extra[1]), extra[2]
 
     rank = faults(result)
     for retry in range(1, HOLE_RETRIES + 1):

@@ -47,8 +47,9 @@ def test_an_open_source_gets_its_first_attempt():
 
 def test_an_open_clean_source_is_built_again_while_a_bridge_or_a_cut_off_bit_is_there():
     """An open sheet (pymeshlab's bunny with 5 holes under it came back at 4,000 quads with two holes joined
-    by a bridge, genus 1, on one seed of five): other seeds are tried, the first clean one is kept; holes
-    and open edges alone are no fault (the caller reopens or closes them)."""
+    by a bridge, genus 1, on one seed of five; the npm teapot at 900 quads with two sheets of a part joined on
+    two edges): other seeds are tried, the first clean one is kept; holes and open edges alone are no fault
+    (the caller reopens or closes them)."""
     verts, tris = icosphere(3)
     sheet = tris[verts[tris].mean(axis=1)[:, 2] < 0.6]  # a sphere with a cap cut off: one open border
     source = topology(MeshArrays.from_triangles(verts, sheet))
@@ -58,8 +59,13 @@ def test_an_open_clean_source_is_built_again_while_a_bridge_or_a_cut_off_bit_is_
     cut_off = MeshArrays.from_triangles(np.vstack([verts, tip[0] * 0.1 + [3.0, 0, 0]]),
                                         np.vstack([sheet, tip[1] + len(verts)]))  # fmt: skip
     holed = MeshArrays.from_triangles(verts, sheet[1:])
+    a, b = sheet[40, :2]  # a third triangle on an inner edge: non-manifold
+    finned = MeshArrays.from_triangles(
+        np.vstack([verts, [[0.0, 0.0, 0.0]]]), np.vstack([sheet, [[a, b, len(verts)]]])
+    )
+    assert topology(finned)["nonmanifold_edges"] == 1
     work = (verts, sheet, 0)
-    for first, fixed_at in ((bridged, 1), (cut_off, 2)):
+    for first, fixed_at in ((bridged, 1), (cut_off, 2), (finned, 1)):
         made = {0: first, fixed_at: holed}
         calls = []
 
