@@ -17,7 +17,7 @@ it is broken by more pieces or another genus than the part's (two of its cut's l
 not by open edges (its cut, which the mirror closes, and holes off it, which the caller closes); and an
 open source with no non-manifold edge (``open_source``, its topology, with ``closed`` None): built again
 with other seeds (``HOLE_RETRIES``) while the result has more pieces or a higher genus than the source, or
-non-manifold edges.
+non-manifold edges, and each retry does better than the last.
 Imports numpy and the engine's own modules only; never touches bpy.
 """
 
@@ -153,6 +153,9 @@ def _without_new_handles(
         report(0.85, f"removing a bridge the remesh made (retry {retry})")
         candidate = attempt(retry, work_v, work_t)
         candidate_rank = faults(candidate)
-        if candidate_rank < rank:
-            result, rank = candidate, candidate_rank
+        if candidate_rank >= rank:
+            # No better: the fault is the shape's, not the seed's (the npm snowden head's parts at 300 quads
+            # ran both retries for nothing, 3.3 s -> 9.3 s).
+            break
+        result, rank = candidate, candidate_rank
     return result
