@@ -55,3 +55,18 @@ def test_a_quad_split_in_place_keeps_the_other_faces_and_their_order():
         assert set(made[first : first + 2].ravel()) == set(mesh.corner_verts[4 * quad : 4 * quad + 4])
     assert np.array_equal(out.corner_verts[:4], mesh.corner_verts[:4])
     assert np.array_equal(out.corner_verts[-4 * 17 :], mesh.corner_verts[-4 * 17 :])
+
+
+def test_lod0_and_its_lods_are_made_from_the_turned_quads(monkeypatch):
+    """The pipeline runs ``drawn_manifold`` on LOD0 before its LoDs are decimated from its drawn split."""
+    from retopo_hub.engines import pipeline
+    from retopo_hub.engines.pipeline import EngineParams, run
+    from retopo_hub.engines.quality import topology
+    from shapes import icosphere
+
+    made, _ = boxed_doublet(2.0 * MAX_HEIGHT)
+    no_sharp = np.zeros((0, 2), dtype=np.int32)
+    monkeypatch.setattr(pipeline, "_lod0", lambda *args, **kwargs: (made, "test", no_sharp, {}, ()))
+    results = run(EngineParams(mode="quad", target_faces=90, lod_levels=1), *icosphere(3))
+    assert results[0].info["quads_turned"] == 1 and drawn_nonmanifold(results[0].mesh) == 0
+    assert topology(results[1].mesh)["nonmanifold_edges"] == 0
