@@ -131,6 +131,31 @@ def test_a_border_that_strays_from_the_plane_is_rebuilt_and_cut_exactly():
     assert_symmetric(level.mesh, (0,))
 
 
+def test_a_build_with_a_handle_the_source_has_not_is_built_again():
+    """pymeshlab's airplane at 900 quads with X symmetry came back with genus 1 on the first seed, with as
+    many pieces and open borders as the source: only its genus said so. Here the first build is the half
+    sphere with a small ring hung on one of its vertices (one piece, one border, a handle)."""
+    sphere = MeshArrays.from_triangles(*icosphere(4))
+    calls = []
+
+    def build(part: MeshArrays, _target: int, _marked, attempt: int) -> tuple:
+        calls.append(attempt)
+        if len(calls) > 1:
+            return part, np.zeros((0, 2)), {}
+        tris = part.triangles()
+        at = int(np.argmax(part.verts[:, 0]))  # the pole on +X, far from the plane
+        ring_v, ring_t = torus(12, 6, major=0.1, minor=0.03)
+        ring_v = ring_v - ring_v[0] + part.verts[at]
+        ring_ids = np.r_[at, np.arange(len(ring_v) - 1) + part.vert_count]  # its vertex 0 is the pole
+        verts = np.vstack([part.verts, ring_v[1:]])
+        hung = MeshArrays.from_triangles(verts, np.vstack([tris, ring_ids[ring_t]]))
+        return hung, np.zeros((0, 2)), {}
+
+    level = build_level(sphere, (0,), 1000, build)
+    assert topology(level.mesh)["genus"] == 0 and len(calls) == 2
+    assert_symmetric(level.mesh, (0,))
+
+
 def test_the_option_takes_each_combination_of_axes_in_order():
     option = BY_NAME["symmetry"]
     assert option.choices == ("", "x", "y", "z", "xy", "xz", "yz", "xyz")
