@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 
 from tests.support.scene import engine_mesh
+from tests.unit.shapes import quad_box
 
 
 def blender_triangles(obj) -> np.ndarray:
@@ -77,32 +78,9 @@ def test_turned_quads_leave_no_non_manifold_edge_in_blenders_split(addon, blank)
 def _boxed_tip() -> tuple[np.ndarray, list]:
     """A 2 x 2 quad grid on each side of a cube; one top quad split into two quads around a vertex raised
     0.4 above its middle, each starting at an end of their shared diagonal."""
-    index: dict[tuple, int] = {}
-    verts: list[tuple] = []
-    quads: list[list[int]] = []
-
-    def vertex(point) -> int:
-        key = tuple(np.round(point, 9))
-        if key not in index:
-            index[key] = len(verts)
-            verts.append(key)
-        return index[key]
-
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            for i in range(2):
-                for j in range(2):
-                    quad = []
-                    for a, b in ((i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)):
-                        point = np.zeros(3)
-                        point[axis] = sign
-                        point[(axis + 1) % 3], point[(axis + 2) % 3] = -1 + a, -1 + b
-                        quad.append(vertex(point))
-                    quads.append(quad if sign > 0 else quad[::-1])
-    top = next(k for k, q in enumerate(quads) if all(verts[v][2] == 1.0 for v in q))
-    p0, p1, p2, p3 = quads.pop(top)
-    middle = np.mean([verts[p] for p in (p0, p1, p2, p3)], axis=0) + np.array([0.0, 0.0, 0.4])
-    verts.append(tuple(middle))
-    tip = len(verts) - 1
-    quads += [[p2, p3, p0, tip], [p0, p1, p2, tip]]
-    return np.array(verts), quads
+    verts, quads = quad_box(2, 2)
+    top = next(k for k, q in enumerate(quads) if (verts[q][:, 2] == 1.0).all())
+    p0, p1, p2, p3 = quads[top]
+    tip = verts[quads[top]].mean(axis=0) + np.array([0.0, 0.0, 0.4])
+    faces = [*np.delete(quads, top, axis=0).tolist(), [p2, p3, p0, len(verts)], [p0, p1, p2, len(verts)]]
+    return np.vstack([verts, tip]), faces
