@@ -198,8 +198,7 @@ def _lod0(
 ) -> tuple[MeshArrays, str, np.ndarray, dict[str, Any], tuple[str, ...]]:
     """(mesh, engine, sharp edges, info, warnings) of LOD0; every separate part of the source gets a face
     budget of its own (``pieces``), so small parts are not lost in a remesh or decimation of the whole."""
-    target = int(params.target_faces)
-    check_target(target, source.face_count)
+    target = int(params.target_faces)  # checked against the source by _make_lod0
     no_sharp = np.zeros((0, 2), dtype=np.int32)
     if params.mode == "decimate" and source.face_count <= target * (1.0 + SKIP_DECIMATION):
         # Already at the budget: a full collapse pass over the mesh would change almost nothing.
@@ -260,8 +259,9 @@ def _lod0(
 def _make_lod0(params, source, marked, axes, stage, cancelled, build, thresholds, density) -> LodResult:
     """LOD0 as a ``LodResult``: mirrored when ``axes``, else with a face budget per separate part."""
     warnings: tuple[str, ...] = ()
+    # The whole's target against the whole source, before a symmetric build checks its half's.
+    check_target(int(params.target_faces), source.face_count)
     if axes:
-        check_target(int(params.target_faces), source.face_count)
         # Built on the + side only and mirrored: LOD0 is mirror-exact (symmetry.py). A seam that fails is
         # built again, so the bar must not run back: it shows the furthest point reached.
         stage = monotonic(stage)

@@ -73,7 +73,7 @@ def best_attempt(
     result = attempt(0, work_v, work_t)
     if closed is None:
         if open_source is not None:
-            result = _without_new_handles(result, attempt, work_v, work_t, open_source, report)
+            result = _open_source_retried(result, attempt, work_v, work_t, open_source, report)
         return result, thin
     work_topology = topology(MeshArrays.from_triangles(work_v, work_t))
     # A clustered copy has non-manifold fans and small holes of its own, so its genus says nothing of the
@@ -129,7 +129,7 @@ def best_attempt(
     return result, thin
 
 
-def _without_new_handles(
+def _open_source_retried(
     result: MeshArrays,
     attempt: Callable[[int, np.ndarray, np.ndarray], MeshArrays],
     work_v: np.ndarray,

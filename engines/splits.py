@@ -24,32 +24,43 @@ from __future__ import annotations
 import numpy as np
 
 from .meshdata import DRAWN_SPLIT, MeshArrays
-from .meshgraph import weld_seams
+from .meshgraph import unique_edges, weld_seams
 
 # Each round turns at most one quad per crowded edge and checks again: a turned quad's new diagonal may
 # meet another's. Rounds stop when nothing improves.
 MAX_ROUNDS = 4
 
 
+Drawn = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _drawn(mesh: MeshArrays) -> Drawn:
+    """``mesh`` split as Blender draws it: the triangles (T, 3), the edge each of their sides runs along
+    (T, 3) and how many triangles each edge has."""
+    tris = mesh.triangles(DRAWN_SPLIT)
+    _, counts, side_edge = unique_edges(MeshArrays.from_triangles(mesh.verts, tris))
+    return tris, side_edge.reshape(-1, 3), counts
+
+
+def _first_triangles(mesh: MeshArrays) -> np.ndarray:
+    """The index of each face's first triangle in ``mesh.triangles()``."""
+    per_face = mesh.face_sizes.astype(np.int64) - 2
+    return np.cumsum(per_face) - per_face
+
+
 def _diagonals(mesh: MeshArrays, quads: np.ndarray) -> np.ndarray:
     """The diagonal each of ``quads`` is drawn along, as a key ``min * V + max`` of its two vertices."""
-    tris = mesh.triangles(DRAWN_SPLIT).astype(np.int64)
-    first_tri = np.cumsum(mesh.face_sizes - 2) - (mesh.face_sizes - 2)
-    ends = np.sort(tris[first_tri[quads]][:, [0, 2]], axis=1)
+    first = mesh.triangles(DRAWN_SPLIT)[_first_triangles(mesh)[quads]].astype(np.int64)
+    ends = np.sort(first[:, [0, 2]], axis=1)
     return ends[:, 0] * mesh.vert_count + ends[:, 1]
 
 
-def _crowded_quads(mesh: MeshArrays, turnable: bool = True) -> np.ndarray:
-    """Indices of quads drawn along a diagonal of more than two triangles, one quad per such diagonal; with
-    ``turnable``, only quads that turning moves off it."""
-    tris = mesh.triangles(DRAWN_SPLIT).astype(np.int64)
-    face_of_tri = np.repeat(np.arange(mesh.face_count), mesh.face_sizes - 2)
-    sides = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    faces = np.tile(face_of_tri, 3)
-    _, edge_of, counts = np.unique(
-        sides[:, 0] * mesh.vert_count + sides[:, 1], return_inverse=True, return_counts=True
-    )
-    edge_of = edge_of.ravel()
+def _crowded_quads(mesh: MeshArrays, drawn: Drawn, turnable: bool = True) -> np.ndarray:
+    """Indices of quads drawn (``drawn = _drawn(mesh)``) along a diagonal of more than two triangles, one
+    quad per such diagonal; with ``turnable``, only quads that turning moves off it."""
+    _, side_edge, counts = drawn
+    faces = np.repeat(np.repeat(np.arange(mesh.face_count), mesh.face_sizes - 2), 3)
+    edge_of = side_edge.ravel()
     crowded = (counts[edge_of] > 2) & (mesh.face_sizes[faces] == 4)
     if not crowded.any():
         return np.zeros(0, dtype=np.int64)
@@ -70,20 +81,16 @@ def _turned(mesh: MeshArrays, quads: np.ndarray) -> MeshArrays:
     return MeshArrays(mesh.verts, mesh.face_sizes, corners)
 
 
-def _crowded_edges(mesh: MeshArrays) -> int:
-    tris = mesh.triangles(DRAWN_SPLIT).astype(np.int64)
-    sides = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
-    counts = np.unique(sides[:, 0] * mesh.vert_count + sides[:, 1], return_counts=True)[1]
-    return int(np.count_nonzero(counts > 2))
+def _crowded_edges(drawn: Drawn) -> int:
+    return int(np.count_nonzero(drawn[2] > 2))
 
 
 def _split(mesh: MeshArrays, quads: np.ndarray) -> MeshArrays:
     """``mesh`` with each of ``quads`` made two triangles, in its place, along the diagonal it is not drawn
     along."""
     sizes, starts = mesh.face_sizes.astype(np.int64), mesh.face_starts
-    tris = mesh.triangles(DRAWN_SPLIT)
-    first_tri = np.cumsum(sizes - 2) - (sizes - 2)
-    drawn_from_first = tris[first_tri[quads], 0] == mesh.corner_verts[starts[quads]]
+    first = mesh.triangles(DRAWN_SPLIT)[_first_triangles(mesh)[quads]]
+    drawn_from_first = first[:, 0] == mesh.corner_verts[starts[quads]]
     quad_corners = mesh.corner_verts[starts[quads][:, None] + np.arange(4)]
     order = (np.array([0, 1, 2, 0, 2, 3]) + drawn_from_first[:, None]) % 4
     split = np.zeros(mesh.face_count, dtype=bool)
@@ -109,26 +116,26 @@ def drawn_manifold(mesh: MeshArrays) -> tuple[MeshArrays, dict[str, int]]:
     if not np.any(mesh.face_sizes == 4):
         return mesh, {}
     welded = weld_seams(mesh)  # same faces, same corner order: only vertex numbers are joined
+    drawn = _drawn(welded)
     turned = np.zeros(mesh.face_count, dtype=bool)
-    crowded = _crowded_edges(welded)
     for _ in range(MAX_ROUNDS):
-        if not crowded:
+        if not _crowded_edges(drawn):
             break
-        quads = _crowded_quads(welded)
+        quads = _crowded_quads(welded, drawn)
         trial = _turned(welded, quads)
-        left = _crowded_edges(trial)
-        if left >= crowded:
+        trial_drawn = _drawn(trial)
+        if _crowded_edges(trial_drawn) >= _crowded_edges(drawn):
             break
-        welded, crowded = trial, left
+        welded, drawn = trial, trial_drawn
         turned[quads] ^= True
     changed: dict[str, int] = {}
     if turned.any():
         # A quad turned twice is back as it was; the rest are turned once in the caller's own numbering.
         mesh = _turned(mesh, np.flatnonzero(turned))
         changed["quads_turned"] = int(np.count_nonzero(turned))
-    if crowded:
-        quads = _crowded_quads(welded, turnable=False)
-        if quads.size and _crowded_edges(_split(welded, quads)) < crowded:
+    if _crowded_edges(drawn):
+        quads = _crowded_quads(welded, drawn, turnable=False)
+        if quads.size and _crowded_edges(_drawn(_split(welded, quads))) < _crowded_edges(drawn):
             mesh = _split(mesh, quads)
             changed["quads_split"] = int(quads.size)
     return mesh, changed
