@@ -22,7 +22,7 @@ import numpy as np
 
 from .collapse import collapse_edges
 from .errors import EngineInputError, native_module
-from .fins import border_share, fin_edges, small_pieces, without_fins
+from .fins import border_share, fin_edges, put_back, specks_aside, without_fins
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .progress import ProgressFn, scaled
 from .project import TriangleIndex
@@ -65,8 +65,6 @@ COMPARED_STALLED_UP_TO = 300_000
 # (the machined part to 4,301 triangles: 18.1 s with fast_simplification's four harder passes first).
 STALLED_FAR = 2.0
 COMPARE_SAMPLES = 3_000
-# Specks (fins.small_pieces) are set aside unchanged when they hold at most this share of the budget.
-SPECK_SHARE = 0.05
 
 
 def _simplifier() -> ModuleType:
@@ -251,8 +249,8 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
     # Open borders get fins (fins.py), or their rims slide and holes close; not a soup's, which is all
     # border and has no rim to keep.
     finned = 0.0 < border_share(tris) <= MAX_FINNED_SHARE
-    specks = small_pieces(tris, verts.shape[0]) if finned else np.zeros(0, dtype=bool)
-    if 0 < np.count_nonzero(specks) <= SPECK_SHARE * target:
+    specks = specks_aside(tris, verts.shape[0], target) if finned else None
+    if specks is not None:
         aside = MeshArrays.from_triangles(verts, tris[specks]).compact()
         tris, target = tris[~specks], target - aside.face_count
     else:
@@ -283,8 +281,7 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
             f"decimating to {target} faces removed everything: raise the target face count"
         )
     if aside is not None:
-        tris = np.concatenate([tris, aside.corner_verts.reshape(-1, 3) + verts.shape[0]])
-        verts, target = np.concatenate([verts, aside.verts]), target + aside.face_count
+        (verts, tris), target = put_back(verts, tris, aside), target + aside.face_count
     result = MeshArrays.from_triangles(verts, tris)
     if abs(result.face_count - target) > TOLERANCE * target:
         log.warning("decimation reached %d faces for a target of %d", result.face_count, target)

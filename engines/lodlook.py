@@ -38,7 +38,7 @@ import numpy as np
 
 from .collapse import collapse_edges
 from .decimate import TOLERANCE, collapse_map
-from .fins import fin_edges, without_fins
+from .fins import fin_edges, put_back, specks_aside, without_fins
 from .flips import flip_slivers
 from .meshdata import DRAWN_SPLIT, MeshArrays
 from .project import TriangleIndex
@@ -173,6 +173,12 @@ def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
     regions = previous.regions
     if tris.shape[0] <= target:
         return previous
+    # Specks are kept whole (fins.specks_aside), as decimate.decimate keeps them.
+    specks = specks_aside(tris, verts.shape[0], target)
+    if specks is not None:
+        aside = MeshArrays.from_triangles(verts, tris[specks]).compact()
+        aside_regions, tris, regions = regions[specks], tris[~specks], regions[~specks]
+        target -= aside.face_count
     for aggression in LOOK_STEPS:
         verts, tris, regions = _decimate_pass(verts, tris, regions, target, aggression)
         if tris.shape[0] <= target * (1.0 + TOLERANCE):
@@ -184,6 +190,9 @@ def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
         regions = regions[kept]
     # Seam vertices may only land at an end or the middle of a collapsed edge: widen what that left thin.
     tris, regions = flip_slivers(verts, tris, regions)
+    if specks is not None:
+        verts, tris = put_back(verts, tris, aside)
+        regions = np.concatenate([regions, aside_regions])
     return look.dress(MeshArrays.from_triangles(verts, tris), regions)
 
 

@@ -166,3 +166,24 @@ def test_a_level_of_needles_reaches_its_budget_with_its_slots_and_seam_kept():
     face_normals = np.cross(made[:, 1] - made[:, 0], made[:, 2] - made[:, 0])
     caps = np.abs(face_normals[:, 2]) > 0.5 * np.linalg.norm(face_normals, axis=1)
     assert np.array_equal(level.face_materials == 1, caps)
+
+
+def test_a_speck_far_from_the_rest_stays_in_every_level():
+    """A 1-triangle speck 2 units off a UV-mapped sphere (a scan's stray bit, as the npm snowden head has
+    two): levels keeping LOD0's look used to collapse it away, and each level's error to LOD0 was then
+    the speck's distance, the same for every level, so they all switched in at one far distance."""
+    from retopo_hub.engines.quality import level_errors
+
+    sphere = _bumpy_sphere()
+    speck = np.array([[3.0, 0.0, 0.0], [3.001, 0.0, 0.0], [3.0, 0.001, 0.0]])
+    mesh = MeshArrays.from_triangles(
+        np.concatenate([sphere.verts, speck]),
+        np.concatenate([sphere.triangles(), np.array([[0, 1, 2]]) + sphere.vert_count]),
+    )
+    look = lodlook.Look.of(mesh, uv.unwrap(mesh, None, None).corner_uvs, np.zeros(mesh.face_count, np.int32))
+    made = [lodlook.decimate_keeping(look, look.level0(), round(r * mesh.face_count)) for r in RATIOS]
+    for level in made:
+        assert np.isclose(level.mesh.verts, speck[0], atol=1e-6).all(axis=1).any()
+        assert level.corner_uvs.shape == (level.mesh.corner_verts.shape[0], 2)
+    errors = level_errors(mesh, [level.mesh for level in made])
+    assert max(errors) < 0.2 and errors[0] < errors[1]
