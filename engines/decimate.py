@@ -23,6 +23,7 @@ import numpy as np
 from .collapse import collapse_edges
 from .errors import EngineInputError, native_module
 from .fins import border_share, fin_edges, put_back, specks_aside, without_fins
+from .flaps import doubled
 from .meshdata import DRAWN_SPLIT, MeshArrays, triangle_areas
 from .progress import ProgressFn, scaled
 from .project import TriangleIndex
@@ -280,9 +281,11 @@ def decimate(source: MeshArrays, target_faces: int, *, progress: ProgressFn | No
         raise EngineInputError(
             f"decimating to {target} faces removed everything: raise the target face count"
         )
+    # Collapses may fold two triangles onto each other (flaps.py).
+    tris = tris[~doubled(tris)]
     if aside is not None:
         (verts, tris), target = put_back(verts, tris, aside), target + aside.face_count
-    result = MeshArrays.from_triangles(verts, tris)
+    result = MeshArrays.from_triangles(verts, tris).compact()
     if abs(result.face_count - target) > TOLERANCE * target:
         log.warning("decimation reached %d faces for a target of %d", result.face_count, target)
     if progress:

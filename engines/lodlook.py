@@ -39,6 +39,7 @@ import numpy as np
 from .collapse import collapse_edges
 from .decimate import TOLERANCE, collapse_map
 from .fins import fin_edges, put_back, specks_aside, without_fins
+from .flaps import doubled
 from .flips import flip_slivers
 from .meshdata import DRAWN_SPLIT, MeshArrays
 from .project import TriangleIndex
@@ -190,10 +191,13 @@ def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
         regions = regions[kept]
     # Seam vertices may only land at an end or the middle of a collapsed edge: widen what that left thin.
     tris, regions = flip_slivers(verts, tris, regions)
+    # Collapses may fold two triangles onto each other (flaps.py).
+    kept = ~doubled(tris)
+    tris, regions = tris[kept], regions[kept]
     if specks is not None:
         verts, tris = put_back(verts, tris, aside)
         regions = np.concatenate([regions, aside_regions])
-    return look.dress(MeshArrays.from_triangles(verts, tris), regions)
+    return look.dress(MeshArrays.from_triangles(verts, tris).compact(), regions)
 
 
 def uv_drift(look: Look, level: Dressed, samples_per_face: int = 4, seed: int = 0) -> np.ndarray:

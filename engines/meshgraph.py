@@ -31,7 +31,15 @@ def same_place(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = points.view(np.uint64)
     # A hash of the three coordinates sorts 10x faster than the rows themselves (1.3M vertices: 0.05 s
     # against 0.55 s for np.unique of the rows); equal hashes are checked to be equal rows.
-    mixed = bits[:, 0] * _MIX[0] ^ bits[:, 1] * _MIX[1] ^ bits[:, 2]
+    # Each step multiplies (bits move up) and folds the high half down, so coordinates whose low bits are
+    # all zero (float32 values widened: 29 of them) still differ in the hash; a plain product of each did
+    # not, and a 655K-vertex sphere fell back to sorting rows (0.24 s against 0.08 s).
+    mixed = bits[:, 0] * _MIX[0]
+    mixed ^= mixed >> np.uint64(32)
+    mixed = (mixed ^ bits[:, 1]) * _MIX[1]
+    mixed ^= mixed >> np.uint64(29)
+    mixed = (mixed ^ bits[:, 2]) * _MIX[0]
+    mixed ^= mixed >> np.uint64(32)
     order = np.argsort(mixed, kind="stable")
     sorted_mixed, sorted_points = mixed[order], points[order]
     new = np.r_[True, sorted_mixed[1:] != sorted_mixed[:-1]]
