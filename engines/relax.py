@@ -7,7 +7,9 @@ tangent to the source surface (normal of the nearest source triangle), then snap
 through ``index`` (a ``TriangleIndex`` over the source). ``pinned`` vertices (bool (N,)) do not move;
 boundary vertices slide only along their boundary (mean of their boundary neighbours); no edge comes out
 collapsed to a point. ``kept_apart(before, after, moved, edges)`` is that guard for any move of vertices:
-where an edge shrank to under ``COLLAPSE_SHARE`` of its length, one end goes back. Imports numpy and the
+where an edge shrank to under ``COLLAPSE_SHARE`` of its length, one end goes back.
+``spread_collapsed(verts, mesh, index)`` moves apart the corners of a face that were at one point before
+any move. Imports numpy and the
 engine's own modules only; never touches bpy.
 
 Why umbrella (uniform) weights: on a quad mesh they pull each vertex to the centre of its ring, which
@@ -36,6 +38,9 @@ FACING = 0.2
 # its UVs far off). Up to COLLAPSE_PASSES rounds, since putting one back can collapse another edge.
 COLLAPSE_SHARE = 0.1
 COLLAPSE_PASSES = 3
+# Two corners of a face closer than this share of the median edge are at one point (spread_collapsed): the
+# result's float32 positions make them one, though float64 ones differed in the last digits.
+ONE_POINT = 1e-4
 
 
 def relax(
@@ -119,3 +124,49 @@ def kept_apart(
         back = np.where(moved[ea] & (~moved[eb] | (shift[ea] >= shift[eb])), ea, eb)
         after[back], moved[back] = before[back], False
     return after, moved
+
+
+def _corner_pairs(mesh: MeshArrays) -> np.ndarray:
+    """Every face's edges and, for quads, its two diagonals: int64 (P, 2), smaller index first."""
+    edges = unique_edges(mesh)[0]
+    quads = mesh.corner_verts[np.repeat(mesh.face_sizes == 4, mesh.face_sizes)].reshape(-1, 4)
+    diagonals = np.concatenate([quads[:, [0, 2]], quads[:, [1, 3]]]).astype(np.int64)
+    return np.unique(np.sort(np.concatenate([edges, diagonals]), axis=1), axis=0)
+
+
+def spread_collapsed(verts: np.ndarray, mesh: MeshArrays, index: TriangleIndex) -> tuple[np.ndarray, int]:
+    """``verts`` (float64 copy) with every vertex that shares one point with another corner of a face (an
+    edge's other end, or a quad's opposite corner) moved off it, to the mean of its other neighbours put
+    back on the source; and how many moved. ``kept_apart`` keeps moves from making such pairs; these were
+    at one point before any move: Instant Meshes puts two rim vertices of a hole, or two sheets crossing,
+    on one point, and the hole filling then joins them."""
+    p = np.asarray(verts, dtype=np.float64).copy()
+    pairs = _corner_pairs(mesh)
+    edges = unique_edges(mesh)[0]
+    moved = 0
+    if edges.shape[0] == 0:
+        return p, moved
+    near = ONE_POINT * float(np.median(np.linalg.norm(p[edges[:, 0]] - p[edges[:, 1]], axis=1)))
+    for _ in range(COLLAPSE_PASSES):
+        same = np.linalg.norm(p[pairs[:, 0]] - p[pairs[:, 1]], axis=1) <= near
+        if not same.any():
+            break
+        mover = np.unique(pairs[same].max(axis=1))
+        total = np.zeros_like(p)
+        count = np.zeros(p.shape[0])
+        for a, b in ((edges[:, 0], edges[:, 1]), (edges[:, 1], edges[:, 0])):
+            # Neighbours at the same point would pull it nowhere.
+            apart = np.any(p[a] != p[b], axis=1)
+            np.add.at(total, a[apart], p[b[apart]])
+            np.add.at(count, a[apart], 1.0)
+        mover = mover[count[mover] > 0]
+        if mover.shape[0] == 0:
+            break
+        middle = (p[mover] + total[mover] / count[mover, None]) / 2.0
+        placed = index.query(middle)[0]
+        # Around a convex corner of the source every point's closest is the corner itself: stay just off it.
+        back = np.linalg.norm(placed - p[mover], axis=1) <= near
+        placed[back] = middle[back]
+        p[mover] = placed
+        moved += mover.shape[0]
+    return p, moved

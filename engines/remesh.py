@@ -43,7 +43,7 @@ from .openings import BorderLoops, on_cut, open_borders, real_borders, reopen_co
 from .progress import ProgressFn
 from .project import TriangleIndex
 from .quality import topology, topology_change
-from .relax import PASSES, relax
+from .relax import PASSES, relax, spread_collapsed
 from .retries import best_attempt
 from .sharp import FeatureCurves, onto_source, source_borders
 from .unfold import unfold
@@ -138,6 +138,7 @@ def _unfolded_and_sharp(
     if curves is not None:
         on_curve = curves.index.query(unit)[1] <= ON_CURVE
     unit = unfold(unit, result, index, on_curve | _border_vertices(result))
+    unit = spread_collapsed(unit, result, index)[0]
     sharp = np.zeros((0, 2), dtype=np.int32)
     if curves is not None:
         sharp = curves.sharp_edges(MeshArrays(unit, result.face_sizes, result.corner_verts), on_curve)
