@@ -168,7 +168,7 @@ def _farthest(made: tuple[np.ndarray, np.ndarray], given: tuple[np.ndarray, np.n
     return max(float(forward.max(initial=0.0)), float(backward.max(initial=0.0)))
 
 
-def _shape(mesh: tuple[np.ndarray, np.ndarray]) -> dict[str, int]:
+def shape_of(mesh: tuple[np.ndarray, np.ndarray]) -> dict[str, int]:
     """Pieces, open borders, non-manifold edges and genus of a triangle mesh (not its open edges' count)."""
     return topology(MeshArrays.from_triangles(*mesh)) | {"boundary_edges": 0}
 
@@ -184,13 +184,13 @@ def small_part(verts: np.ndarray, tris: np.ndarray, target: int) -> tuple[np.nda
     few faces more, and the job reports its face count against the target."""
     made = simplify_triangles(verts, tris, target)
     given = (np.asarray(verts, dtype=np.float64), np.asarray(tris, dtype=np.int64))
-    shape = _shape(given)
-    if made[1].shape[0] <= target * (1.0 + TOLERANCE) and _shape(made) == shape:
+    shape = shape_of(given)
+    if made[1].shape[0] <= target * (1.0 + TOLERANCE) and shape_of(made) == shape:
         return made
     kept = collapse_edges(*given, target)[:2]
     # The npm teapot's lid (a 2-loop part) at 8 triangles: fast_simplification made 7 with one loop and a
     # non-manifold edge; collapse.py made 8 with both loops.
-    return kept if _shape(kept) == shape else made
+    return kept if shape_of(kept) == shape else made
 
 
 def _closer(made, given, target: int):
@@ -203,8 +203,8 @@ def _closer(made, given, target: int):
         return verts, tris
     # fast_simplification may tear a low-poly mesh where collapse.py keeps it (the npm teapot at 99 of its
     # 992 triangles: a hole closed and a non-manifold edge made); a torn result loses however close it is.
-    shape = _shape(given)
-    kept = (_shape((verts, tris)) == shape, _shape(made) == shape)
+    shape = shape_of(given)
+    kept = (shape_of((verts, tris)) == shape, shape_of(made) == shape)
     if kept[0] != kept[1]:
         return (verts, tris) if kept[0] else made
     index = TriangleIndex(*given)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .collapse import collapse_edges
-from .decimate import TOLERANCE, collapse_map
+from .decimate import COMPARED_UP_TO, TOLERANCE, collapse_map, shape_of
 from .fins import fin_edges, put_back, specks_aside, without_fins
 from .flaps import doubled
 from .flips import flip_slivers
@@ -167,6 +167,30 @@ def _decimate_pass(
     return out_verts, out_tris, tri_region[kept]
 
 
+def _tidied(verts: np.ndarray, tris: np.ndarray, regions: np.ndarray) -> tuple:
+    """A decimated level with its slivers widened and its flaps dropped (flips.py, flaps.py)."""
+    # Seam vertices may only land at an end or the middle of a collapsed edge: widen what that left thin.
+    tris, regions = flip_slivers(verts, tris, regions)
+    kept = ~doubled(tris)
+    return verts, tris[kept], regions[kept]
+
+
+def _fast_simplified(given: tuple, target: int) -> tuple:
+    """``given`` (verts, tris, regions) decimated by fast_simplification with fins, harder pass after
+    pass, then by collapse.py if it still stands above ``target``; tidied."""
+    verts, tris, regions = given
+    for aggression in LOOK_STEPS:
+        verts, tris, regions = _decimate_pass(verts, tris, regions, target, aggression)
+        if tris.shape[0] <= target * (1.0 + TOLERANCE):
+            break
+        log.debug("aggression %g kept %d of %d triangles with seams", aggression, tris.shape[0], target)
+    else:
+        # Needles stop fast_simplification (collapse.py), which keeps regions and seams as the fins do.
+        verts, tris, kept = collapse_edges(verts, tris, target, regions)
+        regions = regions[kept]
+    return _tidied(verts, tris, regions)
+
+
 def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
     """``previous`` decimated to about ``target`` triangles with LOD0's regions kept (module docstring)."""
     verts = np.asarray(previous.mesh.verts, dtype=np.float64)
@@ -180,20 +204,16 @@ def decimate_keeping(look: Look, previous: Dressed, target: int) -> Dressed:
         aside = MeshArrays.from_triangles(verts, tris[specks]).compact()
         aside_regions, tris, regions = regions[specks], tris[~specks], regions[~specks]
         target -= aside.face_count
-    for aggression in LOOK_STEPS:
-        verts, tris, regions = _decimate_pass(verts, tris, regions, target, aggression)
-        if tris.shape[0] <= target * (1.0 + TOLERANCE):
-            break
-        log.debug("aggression %g kept %d of %d triangles with seams", aggression, tris.shape[0], target)
-    else:
-        # Needles stop fast_simplification (collapse.py), which keeps regions and seams as the fins do.
-        verts, tris, kept = collapse_edges(verts, tris, target, regions)
-        regions = regions[kept]
-    # Seam vertices may only land at an end or the middle of a collapsed edge: widen what that left thin.
-    tris, regions = flip_slivers(verts, tris, regions)
-    # Collapses may fold two triangles onto each other (flaps.py).
-    kept = ~doubled(tris)
-    tris, regions = tris[kept], regions[kept]
+    given = (verts, tris, regions)
+    verts, tris, regions = _fast_simplified(given, target)
+    shape = shape_of(given[:2]) if given[1].shape[0] <= COMPARED_UP_TO else None
+    if shape is not None and shape_of((verts, tris)) != shape:
+        # fast_simplification may pinch a neck or close a hole where collapse.py keeps it, as for plain
+        # levels (decimate._closer, on as many triangles): the noisy dumbbell's neck at a fifth.
+        kept_verts, kept_tris, kept = collapse_edges(given[0], given[1], target, given[2])
+        tidy = _tidied(kept_verts, kept_tris, given[2][kept])
+        if tidy[1].shape[0] <= target * (1.0 + TOLERANCE) and shape_of(tidy[:2]) == shape:
+            verts, tris, regions = tidy
     if specks is not None:
         verts, tris = put_back(verts, tris, aside)
         regions = np.concatenate([regions, aside_regions])

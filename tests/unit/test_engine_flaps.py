@@ -43,9 +43,11 @@ def noisy_dumbbell():
     return MeshArrays.from_triangles(verts, tris)
 
 
-def test_levels_keeping_lod0s_look_have_no_flaps(noisy_dumbbell):
-    """Decimated keeping its UV seams to a fifth, the noisy dumbbell came back with three flaps (five
-    non-manifold edges); fast_simplification alone folds them at this budget too."""
+def test_levels_keeping_lod0s_look_have_no_flaps_and_keep_the_neck(noisy_dumbbell):
+    """Decimated keeping its UV seams, the noisy dumbbell came back with flaps (three at a fifth, nine at
+    8%: the same three vertices wound both ways) and, at a fifth, its neck pinched to non-manifold edges
+    (fast_simplification folds and pinches at these budgets too); collapse.py keeps the neck at a fifth.
+    At 8% the neck is too thin for the budget either way: no flaps, and a pinch is left."""
     mesh = noisy_dumbbell
     look = lodlook.Look.of(mesh, uv.unwrap(mesh, None, None).corner_uvs, np.zeros(mesh.face_count, np.int32))
     for ratio in (0.2, 0.08):
@@ -53,7 +55,10 @@ def test_levels_keeping_lod0s_look_have_no_flaps(noisy_dumbbell):
         tris = level.mesh.corner_verts.reshape(-1, 3)
         assert np.unique(np.sort(tris, axis=1), axis=0).shape[0] == tris.shape[0]
         assert level.corner_uvs.shape == (tris.size, 2) and level.regions.shape == (tris.shape[0],)
-        assert topology(level.mesh)["nonmanifold_edges"] < 3
+        shape = topology(level.mesh)
+        assert shape["nonmanifold_edges"] < 3
+        if ratio == 0.2:
+            assert shape == topology(mesh) | {"boundary_edges": 0}
         used = np.zeros(level.mesh.vert_count, dtype=bool)
         used[tris] = True
         assert used.all(), "a flap's tip is not left behind as a loose vertex"
