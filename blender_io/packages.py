@@ -8,7 +8,8 @@ atomically) and its path returned.
 Every package holds the levels in LOD0's object space (its origin at the file's origin, no transform):
 switch distances are in those units (blender_io/importer.py stamps them; core/lodswitch.py makes them).
 Every level carries its active UV layer and its material slots (by name, each face's slot), the ones the
-local engine's LoDs keep from LOD0 (engines/lodlook.py). Per ``target``:
+local engine's LoDs keep from LOD0 (engines/lodlook.py), and the normals Blender shades it with (smooth, split
+at sharp edges), so an engine shades it as the viewport does. Per ``target``:
 
 - ``gltf``: ``<stem>.glb`` with ``MSFT_lod`` + ``MSFT_screencoverage`` (formats/lodglb.py).
 - ``godot``: ``<stem>.glb`` with the levels side by side and ``<stem>.tscn``, an inherited scene of it that
@@ -176,7 +177,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _level_arrays(obj: bpy.types.Object, name: str) -> tuple:
-    """(name, verts, face sizes, corners, corner UVs or None, face slots, slot material names) of a level."""
+    """(name, verts, face sizes, corners, corner UVs or None, face slots, slot material names, corner
+    normals) of a level; the normals are the ones Blender shades with (smooth, split at sharp edges)."""
     mesh = obj.data
     uvs = None
     if mesh.uv_layers.active is not None:
@@ -186,7 +188,9 @@ def _level_arrays(obj: bpy.types.Object, name: str) -> tuple:
     slots = np.empty(len(mesh.polygons), dtype=np.int32)
     mesh.polygons.foreach_get("material_index", slots)
     names = [slot.material.name if slot.material is not None else "" for slot in obj.material_slots]
-    return (name, *read_arrays(mesh), uvs, slots, names)
+    normals = np.empty(len(mesh.loops) * 3, dtype=np.float32)
+    mesh.corner_normals.foreach_get("vector", normals)
+    return (name, *read_arrays(mesh), uvs, slots, names, normals.reshape(-1, 3))
 
 
 def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> list:

@@ -152,7 +152,7 @@ def _edges(sizes: np.ndarray, cv: np.ndarray, vertex_count: int) -> np.ndarray:
     return np.sort(first)
 
 
-def _geometry(name: str, uid: int, v, sizes, cv, uvs, per_face) -> _Node:
+def _geometry(name: str, uid: int, v, sizes, cv, uvs, per_face, normals=None) -> _Node:
     geom = _Node(b"Geometry", [_i64(uid), _named(name, b"Geometry"), _str("Mesh")])
     geom.add("Properties70")
     geom.add("GeometryVersion", _i32(124))
@@ -163,6 +163,14 @@ def _geometry(name: str, uid: int, v, sizes, cv, uvs, per_face) -> _Node:
     geom.add("PolygonVertexIndex", _ints(polygon_vertices))
     geom.add("Edges", _ints(_edges(sizes, cv, len(v))))
     layers = []
+    if normals is not None:
+        layer = geom.add("LayerElementNormal", _i32(0))
+        layer.add("Version", _i32(101))
+        layer.add("Name", _str(""))
+        layer.add("MappingInformationType", _str("ByPolygonVertex"))
+        layer.add("ReferenceInformationType", _str("Direct"))
+        layer.add("Normals", _doubles(normals))
+        layers.append("LayerElementNormal")
     if uvs is not None:
         # Equal UVs are stored once: the float pair is compared bit-exactly as one 64-bit key.
         _, first, uv_index = np.unique(uvs.view(np.uint64).ravel(), return_index=True, return_inverse=True)

@@ -2,18 +2,20 @@
 """Binary FBX 7.4 of a LoD chain as one FBX LOD group: ``write_lod_fbx``.
 
 Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout, LOD0 first,
-optionally followed by ``corner_uvs``, ``face_materials`` and ``material_names`` (each may be None or empty):
-a level's UVs become its UV layer, its slots Material objects connected to its Model in slot order (a material
-named in several levels is one Material object, shared). The file holds one Model of type ``LodGroup`` named
-``group_name`` with a ``LodGroup`` node attribute, and one Mesh Model child per level in that order, which is
-how the FBX SDK (and Unreal's FBX importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i.
-``switch_distances`` (object units, one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>``
-(centimetres, the distance from which child i + 1 is shown). The axes, units and the rest of the scene are
-formats/fbx.py's: Z-up metre vertices, the Y-up centimetre conversion carried by the group's Model. With
-``skeleton`` and ``skin_weights`` (per level, ``(joints, weights)`` per vertex: formats/skeleton.py) every
-level is skinned to that armature, a root of the scene beside the group (formats/fbxskin.py), as Unreal
-imports a Skeletal Mesh's LODs. Blender's own FBX exporter cannot write a LOD group, hence this writer.
-Malformed arrays raise ValueError; written atomically.
+optionally followed by ``corner_uvs``, ``face_materials``, ``material_names`` and ``corner_normals`` (each may
+be None or empty): a level's UVs become its UV layer, its normals its per-corner normals (without them an
+importer computes its own, and Unreal's warns that the file has no smoothing groups), its slots Material
+objects connected to its Model in slot order (a material named in several levels is one Material object,
+shared). The file holds one Model of type ``LodGroup`` named ``group_name`` with a ``LodGroup`` node
+attribute, and one Mesh Model child per level in that order, which is how the FBX SDK (and Unreal's FBX
+importer, with *Import Mesh LODs*) knows a LOD group: child i is LOD i. ``switch_distances`` (object units,
+one per level, LOD0's 0) become the attribute's ``Thresholds|Level<i>`` (centimetres, the distance from which
+child i + 1 is shown). The axes, units and the rest of the scene are formats/fbx.py's: Z-up metre vertices,
+the Y-up centimetre conversion carried by the group's Model. With ``skeleton`` and ``skin_weights`` (per
+level, ``(joints, weights)`` per vertex: formats/skeleton.py) every level is skinned to that armature, a root
+of the scene beside the group (formats/fbxskin.py), as Unreal imports a Skeletal Mesh's LODs. Blender's own
+FBX exporter cannot write a LOD group, hence this writer. Malformed arrays raise ValueError; written
+atomically.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from .fbx import (
     model_node,
 )
 from .fbxskin import skin_nodes
-from .mesh import check_mesh, material_slots
+from .mesh import check_mesh, check_normals, material_slots
 from .skeleton import Skeleton, check_skin_arguments
 
 Level = tuple[Any, ...]
@@ -102,8 +104,9 @@ def write_lod_fbx(
     skinned: list = []
     for number, level in enumerate(levels):
         name, verts, face_sizes, corner_verts = level[:4]
-        corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
+        corner_uvs, face_materials, material_names, corner_normals = (*level[4:], None, None, (), None)[:4]
         v, sizes, cv, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+        normals = check_normals(corner_normals, cv.size)
         if sizes.size == 0:
             raise ValueError(f"LOD {number} has no faces")
         if len(v) > np.iinfo(np.int32).max or cv.size > np.iinfo(np.int32).max:
@@ -111,7 +114,7 @@ def write_lod_fbx(
         level_name = " ".join(_check_name(name, "level name").split()) or f"LOD{number}"
         geometry_id, model_id = 2000 + 2 * number, 2001 + 2 * number
         materials, per_face = material_slots(face_materials, material_names or (), sizes.size)
-        objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, uvs, per_face),
+        objects.children += [_geometry(level_name, geometry_id, v, sizes, cv, uvs, per_face, normals),
                              _model(level_name, model_id, "Mesh", convert_axes=False)]  # fmt: skip
         links += [(model_id, group_id), (geometry_id, model_id)]
         if skin_weights is not None:

@@ -2,21 +2,21 @@
 """Binary glTF 2.0 of a LoD chain: ``write_lod_glb``.
 
 Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``formats.mesh``'s layout (Blender
-Z-up, written Y-up), LOD0 first, optionally followed by ``corner_uvs``, ``face_materials`` and
-``material_names`` (each may be None or empty); each becomes one mesh (fan-triangulated, uint32 indices; one
-primitive per material it uses, all sharing its vertices) and one node of that name. UVs become ``TEXCOORD_0``
-(vertices split only where their corners' UVs differ, as formats/glb.py does); materials are named glTF
-materials, one per name across the levels. With ``screen_coverage`` (one value per level: the coverage below
-which it gives way to the next, the last level's being where nothing is drawn; see core/lodmath.py) the file
-uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's ``ids`` and carries
-``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the extension shows LOD0
-alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is
-a root node of the scene, side by side at the same place (what Godot's .tscn package instances). ``maps``
-(``{"color"|"normal"|"ao": PNG bytes}``, the normal map in OpenGL's green) are embedded and every material
-uses them (one material for all primitives when the levels name none). With ``skeleton`` and
-``skin_weights`` (per level, ``(joints, weights)`` per vertex: formats/gltfskin.py) every level is skinned
-by one skin whose armature node is a root of the scene. Writes are atomic; malformed arrays raise
-ValueError. Pure Python + numpy.
+Z-up, written Y-up), LOD0 first, optionally followed by ``corner_uvs``, ``face_materials``, ``material_names``
+and ``corner_normals`` (each may be None or empty); each becomes one mesh (fan-triangulated, uint32 indices;
+one primitive per material it uses, all sharing its vertices) and one node of that name. UVs become
+``TEXCOORD_0`` and normals ``NORMAL``, vertices split only where their corners' UVs or normals differ (without
+normals, glTF viewers shade every face flat); materials are named glTF materials, one per name across the
+levels. With ``screen_coverage`` (one value per level: the coverage below which it gives way to the next, the
+last level's being where nothing is drawn; see core/lodmath.py) the file uses ``MSFT_lod``: LOD0's node lists
+the other levels' nodes in its extension's ``ids`` and carries ``extras.MSFT_screencoverage``; only LOD0's
+node is in the scene, so a viewer without the extension shows LOD0 alone (the extension's README in
+KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is a root node of the scene, side
+by side at the same place (what Godot's .tscn package instances). ``maps`` (``{"color"|"normal"|"ao": PNG
+bytes}``, the normal map in OpenGL's green) are embedded and every material uses them (one material for all
+primitives when the levels name none). With ``skeleton`` and ``skin_weights`` (per level, ``(joints,
+weights)`` per vertex: formats/gltfskin.py) every level is skinned by one skin whose armature node is a root
+of the scene. Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from .glb import _fan_corners, add_textures, check_pngs, pack_glb
 from .gltfskin import add_skin
-from .mesh import PathLike, check_mesh, convert_axes, material_slots
+from .mesh import PathLike, check_mesh, check_normals, convert_axes, material_slots
 from .skeleton import Skeleton, check_skin_arguments
 
 Level = tuple[Any, ...]
@@ -47,33 +47,45 @@ def _check_coverages(coverages: Sequence[float], count: int) -> list[float]:
     return values
 
 
+def _row_ids(values: np.ndarray) -> np.ndarray:
+    """One id per distinct row of ``values`` (rows compared bit for bit), int64 (N,)."""
+    rows = np.ascontiguousarray(values).view(np.dtype((np.void, values.itemsize * values.shape[1])))
+    return np.unique(rows.ravel(), return_inverse=True)[1].ravel().astype(np.int64)
+
+
 def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: dict[str, int], y_up: bool,
                 weights=None):  # fmt: skip
     """The glTF mesh of one level, its buffers added through ``add_view`` and ``accessors``; ``weights``:
     its skin's ``(joints, weights)`` per vertex of ``verts``."""
     name, verts, face_sizes, corner_verts = level[:4]
-    corner_uvs, face_materials, material_names = (*level[4:], None, None, ())[:3]
+    corner_uvs, face_materials, material_names, corner_normals = (*level[4:], None, None, (), None)[:4]
     v, sizes, corners, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
+    normals = check_normals(corner_normals, corners.size)
     if sizes.size == 0:
         raise ValueError(f"glTF cannot store a mesh without faces ({name})")
     fans = _fan_corners(sizes)
-    if uvs is None:
-        used, indices = np.unique(corners[fans].ravel(), return_inverse=True)
-        positions, texcoords = v[used], None
-        source = used
-    else:
-        _, uv_id = np.unique(uvs.view(np.uint64).ravel(), return_inverse=True)
-        key = corners * (int(uv_id.max()) + 1) + uv_id.ravel()  # one id per distinct (vertex, UV) pair
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        source = corners[first]
-        positions, indices = v[source], inverse.ravel()[fans]
-        texcoords = uvs[first] * np.float32([1, -1]) + np.float32([0, 1])  # glTF's v origin is the top
+    # One written vertex per distinct (vertex, UV, normal) of the corners.
+    key = corners
+    for values in (uvs, normals):
+        if values is not None:
+            value_id = _row_ids(values)
+            key = np.unique(key * (int(value_id.max()) + 1) + value_id, return_inverse=True)[1].ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    source = corners[first]
+    positions, indices = v[source], inverse.ravel()[fans]
+    # glTF's v runs from the top.
+    texcoords = None if uvs is None else uvs[first] * np.float32([1, -1]) + np.float32([0, 1])
     indices = indices.reshape(-1, 3)
     positions = convert_axes(positions, True) if y_up else np.ascontiguousarray(positions, np.float32)
     accessors.append({"bufferView": add_view(positions.tobytes(), 34962), "componentType": 5126,
                       "count": len(positions), "type": "VEC3", "min": positions.min(axis=0).tolist(),
                       "max": positions.max(axis=0).tolist()})  # fmt: skip
     attributes = {"POSITION": len(accessors) - 1}
+    if normals is not None:
+        written = convert_axes(normals[first], True) if y_up else normals[first]
+        accessors.append({"bufferView": add_view(written.tobytes(), 34962), "componentType": 5126,
+                          "count": len(written), "type": "VEC3"})  # fmt: skip
+        attributes["NORMAL"] = len(accessors) - 1
     if texcoords is not None:
         accessors.append({"bufferView": add_view(texcoords.tobytes(), 34962), "componentType": 5126,
                           "count": len(texcoords), "type": "VEC2"})  # fmt: skip

@@ -49,6 +49,19 @@ def check_mesh(verts, face_sizes, corner_verts, corner_uvs=None):
     return v, sizes, cv, uvs
 
 
+def check_normals(corner_normals, corner_count: int) -> np.ndarray | None:
+    """Per-corner normals as float32 (C, 3) of unit length, or None; ValueError when malformed."""
+    if corner_normals is None:
+        return None
+    normals = np.ascontiguousarray(corner_normals, dtype=np.float32).reshape(-1, 3)
+    if normals.shape[0] != corner_count or not np.isfinite(normals).all():
+        raise ValueError(f"corner_normals must be finite with shape ({corner_count}, 3), got {normals.shape}")
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    # A zero normal (a face of no area) has no direction: glTF wants unit ones, so it points up.
+    normals = np.where(length > 0, normals / np.maximum(length, 1e-30), np.float32([0, 0, 1]))
+    return normals.astype(np.float32) + np.float32(0.0)
+
+
 def material_slots(face_materials, material_names, face_count: int) -> tuple[list[str], np.ndarray | None]:
     """The materials a file should name, and each face's index into them, as Blender's exporters do it.
 

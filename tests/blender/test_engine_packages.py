@@ -10,6 +10,7 @@ import re
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.support.gltf_validator import errors, validate
@@ -152,6 +153,30 @@ def test_unreal_package_is_one_fbx_lod_group_and_screen_sizes(addon, chain, tmp_
     assert all(_dressed(c) for c in children)
     for child, extent in zip(children, bounds, strict=True):
         assert tuple(child.dimensions) == pytest.approx(extent, abs=2e-3)
+
+
+def _corner_normals(obj) -> np.ndarray:
+    normals = np.empty(len(obj.data.loops) * 3, dtype=np.float32)
+    obj.data.corner_normals.foreach_get("vector", normals)
+    return normals.reshape(-1, 3)
+
+
+def test_packages_carry_the_normals_blender_shades_with(addon, chain, tmp_path):
+    """The .glb had no NORMAL (glTF viewers then shade every face flat) and the Unreal FBX no normals:
+    both now carry the levels' own, smooth and split at sharp edges."""
+    bpy, results = chain
+    expected = [_corner_normals(o) for o in results]
+    assert any(np.ptp(n, axis=0).max() > 0.5 for n in expected)
+    glb = addon.blender_io.packages.export_package(results, "gltf", tmp_path, "Rock") / "Rock.glb"
+    doc = _glb_json(glb)
+    assert all("NORMAL" in p["attributes"] for m in doc["meshes"] for p in m["primitives"])
+    assert validate(glb)["issues"]["numErrors"] == 0
+    folder = addon.blender_io.packages.export_package(results, "unreal", tmp_path, "Rock")
+    imported = _import_fbx(bpy, folder / "Rock.fbx")
+    for number, normals in enumerate(expected):
+        level = imported[f"Rock_LOD{number}"]
+        assert level.data.has_custom_normals
+        assert np.allclose(_corner_normals(level), normals, atol=1e-3)
 
 
 def test_sbox_package_vmdl_reads_back(addon, chain, tmp_path):

@@ -47,3 +47,15 @@ def test_levels_carry_uv_layers_and_shared_materials(tmp_path):
     data = path.read_bytes()
     assert data.count(b"LayerElementUV") == 2 * 2  # per level: the layer and its table-of-contents entry
     assert data.count(b"\x00\x01Material") == 2  # one Material object per name, shared by the levels
+
+
+def test_levels_carry_their_normals_per_corner(tmp_path):
+    levels = []
+    for name, verts, sizes, corners in _levels():
+        normals = verts[corners] / np.linalg.norm(verts[corners], axis=1, keepdims=True)
+        levels.append((name, verts, sizes, corners, None, None, (), normals))
+    path = tmp_path / "rock.fbx"
+    write_lod_fbx(path, levels, [0.0, 7.5], group_name="Rock")
+    assert path.read_bytes().count(b"LayerElementNormal") == 2 * 2  # per level: the layer and its entry
+    with pytest.raises(ValueError, match="corner_normals"):
+        write_lod_fbx(tmp_path / "x.fbx", [(*levels[0][:7], levels[0][7][:-1])], [0.0])

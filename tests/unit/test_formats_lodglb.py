@@ -105,3 +105,42 @@ def test_levels_keep_uvs_and_materials_and_stay_valid(tmp_path):
         assert all("TEXCOORD_0" in p["attributes"] for p in mesh["primitives"])
     report = validate(path)
     assert errors(report) == [], report["issues"]
+
+
+def _accessor(data: bytes, doc: dict, index: int) -> np.ndarray:
+    accessor = doc["accessors"][index]
+    view = doc["bufferViews"][accessor["bufferView"]]
+    start = 20 + struct.unpack_from("<I", data, 12)[0] + 8 + view.get("byteOffset", 0)
+    width = {"VEC3": 3, "VEC2": 2, "SCALAR": 1}[accessor["type"]]
+    dtype = np.float32 if accessor["componentType"] == 5126 else np.uint32
+    return np.frombuffer(data, dtype, accessor["count"] * width, start).reshape(accessor["count"], -1)
+
+
+def test_levels_carry_their_normals_split_only_at_hard_edges(tmp_path):
+    """Smooth normals on the sphere but a hard rim round its equator (the two halves' normals bent up and
+    down there): without NORMAL a viewer shades every face flat. Vertices are shared where the corners'
+    normals agree and split on the rim alone; the normals come out unit length and Y-up."""
+    levels = []
+    for name, verts, sizes, corners in _levels():
+        p = verts[corners].astype(np.float64)
+        normals = p / np.linalg.norm(p, axis=1, keepdims=True)
+        upper = np.repeat(p.reshape(-1, 3, 3)[:, :, 2].mean(axis=1) > 0, 3)
+        rim = np.abs(p[:, 2]) < 1e-6
+        normals[rim & upper] += [0.0, 0.0, 0.5]
+        normals[rim & ~upper] += [0.0, 0.0, -0.5]
+        levels.append((name, verts, sizes, corners, None, None, (), normals.astype(np.float32)))
+    path = tmp_path / "rock.glb"
+    data = write_lod_glb(path, levels, screen_coverage=[0.2, 0.05, 0.0])
+    doc = _json(data)
+    report = validate(path)
+    assert errors(report) == [] and report["issues"]["numWarnings"] == 0, report["issues"]
+    for mesh, (_name, verts, *_rest) in zip(doc["meshes"], levels, strict=True):
+        attributes = mesh["primitives"][0]["attributes"]
+        normals = _accessor(data, doc, attributes["NORMAL"])
+        positions = _accessor(data, doc, attributes["POSITION"])
+        assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-5)
+        on_rim = np.count_nonzero(np.abs(verts[:, 2]) < 1e-6)
+        assert len(positions) == len(verts) + on_rim  # each rim vertex once per side, the rest once
+        off_rim = np.abs(positions[:, 1]) > 1e-6  # Y-up: Blender's z is glTF's y
+        radial = positions[off_rim] / np.linalg.norm(positions[off_rim], axis=1, keepdims=True)
+        assert np.allclose(normals[off_rim], radial, atol=1e-5)
