@@ -178,7 +178,8 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _level_arrays(obj: bpy.types.Object, name: str) -> tuple:
     """(name, verts, face sizes, corners, corner UVs or None, face slots, slot material names, corner
-    normals) of a level; the normals are the ones Blender shades with (smooth, split at sharp edges)."""
+    normals, corner tangents or None) of a level; the normals are the ones Blender shades with (smooth, split
+    at sharp edges), the tangents the ones it bakes normal maps with."""
     mesh = obj.data
     uvs = None
     if mesh.uv_layers.active is not None:
@@ -190,7 +191,26 @@ def _level_arrays(obj: bpy.types.Object, name: str) -> tuple:
     names = [slot.material.name if slot.material is not None else "" for slot in obj.material_slots]
     normals = np.empty(len(mesh.loops) * 3, dtype=np.float32)
     mesh.corner_normals.foreach_get("vector", normals)
-    return (name, *read_arrays(mesh), uvs, slots, names, normals.reshape(-1, 3))
+    return (name, *read_arrays(mesh), uvs, slots, names, normals.reshape(-1, 3), _tangents(mesh))
+
+
+def _tangents(mesh: bpy.types.Mesh) -> np.ndarray | None:
+    """Per-corner MikkTSpace tangents of the active UV layer with the bitangent's sign, (C, 4), as Blender
+    bakes normal maps with them; None without UVs or where Blender cannot compute them (n-gons)."""
+    if mesh.uv_layers.active is None:
+        return None
+    try:
+        mesh.calc_tangents(uvmap=mesh.uv_layers.active.name)
+    except RuntimeError:
+        return None
+    try:
+        count = len(mesh.loops)
+        xyz, sign = np.empty(count * 3, dtype=np.float32), np.empty(count, dtype=np.float32)
+        mesh.loops.foreach_get("tangent", xyz)
+        mesh.loops.foreach_get("bitangent_sign", sign)
+        return np.concatenate([xyz.reshape(-1, 3), sign[:, None]], axis=1)
+    finally:
+        mesh.free_tangents()
 
 
 def _glb_levels(levels: Sequence[bpy.types.Object], names: Sequence[str]) -> list:

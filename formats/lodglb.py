@@ -5,18 +5,20 @@ Contract: ``levels`` are ``(name, verts, face_sizes, corner_verts)`` in ``format
 Z-up, written Y-up), LOD0 first, optionally followed by ``corner_uvs``, ``face_materials``, ``material_names``
 and ``corner_normals`` (each may be None or empty); each becomes one mesh (fan-triangulated, uint32 indices;
 one primitive per material it uses, all sharing its vertices) and one node of that name. UVs become
-``TEXCOORD_0`` and normals ``NORMAL``, vertices split only where their corners' UVs or normals differ (without
-normals, glTF viewers shade every face flat); materials are named glTF materials, one per name across the
-levels. With ``screen_coverage`` (one value per level: the coverage below which it gives way to the next, the
-last level's being where nothing is drawn; see core/lodmath.py) the file uses ``MSFT_lod``: LOD0's node lists
-the other levels' nodes in its extension's ``ids`` and carries ``extras.MSFT_screencoverage``; only LOD0's
-node is in the scene, so a viewer without the extension shows LOD0 alone (the extension's README in
-KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod). Without it every level is a root node of the scene, side
-by side at the same place (what Godot's .tscn package instances). ``maps`` (``{"color"|"normal"|"ao": PNG
-bytes}``, the normal map in OpenGL's green) are embedded and every material uses them (one material for all
-primitives when the levels name none). With ``skeleton`` and ``skin_weights`` (per level, ``(joints,
-weights)`` per vertex: formats/gltfskin.py) every level is skinned by one skin whose armature node is a root
-of the scene. Writes are atomic; malformed arrays raise ValueError. Pure Python + numpy.
+``TEXCOORD_0``, normals ``NORMAL`` and tangents ``TANGENT`` (with UVs and normals only; xyz and the
+bitangent's sign, as Blender's MikkTSpace gives them and its own glTF exporter writes them), vertices split
+only where their corners' UVs, normals or tangents differ (without normals, glTF viewers shade every face
+flat); materials are named glTF materials, one per name across the levels. With ``screen_coverage`` (one value
+per level: the coverage below which it gives way to the next, the last level's being where nothing is drawn;
+see core/lodmath.py) the file uses ``MSFT_lod``: LOD0's node lists the other levels' nodes in its extension's
+``ids`` and carries ``extras.MSFT_screencoverage``; only LOD0's node is in the scene, so a viewer without the
+extension shows LOD0 alone (the extension's README in KhronosGroup/glTF, extensions/2.0/Vendor/MSFT_lod).
+Without it every level is a root node of the scene, side by side at the same place (what Godot's .tscn package
+instances). ``maps`` (``{"color"|"normal"|"ao": PNG bytes}``, the normal map in OpenGL's green) are embedded
+and every material uses them (one material for all primitives when the levels name none). With ``skeleton``
+and ``skin_weights`` (per level, ``(joints, weights)`` per vertex: formats/gltfskin.py) every level is skinned
+by one skin whose armature node is a root of the scene. Writes are atomic; malformed arrays raise ValueError.
+Pure Python + numpy.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 
 from .glb import _fan_corners, add_textures, check_pngs, pack_glb
 from .gltfskin import add_skin
-from .mesh import PathLike, check_mesh, check_normals, convert_axes, material_slots
+from .mesh import PathLike, check_mesh, check_normals, check_tangents, convert_axes, material_slots
 from .skeleton import Skeleton, check_skin_arguments
 
 Level = tuple[Any, ...]
@@ -58,15 +60,20 @@ def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: d
     """The glTF mesh of one level, its buffers added through ``add_view`` and ``accessors``; ``weights``:
     its skin's ``(joints, weights)`` per vertex of ``verts``."""
     name, verts, face_sizes, corner_verts = level[:4]
-    corner_uvs, face_materials, material_names, corner_normals = (*level[4:], None, None, (), None)[:4]
+    corner_uvs, face_materials, material_names, corner_normals, corner_tangents = (
+        *level[4:], None, None, (), None, None)[:5]  # fmt: skip
     v, sizes, corners, uvs = check_mesh(verts, face_sizes, corner_verts, corner_uvs)
     normals = check_normals(corner_normals, corners.size)
+    # glTF takes tangents only beside normals, and they follow the UVs.
+    tangents = (
+        check_tangents(corner_tangents, corners.size) if normals is not None and uvs is not None else None
+    )
     if sizes.size == 0:
         raise ValueError(f"glTF cannot store a mesh without faces ({name})")
     fans = _fan_corners(sizes)
-    # One written vertex per distinct (vertex, UV, normal) of the corners.
+    # One written vertex per distinct (vertex, UV, normal, tangent) of the corners.
     key = corners
-    for values in (uvs, normals):
+    for values in (uvs, normals, tangents):
         if values is not None:
             value_id = _row_ids(values)
             key = np.unique(key * (int(value_id.max()) + 1) + value_id, return_inverse=True)[1].ravel()
@@ -86,6 +93,13 @@ def _level_mesh(level: Level, add_view, accessors: list[dict], material_index: d
         accessors.append({"bufferView": add_view(written.tobytes(), 34962), "componentType": 5126,
                           "count": len(written), "type": "VEC3"})  # fmt: skip
         attributes["NORMAL"] = len(accessors) - 1
+    if tangents is not None:
+        written = tangents[first]
+        if y_up:
+            written = np.concatenate([convert_axes(written[:, :3], True), written[:, 3:]], axis=1)
+        accessors.append({"bufferView": add_view(written.tobytes(), 34962), "componentType": 5126,
+                          "count": len(written), "type": "VEC4"})  # fmt: skip
+        attributes["TANGENT"] = len(accessors) - 1
     if texcoords is not None:
         accessors.append({"bufferView": add_view(texcoords.tobytes(), 34962), "componentType": 5126,
                           "count": len(texcoords), "type": "VEC2"})  # fmt: skip

@@ -62,6 +62,24 @@ def check_normals(corner_normals, corner_count: int) -> np.ndarray | None:
     return normals.astype(np.float32) + np.float32(0.0)
 
 
+def check_tangents(corner_tangents, corner_count: int) -> np.ndarray | None:
+    """Per-corner tangents as float32 (C, 4): xyz of unit length, w the bitangent's sign (+1 or -1); or None.
+    ValueError when malformed."""
+    if corner_tangents is None:
+        return None
+    tangents = np.ascontiguousarray(corner_tangents, dtype=np.float32).reshape(-1, 4)
+    if tangents.shape[0] != corner_count or not np.isfinite(tangents).all():
+        raise ValueError(
+            f"corner_tangents must be finite with shape ({corner_count}, 4), got {tangents.shape}"
+        )
+    xyz = tangents[:, :3]
+    length = np.linalg.norm(xyz, axis=1, keepdims=True)
+    # A corner with no UV extent has no tangent: any unit vector will do, glTF only wants one.
+    xyz = np.where(length > 0, xyz / np.maximum(length, 1e-30), np.float32([1, 0, 0]))
+    sign = np.where(tangents[:, 3:] < 0, np.float32(-1), np.float32(1))
+    return np.concatenate([xyz, sign], axis=1).astype(np.float32) + np.float32(0.0)
+
+
 def material_slots(face_materials, material_names, face_count: int) -> tuple[list[str], np.ndarray | None]:
     """The materials a file should name, and each face's index into them, as Blender's exporters do it.
 

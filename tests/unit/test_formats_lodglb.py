@@ -111,7 +111,7 @@ def _accessor(data: bytes, doc: dict, index: int) -> np.ndarray:
     accessor = doc["accessors"][index]
     view = doc["bufferViews"][accessor["bufferView"]]
     start = 20 + struct.unpack_from("<I", data, 12)[0] + 8 + view.get("byteOffset", 0)
-    width = {"VEC3": 3, "VEC2": 2, "SCALAR": 1}[accessor["type"]]
+    width = {"VEC4": 4, "VEC3": 3, "VEC2": 2, "SCALAR": 1}[accessor["type"]]
     dtype = np.float32 if accessor["componentType"] == 5126 else np.uint32
     return np.frombuffer(data, dtype, accessor["count"] * width, start).reshape(accessor["count"], -1)
 
@@ -144,3 +144,28 @@ def test_levels_carry_their_normals_split_only_at_hard_edges(tmp_path):
         off_rim = np.abs(positions[:, 1]) > 1e-6  # Y-up: Blender's z is glTF's y
         radial = positions[off_rim] / np.linalg.norm(positions[off_rim], axis=1, keepdims=True)
         assert np.allclose(normals[off_rim], radial, atol=1e-5)
+
+
+def test_tangents_go_with_uvs_and_normals_only(tmp_path):
+    """TANGENT (xyz Y-up and the bitangent's sign) is written beside NORMAL and TEXCOORD_0; without
+    normals it is left out, as glTF wants."""
+    dressed = []
+    for name, verts, sizes, corners, uvs, slots, names in _dressed_levels():
+        p = verts[corners].astype(np.float64)
+        normals = p / np.linalg.norm(p, axis=1, keepdims=True)
+        tangent = np.cross([0.0, 0.0, 1.0], normals)
+        tangent[:, 0] += 1e-3  # none of length 0 at the poles
+        sign = np.where(p[:, 0] > 0, 1.0, -1.0)[:, None]
+        dressed.append((name, verts, sizes, corners, uvs, slots, names, normals, np.hstack([tangent, sign])))
+    path = tmp_path / "rock.glb"
+    data = write_lod_glb(path, dressed)
+    doc = _json(data)
+    report = validate(path)
+    assert errors(report) == [] and report["issues"]["numWarnings"] == 0, report["issues"]
+    attributes = doc["meshes"][0]["primitives"][0]["attributes"]
+    tangents = _accessor(data, doc, attributes["TANGENT"])
+    assert tangents.shape[1] == 4 and set(np.unique(tangents[:, 3])) == {-1.0, 1.0}
+    assert np.allclose(np.linalg.norm(tangents[:, :3], axis=1), 1.0, atol=1e-5)
+    assert np.abs(tangents[:, 1]).max() < 0.01  # Blender's z (none here) is glTF's y
+    bare = [(*level[:7], None, level[8]) for level in dressed]
+    assert "TANGENT" not in _json(write_lod_glb(None, bare))["meshes"][0]["primitives"][0]["attributes"]
