@@ -91,10 +91,15 @@ def clip_all(mesh: MeshArrays, axes: tuple[int, ...], offset: float = 0.0) -> tu
 
 
 def _reversed_corners(mesh: MeshArrays) -> np.ndarray:
+    """Every face's corners wound the other way from the same first corner: (a, b, c, d) -> (a, d, c, b).
+    Blender (and a glTF fan) splits a quad on the diagonal from its first corner, so the image of a quad
+    split a-c is split a'-c' too; reversed outright, (d', c', b', a'), it was split on the other diagonal,
+    and a symmetric LOD0 as drawn was not mirror-exact where its quads bend (its mirrored LoDs measured 13x
+    their distance against it: pymeshlab's airplane at 2,000 quads, LOD1 0.0008 -> 0.0105 units)."""
     starts = np.repeat(mesh.face_starts, mesh.face_sizes)
-    ends = starts + np.repeat(mesh.face_sizes.astype(np.int64), mesh.face_sizes) - 1
+    sizes = np.repeat(mesh.face_sizes.astype(np.int64), mesh.face_sizes)
     offsets = np.arange(mesh.corner_verts.shape[0], dtype=np.int64) - starts
-    return mesh.corner_verts[ends - offsets]
+    return mesh.corner_verts[starts + (sizes - offsets) % sizes]
 
 
 @dataclass(frozen=True, eq=False)
