@@ -163,33 +163,27 @@ def _geometry(name: str, uid: int, v, sizes, cv, uvs, per_face, normals=None) ->
     geom.add("PolygonVertexIndex", _ints(polygon_vertices))
     geom.add("Edges", _ints(_edges(sizes, cv, len(v))))
     layers = []
+
+    def layer(kind: str, name: str, mapping: str, reference: str) -> _Node:
+        """A layer element of ``kind`` (listed in the table of contents below) with its header filled in."""
+        element = geom.add(kind, _i32(0))
+        element.add("Version", _i32(101))
+        element.add("Name", _str(name))
+        element.add("MappingInformationType", _str(mapping))
+        element.add("ReferenceInformationType", _str(reference))
+        layers.append(kind)
+        return element
+
     if normals is not None:
-        layer = geom.add("LayerElementNormal", _i32(0))
-        layer.add("Version", _i32(101))
-        layer.add("Name", _str(""))
-        layer.add("MappingInformationType", _str("ByPolygonVertex"))
-        layer.add("ReferenceInformationType", _str("Direct"))
-        layer.add("Normals", _doubles(normals))
-        layers.append("LayerElementNormal")
+        layer("LayerElementNormal", "", "ByPolygonVertex", "Direct").add("Normals", _doubles(normals))
     if uvs is not None:
         # Equal UVs are stored once: the float pair is compared bit-exactly as one 64-bit key.
         _, first, uv_index = np.unique(uvs.view(np.uint64).ravel(), return_index=True, return_inverse=True)
-        layer = geom.add("LayerElementUV", _i32(0))
-        layer.add("Version", _i32(101))
-        layer.add("Name", _str("UVMap"))
-        layer.add("MappingInformationType", _str("ByPolygonVertex"))
-        layer.add("ReferenceInformationType", _str("IndexToDirect"))
-        layer.add("UV", _doubles(uvs[first]))
-        layer.add("UVIndex", _ints(uv_index.ravel()))
-        layers.append("LayerElementUV")
+        element = layer("LayerElementUV", "UVMap", "ByPolygonVertex", "IndexToDirect")
+        element.add("UV", _doubles(uvs[first]))
+        element.add("UVIndex", _ints(uv_index.ravel()))
     if per_face is not None:
-        layer = geom.add("LayerElementMaterial", _i32(0))
-        layer.add("Version", _i32(101))
-        layer.add("Name", _str(""))
-        layer.add("MappingInformationType", _str("ByPolygon"))
-        layer.add("ReferenceInformationType", _str("IndexToDirect"))
-        layer.add("Materials", _ints(per_face))
-        layers.append("LayerElementMaterial")
+        layer("LayerElementMaterial", "", "ByPolygon", "IndexToDirect").add("Materials", _ints(per_face))
     toc = geom.add("Layer", _i32(0))
     toc.add("Version", _i32(100))
     for kind in layers:
