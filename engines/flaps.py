@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Triangles doubled on the same three points, which an edge-collapse decimation leaves: ``doubled``.
 
-Contract: ``doubled(tris)`` returns a bool per triangle (T,): the triangles to drop. Triangles on
-the same three vertices form a group. A group whose edges the rest of
-the mesh uses twice or not at all is a flap folded onto itself (hinged on an edge the surface crosses) and
-all of it goes; a group on an edge the rest uses once fills a place the surface needs, and all but one go
-(the one wound as its neighbours are); a group on its own (a two-sided card) stays as it is, but for
-copies wound alike. Nothing else is marked. Imports numpy and the engine's own modules only; never
-touches bpy and runs in the engine child process.
+Contract: ``doubled(tris)`` returns a bool per triangle (T,): the triangles to drop. Triangles on the same
+three vertices form a group. A group whose edges the rest of the mesh uses twice or not at all is a flap
+folded onto itself (hinged on an edge the surface crosses) and all of it goes; a group on an edge the rest
+uses once fills a place the surface needs, and all but one go (the one wound as its neighbours are); a group
+sharing no edge but a corner with the rest (a pillow of no volume hung on the surface) goes; a group on its
+own (a two-sided card) stays as it is, but for copies wound alike. Nothing else is marked. Imports numpy and
+the engine's own modules only; never touches bpy and runs in the engine child process.
 
 Why. fast_simplification (and collapse.py after it) can fold two triangles onto each other across an edge
 they then share with the surface: a zero-width flap, the same three vertices wound both ways. It renders
@@ -61,10 +61,14 @@ def doubled(tris: np.ndarray) -> np.ndarray:
     sizes = np.bincount(group)
     members = np.split(order, np.flatnonzero(np.diff(group)) + 1)
     uses = _edge_uses(tris, int(tris.max()) + 1)
+    corner_uses = np.bincount(tris.ravel())
     for size, faces in zip(sizes, members, strict=True):
         if size < 2:
             continue
         left = uses[faces[0]] - size  # other triangles on each of the group's edges
+        if (left == 0).all() and (corner_uses[tris[faces[0]]] > size).any():
+            drop[faces] = True  # a pillow of no volume hung on the surface by a corner: a flap folded shut
+            continue
         if (left == 0).all():
             # A card on its own: two-sided is a choice; copies wound alike are not.
             windings = {tuple(np.roll(t, -int(np.argmin(t))).tolist()) for t in tris[faces]}

@@ -30,6 +30,14 @@ def test_a_doubled_surface_triangle_keeps_the_copy_wound_as_its_neighbours():
         assert kept.shape[0] == 2 and sorted(map(tuple, kept)) == sorted(map(tuple, SQUARE))
 
 
+def test_a_pillow_hung_on_the_surface_by_a_corner_goes():
+    """Two triangles on vertices 0, 4, 5 wound both ways share no edge with the square but its corner 0
+    (the Stanford dragon scan's LoD 3 had one, hung by one corner; the snowden head's by two): a flap
+    folded shut, which Blender's importers halve."""
+    tris = np.array([*SQUARE, [0, 4, 5], [4, 0, 5]])
+    assert doubled(tris).tolist() == [False, False, True, True]
+
+
 def test_copies_wound_alike_leave_one_and_a_two_sided_card_stays():
     assert doubled(np.array([[0, 1, 2], [1, 2, 0]])).tolist() == [False, True]
     assert doubled(np.array([[0, 1, 2], [1, 0, 2]])).tolist() == [False, False]
