@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from .meshdata import MeshArrays
+from .meshgraph import unique_edges
 
-def _edge_uses(tris: np.ndarray, count: int) -> np.ndarray:
+
+def _edge_uses(tris: np.ndarray) -> np.ndarray:
     """For each triangle's three edges (a->b, b->c, c->a), how many triangles use that edge: (T, 3)."""
-    a, b = tris.ravel(), np.roll(tris, -1, axis=1).ravel()
-    key = np.minimum(a, b) * count + np.maximum(a, b)
-    _, inverse, uses = np.unique(key, return_inverse=True, return_counts=True)
-    return uses[inverse.ravel()].reshape(-1, 3)
+    # Only the connectivity counts: the positions are left at zero.
+    mesh = MeshArrays.from_triangles(np.zeros((int(tris.max()) + 1, 3)), tris)
+    _, counts, corner_edge = unique_edges(mesh)
+    return counts[corner_edge].reshape(-1, 3)
 
 
 def _agrees(tri: np.ndarray, others: set[tuple[int, int]]) -> int:
@@ -60,20 +63,17 @@ def doubled(tris: np.ndarray) -> np.ndarray:
     group = np.cumsum(np.r_[True, ~same]) - 1
     sizes = np.bincount(group)
     members = np.split(order, np.flatnonzero(np.diff(group)) + 1)
-    uses = _edge_uses(tris, int(tris.max()) + 1)
+    uses = _edge_uses(tris)
     corner_uses = np.bincount(tris.ravel())
     for size, faces in zip(sizes, members, strict=True):
         if size < 2:
             continue
         left = uses[faces[0]] - size  # other triangles on each of the group's edges
-        if (left == 0).all() and (corner_uses[tris[faces[0]]] > size).any():
-            drop[faces] = True  # a pillow of no volume hung on the surface by a corner: a flap folded shut
-            continue
         if (left == 0).all():
-            # A card on its own: two-sided is a choice; copies wound alike are not.
-            windings = {tuple(np.roll(t, -int(np.argmin(t))).tolist()) for t in tris[faces]}
-            if len(windings) == 1:
-                drop[faces[1:]] = True
+            if (corner_uses[tris[faces[0]]] > size).any():
+                drop[faces] = True  # a pillow of no volume hung on the surface by a corner: a flap shut
+            elif len({tuple(np.roll(t, -int(np.argmin(t))).tolist()) for t in tris[faces]}) == 1:
+                drop[faces[1:]] = True  # a card on its own: two-sided is a choice, copies wound alike are not
             continue
         if not (left == 1).any():
             drop[faces] = True  # a flap: free on an edge, hinged where the surface goes on without it

@@ -126,9 +126,9 @@ def kept_apart(
     return after, moved
 
 
-def _corner_pairs(mesh: MeshArrays) -> np.ndarray:
-    """Every face's edges and, for quads, its two diagonals: int64 (P, 2), smaller index first."""
-    edges = unique_edges(mesh)[0]
+def _corner_pairs(mesh: MeshArrays, edges: np.ndarray) -> np.ndarray:
+    """Every face's ``edges`` (``unique_edges``) and, for quads, its two diagonals: int64 (P, 2), smaller
+    index first."""
     quads = mesh.corner_verts[np.repeat(mesh.face_sizes == 4, mesh.face_sizes)].reshape(-1, 4)
     diagonals = np.concatenate([quads[:, [0, 2]], quads[:, [1, 3]]]).astype(np.int64)
     return np.unique(np.sort(np.concatenate([edges, diagonals]), axis=1), axis=0)
@@ -141,8 +141,8 @@ def spread_collapsed(verts: np.ndarray, mesh: MeshArrays, index: TriangleIndex) 
     at one point before any move: Instant Meshes puts two rim vertices of a hole, or two sheets crossing,
     on one point, and the hole filling then joins them."""
     p = np.asarray(verts, dtype=np.float64).copy()
-    pairs = _corner_pairs(mesh)
     edges = unique_edges(mesh)[0]
+    pairs = _corner_pairs(mesh, edges)
     moved = 0
     if edges.shape[0] == 0:
         return p, moved
